@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `netlab` command. Registers tsx so the TypeScript sources run as they are.
+import { register } from 'tsx/esm/api';
+register();
+const { main } = await import('../lib/cli.ts');
+await main(process.argv);

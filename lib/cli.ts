@@ -1,0 +1,264 @@
+// The `netlab` command.
+import { Command, Option } from 'commander';
+import ora, { type Ora } from 'ora';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import { FEATURES, missing, probeFeatures } from './features.ts';
+import { environment, PreflightError, upLocal, type Progress, type UpOutcome } from './local.ts';
+import { buildPlan, renderPlan } from './plan.ts';
+import { resultJsonSchema, type RunResult } from './result.ts';
+import { SpecError, specFromStackDoc, type Spec } from './spec.ts';
+import { listStackNames, loadStack, PROJECT_DIR } from './stackfile.ts';
+import { downStack, LockError, runDirOf, stacksPresent } from './state.ts';
+import { renderTable, summarize } from './summary.ts';
+
+/** Spinner on a terminal, plain lines elsewhere (CI logs). */
+function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void } {
+  const tty = process.stderr.isTTY && !quiet;
+  let spin: Ora | null = null;
+  const progress: Progress = (e) => {
+    const text = `${e.stack}: ${e.index ? `[${e.index}/${e.total}] ` : ''}${e.text}`;
+    if (quiet) return;
+    if (!tty) {
+      process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
+      return;
+    }
+    if (e.phase === 'done') {
+      spin?.succeed(text);
+      spin = null;
+    } else if (spin) spin.text = text;
+    else spin = ora({ text, stream: process.stderr }).start();
+  };
+  return { progress, stop: () => spin?.stop() };
+}
+
+/** Ctrl-C / SIGTERM: abort the run; its own finally-blocks tear everything down. */
+function interruptible(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const onSig = (sig: NodeJS.Signals) => {
+    if (!ac.signal.aborted) {
+      process.stderr.write(`\n${sig}: stopping the run and tearing down (this takes a few seconds)…\n`);
+      ac.abort();
+    }
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  process.on('SIGHUP', onSig);
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+      process.off('SIGHUP', onSig);
+    },
+  };
+}
+
+function fail(e: unknown): never {
+  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError;
+  process.stderr.write(`netlab: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
+  process.exit(2);
+}
+
+export interface RunManyOptions {
+  keep?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  resultsRoot?: string;
+}
+
+/** Run stacks one after another (validating them all first); print the comparison. */
+export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOutcome[]> {
+  const { progress, stop } = progressDisplay(!!o.quiet || !!o.json);
+  const { signal, dispose } = interruptible();
+  const outcomes: UpOutcome[] = [];
+  try {
+    for (const spec of specs) {
+      if (signal.aborted) break;
+      outcomes.push(await upLocal(spec, { keep: o.keep, signal, progress, resultsRoot: o.resultsRoot }));
+    }
+  } finally {
+    stop();
+    dispose();
+  }
+  const results: RunResult[] = outcomes.map((x) => x.result);
+  const rows = summarize(results);
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ runs: outcomes.map((x) => ({ stack: x.result.stack, status: x.result.status, dir: x.dir, error: x.result.error })), rows }, null, 2) + '\n');
+  } else {
+    process.stdout.write(`\n${renderTable(rows)}\n`);
+    for (const x of outcomes) {
+      const r = x.result;
+      const setup = r.setup ? `set-up ${r.setup.seconds.toFixed(2)} s` : 'no set-up';
+      const td = r.teardown ? `tear-down ${r.teardown.seconds.toFixed(2)} s` : 'kept up (netlab down to remove)';
+      process.stdout.write(`${r.stack}: ${r.status}${r.error ? ` — ${r.error}` : ''}; ${setup}; ${td}; ${x.dir}/result.json\n`);
+    }
+  }
+  return outcomes;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('netlab')
+    .description('Kubernetes networking experiments: datapaths and proxy modes, measured on network namespaces (local) or EC2 (aws)')
+    .showHelpAfterError();
+
+  program
+    .command('up')
+    .description('validate, build hosts and datapath, start nginx, run the workload, collect results, tear down')
+    .argument('<stacks...>', 'stack names (local-hostgw → stacks/Pulumi.local-hostgw.yaml) or paths')
+    .option('--keep', 'leave the lab up after the run for inspection (netlab down removes it)')
+    .option('--json', 'print the run summary as JSON instead of a table')
+    .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
+    .action(async (refs: string[], o: { keep?: boolean; json?: boolean; results: string }) => {
+      let specs: Spec[];
+      try {
+        specs = refs.map((r) => loadStack(r));
+      } catch (e) {
+        fail(e);
+      }
+      if (process.getuid?.() !== 0) fail(new PreflightError(refs.join(', '), ['the local target creates network namespaces: run as root']));
+      try {
+        const outcomes = await runStacks(specs, { keep: o.keep, json: o.json, resultsRoot: o.results });
+        process.exitCode = outcomes.length === specs.length && outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  program
+    .command('down')
+    .description('remove everything a stack created (namespaces, links, processes, state), also after a crash or kill -9')
+    .argument('[stacks...]', 'stack names; with --all, every netlab stack on this machine')
+    .option('--all', 'every stack with namespaces or state on this machine')
+    .action(async (stacks: string[], o: { all?: boolean }) => {
+      const names = o.all ? await stacksPresent() : stacks;
+      if (!names.length) fail(new SpecError('down', [o.all ? 'nothing of netlab is on this machine' : 'name a stack, or use --all']));
+      for (const s of names) {
+        const r = await downStack(s);
+        process.stdout.write(`${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes\n`);
+      }
+    });
+
+  program
+    .command('plan')
+    .description('print, per host, the exact commands `up` would run; changes nothing')
+    .argument('<stack>')
+    .action((ref: string) => {
+      try {
+        const spec = loadStack(ref);
+        process.stdout.write(renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw` })));
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  program
+    .command('validate')
+    .description('check stack files against the spec; print the resolved spec as JSON')
+    .argument('<stacks...>')
+    .action((refs: string[]) => {
+      try {
+        for (const r of refs) process.stdout.write(JSON.stringify(loadStack(r), null, 2) + '\n');
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  program
+    .command('list')
+    .description('the stacks with a one-line description each')
+    .action(() => {
+      for (const name of listStackNames()) {
+        let desc: string;
+        try {
+          const s = loadStack(name);
+          desc = `${s.datapath.padEnd(8)} ${s.description}`;
+        } catch (e) {
+          desc = `INVALID: ${(e as SpecError).problems?.[0] ?? (e as Error).message}`;
+        }
+        process.stdout.write(`${name.padEnd(28)} ${desc}\n`);
+      }
+    });
+
+  program
+    .command('doctor')
+    .description('kernel features and tools present or missing, and which stacks can run here')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const [features, env] = await Promise.all([probeFeatures(), environment()]);
+      const stacks = listStackNames().map((name) => {
+        try {
+          const problems = missing(loadStack(name), features, env.tools, env.kernel);
+          return { name, runnable: problems.length === 0, problems };
+        } catch (e) {
+          return { name, runnable: false, problems: [(e as Error).message] };
+        }
+      });
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, stacks }, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(`kernel ${env.kernel}, ${env.cpus} × ${env.cpuModel}, ${env.os}; running as ${process.getuid?.() === 0 ? 'root' : 'non-root (the local target needs root)'}\n\n`);
+      const ft = new Table({ head: ['kernel feature', 'state', 'detail'], style: { head: [], border: [] } });
+      for (const f of FEATURES) ft.push([f, features[f].ok ? 'ok' : 'MISSING', features[f].detail]);
+      const tt = new Table({ head: ['tool', 'version'], style: { head: [], border: [] } });
+      for (const [t, v] of Object.entries(env.tools)) tt.push([t, v ?? 'MISSING']);
+      const st = new Table({ head: ['stack', 'runs here', 'why not'], style: { head: [], border: [] }, colWidths: [26, 10, 90], wordWrap: true });
+      for (const s of stacks) st.push([s.name, s.runnable ? 'yes' : 'no', s.problems.join('\n')]);
+      process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${st.toString()}\n`);
+    });
+
+  program
+    .command('bench')
+    .description('per datapath: set-up and tear-down time, p50/p99 and req/s of a fixed short load, host = 1.0')
+    .option('--datapaths <list>', 'comma-separated datapaths', 'host,hostgw,vxlan,macvlan,ipvlan')
+    .option('--seconds <n>', 'wrk duration per point', '5')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { datapaths: string; seconds: string; json?: boolean }) => {
+      if (process.getuid?.() !== 0) fail(new PreflightError('bench', ['the local target creates network namespaces: run as root']));
+      const [features, env] = await Promise.all([probeFeatures(), environment()]);
+      const specs: Spec[] = [];
+      const skipped: string[] = [];
+      try {
+        for (const dp of o.datapaths.split(',').map((s) => s.trim()).filter(Boolean)) {
+          const spec = specFromStackDoc(`bench-${dp}`, {
+            config: {
+              'netlab:description': `netlab bench: ${dp}`,
+              'netlab:datapath': dp,
+              'netlab:workload': { tool: 'wrk', durationSeconds: Number(o.seconds), connections: [1, 16], threads: 1 },
+            },
+          });
+          const why = missing(spec, features, env.tools, env.kernel);
+          if (why.length) skipped.push(`${dp}: skipped — ${why.join('; ')}`);
+          else specs.push(spec);
+        }
+      } catch (e) {
+        fail(e);
+      }
+      const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
+      const t = new Table({ head: ['datapath', 'set-up s', 'tear-down s', 'set-up+tear-down s'], style: { head: [], border: [] } });
+      const bench = outcomes.map(({ result: r }) => ({
+        datapath: String(r.spec.datapath),
+        setupSeconds: r.setup?.seconds ?? null,
+        teardownSeconds: r.teardown?.seconds ?? null,
+      }));
+      for (const b of bench)
+        t.push([b.datapath, b.setupSeconds?.toFixed(3) ?? '-', b.teardownSeconds?.toFixed(3) ?? '-', b.setupSeconds !== null && b.teardownSeconds !== null ? (b.setupSeconds + b.teardownSeconds).toFixed(3) : '-']);
+      if (o.json) process.stdout.write(JSON.stringify({ bench, skipped }, null, 2) + '\n');
+      else process.stdout.write(`\n${t.toString()}\n${skipped.map((s) => `${s}\n`).join('')}`);
+      process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+    });
+
+  program
+    .command('schema')
+    .description('write the JSON Schema of result.json')
+    .addOption(new Option('--out <file>', 'where to write it').default(join(PROJECT_DIR, 'docs', 'result.schema.json')))
+    .action((o: { out: string }) => {
+      mkdirSync(join(o.out, '..'), { recursive: true });
+      writeFileSync(o.out, JSON.stringify(resultJsonSchema(), null, 2) + '\n');
+      process.stdout.write(`wrote ${o.out}\n`);
+    });
+
+  await program.parseAsync(argv);
+}

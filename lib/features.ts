@@ -1,0 +1,140 @@
+// What this machine's kernel and tools can do, found by trying (in a scratch namespace the lab
+// creates and removes), not by guessing from version numbers.
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { run } from './exec.ts';
+import { PREFIX } from './plan.ts';
+import type { Datapath, Spec } from './spec.ts';
+
+export const FEATURES = ['netns', 'veth', 'bridge', 'vxlan', 'macvlan', 'ipvlan', 'dummy', 'ipvs', 'nftables', 'iptables', 'bpf', 'cgroup2'] as const;
+export type Feature = (typeof FEATURES)[number];
+export interface FeatureState {
+  ok: boolean;
+  detail: string;
+}
+
+export const TOOLS: Record<string, { argv: string[]; pkg: string }> = {
+  ip: { argv: ['ip', '-V'], pkg: 'iproute2' },
+  bridge: { argv: ['bridge', '-V'], pkg: 'iproute2' },
+  nginx: { argv: ['nginx', '-v'], pkg: 'nginx-light' },
+  ab: { argv: ['ab', '-V'], pkg: 'apache2-utils' },
+  wrk: { argv: ['wrk', '-v'], pkg: 'wrk' },
+  curl: { argv: ['curl', '--version'], pkg: 'curl' },
+  ping: { argv: ['ping', '-V'], pkg: 'iputils-ping' },
+  iptables: { argv: ['iptables', '-V'], pkg: 'iptables' },
+  nft: { argv: ['nft', '-v'], pkg: 'nftables' },
+  ipset: { argv: ['ipset', '-v'], pkg: 'ipset' },
+  ipvsadm: { argv: ['ipvsadm', '-v'], pkg: 'ipvsadm' },
+  clang: { argv: ['clang', '--version'], pkg: 'clang' },
+  bpftool: { argv: ['bpftool', 'version'], pkg: 'bpftool' },
+};
+
+/** Version line of a tool, or null when it is not installed. */
+export async function toolVersion(name: string): Promise<string | null> {
+  const t = TOOLS[name];
+  if (!t) throw new Error(`unknown tool ${name}`);
+  try {
+    const r = await run(t.argv, { check: false, timeoutMs: 5000 });
+    const text = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
+    return text || (r.code === 0 ? 'present' : null);
+  } catch {
+    return null;
+  }
+}
+
+export async function toolVersions(names = Object.keys(TOOLS)): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  await Promise.all(names.map(async (n) => (out[n] = await toolVersion(n))));
+  return out;
+}
+
+function kernelConfig(option: string): string | null {
+  try {
+    if (!existsSync('/proc/config.gz')) return null;
+    const text = gunzipSync(readFileSync('/proc/config.gz')).toString();
+    const m = new RegExp(`^${option}=(\\w+)`, 'm').exec(text);
+    return m ? m[1]! : 'not set';
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Probe every kernel feature in a scratch namespace `netlab._probe.<pid>` that is always removed.
+ */
+export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
+  const ns = `${PREFIX}._probe.${process.pid}`;
+  const res = {} as Record<Feature, FeatureState>;
+  const tryCmd = async (argv: string[]): Promise<FeatureState> => {
+    try {
+      const r = await run(argv, { check: false, timeoutMs: 10_000 });
+      const err = r.stderr.trim().split('\n')[0] ?? '';
+      return r.code === 0 ? { ok: true, detail: 'works' } : { ok: false, detail: err || `exit ${r.code}` };
+    } catch (e) {
+      return { ok: false, detail: (e as Error).message };
+    }
+  };
+  res.netns = await tryCmd(['ip', 'netns', 'add', ns]);
+  try {
+    if (res.netns.ok) {
+      const ipn = (...a: string[]) => ['ip', '-n', ns, ...a];
+      res.veth = await tryCmd(ipn('link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1'));
+      res.bridge = await tryCmd(ipn('link', 'add', 'br0', 'type', 'bridge'));
+      res.vxlan = await tryCmd(ipn('link', 'add', 'vx0', 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'nolearning'));
+      const parent = res.veth.ok ? 'p0' : 'lo';
+      res.macvlan = await tryCmd(ipn('link', 'add', 'link', parent, 'name', 'mv0', 'type', 'macvlan', 'mode', 'bridge'));
+      res.ipvlan = await tryCmd(ipn('link', 'add', 'link', parent, 'name', 'iv0', 'type', 'ipvlan', 'mode', 'l2'));
+      res.dummy = await tryCmd(ipn('link', 'add', 'dm0', 'type', 'dummy'));
+      res.nftables = await tryCmd(['ip', 'netns', 'exec', ns, 'nft', 'add', 'table', 'ip', 'netlab_probe']);
+      res.iptables = await tryCmd(['ip', 'netns', 'exec', ns, 'iptables', '-t', 'nat', '-N', 'NETLAB-PROBE']);
+      // IPVS: the kernel exposes /proc/net/ip_vs in every namespace once the module is in; with
+      // ipvsadm present, listing loads the module where the kernel has it as one.
+      const ipvsadm = await tryCmd(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln']);
+      const procIpvs = existsSync('/proc/net/ip_vs');
+      const cfg = kernelConfig('CONFIG_IP_VS');
+      res.ipvs = procIpvs || ipvsadm.ok
+        ? { ok: true, detail: 'works' }
+        : { ok: false, detail: `no /proc/net/ip_vs${cfg ? `; kernel config CONFIG_IP_VS ${cfg}` : ''}${ipvsadm.detail.includes('not found') ? '; ipvsadm not installed' : `; ipvsadm: ${ipvsadm.detail}`}` };
+    } else {
+      for (const f of FEATURES) if (f !== 'netns') res[f] = { ok: false, detail: 'cannot create a network namespace' };
+    }
+  } finally {
+    if (res.netns.ok) await run(['ip', 'netns', 'del', ns], { check: false });
+  }
+  const bpfCfg = kernelConfig('CONFIG_BPF_SYSCALL');
+  res.bpf = existsSync('/proc/sys/kernel/bpf_stats_enabled') || bpfCfg === 'y'
+    ? { ok: true, detail: 'bpf() syscall present' }
+    : { ok: false, detail: `no bpf() syscall${bpfCfg ? ` (CONFIG_BPF_SYSCALL ${bpfCfg})` : ''}` };
+  const mounts = existsSync('/proc/mounts') ? readFileSync('/proc/mounts', 'utf8') : '';
+  const cg2 = mounts.split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+  res.cgroup2 = cg2 ? { ok: true, detail: `mounted at ${cg2.split(' ')[1]}` } : { ok: false, detail: 'no cgroup2 mount' };
+  return res;
+}
+
+/** Kernel features and tools a spec needs. */
+export function requirements(spec: Spec): { features: Feature[]; tools: string[] } {
+  const byDatapath: Record<Datapath, Feature[]> = {
+    host: ['netns', 'veth'],
+    hostgw: ['netns', 'veth', 'bridge'],
+    vxlan: ['netns', 'veth', 'bridge', 'vxlan'],
+    macvlan: ['netns', 'veth', 'macvlan'],
+    ipvlan: ['netns', 'veth', 'ipvlan'],
+  };
+  return { features: byDatapath[spec.datapath], tools: ['ip', 'bridge', 'nginx', 'curl', 'ping', spec.workload.tool] };
+}
+
+/** Why a spec cannot run here (empty when it can). */
+export function missing(
+  spec: Spec,
+  features: Record<Feature, FeatureState>,
+  tools: Record<string, string | null>,
+  kernel: string,
+): string[] {
+  const req = requirements(spec);
+  const out: string[] = [];
+  for (const f of req.features)
+    if (!features[f]?.ok) out.push(`datapath ${spec.datapath} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
+  for (const t of req.tools)
+    if (!tools[t]) out.push(`needs the tool "${t}" (Debian package ${TOOLS[t]?.pkg ?? t}); run: npm run deps`);
+  return out;
+}

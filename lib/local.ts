@@ -1,0 +1,233 @@
+// The local runner: executes a plan on network namespaces of this machine. Thin: every command
+// comes from the plan; this file only orders, times, records and cleans up.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, release, totalmem, arch } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run, type ExecResult } from './exec.ts';
+import { missing, probeFeatures, toolVersions } from './features.ts';
+import { parseAb, parseWrk, ParseError, type Measured } from './parsers.ts';
+import { buildPlan, nsPrefix, renderPlan, type Plan, type Point, type Step } from './plan.ts';
+import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from './result.ts';
+import type { Spec } from './spec.ts';
+import { acquireLock, clearState, listNamespaces, removeNamespaces, runDirOf, writeState } from './state.ts';
+import { PROJECT_DIR } from './stackfile.ts';
+
+export class PreflightError extends Error {
+  override name = 'PreflightError';
+  constructor(
+    readonly stackName: string,
+    readonly problems: string[],
+  ) {
+    super(`stack ${stackName} cannot run on this machine; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export type Progress = (event: { stack: string; phase: 'preflight' | 'setup' | 'load' | 'teardown' | 'done'; text: string; index?: number; total?: number }) => void;
+
+export interface UpOptions {
+  keep?: boolean;
+  resultsRoot?: string;
+  signal?: AbortSignal;
+  progress?: Progress;
+}
+
+export interface UpOutcome {
+  result: RunResult;
+  dir: string;
+}
+
+/** A point is invalid when more than this share of its requests failed. */
+export const MAX_ERROR_SHARE = 0.01;
+
+export async function environment(): Promise<Environment> {
+  let os = 'unknown';
+  try {
+    os = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os;
+  } catch {
+    /* keep unknown */
+  }
+  const cpu = cpus();
+  return {
+    hostname: hostname(),
+    kernel: release(),
+    os,
+    arch: arch(),
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    cpus: cpu.length,
+    memoryBytes: totalmem(),
+    node: process.version,
+    tools: await toolVersions(),
+  };
+}
+
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+}
+
+async function exec(step: Step, signal?: AbortSignal): Promise<void> {
+  if ('argv' in step) await run(step.argv, { signal, timeoutMs: 20_000 });
+}
+
+/** Verify the built datapath: HTTP answer and size for every URL, and the path MTU both ways of the limit. */
+async function checks(plan: Plan, signal?: AbortSignal): Promise<Check[]> {
+  const out: Check[] = [];
+  const c = plan.client.netns;
+  for (const u of plan.server.urls) {
+    const r = await run(['ip', 'netns', 'exec', c, 'curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{size_header} %{size_download}', u.url], { check: false, signal });
+    const [code, h, b] = r.stdout.trim().split(' ').map(Number);
+    const total = (h ?? 0) + (b ?? 0);
+    out.push({
+      name: `http ${u.url}`,
+      ok: r.code === 0 && code === 200 && total === u.responseBytes,
+      detail: r.code === 0 ? `HTTP ${code}, ${h} B headers + ${b} B body = ${total} B (want ${u.responseBytes})` : `curl failed: ${r.stderr.trim()}`,
+    });
+  }
+  const ping = (size: number) =>
+    run(['ip', 'netns', 'exec', c, 'ping', '-n', '-q', '-c', '1', '-W', '2', '-M', 'do', '-s', String(size), plan.server.ip], { check: false, signal });
+  const fits = await ping(plan.pathMtu - 28);
+  const over = await ping(plan.pathMtu - 27);
+  out.push({
+    name: `path MTU ${plan.pathMtu}`,
+    ok: fits.code === 0 && over.code !== 0,
+    detail: `${plan.pathMtu} B packet ${fits.code === 0 ? 'passes' : 'does not pass'}; ${plan.pathMtu + 1} B packet ${over.code === 0 ? 'passes (MTU larger than planned)' : 'refused'}`,
+  });
+  return out;
+}
+
+function judge(m: Measured): { status: PointResult['status']; reason?: string } {
+  if (m.requests === 0) return { status: 'invalid', reason: 'no request completed' };
+  const bad = m.errors + m.non2xx;
+  if (bad / m.requests > MAX_ERROR_SHARE)
+    return { status: 'invalid', reason: `${bad} of ${m.requests} requests failed (${m.errors} socket errors, ${m.non2xx} non-2xx), above ${MAX_ERROR_SHARE * 100} %` };
+  return { status: 'ok' };
+}
+
+async function measure(plan: Plan, p: Point, signal?: AbortSignal): Promise<PointResult> {
+  if (p.warmup) await run(p.warmup, { check: false, signal, timeoutMs: p.timeoutSeconds * 1000 });
+  const rawTxt = `${p.id}.txt`;
+  const raw = [rawTxt, ...(p.extraRaw ? [p.extraRaw] : [])];
+  const t0 = Date.now();
+  let r: ExecResult | null = null;
+  let failure: string | null = null;
+  try {
+    r = await run(p.argv, { check: false, signal, timeoutMs: p.timeoutSeconds * 1000 });
+    writeFileSync(join(plan.rawDir, rawTxt), r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''));
+  } catch (e) {
+    if ((e as Error).message === 'interrupted') throw e;
+    failure = (e as Error).message;
+  }
+  const wallSeconds = (Date.now() - t0) / 1000;
+  const base = { id: p.id, tool: p.tool, repetition: p.repetition, params: p.params, wallSeconds, raw: raw.map((f) => `raw/${f}`), command: p.argv };
+  const empty = { requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null };
+  if (!r) return { ...base, ...empty, status: 'failed', reason: failure ?? 'tool did not run' };
+  if (r.timedOut) return { ...base, ...empty, status: 'failed', reason: `killed after ${p.timeoutSeconds} s (time limit)` };
+  try {
+    const m = p.tool === 'ab' ? parseAb(r.stdout, readFileSync(join(plan.rawDir, p.extraRaw!), 'utf8')) : parseWrk(r.stdout);
+    const why = r.code !== 0 ? { status: 'failed' as const, reason: `${p.tool} exited ${r.code}: ${r.stderr.trim().split('\n')[0] ?? ''}` } : judge(m);
+    return { ...base, ...m, ...why };
+  } catch (e) {
+    if (!(e instanceof ParseError) && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const err = r.stderr.trim().split('\n')[0];
+    return { ...base, ...empty, status: 'failed', reason: `${(e as Error).message}${r.code ? `; exit ${r.code}` : ''}${err ? `; ${err}` : ''}` };
+  }
+}
+
+/** Run one stack end to end on this machine: preflight, build, measure, tear down, write results. */
+export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutcome> {
+  const { signal, keep = false } = opts;
+  const progress: Progress = opts.progress ?? (() => {});
+  const stack = spec.name;
+  progress({ stack, phase: 'preflight', text: 'checking kernel features and tools' });
+  const env = await environment();
+  const problems = missing(spec, await probeFeatures(), env.tools, env.kernel);
+  if (problems.length) throw new PreflightError(stack, problems);
+
+  const release = acquireLock(stack);
+  try {
+    const leftovers = await listNamespaces(nsPrefix(stack));
+    if (leftovers.length)
+      throw new PreflightError(stack, [`it is already up (${leftovers.join(', ')}); remove it first with: netlab down ${stack}`]);
+
+    const runId = newRunId();
+    const dir = join(opts.resultsRoot ?? join(PROJECT_DIR, 'results'), stack, runId);
+    const runDir = runDirOf(stack);
+    const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw') });
+    mkdirSync(plan.rawDir, { recursive: true });
+    const startedAt = new Date().toISOString();
+    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, kept: false });
+
+    const result: RunResult = {
+      schema: RESULT_SCHEMA_ID,
+      runId,
+      stack,
+      target: spec.target,
+      status: 'ok',
+      startedAt,
+      finishedAt: startedAt,
+      spec: { ...spec },
+      environment: env,
+      setup: null,
+      teardown: null,
+      points: [],
+    };
+    const save = () => writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(join(dir, 'plan.txt'), renderPlan(plan));
+
+    let interrupted = false;
+    try {
+      progress({ stack, phase: 'setup', text: `building ${spec.datapath} datapath (${plan.setup.length} commands)` });
+      const t0 = Date.now();
+      for (const f of plan.files) {
+        mkdirSync(dirname(f.path), { recursive: true });
+        writeFileSync(f.path, f.content ?? 'x'.repeat(f.fill!));
+      }
+      for (const step of [...plan.setup, ...plan.start]) {
+        try {
+          await exec(step, signal);
+        } catch (e) {
+          if ((e as Error).message === 'interrupted') throw e;
+          throw new Error(`set-up step failed on host ${step.host}: ${(e as Error).message}`);
+        }
+      }
+      const setupSeconds = (Date.now() - t0) / 1000;
+      const checked = await checks(plan, signal);
+      result.setup = {
+        seconds: setupSeconds,
+        pathMtu: plan.pathMtu,
+        client: { netns: plan.client.netns, ip: plan.client.ip },
+        server: { netns: plan.server.netns, ip: plan.server.ip, port: plan.server.port },
+        checks: checked,
+      };
+      const bad = checked.filter((c) => !c.ok);
+      if (bad.length) throw new Error(`the built datapath failed its checks: ${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}`);
+
+      for (const [i, p] of plan.points.entries()) {
+        const secs = p.tool === 'wrk' ? `${p.params.durationSeconds} s` : `${p.params.requests} requests`;
+        progress({ stack, phase: 'load', index: i + 1, total: plan.points.length, text: `${p.id} (${secs})` });
+        result.points.push(await measure(plan, p, signal));
+        save();
+      }
+    } catch (e) {
+      interrupted = signal?.aborted ?? false;
+      result.status = interrupted ? 'interrupted' : 'failed';
+      result.error = (e as Error).message;
+    } finally {
+      if (!keep || interrupted) {
+        progress({ stack, phase: 'teardown', text: 'removing namespaces, links and processes' });
+        const t0 = Date.now();
+        await removeNamespaces([...plan.namespaces, ...(await listNamespaces(nsPrefix(stack)))]);
+        result.teardown = { seconds: (Date.now() - t0) / 1000 };
+        clearState(stack);
+      } else {
+        writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, kept: true });
+      }
+      result.finishedAt = new Date().toISOString();
+      save();
+    }
+    progress({ stack, phase: 'done', text: `${result.status}: ${relative(process.cwd(), dir) || dir}` });
+    return { result, dir };
+  } finally {
+    release();
+  }
+}

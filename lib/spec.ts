@@ -1,0 +1,247 @@
+// The experiment spec: one Pulumi stack file (`config: { netlab:<key>: … }`) validated into one
+// typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
+import { z } from 'zod';
+
+export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
+export type Datapath = (typeof DATAPATHS)[number];
+
+export const TARGETS = ['local'] as const;
+
+/** Config namespaces other than `netlab` that a stack file may carry (read by Pulumi, ignored here). */
+export const FOREIGN_NAMESPACES = ['pulumi', 'aws', 'command', 'kubernetes'] as const;
+
+/** A strict object whose unknown-key error lists the keys that are allowed there. */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown key${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed here: ${allowed}`
+        : undefined,
+  });
+}
+
+const int = (min: number, max: number) =>
+  z
+    .number({ error: `expected a whole number from ${min} to ${max}` })
+    .int({ error: `expected a whole number from ${min} to ${max}` })
+    .min(min, { error: `expected a whole number from ${min} to ${max}` })
+    .max(max, { error: `expected a whole number from ${min} to ${max}` });
+
+/** A sweep value: a scalar or a non-empty list of them, always resolved to a list without repeats. */
+function sweep<T extends z.ZodType>(item: T, what: string) {
+  return z
+    .union([item, z.array(item).min(1, { error: `expected ${what} or a non-empty list of them` })], {
+      error: `expected ${what} or a non-empty list of them`,
+    })
+    .transform((v) => [...new Set((Array.isArray(v) ? v : [v]) as z.output<T>[])]);
+}
+
+const bool = z.boolean({ error: 'expected true or false' });
+
+const ipv4 = z
+  .string({ error: 'expected an IPv4 CIDR such as 10.244.0.0/16' })
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, {
+    error: 'expected an IPv4 CIDR such as 10.244.0.0/16',
+  })
+  .refine((s) => s.split(/[./]/).slice(0, 4).every((o) => Number(o) <= 255) && Number(s.split('/')[1]) <= 32, {
+    error: 'expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)',
+  });
+
+export const NetworkSchema = strict({
+  /** The underlay between the two hosts (the "wire"). Hosts get .1 (client) and .2 (server). */
+  underlayCidr: ipv4.default('10.77.0.0/24'),
+  /** MTU of the underlay veth. vxlan pods get MTU − 50, as flannel does. */
+  underlayMtu: int(1280, 9000).default(1500),
+  /** Cluster pod CIDR; each host gets the /24 at its index (client .0.0/24, server .1.0/24). */
+  podCidr: ipv4.default('10.244.0.0/16'),
+}).prefault({});
+
+export const ServerSchema = strict({
+  /** Total size in bytes of one keep-alive HTTP response (status line + headers + body). */
+  responseBytes: sweep(int(200, 1_048_576), 'a response size in bytes (200 to 1048576)').default([350]),
+  /** nginx worker_processes. */
+  workers: int(1, 64).default(1),
+  /** nginx keepalive_requests: requests served on one connection before the server closes it. */
+  keepaliveRequests: int(1, 1_000_000).default(100),
+}).prefault({});
+
+const AbSchema = strict({
+  tool: z.literal('ab'),
+  /** Requests per measured point (ab -n). */
+  requests: int(1, 1_000_000).default(10_000),
+  /** Concurrent requests (ab -c); a list sweeps. */
+  concurrency: sweep(int(1, 1000), 'a concurrency from 1 to 1000').default([1]),
+  /** HTTP keep-alive (ab -k); a list sweeps. */
+  keepalive: sweep(bool, 'true or false').default([false]),
+  /** Per-request timeout in seconds (ab -s). */
+  timeoutSeconds: int(1, 60).default(10),
+});
+
+const WrkSchema = strict({
+  tool: z.literal('wrk'),
+  /** Length of one measured point in seconds (wrk -d). */
+  durationSeconds: int(1, 600).default(10),
+  /** Open connections (wrk -c); a list sweeps. */
+  connections: sweep(int(1, 10_000), 'a connection count from 1 to 10000').default([1]),
+  /** wrk threads (wrk -t); must not exceed any connection count. */
+  threads: int(1, 64).default(1),
+  /** false sends `Connection: close`, so every request opens a new connection; a list sweeps. */
+  keepalive: sweep(bool, 'true or false').default([true]),
+  /** Per-request timeout in seconds (wrk --timeout). */
+  timeoutSeconds: int(1, 60).default(5),
+});
+
+export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema], {
+  error: (iss) =>
+    iss.code === 'invalid_union' || iss.code === 'invalid_type'
+      ? 'expected an object whose "tool" is one of: ab, wrk'
+      : undefined,
+});
+
+export const SpecSchema = strict({
+  /** One line shown by `netlab list` and in reports. */
+  description: z.string({ error: 'expected a one-line text' }).max(200).default(''),
+  /** Where the hosts live: `local` = network namespaces on this machine. */
+  target: z.enum(TARGETS, { error: `expected one of: ${TARGETS.join(', ')} (the aws target is not built yet)` }).default('local'),
+  /** The pod network (CNI) between the hosts. */
+  datapath: z.enum(DATAPATHS, { error: `expected one of: ${DATAPATHS.join(', ')}` }).default('host'),
+  network: NetworkSchema,
+  server: ServerSchema,
+  workload: WorkloadSchema.prefault({ tool: 'wrk' }),
+  /** How often every point of the sweep is measured. */
+  repetitions: int(1, 100).default(1),
+  /** Seconds of unrecorded load before each point (wrk only: ab has no warm-up). */
+  warmupSeconds: int(0, 60).default(1),
+}).superRefine((s, ctx) => {
+  const w = s.workload;
+  if (w.tool === 'wrk') {
+    const low = w.connections.filter((c) => c < w.threads);
+    if (low.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workload', 'connections'],
+        input: w.connections,
+        message: `every connection count must be >= workload.threads (${w.threads}); ${low.join(', ')} is lower`,
+      });
+  } else {
+    const high = w.concurrency.filter((c) => c > w.requests);
+    if (high.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workload', 'concurrency'],
+        input: w.concurrency,
+        message: `concurrency must not exceed workload.requests (${w.requests}); ${high.join(', ')} does`,
+      });
+  }
+  const under = parseCidr(s.network.underlayCidr);
+  const pods = parseCidr(s.network.podCidr);
+  if (under.prefix > 29)
+    ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: 'prefix must be /29 or shorter: the hosts and their macvlan/ipvlan pods need addresses' });
+  if (pods.prefix > 23)
+    ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: 'prefix must be /23 or shorter: each of the two hosts gets a /24' });
+  if (overlaps(under, pods))
+    ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: `must not overlap network.underlayCidr (${s.network.underlayCidr})` });
+  if (s.datapath === 'macvlan' || s.datapath === 'ipvlan') {
+    if (under.prefix > 27)
+      ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
+  }
+});
+
+export type Spec = z.output<typeof SpecSchema> & { name: string };
+export type Workload = Spec['workload'];
+
+// ---------------------------------------------------------------------------------------------
+// Addresses
+
+export interface Cidr {
+  base: number; // network address as unsigned 32-bit
+  prefix: number;
+}
+
+export function parseCidr(s: string): Cidr {
+  const [ip, p] = s.split('/');
+  const prefix = Number(p);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return { base: (ipToInt(ip!) & mask) >>> 0, prefix };
+}
+
+export function ipToInt(ip: string): number {
+  return ip.split('.').reduce((acc, o) => ((acc << 8) | Number(o)) >>> 0, 0);
+}
+
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
+}
+
+function overlaps(a: Cidr, b: Cidr): boolean {
+  const p = Math.min(a.prefix, b.prefix);
+  const mask = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0;
+  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stack names and config documents
+
+export const STACK_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+export class SpecError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: invalid experiment spec\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SpecError';
+  }
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/**
+ * Validate a parsed stack document (`{ config: { 'netlab:key': value } }`) into a Spec.
+ * Throws SpecError listing every problem: `netlab:<key path> = <value>: <what is allowed>`.
+ */
+export function specFromStackDoc(name: string, doc: unknown, source = `stack ${name}`): Spec {
+  if (!STACK_NAME.test(name))
+    throw new SpecError(source, [`stack name ${show(name)}: expected 1-40 characters a-z, 0-9 and "-", starting with a letter or digit`]);
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new SpecError(source, ['expected a YAML mapping with a "config:" key (Pulumi stack config format)']);
+  const top = doc as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const k of Object.keys(top))
+    if (!['config', 'secretsprovider', 'encryptedkey', 'encryptionsalt', 'environment'].includes(k))
+      problems.push(`top-level key ${show(k)}: unknown; a Pulumi stack file holds "config:" (and secrets settings)`);
+  const config = top.config ?? {};
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw new SpecError(source, [...problems, 'config: expected a mapping of "netlab:<key>": value']);
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
+    const colon = key.indexOf(':');
+    const ns = colon < 0 ? '' : key.slice(0, colon);
+    if (ns === 'netlab') raw[key.slice(colon + 1)] = value;
+    else if (!(FOREIGN_NAMESPACES as readonly string[]).includes(ns))
+      problems.push(`config key ${show(key)}: expected "netlab:<key>" (or a ${FOREIGN_NAMESPACES.join('/')} provider key)`);
+  }
+  const parsed = SpecSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    for (const iss of parsed.error.issues) {
+      const keyPath = iss.path.map(String).join('.');
+      if (iss.code === 'unrecognized_keys') {
+        problems.push(`${keyPath ? `netlab:${keyPath}` : 'config'}: ${iss.message}`);
+      } else {
+        let value = 'input' in iss ? iss.input : undefined;
+        // A discriminator error carries the whole object: show the offending field instead.
+        const last = iss.path[iss.path.length - 1];
+        if (value && typeof value === 'object' && !Array.isArray(value) && typeof last === 'string' && last in value)
+          value = (value as Record<string, unknown>)[last];
+        problems.push(`netlab:${keyPath} = ${value === undefined ? '(missing)' : show(value)}: ${iss.message}`);
+      }
+    }
+  }
+  if (problems.length || !parsed.success) throw new SpecError(source, problems);
+  return { ...parsed.data, name };
+}

@@ -1,0 +1,183 @@
+// What a run created, kept on disk so `netlab down` can undo it after a crash or kill -9, and a
+// per-stack lock so two runs of one stack never collide. Lives in /run/netlab (tmpfs: a reboot
+// clears it together with the namespaces it describes); NETLAB_STATE_DIR overrides.
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from './exec.ts';
+import { nsPrefix, PREFIX } from './plan.ts';
+
+export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
+export const runDirOf = (stack: string) => join(stateDir(), stack);
+const lockPath = (stack: string) => join(stateDir(), `${stack}.lock`);
+const statePath = (stack: string) => join(stateDir(), `${stack}.state.json`);
+
+export interface RunState {
+  stack: string;
+  pid: number;
+  runId: string;
+  startedAt: string;
+  runDir: string;
+  namespaces: string[];
+  kept: boolean;
+}
+
+export class LockError extends Error {
+  override name = 'LockError';
+}
+
+/** A process exists and is not a zombie (an exited child nobody reaped yet counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Holder pid of a stack's lock if that process is alive, else null. */
+export function lockHolder(stack: string): number | null {
+  try {
+    const pid = Number(readFileSync(lockPath(stack), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Take the stack's lock; a lock whose holder is dead is stale and taken over. */
+export function acquireLock(stack: string): () => void {
+  mkdirSync(stateDir(), { recursive: true });
+  const path = lockPath(stack);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = lockHolder(stack);
+      if (holder !== null) throw new LockError(`stack ${stack} is already being run by process ${holder} (lock ${path}); wait for it, or stop it with: netlab down ${stack}`);
+      rmSync(path, { force: true });
+    }
+  }
+  throw new LockError(`could not take the lock ${path}`);
+}
+
+export function writeState(s: RunState): void {
+  mkdirSync(stateDir(), { recursive: true });
+  writeFileSync(statePath(s.stack), JSON.stringify(s, null, 2));
+}
+
+export function readState(stack: string): RunState | null {
+  try {
+    return JSON.parse(readFileSync(statePath(stack), 'utf8')) as RunState;
+  } catch {
+    return null;
+  }
+}
+
+export function clearState(stack: string): void {
+  rmSync(statePath(stack), { force: true });
+  rmSync(runDirOf(stack), { recursive: true, force: true });
+}
+
+/** Network namespaces whose names start with `prefix`. */
+export async function listNamespaces(prefix = `${PREFIX}.`): Promise<string[]> {
+  const r = await run(['ip', 'netns', 'list'], { check: false });
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!.trim())
+    .filter((n) => n.startsWith(prefix));
+}
+
+/** Stacks that have namespaces or state on this machine. */
+export async function stacksPresent(): Promise<string[]> {
+  const names = new Set<string>();
+  for (const ns of await listNamespaces()) {
+    const stack = ns.split('.')[1];
+    if (stack && !stack.startsWith('_')) names.add(stack);
+  }
+  if (existsSync(stateDir()))
+    for (const f of readdirSync(stateDir())) {
+      const m = /^(.+)\.(state\.json|lock)$/.exec(f);
+      if (m) names.add(m[1]!);
+    }
+  return [...names].sort();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stop every process in the given namespaces (TERM, then KILL after `graceMs`: nginx alone takes
+ * over a second to finish a TERM shutdown, and nothing of a finished run needs it) and delete them,
+ * deepest first. Idempotent: missing namespaces are fine. Returns what was removed.
+ */
+export async function removeNamespaces(namespaces: string[], graceMs = 300): Promise<{ namespaces: string[]; processes: number }> {
+  const present = new Set(await listNamespaces(''));
+  const todo = [...new Set(namespaces)].filter((n) => present.has(n)).sort((a, b) => b.split('.').length - a.split('.').length || b.localeCompare(a));
+  const pidsOf = async (ns: string) =>
+    (await run(['ip', 'netns', 'pids', ns], { check: false })).stdout.split('\n').map(Number).filter((p) => p > 0);
+  const pids = (await Promise.all(todo.map(pidsOf))).flat();
+  const signal = (sig: NodeJS.Signals) => {
+    for (const p of pids)
+      try {
+        process.kill(p, sig);
+      } catch {
+        /* gone */
+      }
+  };
+  if (pids.length) {
+    signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(20);
+    if (pids.some(alive)) {
+      signal('SIGKILL');
+      const hard = Date.now() + 2000;
+      while (pids.some(alive) && Date.now() < hard) await sleep(20);
+    }
+  }
+  for (const ns of todo) await run(['ip', 'netns', 'del', ns], { check: false });
+  return { namespaces: todo, processes: pids.length };
+}
+
+export interface DownReport {
+  stack: string;
+  stoppedRun: number | null;
+  namespaces: string[];
+  processes: number;
+}
+
+/**
+ * Remove everything a stack created: stop a live run of it (its own handler tears down), then
+ * every namespace with the stack's prefix or in its state file, their processes, the run dir,
+ * the state file and a stale lock.
+ */
+export async function downStack(stack: string): Promise<DownReport> {
+  let stoppedRun: number | null = null;
+  const holder = lockHolder(stack);
+  if (holder !== null && holder !== process.pid) {
+    stoppedRun = holder;
+    process.kill(holder, 'SIGTERM');
+    const deadline = Date.now() + 15_000;
+    while (alive(holder) && Date.now() < deadline) await sleep(50);
+    if (alive(holder)) process.kill(holder, 'SIGKILL');
+  }
+  const state = readState(stack);
+  const found = await listNamespaces(nsPrefix(stack));
+  const removed = await removeNamespaces([...(state?.namespaces ?? []), ...found]);
+  clearState(stack);
+  if (lockHolder(stack) === null) rmSync(lockPath(stack), { force: true });
+  return { stack, stoppedRun, ...removed };
+}

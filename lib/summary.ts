@@ -1,0 +1,95 @@
+// Figures for people: one row per measured configuration (repetitions folded into their median),
+// with the `host` datapath as the 1.0 baseline when it is among the runs. Pure.
+import Table from 'cli-table3';
+import type { PointResult, RunResult } from './result.ts';
+
+export interface Row {
+  stack: string;
+  datapath: string;
+  load: string;
+  responseBytes: number;
+  keepalive: boolean;
+  ok: number;
+  total: number;
+  reqPerSec: number | null;
+  mean: number | null;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+  /** p99 and req/s relative to the host datapath at the same load (null without a baseline). */
+  p99VsHost: number | null;
+  rpsVsHost: number | null;
+  problems: string[];
+}
+
+export function median(xs: number[]): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function loadLabel(p: PointResult): string {
+  const q = p.params;
+  return p.tool === 'ab' ? `ab -c ${q.concurrency} -n ${q.requests}` : `wrk -c ${q.connections} -t ${q.threads} ${q.durationSeconds}s`;
+}
+
+export function summarize(results: RunResult[]): Row[] {
+  const rows: Row[] = [];
+  for (const r of results) {
+    const groups = new Map<string, PointResult[]>();
+    for (const p of r.points) {
+      const key = `${loadLabel(p)}|${p.params.responseBytes}|${p.params.keepalive}`;
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+    for (const pts of groups.values()) {
+      const first = pts[0]!;
+      const ok = pts.filter((p) => p.status === 'ok' && p.latencyMs);
+      const med = (f: (p: PointResult) => number | null | undefined) => median(ok.map(f).filter((v): v is number => typeof v === 'number'));
+      rows.push({
+        stack: r.stack,
+        datapath: String((r.spec as { datapath?: unknown }).datapath ?? '?'),
+        load: loadLabel(first),
+        responseBytes: first.params.responseBytes,
+        keepalive: first.params.keepalive,
+        ok: ok.length,
+        total: pts.length,
+        reqPerSec: med((p) => p.reqPerSec),
+        mean: med((p) => p.latencyMs?.mean),
+        p50: med((p) => p.latencyMs?.p50),
+        p90: med((p) => p.latencyMs?.p90),
+        p99: med((p) => p.latencyMs?.p99),
+        p999: med((p) => p.latencyMs?.p999),
+        max: med((p) => p.latencyMs?.max),
+        p99VsHost: null,
+        rpsVsHost: null,
+        problems: pts.filter((p) => p.status !== 'ok').map((p) => `${p.id}: ${p.status}${p.reason ? ` (${p.reason})` : ''}`),
+      });
+    }
+  }
+  for (const row of rows) {
+    const base = rows.find((b) => b.datapath === 'host' && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive);
+    if (!base) continue;
+    row.p99VsHost = base.p99 && row.p99 !== null ? row.p99 / base.p99 : null;
+    row.rpsVsHost = base.reqPerSec && row.reqPerSec !== null ? row.reqPerSec / base.reqPerSec : null;
+  }
+  return rows;
+}
+
+const f = (v: number | null, digits = 3) => (v === null ? '-' : v.toFixed(digits));
+
+export function renderTable(rows: Row[]): string {
+  const withRatio = rows.some((r) => r.p99VsHost !== null);
+  const head = ['stack', 'load', 'bytes', 'keepalive', 'ok/runs', 'req/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'];
+  if (withRatio) head.push('p99 ×host', 'req/s ×host');
+  const t = new Table({ head, style: { head: [], border: [] } });
+  for (const r of rows) {
+    const cells = [r.stack, r.load, String(r.responseBytes), r.keepalive ? 'on' : 'off', `${r.ok}/${r.total}`, f(r.reqPerSec, 0), f(r.mean), f(r.p50), f(r.p90), f(r.p99), f(r.p999), f(r.max)];
+    if (withRatio) cells.push(f(r.p99VsHost, 2), f(r.rpsVsHost, 2));
+    t.push(cells);
+  }
+  const notes = rows.flatMap((r) => r.problems).map((p) => `  ! ${p}`);
+  return [t.toString(), 'Figures are medians over repetitions; ok/runs counts the valid ones.', ...notes].join('\n');
+}

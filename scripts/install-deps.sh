@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages netlab uses, only those missing (no apt-get update when nothing is).
+# Run as root on Debian/Ubuntu. Used by `npm test`, `npm run quickstart` and `npm run bench`.
+set -euo pipefail
+
+pkgs=(
+  iproute2       # ip, bridge: namespaces, veth, bridge, vxlan, macvlan, ipvlan
+  iputils-ping   # path-MTU check
+  procps         # sysctl
+  nginx-light    # the server
+  apache2-utils  # ab
+  wrk            # wrk
+  curl           # response-size check
+  iptables nftables ipset conntrack   # service proxy modes
+  clang llvm libbpf-dev bpftool       # eBPF socket load balancing
+  shellcheck     # checks generated host scripts
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "netlab: missing Debian packages: ${missing[*]}; run this script as root (apt-get needs it)" >&2
+  exit 1
+fi
+echo "netlab: installing Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts the packaged nginx on port 80 of the root namespace; the lab runs its own nginx
+# inside namespaces and never needs that one.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+  systemctl stop nginx || true
+fi
