@@ -287,7 +287,7 @@ export function shq(a: string): string {
 }
 
 export function stepText(step: Step): string {
-  return 'argv' in step ? step.argv.map(shq).join(' ') : `ip netns pids ${shq(step.killNetns)} | xargs -r kill  # then kill -9 after 2 s`;
+  return 'argv' in step ? step.argv.map(shq).join(' ') : `ip netns pids ${shq(step.killNetns)} | xargs -r kill  # then kill -9 what is left after 0.3 s`;
 }
 
 /** The plan as text: per host, the exact commands in order, then files, load and teardown. */
@@ -297,6 +297,7 @@ export function renderPlan(plan: Plan): string {
   out.push(`# client endpoint ${plan.client.ip} in ${plan.client.netns}; server endpoint ${plan.server.ip}:${plan.server.port} in ${plan.server.netns}; path MTU ${plan.pathMtu}`);
   for (const host of ['client', 'server']) {
     out.push('', `## host ${host}: set-up`);
+    if (host === 'server') out.push(`# (runs after the client's first commands: its eth0 is the far end of the wire the client creates)`);
     for (const st of plan.setup.filter((x) => x.host === host)) out.push(stepText(st));
   }
   out.push('', '## files');

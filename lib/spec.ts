@@ -1,6 +1,7 @@
 // The experiment spec: one Pulumi stack file (`config: { netlab:<key>: … }`) validated into one
 // typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
 import { z } from 'zod';
+import { bodyFor } from './nginx.ts';
 
 export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
 export type Datapath = (typeof DATAPATHS)[number];
@@ -21,12 +22,12 @@ function strict<T extends z.ZodRawShape>(shape: T) {
   });
 }
 
-const int = (min: number, max: number) =>
-  z
-    .number({ error: `expected a whole number from ${min} to ${max}` })
-    .int({ error: `expected a whole number from ${min} to ${max}` })
-    .min(min, { error: `expected a whole number from ${min} to ${max}` })
-    .max(max, { error: `expected a whole number from ${min} to ${max}` });
+// `abort` stops later refinements from running on an out-of-range value; inside a sweep union it
+// must stay off, or zod reports the union as a whole instead of the offending list element.
+const int = (min: number, max: number, abort = true) => {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.number({ error }).int({ error, abort }).min(min, { error, abort }).max(max, { error, abort });
+};
 
 /** A sweep value: a scalar or a non-empty list of them, always resolved to a list without repeats. */
 function sweep<T extends z.ZodType>(item: T, what: string) {
@@ -39,14 +40,14 @@ function sweep<T extends z.ZodType>(item: T, what: string) {
 
 const bool = z.boolean({ error: 'expected true or false' });
 
-const ipv4 = z
-  .string({ error: 'expected an IPv4 CIDR such as 10.244.0.0/16' })
-  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, {
-    error: 'expected an IPv4 CIDR such as 10.244.0.0/16',
-  })
-  .refine((s) => s.split(/[./]/).slice(0, 4).every((o) => Number(o) <= 255) && Number(s.split('/')[1]) <= 32, {
-    error: 'expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)',
-  });
+const CIDR_MSG = 'expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)';
+const ipv4 = z.string({ error: CIDR_MSG }).refine(
+  (s) => {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);
+    return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+  },
+  { error: CIDR_MSG, abort: true },
+);
 
 export const NetworkSchema = strict({
   /** The underlay between the two hosts (the "wire"). Hosts get .1 (client) and .2 (server). */
@@ -59,7 +60,22 @@ export const NetworkSchema = strict({
 
 export const ServerSchema = strict({
   /** Total size in bytes of one keep-alive HTTP response (status line + headers + body). */
-  responseBytes: sweep(int(200, 1_048_576), 'a response size in bytes (200 to 1048576)').default([350]),
+  responseBytes: sweep(
+    int(230, 1_048_576, false).refine(
+      (n) => {
+        if (!Number.isInteger(n) || n < 230 || n > 1_048_576) return true; // the range check reports it
+        try {
+          bodyFor(n);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      // Content-Length gains a digit at body 10, 100, 1000 …: one total size at each step is unreachable.
+      { error: 'no body size gives exactly this total with nginx\'s headers; use one byte more' },
+    ),
+    'a response size in bytes (230 to 1048576)',
+  ).default([350]),
   /** nginx worker_processes. */
   workers: int(1, 64).default(1),
   /** nginx keepalive_requests: requests served on one connection before the server closes it. */
@@ -71,7 +87,7 @@ const AbSchema = strict({
   /** Requests per measured point (ab -n). */
   requests: int(1, 1_000_000).default(10_000),
   /** Concurrent requests (ab -c); a list sweeps. */
-  concurrency: sweep(int(1, 1000), 'a concurrency from 1 to 1000').default([1]),
+  concurrency: sweep(int(1, 1000, false), 'a concurrency from 1 to 1000').default([1]),
   /** HTTP keep-alive (ab -k); a list sweeps. */
   keepalive: sweep(bool, 'true or false').default([false]),
   /** Per-request timeout in seconds (ab -s). */
@@ -83,7 +99,7 @@ const WrkSchema = strict({
   /** Length of one measured point in seconds (wrk -d). */
   durationSeconds: int(1, 600).default(10),
   /** Open connections (wrk -c); a list sweeps. */
-  connections: sweep(int(1, 10_000), 'a connection count from 1 to 10000').default([1]),
+  connections: sweep(int(1, 10_000, false), 'a connection count from 1 to 10000').default([1]),
   /** wrk threads (wrk -t); must not exceed any connection count. */
   threads: int(1, 64).default(1),
   /** false sends `Connection: close`, so every request opens a new connection; a list sweeps. */

@@ -1,0 +1,93 @@
+import test from 'ava';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildPlan, renderPlan, type Plan } from '../lib/plan.ts';
+import { specFromStackDoc, DATAPATHS } from '../lib/spec.ts';
+
+const GOLDEN = join(import.meta.dirname, 'fixtures', 'plan');
+const opts = { runDir: '/run/netlab/t', rawDir: '/tmp/results/t/run/raw' };
+
+function planFor(datapath: string, extra: Record<string, unknown> = {}): Plan {
+  return buildPlan(
+    specFromStackDoc('t', {
+      config: {
+        'netlab:datapath': datapath,
+        'netlab:server': { responseBytes: [350, 4096], workers: 2, keepaliveRequests: 100 },
+        'netlab:workload': { tool: 'wrk', durationSeconds: 5, connections: [1, 16], threads: 1, keepalive: [true, false] },
+        ...extra,
+      },
+    }),
+    opts,
+  );
+}
+
+// Whole-plan golden files, reviewed by hand (as kube-proxy's tests compare whole rulesets).
+// Regenerate after an intended change with: UPDATE_GOLDEN=1 npx ava test/plan.test.ts
+for (const dp of DATAPATHS) {
+  test(`exact plan for the ${dp} datapath`, (t) => {
+    const text = renderPlan(planFor(dp));
+    const file = join(GOLDEN, `${dp}.txt`);
+    if (process.env.UPDATE_GOLDEN) {
+      mkdirSync(GOLDEN, { recursive: true });
+      writeFileSync(file, text);
+    }
+    t.true(existsSync(file), `golden file ${file} missing`);
+    t.is(text, readFileSync(file, 'utf8'));
+  });
+}
+
+test('ab plan: points, flags and raw CSV paths', (t) => {
+  const p = planFor('host', { 'netlab:workload': { tool: 'ab', requests: 1000, concurrency: [1, 4], keepalive: [false, true] }, 'netlab:repetitions': 2 });
+  t.is(p.points.length, 2 * 2 * 2 * 2); // sizes × keepalive × concurrency × repetitions
+  const pt = p.points.find((x) => x.id === 'ab-b4096-c4-ka-r2')!;
+  t.deepEqual(pt.argv, ['ip', 'netns', 'exec', 'netlab.t.client', 'ab', '-q', '-r', '-n', '1000', '-c', '4', '-s', '10', '-k', '-e', '/tmp/results/t/run/raw/ab-b4096-c4-ka-r2.csv', 'http://10.77.0.2:80/4096']);
+  t.is(pt.warmup, undefined);
+  t.false(p.points.find((x) => x.id === 'ab-b350-c1-noka-r1')!.argv.includes('-k'));
+});
+
+test('vxlan pods get the underlay MTU minus 50; the path MTU follows', (t) => {
+  const p = planFor('vxlan', { 'netlab:network': { underlayMtu: 9000 } });
+  t.is(p.pathMtu, 8950);
+  const mtus = p.setup.flatMap((s) => ('argv' in s && s.argv.includes('mtu') ? [s.argv[s.argv.indexOf('mtu') + 1]] : []));
+  t.deepEqual([...new Set(mtus)].sort(), ['8950', '9000']);
+});
+
+test('custom CIDRs move every address', (t) => {
+  const p = planFor('hostgw', { 'netlab:network': { underlayCidr: '192.168.50.0/24', podCidr: '172.20.0.0/16' } });
+  t.is(p.client.ip, '172.20.0.2');
+  t.is(p.server.ip, '172.20.1.2');
+  t.true(p.setup.some((s) => 'argv' in s && s.argv.join(' ') === 'ip -n netlab.t.client route add 172.20.1.0/24 via 192.168.50.2 dev eth0'));
+});
+
+// Safety: no command may act on the root namespace. Every ip/bridge command names a lab
+// namespace with -n, or is `ip netns add|del|exec <lab namespace>`.
+for (const dp of DATAPATHS) {
+  test(`${dp}: every command targets a lab namespace, never the root one`, (t) => {
+    const p = planFor(dp);
+    const steps = [...p.setup, ...p.start, ...p.teardown, ...p.points.flatMap((x) => [{ host: 'client', argv: x.argv }, ...(x.warmup ? [{ host: 'client', argv: x.warmup }] : [])])];
+    for (const s of steps) {
+      if ('killNetns' in s) {
+        t.true(s.killNetns.startsWith('netlab.t.'));
+        continue;
+      }
+      const a = s.argv;
+      const ns = a[1] === '-n' ? a[2] : a[1] === 'netns' ? a[3] : undefined;
+      t.true(['ip', 'bridge'].includes(a[0]!), a.join(' '));
+      t.truthy(ns, a.join(' '));
+      t.true(ns!.startsWith('netlab.t.'), a.join(' '));
+      t.true(p.namespaces.includes(ns!), a.join(' '));
+    }
+    // Teardown removes exactly what set-up created, innermost first.
+    const deleted = p.teardown.flatMap((s) => ('argv' in s ? [s.argv[3]!] : []));
+    t.deepEqual([...deleted].sort(), [...p.namespaces].sort());
+    t.deepEqual(deleted, [...p.namespaces].reverse());
+  });
+}
+
+test('load targets only the server endpoint inside a lab namespace', (t) => {
+  for (const dp of DATAPATHS) {
+    const p = planFor(dp);
+    for (const pt of p.points) t.true(pt.argv.at(-1)!.startsWith(`http://${p.server.ip}:80/`));
+    t.true(p.namespaces.includes(p.server.netns) && p.namespaces.includes(p.client.netns));
+  }
+});
