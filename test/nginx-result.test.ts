@@ -53,7 +53,7 @@ test('summary: repetitions fold into medians, invalid points are counted and nam
   ]);
   const rows = summarize([host, gw]);
   t.is(rows.length, 2);
-  t.like(rows[0], { stack: 'h', ok: 2, total: 2, reqPerSec: 2000, p99: 3, p99VsHost: 1, rpsVsHost: 1 });
+  t.like(rows[0], { stack: 'h', ok: 2, total: 2, reqPerSec: 2000, p99: 3, p50VsHost: 1, p99VsHost: 1, rpsVsHost: 1 });
   t.like(rows[1], { stack: 'g', ok: 1, total: 2, reqPerSec: 1000, p99: 6, p99VsHost: 2, rpsVsHost: 0.5 });
   t.deepEqual(rows[1]!.problems, ['p: invalid (5 of 100 requests failed)']);
   const text = renderTable(rows);
