@@ -29,10 +29,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "netlab: installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Debian would start the packaged nginx on port 80 of the root namespace; the lab runs its own
+# nginx inside namespaces only. policy-rc.d (exit 101 = "not allowed") stops services starting
+# during this install; an existing policy file is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  own_policy=1
+fi
+trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged nginx on port 80 of the root namespace; the lab runs its own nginx
-# inside namespaces and never needs that one.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-  systemctl stop nginx || true
-fi
