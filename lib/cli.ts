@@ -203,7 +203,7 @@ export async function main(argv: string[]): Promise<void> {
       const ft = new Table({ head: ['kernel feature', 'state', 'detail'], style: { head: [], border: [] } });
       for (const f of FEATURES) ft.push([f, features[f].ok ? 'ok' : 'MISSING', features[f].detail]);
       const tt = new Table({ head: ['tool', 'version'], style: { head: [], border: [] } });
-      for (const [t, v] of Object.entries(env.tools)) tt.push([t, v ?? 'MISSING']);
+      for (const [t, v] of Object.entries(env.tools)) tt.push([t, v === null ? 'MISSING' : v.length > 70 ? `${v.slice(0, 67)}...` : v]);
       const st = new Table({ head: ['stack', 'runs here', 'why not'], style: { head: [], border: [] }, colWidths: [26, 10, 90], wordWrap: true });
       for (const s of stacks) st.push([s.name, s.runnable ? 'yes' : 'no', s.problems.join('\n')]);
       process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${st.toString()}\n`);

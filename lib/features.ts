@@ -43,9 +43,8 @@ export async function toolVersion(name: string): Promise<string | null> {
 }
 
 export async function toolVersions(names = Object.keys(TOOLS)): Promise<Record<string, string | null>> {
-  const out: Record<string, string | null> = {};
-  await Promise.all(names.map(async (n) => (out[n] = await toolVersion(n))));
-  return out;
+  const versions = await Promise.all(names.map(toolVersion));
+  return Object.fromEntries(names.map((n, i) => [n, versions[i]!]));
 }
 
 function kernelConfig(option: string): string | null {
