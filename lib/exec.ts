@@ -28,12 +28,19 @@ export interface ExecOptions {
   check?: boolean;
 }
 
+/**
+ * System tools only: under npm, node_modules/.bin comes first on PATH, and it holds a `nft` (a
+ * JavaScript file tracer pulled in by @pulumi/pulumi) that would shadow nftables' nft, also for
+ * commands started through `ip netns exec`.
+ */
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 export function run(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const { timeoutMs = 30_000, signal, check = true } = opts;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new Error('interrupted'));
     const t0 = process.hrtime.bigint();
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: SYSTEM_PATH } });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -1,0 +1,136 @@
+import test from 'ava';
+import { buildFleet, nftEndpointChain, nftServiceChain, sepChain, svcChain, type ServicePort } from '../lib/proxy/fleet.ts';
+import { iptablesRuleset, rulesWalked } from '../lib/proxy/iptables.ts';
+import { nftablesRuleset } from '../lib/proxy/nftables.ts';
+
+// The Service of kube-proxy's own proxier tests: ns1/svc1:p80 at 172.30.0.41:80.
+const svc1 = (ips: string[]): ServicePort => ({
+  namespace: 'ns1', name: 'svc1', portName: 'p80', protocol: 'tcp', clusterIP: '172.30.0.41', port: 80,
+  endpoints: ips.map((ip) => ({ ip, port: 80 })),
+});
+
+test('chain names hash exactly as kube-proxy does (its own test vectors)', (t) => {
+  const s = svc1(['10.180.0.1', '10.180.2.1', '10.180.0.2']);
+  t.is(svcChain(s), 'KUBE-SVC-XPGD46QRK7WJZT7O');
+  t.deepEqual(s.endpoints.map((e) => sepChain(s, e)), ['KUBE-SEP-SXIVWICOYRO3J4NJ', 'KUBE-SEP-ZX7GRIZKSNUQ3LAJ', 'KUBE-SEP-LXVODXWDISEETFEF']);
+  t.is(nftServiceChain(s), 'service-ULMVA6XW-ns1/svc1/tcp/p80');
+  t.is(nftEndpointChain(s, s.endpoints[0]!), 'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80');
+});
+
+test('iptables, current layout: the whole nat ruleset for two endpoints', (t) => {
+  const r = iptablesRuleset([svc1(['10.180.0.1', '10.180.2.1'])], { clusterCidr: '10.0.0.0/8', layout: 'current' });
+  t.is(r.text, `*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
+:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+:KUBE-SEP-ZX7GRIZKSNUQ3LAJ - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.2.1:80" -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
+-A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -s 10.180.2.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.2.1:80
+COMMIT
+`);
+  t.is(r.natRules, 16); // 3 hook jumps + 3 KUBE-POSTROUTING + 1 KUBE-MARK-MASQ + 2 KUBE-SERVICES + 3 KUBE-SVC + 4 KUBE-SEP
+  t.is(r.natChains, 7);
+});
+
+test('iptables, 2019 layout: masquerade and jump both in KUBE-SERVICES, 2 rules per Service', (t) => {
+  const r = iptablesRuleset([svc1(['10.180.0.1', '10.180.2.1', '10.180.0.2'])], { clusterCidr: '10.0.0.0/8', layout: '2019' });
+  const lines = r.text.split('\n');
+  t.deepEqual(lines.filter((l) => l.startsWith('-A KUBE-SERVICES')), [
+    '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ',
+    '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O',
+    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+  ]);
+  t.deepEqual(lines.filter((l) => l.startsWith('-A KUBE-SVC-')), [
+    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.33333 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
+    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.50000 -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ',
+    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -j KUBE-SEP-LXVODXWDISEETFEF',
+  ]);
+  t.true(lines.includes('-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1/32 -j KUBE-MARK-MASQ'));
+  t.true(lines.includes('-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000'));
+});
+
+test('iptables rule count grows as the studies say: 1 (current) or 2 (2019) rules per Service in KUBE-SERVICES', (t) => {
+  const fleet = buildFleet({ count: 100, backendsPerService: 10, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
+  const count = (layout: 'current' | '2019') => iptablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', layout }).text.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES')).length - 1;
+  t.is(count('current'), 100);
+  t.is(count('2019'), 200);
+});
+
+test('nftables: the whole per-Service part for one endpoint, and the base', (t) => {
+  const r = nftablesRuleset([svc1(['10.180.0.1'])], { clusterCidr: '10.0.0.0/8' });
+  t.is(r.batches.length, 1);
+  t.is(r.batches[0], `add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
+add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 ip saddr 10.180.0.1 jump mark-for-masquerade
+add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 meta l4proto tcp dnat to 10.180.0.1:80
+add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }
+add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }
+`);
+  t.regex(r.base, /^add table ip kube-proxy \{ comment "rules for kube-proxy" ; \}\n/);
+  t.true(r.base.includes('add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ;'));
+  t.true(r.base.includes('add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips\n'));
+  t.deepEqual([r.chains, r.rules, r.mapElements], [8, 12, 1]);
+  const big = nftablesRuleset(buildFleet({ count: 1200, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' }), { clusterCidr: '10.0.0.0/8', batchSize: 500 });
+  t.is(big.batches.length, 3);
+});
+
+test('fleet: real-looking names, ClusterIPs from .2, distinct backends; too big a fleet is refused', (t) => {
+  const f = buildFleet({ count: 3, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/16' });
+  t.deepEqual(f.map((s) => `${s.namespace}/${s.name}:${s.portName} ${s.clusterIP}`), ['netlab/svc-1:http 10.96.0.2', 'netlab/svc-2:http 10.96.0.3', 'netlab/svc-3:http 10.96.0.4']);
+  t.deepEqual(f.flatMap((s) => s.endpoints.map((e) => e.ip)), ['10.128.0.1', '10.128.0.2', '10.128.0.3', '10.128.0.4', '10.128.0.5', '10.128.0.6']);
+  t.throws(() => buildFleet({ count: 300, backendsPerService: 1, serviceCidr: '10.96.0.0/24', backendCidr: '10.128.0.0/16' }), { message: '300 Services do not fit in 10.96.0.0/24 (253 addresses)' });
+});
+
+test('rules walked per new connection, from counters and positions', (t) => {
+  // 3 Services; 100 connections to the last one, whose 2 endpoints took 60 and 40.
+  const save = `*nat
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [100:6000]
+:POSTROUTING ACCEPT [100:6000]
+:KUBE-SERVICES - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-A - [0:0]
+:KUBE-SVC-B - [0:0]
+:KUBE-SVC-C - [0:0]
+:KUBE-SEP-1 - [0:0]
+:KUBE-SEP-2 - [0:0]
+[0:0] -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+[100:6000] -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+[0:0] -A KUBE-SERVICES -d 10.96.0.2 -j KUBE-SVC-A
+[0:0] -A KUBE-SERVICES -d 10.96.0.3 -j KUBE-SVC-B
+[100:6000] -A KUBE-SERVICES -d 10.96.0.4 -j KUBE-SVC-C
+[0:0] -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+[0:0] -A KUBE-SVC-C ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+[60:3600] -A KUBE-SVC-C -m statistic --mode random --probability 0.5 -j KUBE-SEP-1
+[40:2400] -A KUBE-SVC-C -j KUBE-SEP-2
+[0:0] -A KUBE-SEP-1 -s 10.128.0.1 -j KUBE-MARK-MASQ
+[60:3600] -A KUBE-SEP-1 -p tcp -j DNAT --to-destination 10.128.0.1:80
+[0:0] -A KUBE-SEP-2 -s 10.128.0.2 -j KUBE-MARK-MASQ
+[40:2400] -A KUBE-SEP-2 -p tcp -j DNAT --to-destination 10.128.0.2:80
+COMMIT
+`;
+  const w = rulesWalked(save);
+  // per connection: 1 hook rule + 3 in KUBE-SERVICES + (1 masq + 1 statistic + 0.4 second) in
+  // KUBE-SVC-C + 2 in its KUBE-SEP = 8.4
+  t.is(w.connections, 100);
+  t.is(w.evaluations, 840);
+  t.is(w.perConnection, 8.4);
+});
