@@ -26,7 +26,9 @@ const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8'
 const rootState = () => ({
   links: sh(`ip -o link show | awk -F': ' '{print $2}' | sort`),
   routes: sh('ip route show table all'),
-  nft: sh('nft list ruleset 2>/dev/null || true'),
+  // Absolute path: under npm, node_modules/.bin/nft (a JS file tracer) comes first on PATH.
+  nft: sh('/usr/sbin/nft list ruleset'),
+  iptablesLegacy: sh('/usr/sbin/iptables-legacy-save 2>/dev/null | grep -v "^#" || true'),
 });
 // `[n]etlab` keeps pgrep from matching the shell that runs it.
 const processesOf = (stack: string) => sh(`pgrep -af '[n]etlab/${stack}/' || true`).trim();
