@@ -5,6 +5,10 @@ import { nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
 
 export const PREFIX = 'netlab';
 
+/** Teardown waits this long after SIGTERM before SIGKILL: nginx alone takes over a second to
+ * finish a TERM shutdown, and nothing of a finished run needs it. */
+export const KILL_GRACE_MS = 300;
+
 /** Every network namespace of a stack is named `netlab.<stack>.<role>[.<pod>]`. */
 export const nsPrefix = (stack: string) => `${PREFIX}.${stack}.`;
 
@@ -287,7 +291,7 @@ export function shq(a: string): string {
 }
 
 export function stepText(step: Step): string {
-  return 'argv' in step ? step.argv.map(shq).join(' ') : `ip netns pids ${shq(step.killNetns)} | xargs -r kill  # then kill -9 what is left after 0.3 s`;
+  return 'argv' in step ? step.argv.map(shq).join(' ') : `ip netns pids ${shq(step.killNetns)} | xargs -r kill  # then kill -9 what is left after ${KILL_GRACE_MS / 1000} s`;
 }
 
 /** The plan as text: per host, the exact commands in order, then files, load and teardown. */

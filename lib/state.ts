@@ -4,7 +4,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.ts';
-import { nsPrefix, PREFIX } from './plan.ts';
+import { KILL_GRACE_MS, nsPrefix, PREFIX } from './plan.ts';
 
 export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
 export const runDirOf = (stack: string) => join(stateDir(), stack);
@@ -120,11 +120,10 @@ export async function stacksPresent(): Promise<string[]> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Stop every process in the given namespaces (TERM, then KILL after `graceMs`: nginx alone takes
- * over a second to finish a TERM shutdown, and nothing of a finished run needs it) and delete them,
+ * Stop every process in the given namespaces (TERM, then KILL after `graceMs`) and delete them,
  * deepest first. Idempotent: missing namespaces are fine. Returns what was removed.
  */
-export async function removeNamespaces(namespaces: string[], graceMs = 300): Promise<{ namespaces: string[]; processes: number }> {
+export async function removeNamespaces(namespaces: string[], graceMs = KILL_GRACE_MS): Promise<{ namespaces: string[]; processes: number }> {
   const present = new Set(await listNamespaces(''));
   const todo = [...new Set(namespaces)].filter((n) => present.has(n)).sort((a, b) => b.split('.').length - a.split('.').length || b.localeCompare(a));
   const pidsOf = async (ns: string) =>

@@ -74,9 +74,10 @@ export function summarize(results: RunResult[]): Row[] {
   for (const row of rows) {
     const base = rows.find((b) => b.datapath === 'host' && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive);
     if (!base) continue;
-    row.p50VsHost = base.p50 && row.p50 !== null ? row.p50 / base.p50 : null;
-    row.p99VsHost = base.p99 && row.p99 !== null ? row.p99 / base.p99 : null;
-    row.rpsVsHost = base.reqPerSec && row.reqPerSec !== null ? row.reqPerSec / base.reqPerSec : null;
+    const ratio = (v: number | null, b: number | null) => (b && v !== null ? v / b : null);
+    row.p50VsHost = ratio(row.p50, base.p50);
+    row.p99VsHost = ratio(row.p99, base.p99);
+    row.rpsVsHost = ratio(row.reqPerSec, base.reqPerSec);
   }
   return rows;
 }

@@ -48,11 +48,13 @@ export function iptablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; 
   for (const s of fleet) {
     const name = servicePortName(s);
     const svc = svcChain(s);
-    const match = `-m comment --comment ${comment(`${name} cluster IP`)} -m tcp -p tcp -d ${s.clusterIP} --dport ${s.port}`;
+    // The 2019 layout wrote addresses as /32; the current one writes them bare.
+    const match = `-m comment --comment ${comment(`${name} cluster IP`)} -m tcp -p tcp -d ${s.clusterIP}${old ? '/32' : ''} --dport ${s.port}`;
+    const masq = `${match} ! -s ${o.clusterCidr} -j KUBE-MARK-MASQ`;
     chains.push(svc);
-    if (old) rules.push(`-A KUBE-SERVICES ${match.replace(` -d ${s.clusterIP}`, ` -d ${s.clusterIP}/32`)} ! -s ${o.clusterCidr} -j KUBE-MARK-MASQ`);
-    rules.push(`-A KUBE-SERVICES ${old ? match.replace(` -d ${s.clusterIP}`, ` -d ${s.clusterIP}/32`) : match} -j ${svc}`);
-    if (!old) svcRules.push(`-A ${svc} ${match} ! -s ${o.clusterCidr} -j KUBE-MARK-MASQ`);
+    if (old) rules.push(`-A KUBE-SERVICES ${masq}`);
+    rules.push(`-A KUBE-SERVICES ${match} -j ${svc}`);
+    if (!old) svcRules.push(`-A ${svc} ${masq}`);
     const n = s.endpoints.length;
     s.endpoints.forEach((e, i) => {
       const sep = sepChain(s, e);
@@ -74,28 +76,26 @@ export function iptablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; 
 // Rules walked per new connection, from `iptables-save -c -t nat` after a run.
 
 interface SavedRule {
-  chain: string;
   packets: number;
   target: string;
 }
 
-function parseSave(save: string): { rules: Map<string, SavedRule[]>; policies: Set<string> } {
+/** nat-table chains of `iptables-save -c`, each with its rules' packet counters and targets in order. */
+function parseSave(save: string): Map<string, SavedRule[]> {
   const rules = new Map<string, SavedRule[]>();
-  const policies = new Set<string>();
   let inNat = false;
   for (const line of save.split('\n')) {
     if (line.startsWith('*')) inNat = line === '*nat';
     if (!inNat) continue;
-    const chainDecl = /^:(\S+) (\S+)/.exec(line);
+    const chainDecl = /^:(\S+) /.exec(line);
     if (chainDecl) {
-      if (chainDecl[2] !== '-') policies.add(chainDecl[1]!);
       rules.set(chainDecl[1]!, rules.get(chainDecl[1]!) ?? []);
       continue;
     }
-    const m = /^\[(\d+):(\d+)\] -A (\S+) .*-j (\S+)/.exec(line);
-    if (m) rules.get(m[3]!)!.push({ chain: m[3]!, packets: Number(m[1]), target: m[4]! });
+    const m = /^\[(\d+):\d+\] -A (\S+) .*-j (\S+)/.exec(line);
+    if (m) rules.get(m[2]!)!.push({ packets: Number(m[1]), target: m[3]! });
   }
-  return { rules, policies };
+  return rules;
 }
 
 /** Targets after which a packet does not come back to evaluate the next rule of the chain. */
@@ -118,7 +118,7 @@ export interface RulesWalked {
  * traversing it: taken as the hook's jump count into KUBE-SERVICES/KUBE-POSTROUTING).
  */
 export function rulesWalked(save: string, hooks: string[] = ['OUTPUT']): RulesWalked {
-  const { rules } = parseSave(save);
+  const rules = parseSave(save);
   const entered = new Map<string, number>();
   for (const list of rules.values()) for (const r of list) if (rules.has(r.target)) entered.set(r.target, (entered.get(r.target) ?? 0) + r.packets);
   let evaluations = 0;

@@ -36,8 +36,8 @@ export function nftablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; 
     `add rule ${T} services ip daddr . meta l4proto . th dport vmap @service-ips`,
     '',
   ].join('\n');
-  let chains = 6;
-  let rules = 8;
+  let chains = base.split('\n').filter((l) => l.startsWith('add chain ')).length;
+  let rules = base.split('\n').filter((l) => l.startsWith('add rule ')).length;
   const batchSize = o.batchSize ?? 500;
   const batches: string[] = [];
   for (let start = 0; start < fleet.length; start += batchSize) {
