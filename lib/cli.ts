@@ -7,10 +7,11 @@ import Table from 'cli-table3';
 import { FEATURES, missing, probeFeatures } from './features.ts';
 import { environment, PreflightError, upLocal, type Progress, type UpOutcome } from './local.ts';
 import { buildPlan, renderPlan } from './plan.ts';
+import { LOAD_MODES, timeProxyLoad, type LoadMode, type LoadResult } from './proxy/load.ts';
 import { resultJsonSchema, type RunResult } from './result.ts';
 import { SpecError, specFromStackDoc, type Spec } from './spec.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from './stackfile.ts';
-import { downStack, LockError, runDirOf, stacksPresent } from './state.ts';
+import { downStack, LockError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
 import { renderTable, summarize } from './summary.ts';
 
 /** Spinner on a terminal, plain lines elsewhere (CI logs). */
@@ -133,7 +134,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--all', 'every stack with namespaces or state on this machine')
     .action(async (stacks: string[], o: { all?: boolean }) => {
       const names = o.all ? await stacksPresent() : stacks;
-      if (!names.length) fail(new SpecError('down', [o.all ? 'nothing of netlab is on this machine' : 'name a stack, or use --all']));
+      const scratch = o.all ? await removeOrphanScratch() : [];
+      if (scratch.length) process.stdout.write(`removed ${scratch.length} orphaned scratch namespaces: ${scratch.join(', ')}\n`);
+      if (!names.length && !scratch.length) fail(new SpecError('down', [o.all ? 'nothing of netlab is on this machine' : 'name a stack, or use --all']));
       for (const s of names) {
         const r = await downStack(s);
         process.stdout.write(`${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes\n`);
@@ -248,6 +251,41 @@ export async function main(argv: string[]): Promise<void> {
       if (o.json) process.stdout.write(JSON.stringify({ bench, skipped }, null, 2) + '\n');
       else process.stdout.write(`\n${t.toString()}\n${skipped.map((s) => `${s}\n`).join('')}`);
       process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+    });
+
+  program
+    .command('bench-proxy-load')
+    .description('time loading a Service fleet of each proxy ruleset into a scratch namespace (programming time)')
+    .option('--services <list>', 'comma-separated Service counts', '1000,10000')
+    .option('--backends <n>', 'backends per Service', '10')
+    .option('--modes <list>', `comma-separated: ${LOAD_MODES.join(', ')}`, LOAD_MODES.join(','))
+    .option('--timeout <s>', 'give up on one load after this many seconds', '300')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { services: string; backends: string; modes: string; timeout: string; json?: boolean }) => {
+      if (process.getuid?.() !== 0) fail(new PreflightError('bench-proxy-load', ['it creates a network namespace: run as root']));
+      const modes = o.modes.split(',').map((m) => m.trim());
+      const bad = modes.filter((m) => !(LOAD_MODES as readonly string[]).includes(m));
+      if (bad.length) fail(new SpecError('--modes', [`${bad.join(', ')}: expected some of ${LOAD_MODES.join(', ')}`]));
+      const counts = o.services.split(',').map(Number);
+      if (counts.some((c) => !Number.isInteger(c) || c < 1 || c > 30_000)) fail(new SpecError('--services', [`${o.services}: expected whole numbers from 1 to 30000`]));
+      const { signal, dispose } = interruptible();
+      const results: LoadResult[] = [];
+      try {
+        for (const mode of modes as LoadMode[])
+          for (const services of counts) {
+            if (signal.aborted) break;
+            if (!o.json) process.stderr.write(`${mode}: ${services} Services × ${o.backends} backends …\n`);
+            results.push(await timeProxyLoad({ mode, services, backendsPerService: Number(o.backends), timeoutSeconds: Number(o.timeout) }));
+          }
+      } finally {
+        dispose();
+      }
+      if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+      else {
+        const t = new Table({ head: ['mode', 'Services', 'backends each', 'rules loaded', 'seconds', 'status'], style: { head: [], border: [] } });
+        for (const r of results) t.push([r.mode, r.services, r.backendsPerService, r.rulesLoaded, r.seconds.toFixed(2), r.status + (r.error ? `: ${r.error}` : '')]);
+        process.stdout.write(`${t.toString()}\n`);
+      }
     });
 
   program

@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { run } from './exec.ts';
-import { PREFIX } from './plan.ts';
+import { scratchNs } from './state.ts';
+
 import type { Datapath, Spec } from './spec.ts';
 
 export const FEATURES = ['netns', 'veth', 'bridge', 'vxlan', 'macvlan', 'ipvlan', 'dummy', 'ipvs', 'nftables', 'iptables', 'bpf', 'cgroup2'] as const;
@@ -62,7 +63,7 @@ function kernelConfig(option: string): string | null {
  * Probe every kernel feature in a scratch namespace `netlab._probe.<pid>` that is always removed.
  */
 export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
-  const ns = `${PREFIX}._probe.${process.pid}`;
+  const ns = scratchNs('probe');
   const res = {} as Record<Feature, FeatureState>;
   const tryCmd = async (argv: string[]): Promise<FeatureState> => {
     try {

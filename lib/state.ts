@@ -151,6 +151,15 @@ export async function removeNamespaces(namespaces: string[], graceMs = KILL_GRAC
   return { namespaces: todo, processes: pids.length };
 }
 
+/** Scratch namespaces are named `netlab._<purpose>.<pid>`: orphaned once that process is gone. */
+export const scratchNs = (purpose: string) => `${PREFIX}._${purpose}.${process.pid}`;
+
+/** Remove scratch namespaces (feature probes, load benches) whose creating process has died. */
+export async function removeOrphanScratch(): Promise<string[]> {
+  const orphans = (await listNamespaces(`${PREFIX}._`)).filter((ns) => !alive(Number(ns.split('.').at(-1))));
+  return (await removeNamespaces(orphans)).namespaces;
+}
+
 export interface DownReport {
   stack: string;
   stoppedRun: number | null;

@@ -1,0 +1,69 @@
+// Programming-time bench: load a generated fleet into a scratch namespace and time it. Effects
+// only; the rulesets come from the pure generators. The namespace is removed whatever happens.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../exec.ts';
+import { removeNamespaces, scratchNs } from '../state.ts';
+import { buildFleet } from './fleet.ts';
+import { iptablesRuleset } from './iptables.ts';
+import { nftablesRuleset } from './nftables.ts';
+
+export const LOAD_MODES = ['iptables-legacy', 'iptables-nft', 'iptables-legacy-2019', 'nftables'] as const;
+export type LoadMode = (typeof LOAD_MODES)[number];
+
+export interface LoadResult {
+  mode: LoadMode;
+  services: number;
+  backendsPerService: number;
+  /** Rules the kernel holds afterwards (iptables: `-A` lines of the nat save; nftables: rules listed). */
+  rulesLoaded: number;
+  seconds: number;
+  status: 'ok' | 'timeout' | 'failed';
+  error?: string;
+}
+
+export async function timeProxyLoad(o: { mode: LoadMode; services: number; backendsPerService: number; timeoutSeconds: number; batchSize?: number }): Promise<LoadResult> {
+  const fleet = buildFleet({ count: o.services, backendsPerService: o.backendsPerService, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
+  const ns = scratchNs('load');
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-load-'));
+  const inNs = (...a: string[]) => ['ip', 'netns', 'exec', ns, ...a];
+  const base = { mode: o.mode, services: o.services, backendsPerService: o.backendsPerService };
+  await run(['ip', 'netns', 'add', ns]);
+  try {
+    const files: string[][] = [];
+    if (o.mode === 'nftables') {
+      const r = nftablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', batchSize: o.batchSize });
+      [r.base, ...r.batches].forEach((text, i) => {
+        const f = join(dir, `batch-${i}.nft`);
+        writeFileSync(f, text);
+        files.push(inNs('nft', '-f', f));
+      });
+    } else {
+      const f = join(dir, 'rules.txt');
+      writeFileSync(f, iptablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', layout: o.mode.endsWith('2019') ? '2019' : 'current' }).text);
+      files.push(inNs(o.mode === 'iptables-nft' ? 'iptables-restore' : 'iptables-legacy-restore', '--noflush', f));
+    }
+    const t0 = Date.now();
+    const deadline = t0 + o.timeoutSeconds * 1000;
+    for (const argv of files) {
+      const r = await run(argv, { check: false, timeoutMs: Math.max(1, deadline - Date.now()) });
+      const seconds = (Date.now() - t0) / 1000;
+      if (r.timedOut) return { ...base, rulesLoaded: 0, seconds, status: 'timeout', error: `not loaded after ${o.timeoutSeconds} s` };
+      if (r.code !== 0) return { ...base, rulesLoaded: 0, seconds, status: 'failed', error: r.stderr.trim().split('\n')[0] };
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const save =
+      o.mode === 'nftables'
+        ? await run(inNs('nft', 'list', 'table', 'ip', 'kube-proxy'), { timeoutMs: 600_000 })
+        : await run(inNs(o.mode === 'iptables-nft' ? 'iptables-save' : 'iptables-legacy-save', '-t', 'nat'), { timeoutMs: 600_000 });
+    const rulesLoaded =
+      o.mode === 'nftables'
+        ? save.stdout.split('\n').filter((l) => /^\t\t(?!type |comment |elements |policy )\S/.test(l) && !l.includes('elements =')).length
+        : save.stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
+    return { ...base, rulesLoaded, seconds, status: 'ok' };
+  } finally {
+    await removeNamespaces([ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
