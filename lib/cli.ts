@@ -9,6 +9,7 @@ import { environment, PreflightError, upLocal, type Progress, type UpOutcome } f
 import { buildPlan, renderPlan } from './plan.ts';
 import { LOAD_MODES, timeProxyLoad, type LoadMode, type LoadResult } from './proxy/load.ts';
 import { resultJsonSchema, type RunResult } from './result.ts';
+import { runRps } from './rps.ts';
 import { SpecError, specFromStackDoc, type Spec } from './spec.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from './stackfile.ts';
 import { downStack, LockError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
@@ -286,6 +287,41 @@ export async function main(argv: string[]): Promise<void> {
         for (const r of results) t.push([r.mode, r.services, r.backendsPerService, r.rulesLoaded, r.seconds.toFixed(2), r.status + (r.error ? `: ${r.error}` : '')]);
         process.stdout.write(`${t.toString()}\n`);
       }
+    });
+
+  program
+    .command('rps')
+    .description('open-loop HTTP client: a fixed request rate, latency from each intended send time (HDR histogram); JSON on stdout')
+    .argument('<url>', 'http://<ipv4>[:port]/<path> (the lab uses addresses inside its own namespaces)')
+    .option('--rate <n>', 'requests per second', '1000')
+    .option('--duration <s>', 'seconds', '10')
+    .option('--requests-per-connection <n>', '1 = a new connection per request', '1')
+    .option('--hosts <n>', 'spread connections over this many consecutive addresses from the URL\'s', '1')
+    .option('--max-connections <n>', 'open connections allowed at once', '1000')
+    .option('--timeout <ms>', 'per-request time limit', '5000')
+    .option('--expect-bytes <n>', 'count a response of any other size as an error')
+    .action(async (url: string, o: Record<string, string | undefined>) => {
+      const m = /^http:\/\/(\d{1,3}(?:\.\d{1,3}){3})(?::(\d+))?(\/\S*)?$/.exec(url);
+      const num = (key: string, min: number, max: number): number => {
+        const v = Number(o[key]);
+        if (!Number.isInteger(v) || v < min || v > max) fail(new SpecError('rps', [`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} = ${o[key]}: expected a whole number from ${min} to ${max}`]));
+        return v;
+      };
+      if (!m) fail(new SpecError('rps', [`url = ${url}: expected http://<ipv4>[:port]/<path>`]));
+      const report = await runRps({
+        host: m[1]!,
+        port: m[2] ? Number(m[2]) : 80,
+        path: m[3] ?? '/',
+        rate: num('rate', 1, 100_000),
+        durationSeconds: num('duration', 1, 3600),
+        requestsPerConnection: num('requestsPerConnection', 1, 1_000_000),
+        hosts: num('hosts', 1, 1 << 20),
+        maxConnections: num('maxConnections', 1, 20_000),
+        timeoutMs: num('timeout', 1, 60_000),
+        ...(o.expectBytes !== undefined ? { expectBytes: num('expectBytes', 1, 1 << 30) } : {}),
+      });
+      process.stderr.write(`rps: ${report.verdict}; p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms, mean ${report.latencyMs.mean} ms; client CPU ${report.cpu.cores} cores\n`);
+      process.stdout.write(JSON.stringify(report) + '\n');
     });
 
   program
