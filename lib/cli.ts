@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { FEATURES, missing, probeFeatures } from './features.ts';
-import { environment, PreflightError, upLocal, type Progress, type UpOutcome } from './local.ts';
+import { environment, machinePlanOptions, PreflightError, upLocal, type Progress, type UpOutcome } from './local.ts';
 import { buildPlan, renderPlan } from './plan.ts';
 import { LOAD_MODES, timeProxyLoad, type LoadMode, type LoadResult } from './proxy/load.ts';
 import { resultJsonSchema, type RunResult } from './result.ts';
@@ -148,10 +148,11 @@ export async function main(argv: string[]): Promise<void> {
     .command('plan')
     .description('print, per host, the exact commands `up` would run; changes nothing')
     .argument('<stack>')
-    .action((ref: string) => {
+    .option('--full', 'print generated rule files and maps whole, however long')
+    .action((ref: string, o: { full?: boolean }) => {
       try {
         const spec = loadStack(ref);
-        process.stdout.write(renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw` })));
+        process.stdout.write(renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }));
       } catch (e) {
         fail(e);
       }
@@ -299,7 +300,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--hosts <n>', 'spread connections over this many consecutive addresses from the URL\'s', '1')
     .option('--max-connections <n>', 'open connections allowed at once', '1000')
     .option('--timeout <ms>', 'per-request time limit', '5000')
-    .option('--expect-bytes <n>', 'count a response of any other size as an error')
+    .option('--expect-body <n>', 'count a response whose body has any other size as an error')
     .action(async (url: string, o: Record<string, string | undefined>) => {
       const m = /^http:\/\/(\d{1,3}(?:\.\d{1,3}){3})(?::(\d+))?(\/\S*)?$/.exec(url);
       const num = (key: string, min: number, max: number): number => {
@@ -318,7 +319,7 @@ export async function main(argv: string[]): Promise<void> {
         hosts: num('hosts', 1, 1 << 20),
         maxConnections: num('maxConnections', 1, 20_000),
         timeoutMs: num('timeout', 1, 60_000),
-        ...(o.expectBytes !== undefined ? { expectBytes: num('expectBytes', 1, 1 << 30) } : {}),
+        ...(o.expectBody !== undefined ? { expectBodyBytes: num('expectBody', 0, 1 << 30) } : {}),
       });
       process.stderr.write(`rps: ${report.verdict}; p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms, mean ${report.latencyMs.mean} ms; client CPU ${report.cpu.cores} cores\n`);
       process.stdout.write(JSON.stringify(report) + '\n');

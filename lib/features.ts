@@ -111,16 +111,32 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
   return res;
 }
 
+const BY_DATAPATH: Record<Datapath, Feature[]> = {
+  host: ['netns', 'veth'],
+  hostgw: ['netns', 'veth', 'bridge'],
+  vxlan: ['netns', 'veth', 'bridge', 'vxlan'],
+  macvlan: ['netns', 'veth', 'macvlan'],
+  ipvlan: ['netns', 'veth', 'ipvlan'],
+};
+const requirementsOfDatapath = (dp: Datapath) => BY_DATAPATH[dp];
+
 /** Kernel features and tools a spec needs. */
 export function requirements(spec: Spec): { features: Feature[]; tools: string[] } {
-  const byDatapath: Record<Datapath, Feature[]> = {
-    host: ['netns', 'veth'],
-    hostgw: ['netns', 'veth', 'bridge'],
-    vxlan: ['netns', 'veth', 'bridge', 'vxlan'],
-    macvlan: ['netns', 'veth', 'macvlan'],
-    ipvlan: ['netns', 'veth', 'ipvlan'],
+  const byDatapath = BY_DATAPATH;
+  const features = [...byDatapath[spec.datapath], 'cgroup2' as const];
+  const tools = ['ip', 'bridge', 'nginx', 'curl', 'ping'];
+  if (spec.workload.tool === 'ab' || spec.workload.tool === 'wrk') tools.push(spec.workload.tool);
+  const mode = spec.proxy?.mode ?? 'none';
+  const byMode: Record<string, { features: Feature[]; tools: string[] }> = {
+    none: { features: [], tools: [] },
+    iptables: { features: ['iptables'], tools: ['iptables'] },
+    nftables: { features: ['nftables'], tools: ['nft'] },
+    ipvs: { features: ['ipvs', 'dummy', 'iptables'], tools: ['ipvsadm', 'ipset', 'iptables'] },
+    ebpf: { features: ['bpf'], tools: ['clang', 'bpftool'] },
   };
-  return { features: byDatapath[spec.datapath], tools: ['ip', 'bridge', 'nginx', 'curl', 'ping', spec.workload.tool] };
+  features.push(...byMode[mode]!.features);
+  tools.push(...byMode[mode]!.tools);
+  return { features: [...new Set(features)], tools: [...new Set(tools)] };
 }
 
 /** Why a spec cannot run here (empty when it can). */
@@ -132,8 +148,9 @@ export function missing(
 ): string[] {
   const req = requirements(spec);
   const out: string[] = [];
+  const who = (f: Feature) => (spec.proxy && !requirementsOfDatapath(spec.datapath).includes(f) && f !== 'cgroup2' ? `proxy mode ${spec.proxy.mode}` : f === 'cgroup2' ? 'the client and server cgroups (CPU accounting)' : `datapath ${spec.datapath}`);
   for (const f of req.features)
-    if (!features[f]?.ok) out.push(`datapath ${spec.datapath} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
+    if (!features[f]?.ok) out.push(`${who(f)} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
   for (const t of req.tools)
     if (!tools[t]) out.push(`needs the tool "${t}" (Debian package ${TOOLS[t]?.pkg ?? t}); run: npm run deps`);
   return out;

@@ -1,17 +1,22 @@
 // The local runner: executes a plan on network namespaces of this machine. Thin: every command
 // comes from the plan; this file only orders, times, records and cleans up.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { run, type ExecResult } from './exec.ts';
 import { missing, probeFeatures, toolVersions } from './features.ts';
-import { parseAb, parseWrk, ParseError, type Measured } from './parsers.ts';
-import { buildPlan, nsPrefix, renderPlan, type Plan, type Point, type Step } from './plan.ts';
+import { parseAb, parseRps, parseWrk, ParseError, type Measured } from './parsers.ts';
+import { buildPlan, cgroupBase, inCgroup, nsPrefix, renderPlan, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from './result.ts';
 import type { Spec } from './spec.ts';
-import { acquireLock, clearState, listNamespaces, removeNamespaces, runDirOf, writeState } from './state.ts';
+import { acquireLock, cgroupRoot, clearState, listNamespaces, removeCgroupTree, removeNamespaces, runDirOf, writeState } from './state.ts';
 import { PROJECT_DIR } from './stackfile.ts';
+import { cpuBetween, sampleCpu } from './cpu.ts';
+import { rulesWalked } from './proxy/iptables.ts';
+import { multiarchInclude } from './proxy/ebpf.ts';
+import type { ProxyProgram } from './proxy/program.ts';
 
 export class PreflightError extends Error {
   override name = 'PreflightError';
@@ -65,24 +70,33 @@ export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
+/** Plan options for this machine: its cgroup v2 mount, netlab's own command, clang's includes. */
+export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'netlab' | 'includeDir'> {
+  return { cgroupRoot: cgroupRoot() ?? '/sys/fs/cgroup', netlab: [process.execPath, join(PROJECT_DIR, 'bin', 'netlab.js')], includeDir: multiarchInclude(arch()) };
+}
+
 async function exec(step: Step, signal?: AbortSignal): Promise<void> {
   if ('argv' in step) await run(step.argv, { signal, timeoutMs: 20_000 });
+}
+
+/** One HTTP fetch from the client endpoint (inside the client's cgroup, so through an ebpf proxy). */
+async function httpCheck(plan: Plan, url: string, responseBytes: number, signal?: AbortSignal): Promise<Check> {
+  const argv = inCgroup(plan.client.cgroup, ['ip', 'netns', 'exec', plan.client.netns, 'curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{size_header} %{size_download}', url]);
+  const r = await run(argv, { check: false, signal });
+  const [code, h, b] = r.stdout.trim().split(' ').map(Number);
+  const total = (h ?? 0) + (b ?? 0);
+  return {
+    name: `http ${url}`,
+    ok: r.code === 0 && code === 200 && total === responseBytes,
+    detail: r.code === 0 ? `HTTP ${code}, ${h} B headers + ${b} B body = ${total} B (want ${responseBytes})` : `curl failed: ${r.stderr.trim()}`,
+  };
 }
 
 /** Verify the built datapath: HTTP answer and size for every URL, and the path MTU both ways of the limit. */
 async function checks(plan: Plan, signal?: AbortSignal): Promise<Check[]> {
   const out: Check[] = [];
   const c = plan.client.netns;
-  for (const u of plan.server.urls) {
-    const r = await run(['ip', 'netns', 'exec', c, 'curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{size_header} %{size_download}', u.url], { check: false, signal });
-    const [code, h, b] = r.stdout.trim().split(' ').map(Number);
-    const total = (h ?? 0) + (b ?? 0);
-    out.push({
-      name: `http ${u.url}`,
-      ok: r.code === 0 && code === 200 && total === u.responseBytes,
-      detail: r.code === 0 ? `HTTP ${code}, ${h} B headers + ${b} B body = ${total} B (want ${u.responseBytes})` : `curl failed: ${r.stderr.trim()}`,
-    });
-  }
+  for (const u of plan.server.urls) out.push(await httpCheck(plan, u.url, u.responseBytes, signal));
   const ping = (size: number) =>
     run(['ip', 'netns', 'exec', c, 'ping', '-n', '-q', '-c', '1', '-W', '2', '-M', 'do', '-s', String(size), plan.server.ip], { check: false, signal });
   const fits = await ping(plan.pathMtu - 28);
@@ -103,11 +117,24 @@ function judge(m: Measured): { status: PointResult['status']; reason?: string } 
   return { status: 'ok' };
 }
 
-async function measure(plan: Plan, p: Point, signal?: AbortSignal): Promise<PointResult> {
+/** Per-point context the runner keeps across points: the program currently installed. */
+interface Programmed {
+  program: ProxyProgram | null;
+}
+
+async function measure(plan: Plan, p: Point, current: Programmed, signal?: AbortSignal): Promise<PointResult> {
+  for (const argv of p.before ?? []) await run(argv, { signal, timeoutMs: 20_000 });
   if (p.warmup) await run(p.warmup, { check: false, signal, timeoutMs: p.timeoutSeconds * 1000 });
+  const prog = current.program;
+  if (prog?.zeroCounters) await run(prog.zeroCounters, { signal, timeoutMs: 60_000 });
   const rawTxt = `${p.id}.txt`;
   const raw = [rawTxt, ...(p.extraRaw ? [p.extraRaw] : [])];
+  const cgroups = [plan.client.cgroup, plan.server.cgroup];
+  const cpu0 = sampleCpu(cgroups);
   const t0 = Date.now();
+  const timers = (p.events ?? []).map((e) =>
+    setTimeout(() => void run(e.argv, { check: false, timeoutMs: 20_000 }).catch(() => {}), e.atSeconds * 1000),
+  );
   let r: ExecResult | null = null;
   let failure: string | null = null;
   try {
@@ -116,13 +143,48 @@ async function measure(plan: Plan, p: Point, signal?: AbortSignal): Promise<Poin
   } catch (e) {
     if ((e as Error).message === 'interrupted') throw e;
     failure = (e as Error).message;
+  } finally {
+    timers.forEach(clearTimeout);
   }
+  const c = cpuBetween(cpu0, sampleCpu(cgroups));
   const wallSeconds = (Date.now() - t0) / 1000;
-  const base = { id: p.id, tool: p.tool, repetition: p.repetition, params: p.params, wallSeconds, raw: raw.map((f) => `raw/${f}`), command: p.argv };
+  const cpu = { seconds: c.seconds, cores: c.cores, user: c.user, system: c.system, softirq: c.softirq, irq: c.irq, clientCores: c.cgroupCores[0] ?? null, serverCores: c.cgroupCores[1] ?? null };
+  let walked: PointResult['rulesWalked'] = null;
+  if (prog?.saveCounters) {
+    const save = await run(prog.saveCounters, { signal, timeoutMs: 120_000 });
+    // Tens of MB at 10,000 Services, and very repetitive: kept gzipped.
+    writeFileSync(join(plan.rawDir, `${p.id}.iptables-save.txt.gz`), gzipSync(save.stdout));
+    raw.push(`${p.id}.iptables-save.txt.gz`);
+    walked = rulesWalked(save.stdout, ['PREROUTING', 'OUTPUT']);
+  }
+  const base = { id: p.id, tool: p.tool, repetition: p.repetition, params: p.params, wallSeconds, raw: raw.map((f) => `raw/${f}`), command: p.argv, cpu, rulesWalked: walked };
   const empty = { requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null };
   if (!r) return { ...base, ...empty, status: 'failed', reason: failure ?? 'tool did not run' };
   if (r.timedOut) return { ...base, ...empty, status: 'failed', reason: `killed after ${p.timeoutSeconds} s (time limit)` };
   try {
+    if (p.tool === 'rps' || p.tool === 'conn-reuse') {
+      const { report, ...m } = parseRps(r.stdout);
+      const why = r.code !== 0 ? { status: 'failed' as const, reason: `rps exited ${r.code}` } : judge(m);
+      // A rate the client did not hold is never reported as if it were the target.
+      const held = why.status === 'ok' && !report.keptUp ? { status: 'invalid' as const, reason: report.verdict } : why;
+      const rps = {
+        targetRate: report.targetRate,
+        achievedRate: report.achievedRate,
+        keptUp: report.keptUp,
+        verdict: report.verdict,
+        planned: report.planned,
+        sent: report.sent,
+        connections: report.connections,
+        connectStalls: report.connectStalls,
+        serviceMs: report.serviceMs,
+        connectMs: report.connectMs,
+        lagMs: report.lagMs,
+        clientCpuCores: report.cpu.cores,
+        histogram: report.histogram,
+      };
+      const connReuse = p.tool === 'conn-reuse' ? drainedHits(plan, p, t0) : undefined;
+      return { ...base, ...m, ...held, rps, ...(connReuse ? { connReuse } : {}) };
+    }
     const m = p.tool === 'ab' ? parseAb(r.stdout, readFileSync(join(plan.rawDir, p.extraRaw!), 'utf8')) : parseWrk(r.stdout);
     const why = r.code !== 0 ? { status: 'failed' as const, reason: `${p.tool} exited ${r.code}: ${r.stderr.trim().split('\n')[0] ?? ''}` } : judge(m);
     return { ...base, ...m, ...why };
@@ -131,6 +193,51 @@ async function measure(plan: Plan, p: Point, signal?: AbortSignal): Promise<Poin
     const err = r.stderr.trim().split('\n')[0];
     return { ...base, ...empty, status: 'failed', reason: `${(e as Error).message}${r.code ? `; exit ${r.code}` : ''}${err ? `; ${err}` : ''}` };
   }
+}
+
+/** conn-reuse: requests nginx served on the drained backend's address after weight 0 and after removal. */
+function drainedHits(plan: Plan, p: Point, startMs: number): NonNullable<PointResult['connReuse']> {
+  const [drain, remove] = p.events!;
+  const drained = drain!.argv[drain!.argv.indexOf('-r') + 1]!;
+  const ip = drained.split(':')[0]!;
+  let log = '';
+  try {
+    log = readFileSync(join(plan.runDir, 'nginx', 'access.log'), 'utf8');
+  } catch {
+    /* no requests logged */
+  }
+  const after = (sec: number) => log.split('\n').filter((l) => {
+    const [msec, addr] = l.split(' ');
+    return addr === ip && Number(msec) * 1000 >= startMs + sec * 1000;
+  }).length;
+  return { drainedBackend: drained, drainedAtSeconds: drain!.atSeconds, removedAtSeconds: remove!.atSeconds, requestsToDrainedAfterWeight0: after(drain!.atSeconds), requestsToDrainedAfterRemoval: after(remove!.atSeconds) };
+}
+
+/** Install the fleet for one Service count; timed; then check the target answers through it. */
+async function program(plan: Plan, services: number, signal?: AbortSignal): Promise<{ prog: ProxyProgram; entry: NonNullable<RunResult['proxy']>['programs'][number] }> {
+  const prog = plan.proxy!.program(services);
+  for (const f of prog.files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, f.content);
+  }
+  const t0 = Date.now();
+  for (const argv of prog.steps) {
+    try {
+      await run(argv, { signal, timeoutMs: 300_000 });
+    } catch (e) {
+      if ((e as Error).message === 'interrupted') throw e;
+      throw new Error(`programming ${services} Services (${plan.proxy!.mode}) failed: ${(e as Error).message}`);
+    }
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  // Rule files can be large (tens of MB at 10,000 Services): they are not kept once loaded.
+  for (const f of prog.files) rmSync(f.path, { force: true });
+  const u = plan.proxy!.urls(services)[0]!;
+  const check = await httpCheck(plan, u.url, u.responseBytes, signal);
+  return {
+    prog,
+    entry: { services, backendsPerService: prog.fleet[0]?.endpoints.length ?? 0, seconds, rules: prog.size.rules, chains: prog.size.chains, mapElements: prog.size.mapElements, check },
+  };
 }
 
 /** Run one stack end to end on this machine: preflight, build, measure, tear down, write results. */
@@ -152,10 +259,11 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     const runId = newRunId();
     const dir = join(opts.resultsRoot ?? join(PROJECT_DIR, 'results'), stack, runId);
     const runDir = runDirOf(stack);
-    const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw') });
+    const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw'), ...machinePlanOptions() });
     mkdirSync(plan.rawDir, { recursive: true });
     const startedAt = new Date().toISOString();
-    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, kept: false });
+    const cgroups = [plan.cgroups[0]!];
+    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: false });
 
     const result: RunResult = {
       schema: RESULT_SCHEMA_ID,
@@ -169,6 +277,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       environment: env,
       setup: null,
       teardown: null,
+      proxy: plan.proxy ? { mode: plan.proxy.mode, programs: [] } : null,
       points: [],
     };
     const save = () => writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
@@ -202,10 +311,27 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       const bad = checked.filter((c) => !c.ok);
       if (bad.length) throw new Error(`the built datapath failed its checks: ${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}`);
 
+      if (plan.proxy) {
+        for (const f of plan.proxy.setup.files) {
+          mkdirSync(dirname(f.path), { recursive: true });
+          writeFileSync(f.path, f.content);
+        }
+        for (const argv of plan.proxy.setup.steps) await run(argv, { signal, timeoutMs: 60_000 });
+      }
+      const current: { program: ProxyProgram | null; services: number | null } = { program: null, services: null };
       for (const [i, p] of plan.points.entries()) {
-        const secs = p.tool === 'wrk' ? `${p.params.durationSeconds} s` : `${p.params.requests} requests`;
+        if (plan.proxy && p.params.services !== undefined && p.params.services !== current.services) {
+          progress({ stack, phase: 'setup', index: i + 1, total: plan.points.length, text: `programming ${p.params.services} Services (${plan.proxy.mode})` });
+          const { prog, entry } = await program(plan, p.params.services, signal);
+          result.proxy!.programs.push(entry);
+          save();
+          if (!entry.check.ok) throw new Error(`after programming ${p.params.services} Services the target does not answer through the ${plan.proxy.mode} proxy: ${entry.check.detail}`);
+          current.program = prog;
+          current.services = p.params.services;
+        }
+        const secs = p.params.durationSeconds !== undefined ? `${p.params.durationSeconds} s` : `${p.params.requests} requests`;
         progress({ stack, phase: 'load', index: i + 1, total: plan.points.length, text: `${p.id} (${secs})` });
-        result.points.push(await measure(plan, p, signal));
+        result.points.push(await measure(plan, p, current, signal));
         save();
       }
     } catch (e) {
@@ -216,11 +342,12 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       if (!keep || interrupted) {
         progress({ stack, phase: 'teardown', text: 'removing namespaces, links and processes' });
         const t0 = Date.now();
+        await removeCgroupTree(cgroups[0]!);
         await removeNamespaces([...plan.namespaces, ...(await listNamespaces(nsPrefix(stack)))]);
         result.teardown = { seconds: (Date.now() - t0) / 1000 };
         clearState(stack);
       } else {
-        writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, kept: true });
+        writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: true });
       }
       result.finishedAt = new Date().toISOString();
       save();

@@ -1,5 +1,6 @@
 // Parsers for the load tools' raw output. Pure: text in, numbers out; anything missing is an
 // error naming what was expected, never a silent zero.
+import type { RpsReport } from './rps.ts';
 
 export interface Measured {
   requests: number;
@@ -109,5 +110,30 @@ export function parseWrk(stdout: string): Measured {
     },
     toolSeconds: secs,
     detail: { ...e, latencyStdevMs: ms(j.latency_us.stdev), latencyMinMs: ms(j.latency_us.min) },
+  };
+}
+
+/** netlab rps: its one JSON line (the RpsReport). Returns the common figures and the report. */
+export function parseRps(stdout: string): Measured & { report: RpsReport } {
+  const line = stdout.split('\n').find((l) => l.startsWith('{"tool":"rps"'));
+  if (!line) throw new ParseError('rps printed no JSON report line');
+  let r: RpsReport;
+  try {
+    r = JSON.parse(line) as RpsReport;
+  } catch {
+    throw new ParseError('rps report line is not valid JSON');
+  }
+  const e = r.errors;
+  if (typeof r.ok !== 'number' || !e || !r.latencyMs) throw new ParseError('rps report lacks ok/errors/latencyMs');
+  return {
+    requests: r.ok + e.connect + e.timeout + e.reset + e.http + e.size,
+    errors: e.connect + e.timeout + e.reset,
+    non2xx: e.http + e.size,
+    reqPerSec: r.achievedRate,
+    bytesPerResponse: null,
+    latencyMs: { mean: r.latencyMs.mean, p50: r.latencyMs.p50, p90: r.latencyMs.p90, p99: r.latencyMs.p99, p999: r.latencyMs.p999, max: r.latencyMs.max },
+    toolSeconds: r.durationSeconds,
+    detail: { ...e, p9999Ms: r.latencyMs.p9999 },
+    report: r,
   };
 }

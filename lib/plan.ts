@@ -1,7 +1,10 @@
 // spec → plan: every command `netlab up` runs, per host, in order, plus the files it writes and
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
-import { intToIp, parseCidr, type Datapath, type Spec } from './spec.ts';
-import { nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
+import { intToIp, parseCidr, type Datapath, type ProxyMode, type Spec } from './spec.ts';
+import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
+import { proxyProgram, proxySetup, proxyTarget, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
+import { IPVS_DEVICE } from './proxy/ipvs.ts';
+import { buildFleet } from './proxy/fleet.ts';
 
 export const PREFIX = 'netlab';
 
@@ -12,10 +15,18 @@ export const KILL_GRACE_MS = 300;
 /** Every network namespace of a stack is named `netlab.<stack>.<role>[.<pod>]`. */
 export const nsPrefix = (stack: string) => `${PREFIX}.${stack}.`;
 
-/** A command run as is (no shell), or the teardown action "stop every process in a namespace". */
+/** Every cgroup of a stack is `<cgroup2 mount>/netlab.<stack>[/client|/server]`. */
+export const cgroupBase = (cgroupRoot: string, stack: string) => `${cgroupRoot}/${PREFIX}.${stack}`;
+
+/** A command run as is (no shell), or a teardown action: stop every process in a namespace, or
+ * kill everything in a cgroup tree and remove it (which also frees BPF programs attached to it). */
 export type Step =
   | { host: string; argv: string[] }
-  | { host: string; killNetns: string };
+  | { host: string; killNetns: string }
+  | { host: string; removeCgroup: string };
+
+/** Run `argv` inside a cgroup: the shell moves itself in, then becomes the command. */
+export const inCgroup = (cgroup: string, argv: string[]) => ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...argv];
 
 export interface PlanFile {
   path: string;
@@ -30,9 +41,11 @@ export interface Endpoint {
   ip: string;
 }
 
+export type Tool = 'ab' | 'wrk' | 'rps' | 'conn-reuse';
+
 export interface Point {
   id: string;
-  tool: 'ab' | 'wrk';
+  tool: Tool;
   repetition: number;
   params: {
     responseBytes: number;
@@ -42,7 +55,18 @@ export interface Point {
     connections?: number;
     threads?: number;
     durationSeconds?: number;
+    rate?: number;
+    requestsPerConnection?: number;
+    /** Services programmed when this point ran (stacks with a proxy). */
+    services?: number;
+    proxyMode?: ProxyMode;
+    target?: string;
+    connReuseMode?: number;
   };
+  /** Commands run just before the point, not timed (sysctls of the point). */
+  before?: string[][];
+  /** Commands run at a given second into the point (conn-reuse: drain, then remove a backend). */
+  events?: { atSeconds: number; argv: string[] }[];
   /** Unrecorded warm-up load run just before the point, if any. */
   warmup?: string[];
   argv: string[];
@@ -63,11 +87,26 @@ export interface Plan {
   files: PlanFile[];
   start: Step[];
   teardown: Step[];
-  client: Endpoint;
-  server: Endpoint & { port: number; urls: { responseBytes: number; url: string }[] };
+  client: Endpoint & { cgroup: string };
+  server: Endpoint & { port: number; urls: { responseBytes: number; url: string }[]; cgroup: string };
+  /** cgroups in creation order (parents first). */
+  cgroups: string[];
   /** MTU of the path between the client and the server endpoint. */
   pathMtu: number;
   points: Point[];
+  proxy: PlanProxy | null;
+}
+
+export interface PlanProxy {
+  mode: ProxyMode;
+  /** Namespace of the client's host, where the rules live. */
+  hostNs: string;
+  setup: { files: { path: string; content: string }[]; steps: string[][] };
+  counts: number[];
+  /** The programming commands and files for one Service count (generated on demand: large). */
+  program: (services: number) => ProxyProgram;
+  /** URLs the client calls at a Service count, per response size. */
+  urls: (services: number) => { responseBytes: number; url: string; hosts: number }[];
 }
 
 export interface PlanOptions {
@@ -75,6 +114,12 @@ export interface PlanOptions {
   runDir: string;
   /** Where raw tool output goes; `results/<stack>/<run-id>/raw`. */
   rawDir: string;
+  /** Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
+  cgroupRoot?: string;
+  /** How to start netlab itself for its own load client (`netlab rps`). */
+  netlab?: string[];
+  /** clang's multiarch include directory (ebpf). */
+  includeDir?: string;
 }
 
 const ipn = (ns: string, ...args: string[]) => ['ip', '-n', ns, ...args];
@@ -189,6 +234,50 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     }
   }
 
+  // Service fleet: backend addresses are routed to the server endpoint, which takes the whole
+  // backend CIDR as local (AnyIP), so one nginx answers on every backend address.
+  const cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
+  const cgBase = cgroupBase(cgroupRoot, spec.name);
+  const cgroups = [cgBase, `${cgBase}/client`, `${cgBase}/server`];
+  let proxy: PlanProxy | null = null;
+  if (spec.proxy) {
+    const p = spec.proxy;
+    const be = p.backendCidr;
+    const srvEp = endpoint.server;
+    add('server', ipn(srvEp.netns, 'route', 'add', 'local', be, 'dev', 'lo'));
+    if (dp === 'hostgw' || dp === 'vxlan') {
+      add('server', ipn(s.netns, 'route', 'add', be, 'via', srvEp.ip, 'dev', 'cni0'));
+      if (dp === 'hostgw') add('client', ipn(c.netns, 'route', 'add', be, 'via', s.underlayIp, 'dev', 'eth0'));
+      else add('client', ipn(c.netns, 'route', 'add', be, 'via', intToIp(s.podSubnetBase), 'dev', 'flannel.1', 'onlink'));
+    } else if (dp === 'host') {
+      add('client', ipn(c.netns, 'route', 'add', be, 'via', s.underlayIp, 'dev', 'eth0'));
+      // A socket on the host looks up a route for the VIP before netfilter's OUTPUT DNAT runs;
+      // nodes have a default route for that, the lab a route for the Service CIDR only.
+      if (p.mode !== 'none' && p.mode !== 'ebpf') add('client', ipn(c.netns, 'route', 'add', p.serviceCidr, 'via', s.underlayIp, 'dev', 'eth0'));
+    } else {
+      add('client', ipn(endpoint.client.netns, 'route', 'add', be, 'via', srvEp.ip, 'dev', 'eth0'));
+    }
+    const ctx: ProxyContext = {
+      mode: p.mode,
+      hostNs: c.netns,
+      dir: `${opts.runDir}/proxy`,
+      clientCgroup: `${cgBase}/client`,
+      includeDir: opts.includeDir ?? '/usr/include/x86_64-linux-gnu',
+      spec,
+    };
+    proxy = {
+      mode: p.mode,
+      hostNs: c.netns,
+      setup: proxySetup(ctx),
+      counts: p.services,
+      program: (n) => proxyProgram(ctx, n),
+      urls: (n) => {
+        const t = proxyTarget(spec, buildFleet({ count: n, backendsPerService: p.backendsPerService, serviceCidr: p.serviceCidr, backendCidr: p.backendCidr }));
+        return spec.server.responseBytes.map((b) => ({ responseBytes: b, url: `http://${t.ip}:${t.port}/${b}`, hosts: t.hosts }));
+      },
+    };
+  }
+
   // Server: nginx in the server endpoint's namespace, one static file per response size.
   const port = 80;
   const srv = endpoint.server;
@@ -196,18 +285,19 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const wwwDir = `${opts.runDir}/www`;
   const bodies = responseFiles(spec.server.responseBytes);
   const files: PlanFile[] = [
-    { path: `${nginxDir}/nginx.conf`, content: nginxConf({ spec, listen: `${srv.ip}:${port}`, dir: nginxDir, wwwDir }) },
+    { path: `${nginxDir}/nginx.conf`, content: nginxConf({ spec, listen: spec.proxy ? String(port) : `${srv.ip}:${port}`, dir: nginxDir, wwwDir, accessLog: spec.workload.tool === 'conn-reuse' }) },
     ...bodies.map((b) => ({ path: `${wwwDir}/${b.responseBytes}`, fill: b.bodyBytes })),
   ];
   if (spec.workload.tool === 'wrk') files.push({ path: `${opts.runDir}/wrk-report.lua`, content: WRK_REPORT_LUA });
+  for (const cg of cgroups) add(cg.endsWith('/server') ? 'server' : 'client', ['mkdir', cg]);
   const start: Step[] = [
-    { host: 'server', argv: inNs(srv.netns, 'nginx', '-p', nginxDir, '-c', `${nginxDir}/nginx.conf`, '-e', `${nginxDir}/error.log`) },
+    { host: 'server', argv: inCgroup(`${cgBase}/server`, inNs(srv.netns, 'nginx', '-p', nginxDir, '-c', `${nginxDir}/nginx.conf`, '-e', `${nginxDir}/error.log`)) },
   ];
   const urls = spec.server.responseBytes.map((n) => ({ responseBytes: n, url: `http://${srv.ip}:${port}/${n}` }));
 
   // Teardown: stop every process in each namespace, then delete it (innermost first). Deleting a
   // host namespace removes its links; veth pairs die with either end.
-  const teardown: Step[] = [];
+  const teardown: Step[] = [{ host: 'client', removeCgroup: cgBase }];
   for (const ns of [...namespaces].reverse()) {
     const host = ns.startsWith(s.netns) ? 'server' : 'client';
     teardown.push({ host, killNetns: ns });
@@ -224,56 +314,109 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     files,
     start,
     teardown,
-    client: endpoint.client,
-    server: { ...srv, port, urls },
+    client: { ...endpoint.client, cgroup: `${cgBase}/client` },
+    server: { ...srv, port, urls, cgroup: `${cgBase}/server` },
+    cgroups,
     pathMtu,
-    points: buildPoints(spec, endpoint.client, urls, opts),
+    points: buildPoints(spec, { ...endpoint.client, cgroup: `${cgBase}/client` }, urls, proxy, opts),
+    proxy,
   };
 }
 
-function buildPoints(spec: Spec, client: Endpoint, urls: Plan['server']['urls'], opts: PlanOptions): Point[] {
+type Url = { responseBytes: number; url: string; hosts: number };
+
+function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: Plan['server']['urls'], proxy: PlanProxy | null, opts: PlanOptions): Point[] {
   const w = spec.workload;
   const points: Point[] = [];
-  for (let rep = 1; rep <= spec.repetitions; rep++) {
-    for (const { responseBytes, url } of urls) {
-      for (const keepalive of w.keepalive) {
-        if (w.tool === 'ab') {
-          for (const concurrency of w.concurrency) {
-            const id = `ab-b${responseBytes}-c${concurrency}-${keepalive ? 'ka' : 'noka'}-r${rep}`;
-            const extraRaw = `${id}.csv`;
-            const argv = inNs(client.netns, 'ab', '-q', '-r', '-n', String(w.requests), '-c', String(concurrency), '-s', String(w.timeoutSeconds));
-            if (keepalive) argv.push('-k');
-            argv.push('-e', `${opts.rawDir}/${extraRaw}`, url);
-            points.push({
+  const load = (argv: string[]) => inCgroup(client.cgroup, inNs(client.netns, ...argv));
+  const netlab = opts.netlab ?? ['node', 'bin/netlab.js'];
+  const counts: (number | null)[] = proxy ? proxy.counts : [null];
+  const reuseModes: (number | null)[] = spec.proxy?.mode === 'ipvs' ? spec.proxy.ipvs.connReuseMode : [null];
+  for (const services of counts) {
+    const urls: Url[] = services !== null && proxy ? proxy.urls(services) : direct.map((u) => ({ ...u, hosts: 1 }));
+    for (const connReuseMode of reuseModes) {
+      const sfx = `${services !== null ? `-s${services}` : ''}${connReuseMode !== null ? `-crm${connReuseMode}` : ''}`;
+      const extra = {
+        ...(services !== null ? { services, proxyMode: spec.proxy!.mode, target: spec.proxy!.target } : {}),
+        ...(connReuseMode !== null ? { connReuseMode } : {}),
+      };
+      const before = connReuseMode !== null ? [inNs(proxy!.hostNs, 'sysctl', '-qw', `net.ipv4.vs.conn_reuse_mode=${connReuseMode}`)] : undefined;
+      for (let rep = 1; rep <= spec.repetitions; rep++) {
+        for (const { responseBytes, url, hosts } of urls) {
+          const push = (pt: Omit<Point, 'repetition'>) => points.push({ ...pt, repetition: rep, params: { ...pt.params, ...extra }, ...(before ? { before: [...before, ...(pt.before ?? [])] } : {}) });
+          const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) => load([...netlab, 'rps', url, '--rate', String(rate), '--duration', String(seconds), '--requests-per-connection', String(perConn), '--hosts', String(hosts), '--max-connections', String(maxConn), '--timeout', String(timeoutS * 1000), '--expect-body', String(bodyFor(responseBytes))]);
+          if (w.tool === 'conn-reuse') {
+            const id = `conn-reuse-b${responseBytes}-q${w.rate}${sfx}-r${rep}`;
+            const fleet = proxy!.program(services!).fleet;
+            const svc = fleet[spec.proxy!.target === 'fixed' ? 0 : fleet.length - 1]!;
+            const vs = `${svc.clusterIP}:${svc.port}`;
+            const drained = `${svc.endpoints[0]!.ip}:${svc.endpoints[0]!.port}`;
+            push({
               id,
-              tool: 'ab',
-              repetition: rep,
-              params: { responseBytes, keepalive, concurrency, requests: w.requests },
-              argv,
-              extraRaw,
-              // Generous bound: every request may take the full timeout, spread over the clients.
-              timeoutSeconds: Math.min(3600, 30 + Math.ceil((w.requests * w.timeoutSeconds) / concurrency / 100)),
+              tool: 'conn-reuse',
+              params: { responseBytes, keepalive: false, rate: w.rate, requestsPerConnection: 1, durationSeconds: w.durationSeconds },
+              before: [inNs(client.netns, 'sysctl', '-qw', `net.ipv4.ip_local_port_range=${w.localPortRange[0]} ${w.localPortRange[1]}`, 'net.ipv4.tcp_tw_reuse=1')],
+              events: [
+                { atSeconds: w.drainAtSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--edit-server', '-t', vs, '-r', drained, '-m', '-w', '0') },
+                { atSeconds: w.drainAtSeconds + w.removeAfterSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--delete-server', '-t', vs, '-r', drained) },
+              ],
+              argv: rpsArgv(w.rate, 1, w.durationSeconds, 20_000, w.timeoutSeconds),
+              timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 30,
             });
+            continue;
           }
-        } else {
-          for (const connections of w.connections) {
-            const id = `wrk-b${responseBytes}-c${connections}-${keepalive ? 'ka' : 'noka'}-r${rep}`;
-            const wrk = (secs: number, script: boolean) => {
-              const a = inNs(client.netns, 'wrk', '--threads', String(w.threads), '--connections', String(connections), '--duration', `${secs}s`, '--timeout', `${w.timeoutSeconds}s`);
-              if (script) a.push('--latency', '--script', `${opts.runDir}/wrk-report.lua`);
-              if (!keepalive) a.push('--header', 'Connection: close');
-              a.push(url);
-              return a;
-            };
-            points.push({
-              id,
-              tool: 'wrk',
-              repetition: rep,
-              params: { responseBytes, keepalive, connections, threads: w.threads, durationSeconds: w.durationSeconds },
-              ...(spec.warmupSeconds > 0 ? { warmup: wrk(spec.warmupSeconds, false) } : {}),
-              argv: wrk(w.durationSeconds, true),
-              timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 15,
-            });
+          for (const keepalive of w.keepalive) {
+            const ka = keepalive ? 'ka' : 'noka';
+            if (w.tool === 'ab') {
+              for (const concurrency of w.concurrency) {
+                const id = `ab-b${responseBytes}-c${concurrency}-${ka}${sfx}-r${rep}`;
+                const extraRaw = `${id}.csv`;
+                const argv = ['ab', '-q', '-r', '-n', String(w.requests), '-c', String(concurrency), '-s', String(w.timeoutSeconds)];
+                if (keepalive) argv.push('-k');
+                argv.push('-e', `${opts.rawDir}/${extraRaw}`, url);
+                push({
+                  id,
+                  tool: 'ab',
+                  params: { responseBytes, keepalive, concurrency, requests: w.requests },
+                  argv: load(argv),
+                  extraRaw,
+                  // Generous bound: every request may take the full timeout, spread over the clients.
+                  timeoutSeconds: Math.min(3600, 30 + Math.ceil((w.requests * w.timeoutSeconds) / concurrency / 100)),
+                });
+              }
+            } else if (w.tool === 'wrk') {
+              for (const connections of w.connections) {
+                const id = `wrk-b${responseBytes}-c${connections}-${ka}${sfx}-r${rep}`;
+                const wrk = (secs: number, script: boolean) => {
+                  const a = ['wrk', '--threads', String(w.threads), '--connections', String(connections), '--duration', `${secs}s`, '--timeout', `${w.timeoutSeconds}s`];
+                  if (script) a.push('--latency', '--script', `${opts.runDir}/wrk-report.lua`);
+                  if (!keepalive) a.push('--header', 'Connection: close');
+                  a.push(url);
+                  return load(a);
+                };
+                push({
+                  id,
+                  tool: 'wrk',
+                  params: { responseBytes, keepalive, connections, threads: w.threads, durationSeconds: w.durationSeconds },
+                  ...(spec.warmupSeconds > 0 ? { warmup: wrk(spec.warmupSeconds, false) } : {}),
+                  argv: wrk(w.durationSeconds, true),
+                  timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 15,
+                });
+              }
+            } else {
+              for (const rate of w.rate) {
+                const id = `rps-b${responseBytes}-q${rate}-${ka}${sfx}-r${rep}`;
+                const perConn = keepalive ? w.requestsPerConnection : 1;
+                push({
+                  id,
+                  tool: 'rps',
+                  params: { responseBytes, keepalive, rate, requestsPerConnection: perConn, durationSeconds: w.durationSeconds },
+                  ...(spec.warmupSeconds > 0 ? { warmup: rpsArgv(rate, perConn, spec.warmupSeconds, w.maxConnections, w.timeoutSeconds) } : {}),
+                  argv: rpsArgv(rate, perConn, w.durationSeconds, w.maxConnections, w.timeoutSeconds),
+                  timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 30,
+                });
+              }
+            }
           }
         }
       }
@@ -291,14 +434,29 @@ export function shq(a: string): string {
 }
 
 export function stepText(step: Step): string {
-  return 'argv' in step ? step.argv.map(shq).join(' ') : `ip netns pids ${shq(step.killNetns)} | xargs -r kill  # then kill -9 what is left after ${KILL_GRACE_MS / 1000} s`;
+  if ('argv' in step) return step.argv.map(shq).join(' ');
+  if ('killNetns' in step) return `ip netns pids ${shq(step.killNetns)} | xargs -r kill  # then kill -9 what is left after ${KILL_GRACE_MS / 1000} s`;
+  return `echo 1 > ${shq(`${step.removeCgroup}/cgroup.kill`)}; rmdir ${shq(step.removeCgroup)}/* ${shq(step.removeCgroup)}  # frees BPF programs attached there`;
+}
+
+/** File contents longer than this many lines are shortened unless `full` is asked for. */
+export const PLAN_FILE_LINES = 60;
+
+function fileText(path: string, content: string, full: boolean): string[] {
+  const lines = content.trimEnd().split('\n');
+  const shown = full || lines.length <= PLAN_FILE_LINES ? lines : lines.slice(0, PLAN_FILE_LINES);
+  const out = [`# ${path}:`, ...shown.map((l) => `#   ${l}`)];
+  if (shown.length < lines.length) out.push(`#   … ${lines.length - shown.length} more lines (netlab plan --full prints them all)`);
+  return out;
 }
 
 /** The plan as text: per host, the exact commands in order, then files, load and teardown. */
-export function renderPlan(plan: Plan): string {
+export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
+  const full = !!o.full;
   const out: string[] = [];
-  out.push(`# netlab plan for stack ${plan.stack} (datapath ${plan.datapath})`);
+  out.push(`# netlab plan for stack ${plan.stack} (datapath ${plan.datapath}${plan.proxy ? `, proxy ${plan.proxy.mode}` : ''})`);
   out.push(`# client endpoint ${plan.client.ip} in ${plan.client.netns}; server endpoint ${plan.server.ip}:${plan.server.port} in ${plan.server.netns}; path MTU ${plan.pathMtu}`);
+  out.push(`# client load runs in cgroup ${plan.client.cgroup}, nginx in ${plan.server.cgroup}`);
   for (const host of ['client', 'server']) {
     out.push('', `## host ${host}: set-up`);
     if (host === 'server') out.push(`# (runs after the client's first commands: its eth0 is the far end of the wire the client creates)`);
@@ -307,14 +465,31 @@ export function renderPlan(plan: Plan): string {
   out.push('', '## files');
   for (const f of plan.files) {
     if (f.fill !== undefined) out.push(`# ${f.path}: ${f.fill} bytes of "x"`);
-    else out.push(`# ${f.path}:`, ...f.content!.trimEnd().split('\n').map((l) => `#   ${l}`));
+    else out.push(...fileText(f.path, f.content!, full));
   }
   out.push('', '## host server: start');
   for (const st of plan.start) out.push(stepText(st));
+  const px = plan.proxy;
+  if (px) {
+    out.push('', `## host client: proxy ${px.mode}, set-up (in ${px.hostNs})`);
+    for (const f of px.setup.files) out.push(...fileText(f.path, f.content, full));
+    for (const a of px.setup.steps) out.push(a.map(shq).join(' '));
+    for (const n of px.counts) {
+      const prog = px.program(n);
+      const sz = prog.size;
+      out.push('', `## host client: program ${n} Services × ${prog.fleet[0]?.endpoints.length ?? 0} backends (timed: programming time; ${sz.rules} rules, ${sz.chains} chains, ${sz.mapElements} map elements)`);
+      for (const f of prog.files) out.push(...fileText(f.path, f.content, full));
+      for (const a of prog.steps) out.push(a.map(shq).join(' '));
+      if (prog.zeroCounters) out.push(`# before each point: ${prog.zeroCounters.map(shq).join(' ')}`, `# after each point (rules walked): ${prog.saveCounters!.map(shq).join(' ')}`);
+      out.push(`# client calls: ${px.urls(n).map((u) => `${u.url}${u.hosts > 1 ? ` (connections spread over ${u.hosts} consecutive addresses)` : ''}`).join(', ')}`);
+    }
+  }
   out.push('', `## host client: load (${plan.points.length} measured points)`);
   for (const p of plan.points) {
+    for (const b of p.before ?? []) out.push(`${b.map(shq).join(' ')}  # before ${p.id}`);
     if (p.warmup) out.push(`${p.warmup.map(shq).join(' ')}  # warm-up, not recorded`);
     out.push(`${p.argv.map(shq).join(' ')} > ${shq(`${plan.rawDir}/${p.id}.txt`)}`);
+    for (const e of p.events ?? []) out.push(`  # at ${e.atSeconds} s into ${p.id}: ${e.argv.map(shq).join(' ')}`);
   }
   out.push('', '## teardown (also what `netlab down` does)');
   for (const st of plan.teardown) out.push(stepText(st));

@@ -13,9 +13,24 @@ const LatencyMs = z.object({
   max: z.number(),
 });
 
+const Dist = z.object({ mean: z.number(), p50: z.number(), p90: z.number(), p99: z.number(), p999: z.number(), p9999: z.number(), max: z.number(), count: z.number().int() });
+
+export const CpuUse = z
+  .object({
+    seconds: z.number().describe('length of the sample'),
+    cores: z.number().describe('whole machine, busy cores (all CPU time but idle and iowait) from /proc/stat'),
+    user: z.number().describe('cores in user mode (user + nice)'),
+    system: z.number().describe('cores in kernel mode outside interrupts'),
+    softirq: z.number().describe('cores in softirq (packet processing, netfilter, IPVS)'),
+    irq: z.number(),
+    clientCores: z.number().nullable().describe('the load client alone, from its cgroup (cpu.stat usage_usec)'),
+    serverCores: z.number().nullable().describe('nginx alone, from its cgroup'),
+  })
+  .describe('CPU used while the point ran; "% of one core" = cores × 100');
+
 export const PointResult = z.object({
   id: z.string(),
-  tool: z.enum(['ab', 'wrk']),
+  tool: z.enum(['ab', 'wrk', 'rps', 'conn-reuse']),
   repetition: z.number().int(),
   params: z.object({
     responseBytes: z.number().int(),
@@ -25,6 +40,12 @@ export const PointResult = z.object({
     connections: z.number().int().optional(),
     threads: z.number().int().optional(),
     durationSeconds: z.number().optional(),
+    rate: z.number().int().optional().describe('rps: the target request rate'),
+    requestsPerConnection: z.number().int().optional(),
+    services: z.number().int().optional().describe('Services programmed when the point ran'),
+    proxyMode: z.string().optional(),
+    target: z.string().optional(),
+    connReuseMode: z.number().int().optional(),
   }),
   status: z.enum(['ok', 'invalid', 'failed']).describe('ok; invalid = measured but errors above 1 % or nothing completed; failed = the tool failed or its output could not be read'),
   reason: z.string().optional().describe('why a point is invalid or failed'),
@@ -37,6 +58,42 @@ export const PointResult = z.object({
   toolSeconds: z.number().nullable().describe("the tool's own measured duration"),
   wallSeconds: z.number().describe('wall-clock time of the tool run'),
   detail: z.record(z.string(), z.number()).optional(),
+  cpu: CpuUse.nullable().optional(),
+  rulesWalked: z
+    .object({
+      connections: z.number().int().describe('new connections the nat table saw'),
+      evaluations: z.number().int().describe('rule evaluations in the nat chains, all connections'),
+      perConnection: z.number().nullable(),
+    })
+    .nullable()
+    .optional()
+    .describe('iptables mode: from per-rule packet counters and rule positions after the point'),
+  rps: z
+    .object({
+      targetRate: z.number(),
+      achievedRate: z.number(),
+      keptUp: z.boolean().describe('achieved rate within 1 % of the target'),
+      verdict: z.string(),
+      planned: z.number().int(),
+      sent: z.number().int(),
+      connections: z.number().int(),
+      connectStalls: z.number().int().describe('connects that took ≥ 900 ms (a lost SYN waits 1 s)'),
+      serviceMs: Dist.describe('from hand-out to response, what a closed-loop tool would report'),
+      connectMs: Dist,
+      lagMs: Dist.describe('how late the client sent requests against their schedule'),
+      clientCpuCores: z.number(),
+      histogram: z.string().describe('latency HdrHistogram, compressed base64, µs'),
+    })
+    .optional(),
+  connReuse: z
+    .object({
+      drainedBackend: z.string(),
+      drainedAtSeconds: z.number(),
+      removedAtSeconds: z.number(),
+      requestsToDrainedAfterWeight0: z.number().int(),
+      requestsToDrainedAfterRemoval: z.number().int(),
+    })
+    .optional(),
   raw: z.array(z.string()).describe('raw output files, relative to the run directory'),
   command: z.array(z.string()),
 });
@@ -79,6 +136,23 @@ export const RunResult = z.object({
     })
     .nullable(),
   teardown: z.object({ seconds: z.number() }).nullable().describe('null when --keep left the lab up'),
+  proxy: z
+    .object({
+      mode: z.string(),
+      programs: z.array(
+        z.object({
+          services: z.number().int(),
+          backendsPerService: z.number().int(),
+          seconds: z.number().describe('programming time: installing the rules/maps for this Service count'),
+          rules: z.number().int(),
+          chains: z.number().int(),
+          mapElements: z.number().int(),
+          check: Check.describe('the target answered through the proxy after programming'),
+        }),
+      ),
+    })
+    .nullable()
+    .optional(),
   points: z.array(PointResult),
 });
 export type RunResult = z.infer<typeof RunResult>;

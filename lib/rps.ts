@@ -26,8 +26,8 @@ export interface RpsOptions {
   /** Open connections allowed at once; a request that finds none free waits (and its latency grows). */
   maxConnections: number;
   timeoutMs: number;
-  /** Verify every response is exactly this many bytes (headers + body). */
-  expectBytes?: number;
+  /** Count a response whose body is not exactly this many bytes as an error. */
+  expectBodyBytes?: number;
   /** Count but do not record the first seconds (none by default). */
   warmupSeconds?: number;
 }
@@ -198,7 +198,7 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
       this.current = null;
       this.buf = this.buf.subarray(total);
       if (h.status < 200 || h.status > 299) fail('http', `HTTP ${h.status}`);
-      else if (o.expectBytes !== undefined && total !== o.expectBytes) fail('size', `response of ${total} B, expected ${o.expectBytes} B`);
+      else if (o.expectBodyBytes !== undefined && h.contentLength !== o.expectBodyBytes) fail('size', `body of ${h.contentLength} B, expected ${o.expectBodyBytes} B`);
       else {
         ok++;
         if (r.intended - t0 >= recordFrom) {

@@ -99,11 +99,74 @@ const WrkSchema = strict({
   timeoutSeconds: int(1, 60).default(5),
 });
 
-export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema], {
+const RpsSchema = strict({
+  tool: z.literal('rps'),
+  /** Requests per second, sent on schedule whatever the server does (open loop); a list sweeps. */
+  rate: sweep(int(1, 100_000, false), 'a rate from 1 to 100000 req/s').default([1000]),
+  /** Length of one measured point in seconds. */
+  durationSeconds: int(1, 3600).default(60),
+  /** false: a new connection per request; true: `requestsPerConnection` requests per connection; a list sweeps. */
+  keepalive: sweep(bool, 'true or false').default([false]),
+  /** Requests one keep-alive connection carries before the client closes it (nginx's default limit is 100). */
+  requestsPerConnection: int(2, 1_000_000).default(100),
+  /** Open connections allowed at once; a request finding none free waits, and that wait counts. */
+  maxConnections: int(1, 20_000).default(1000),
+  /** Per-request time limit in seconds. */
+  timeoutSeconds: int(1, 60).default(5),
+});
+
+export const CONN_REUSE_DEFAULTS = { localPortRange: [40000, 40099] as [number, number] };
+
+const ConnReuseSchema = strict({
+  tool: z.literal('conn-reuse'),
+  /** New connections per second (each carries one request). */
+  rate: int(1, 20_000).default(500),
+  durationSeconds: int(10, 3600).default(30),
+  /** The client's ip_local_port_range: narrow, so source ports are reused while old entries linger. */
+  localPortRange: z
+    .tuple([int(1024, 65535), int(1024, 65535)], { error: 'expected [first, last] ports, e.g. [40000, 40099]' })
+    .refine(([a, b]) => a <= b, { error: 'the first port must not exceed the last' })
+    .default(CONN_REUSE_DEFAULTS.localPortRange),
+  /** Seconds into the run when the first backend of the target Service is drained (weight 0). */
+  drainAtSeconds: int(1, 3600).default(10),
+  /** Seconds between weight 0 and removing the backend (kube-proxy's graceful termination). */
+  removeAfterSeconds: int(0, 3600).default(10),
+  timeoutSeconds: int(1, 60).default(5),
+});
+
+export const WORKLOAD_TOOLS = ['ab', 'wrk', 'rps', 'conn-reuse'] as const;
+
+export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema, RpsSchema, ConnReuseSchema], {
   error: (iss) =>
     iss.code === 'invalid_union' || iss.code === 'invalid_type'
-      ? 'expected an object whose "tool" is one of: ab, wrk'
+      ? `expected an object whose "tool" is one of: ${WORKLOAD_TOOLS.join(', ')}`
       : undefined,
+});
+
+export const PROXY_MODES = ['none', 'iptables', 'nftables', 'ipvs', 'ebpf'] as const;
+export type ProxyMode = (typeof PROXY_MODES)[number];
+export const PROXY_TARGETS = ['fixed', 'last', 'random'] as const;
+export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq'] as const;
+
+export const ProxySchema = strict({
+  /** How the client's host implements Services: none = the client addresses backends directly. */
+  mode: z.enum(PROXY_MODES, { error: `expected one of: ${PROXY_MODES.join(', ')}` }).default('none'),
+  /** Number of Services programmed; a list sweeps (re-programmed between points, hosts kept). */
+  services: sweep(int(1, 30_000, false), 'a Service count from 1 to 30000').default([1]),
+  /** Distinct backend (pod) addresses per Service, all served by the server's nginx. */
+  backendsPerService: int(1, 100).default(10),
+  serviceCidr: ipv4.default('10.96.0.0/12'),
+  /** Where backend addresses come from; routed to the server endpoint, which answers for all of them. */
+  backendCidr: ipv4.default('10.128.0.0/12'),
+  /** Which Service the client calls: the first, the last programmed, or (rps only) a random one per connection. */
+  target: z.enum(PROXY_TARGETS, { error: `expected one of: ${PROXY_TARGETS.join(', ')}` }).default('last'),
+  /** iptables mode: kube-proxy's current layout, or the pre-2021 one (2 rules per Service in KUBE-SERVICES). */
+  iptablesLayout: z.enum(['current', '2019'], { error: 'expected one of: current, 2019' }).default('current'),
+  ipvs: strict({
+    scheduler: z.enum(IPVS_SCHEDULERS, { error: `expected one of: ${IPVS_SCHEDULERS.join(', ')}` }).default('rr'),
+    /** net.ipv4.vs.conn_reuse_mode; a list sweeps (E3 compares 0 and 1). */
+    connReuseMode: sweep(int(0, 1, false), '0 or 1').default([1]),
+  }).prefault({}),
 });
 
 export const SpecSchema = strict({
@@ -115,6 +178,8 @@ export const SpecSchema = strict({
   datapath: z.enum(DATAPATHS, { error: `expected one of: ${DATAPATHS.join(', ')}` }).default('host'),
   network: NetworkSchema,
   server: ServerSchema,
+  /** A Service fleet and how the client's host implements it; absent = the client calls the server directly. */
+  proxy: ProxySchema.optional(),
   workload: WorkloadSchema.prefault({ tool: 'wrk' }),
   /** How often every point of the sweep is measured. */
   repetitions: int(1, 100).default(1),
@@ -131,7 +196,7 @@ export const SpecSchema = strict({
         input: w.connections,
         message: `every connection count must be >= workload.threads (${w.threads}); ${low.join(', ')} is lower`,
       });
-  } else {
+  } else if (w.tool === 'ab') {
     const high = w.concurrency.filter((c) => c > w.requests);
     if (high.length)
       ctx.addIssue({
@@ -153,7 +218,49 @@ export const SpecSchema = strict({
     if (under.prefix > 27)
       ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
   }
+  proxyRules(s, ctx);
 });
+
+interface CrossFields {
+  datapath: Datapath;
+  network: z.output<typeof NetworkSchema>;
+  proxy?: z.output<typeof ProxySchema> | undefined;
+  workload: z.output<typeof WorkloadSchema>;
+}
+
+function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
+  const p = s.proxy;
+  const w = s.workload;
+  if (!p) {
+    if (w.tool === 'conn-reuse') ctx.addIssue({ code: 'custom', path: ['workload', 'tool'], input: w.tool, message: 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs' });
+    return;
+  }
+  const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
+  const svc = parseCidr(p.serviceCidr);
+  const be = parseCidr(p.backendCidr);
+  const named: [string, Cidr][] = [
+    ['network.underlayCidr', parseCidr(s.network.underlayCidr)],
+    ['network.podCidr', parseCidr(s.network.podCidr)],
+    ['proxy.serviceCidr', svc],
+  ];
+  for (const [key, c] of named.slice(0, 2)) if (overlaps(svc, c)) issue(['proxy', 'serviceCidr'], p.serviceCidr, `must not overlap ${key}`);
+  for (const [key, c] of named) if (overlaps(be, c)) issue(['proxy', 'backendCidr'], p.backendCidr, `must not overlap ${key}`);
+  const most = Math.max(...p.services);
+  const svcRoom = 2 ** (32 - svc.prefix) - 3;
+  if (most > svcRoom) issue(['proxy', 'services'], p.services, `${most} Services do not fit in proxy.serviceCidr ${p.serviceCidr} (${svcRoom} usable addresses)`);
+  const beRoom = 2 ** (32 - be.prefix) - 2;
+  if (most * p.backendsPerService > beRoom)
+    issue(['proxy', 'backendsPerService'], p.backendsPerService, `${most} Services × ${p.backendsPerService} backends do not fit in proxy.backendCidr ${p.backendCidr} (${beRoom} addresses)`);
+  const netfilter = p.mode === 'iptables' || p.mode === 'nftables' || p.mode === 'ipvs';
+  if (netfilter && (s.datapath === 'macvlan' || s.datapath === 'ipvlan'))
+    issue(['proxy', 'mode'], p.mode, `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`);
+  if (p.target === 'random' && w.tool !== 'rps')
+    issue(['proxy', 'target'], p.target, `random needs workload.tool rps (it picks a Service per connection); ${w.tool} calls one URL: use fixed or last`);
+  if (w.tool === 'conn-reuse' && p.mode !== 'ipvs')
+    issue(['workload', 'tool'], w.tool, 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs');
+  if (w.tool === 'conn-reuse' && p.services.length > 1)
+    issue(['proxy', 'services'], p.services, 'conn-reuse runs against one Service count: give a single number');
+}
 
 export type Spec = z.output<typeof SpecSchema> & { name: string };
 export type Workload = Spec['workload'];

@@ -1,10 +1,10 @@
 // What a run created, kept on disk so `netlab down` can undo it after a crash or kill -9, and a
 // per-stack lock so two runs of one stack never collide. Lives in /run/netlab (tmpfs: a reboot
 // clears it together with the namespaces it describes); NETLAB_STATE_DIR overrides.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.ts';
-import { KILL_GRACE_MS, nsPrefix, PREFIX } from './plan.ts';
+import { cgroupBase, KILL_GRACE_MS, nsPrefix, PREFIX } from './plan.ts';
 
 export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
 export const runDirOf = (stack: string) => join(stateDir(), stack);
@@ -18,6 +18,8 @@ export interface RunState {
   startedAt: string;
   runDir: string;
   namespaces: string[];
+  /** cgroup trees (removing one also frees the BPF programs attached in it). */
+  cgroups?: string[];
   kept: boolean;
 }
 
@@ -109,6 +111,9 @@ export async function stacksPresent(): Promise<string[]> {
     const stack = ns.split('.')[1];
     if (stack && !stack.startsWith('_')) names.add(stack);
   }
+  const root = cgroupRoot();
+  if (root)
+    for (const d of readdirSync(root)) if (d.startsWith(`${PREFIX}.`) && !d.startsWith(`${PREFIX}._`)) names.add(d.slice(PREFIX.length + 1));
   if (existsSync(stateDir()))
     for (const f of readdirSync(stateDir())) {
       const m = /^(.+)\.(state\.json|lock)$/.exec(f);
@@ -151,6 +156,58 @@ export async function removeNamespaces(namespaces: string[], graceMs = KILL_GRAC
   return { namespaces: todo, processes: pids.length };
 }
 
+/** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems); null without one. */
+export function cgroupRoot(): string | null {
+  try {
+    const line = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+    return line ? line.split(' ')[1]! : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Kill every process in a cgroup tree (cgroup.kill, else SIGKILL per pid) and remove its
+ * directories, deepest first. Removing the cgroup releases any BPF program attached to it.
+ * Idempotent: a missing tree is fine.
+ */
+export async function removeCgroupTree(root: string): Promise<boolean> {
+  if (!existsSync(root)) return false;
+  const dirs: string[] = [];
+  const walk = (d: string) => {
+    dirs.push(d);
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+  };
+  walk(root);
+  const procs = (d: string) => {
+    try {
+      return readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').map(Number).filter((p) => p > 0);
+    } catch {
+      return [];
+    }
+  };
+  try {
+    writeFileSync(join(root, 'cgroup.kill'), '1');
+  } catch {
+    for (const d of dirs)
+      for (const pid of procs(d))
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+  }
+  const deadline = Date.now() + 3000;
+  while (dirs.some((d) => procs(d).length) && Date.now() < deadline) await sleep(20);
+  for (const d of dirs.reverse())
+    try {
+      rmdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove cgroup ${d}: ${(e as Error).message}`);
+    }
+  return true;
+}
+
 /** Scratch namespaces are named `netlab._<purpose>.<pid>`: orphaned once that process is gone. */
 export const scratchNs = (purpose: string) => `${PREFIX}._${purpose}.${process.pid}`;
 
@@ -165,6 +222,7 @@ export interface DownReport {
   stoppedRun: number | null;
   namespaces: string[];
   processes: number;
+  cgroups: string[];
 }
 
 /**
@@ -184,7 +242,10 @@ export async function downStack(stack: string): Promise<DownReport> {
   }
   const state = readState(stack);
   const found = await listNamespaces(nsPrefix(stack));
-  const removed = await removeNamespaces([...(state?.namespaces ?? []), ...found]);
+  const root = cgroupRoot();
+  const cgroups: string[] = [];
+  for (const cg of new Set([...(state?.cgroups ?? []), ...(root ? [cgroupBase(root, stack)] : [])])) if (await removeCgroupTree(cg)) cgroups.push(cg);
+  const removed = { ...(await removeNamespaces([...(state?.namespaces ?? []), ...found])), cgroups };
   clearState(stack);
   if (lockHolder(stack) === null) rmSync(lockPath(stack), { force: true });
   return { stack, stoppedRun, ...removed };

@@ -22,6 +22,13 @@ export interface Row {
   p50VsHost: number | null;
   p99VsHost: number | null;
   rpsVsHost: number | null;
+  /** Stacks with a proxy: Services programmed, the mode, CPU and rules walked (medians). */
+  services: number | null;
+  proxyMode: string | null;
+  programSeconds: number | null;
+  cpuCores: number | null;
+  clientCores: number | null;
+  rulesWalked: number | null;
   problems: string[];
 }
 
@@ -34,7 +41,16 @@ export function median(xs: number[]): number | null {
 
 export function loadLabel(p: PointResult): string {
   const q = p.params;
-  return p.tool === 'ab' ? `ab -c ${q.concurrency} -n ${q.requests}` : `wrk -c ${q.connections} -t ${q.threads} ${q.durationSeconds}s`;
+  switch (p.tool) {
+    case 'ab':
+      return `ab -c ${q.concurrency} -n ${q.requests}`;
+    case 'wrk':
+      return `wrk -c ${q.connections} -t ${q.threads} ${q.durationSeconds}s`;
+    case 'rps':
+      return `rps ${q.rate}/s ${q.durationSeconds}s`;
+    case 'conn-reuse':
+      return `conn-reuse ${q.rate}/s ${q.durationSeconds}s${q.connReuseMode !== undefined ? ` crm=${q.connReuseMode}` : ''}`;
+  }
 }
 
 export function summarize(results: RunResult[]): Row[] {
@@ -42,7 +58,7 @@ export function summarize(results: RunResult[]): Row[] {
   for (const r of results) {
     const groups = new Map<string, PointResult[]>();
     for (const p of r.points) {
-      const key = `${loadLabel(p)}|${p.params.responseBytes}|${p.params.keepalive}`;
+      const key = `${loadLabel(p)}|${p.params.responseBytes}|${p.params.keepalive}|${p.params.services ?? ''}|${p.params.connReuseMode ?? ''}`;
       groups.set(key, [...(groups.get(key) ?? []), p]);
     }
     for (const pts of groups.values()) {
@@ -67,12 +83,19 @@ export function summarize(results: RunResult[]): Row[] {
         p50VsHost: null,
         p99VsHost: null,
         rpsVsHost: null,
+        services: first.params.services ?? null,
+        proxyMode: first.params.proxyMode ?? null,
+        programSeconds: r.proxy?.programs.find((x) => x.services === first.params.services)?.seconds ?? null,
+        cpuCores: med((p) => p.cpu?.cores),
+        clientCores: med((p) => p.cpu?.clientCores),
+        rulesWalked: med((p) => p.rulesWalked?.perConnection),
         problems: pts.filter((p) => p.status !== 'ok').map((p) => `${p.id}: ${p.status}${p.reason ? ` (${p.reason})` : ''}`),
       });
     }
   }
   for (const row of rows) {
-    const base = rows.find((b) => b.datapath === 'host' && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive);
+    if (row.services !== null) continue;
+    const base = rows.find((b) => b.services === null && b.datapath === 'host' && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive);
     if (!base) continue;
     const ratio = (v: number | null, b: number | null) => (b && v !== null ? v / b : null);
     row.p50VsHost = ratio(row.p50, base.p50);
@@ -84,7 +107,19 @@ export function summarize(results: RunResult[]): Row[] {
 
 const f = (v: number | null, digits = 3) => (v === null ? '-' : v.toFixed(digits));
 
+/** Stacks with a Service proxy: one row per mode × Service count × load, with CPU and rules walked. */
+export function renderProxyTable(rows: Row[]): string {
+  const head = ['stack', 'proxy', 'Services', 'program s', 'load', 'keepalive', 'ok/runs', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'cores', 'client cores', 'rules walked/conn'];
+  const t = new Table({ head, style: { head: [], border: [] } });
+  for (const r of rows)
+    t.push([r.stack, r.proxyMode ?? '-', String(r.services), f(r.programSeconds, 2), r.load, r.keepalive ? 'on' : 'off', `${r.ok}/${r.total}`, f(r.reqPerSec, 0), f(r.mean), f(r.p50), f(r.p99), f(r.cpuCores, 2), f(r.clientCores, 2), f(r.rulesWalked, 1)]);
+  return t.toString();
+}
+
 export function renderTable(rows: Row[]): string {
+  const proxied = rows.filter((r) => r.services !== null);
+  rows = rows.filter((r) => r.services === null);
+  if (!rows.length) return [renderProxyTable(proxied), 'Figures are medians over repetitions; ok/runs counts the valid ones; cores = whole machine from /proc/stat.', ...proxied.flatMap((r) => r.problems).map((p) => `  ! ${p}`)].join('\n');
   const withRatio = rows.some((r) => r.p99VsHost !== null);
   // max stays in result.json: one stalled request on a shared machine says little about a datapath.
   const head = ['stack', 'load', 'bytes', 'keepalive', 'ok/runs', 'req/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms'];
@@ -95,6 +130,6 @@ export function renderTable(rows: Row[]): string {
     if (withRatio) cells.push(f(r.p50VsHost, 2), f(r.p99VsHost, 2), f(r.rpsVsHost, 2));
     t.push(cells);
   }
-  const notes = rows.flatMap((r) => r.problems).map((p) => `  ! ${p}`);
-  return [t.toString(), 'Figures are medians over repetitions; ok/runs counts the valid ones.', ...notes].join('\n');
+  const notes = [...rows, ...proxied].flatMap((r) => r.problems).map((p) => `  ! ${p}`);
+  return [t.toString(), ...(proxied.length ? [renderProxyTable(proxied)] : []), 'Figures are medians over repetitions; ok/runs counts the valid ones.', ...notes].join('\n');
 }

@@ -40,7 +40,8 @@ test('ab plan: points, flags and raw CSV paths', (t) => {
   const p = planFor('host', { 'netlab:workload': { tool: 'ab', requests: 1000, concurrency: [1, 4], keepalive: [false, true] }, 'netlab:repetitions': 2 });
   t.is(p.points.length, 2 * 2 * 2 * 2); // sizes × keepalive × concurrency × repetitions
   const pt = p.points.find((x) => x.id === 'ab-b4096-c4-ka-r2')!;
-  t.deepEqual(pt.argv, ['ip', 'netns', 'exec', 'netlab.t.client', 'ab', '-q', '-r', '-n', '1000', '-c', '4', '-s', '10', '-k', '-e', '/tmp/results/t/run/raw/ab-b4096-c4-ka-r2.csv', 'http://10.77.0.2:80/4096']);
+  t.deepEqual(pt.argv.slice(0, 4), ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', '/sys/fs/cgroup/netlab.t/client']);
+  t.deepEqual(pt.argv.slice(4), ['ip', 'netns', 'exec', 'netlab.t.client', 'ab', '-q', '-r', '-n', '1000', '-c', '4', '-s', '10', '-k', '-e', '/tmp/results/t/run/raw/ab-b4096-c4-ka-r2.csv', 'http://10.77.0.2:80/4096']);
   t.is(pt.warmup, undefined);
   t.false(p.points.find((x) => x.id === 'ab-b350-c1-noka-r1')!.argv.includes('-k'));
 });
@@ -70,7 +71,20 @@ for (const dp of DATAPATHS) {
         t.true(s.killNetns.startsWith('netlab.t.'));
         continue;
       }
-      const a = s.argv;
+      if ('removeCgroup' in s) {
+        t.is(s.removeCgroup, p.cgroups[0] ?? "");
+        continue;
+      }
+      let a = s.argv;
+      // Commands run inside the lab's own cgroups, and the only other effect is creating them.
+      if (a[0] === 'mkdir') {
+        t.true(p.cgroups.includes(a[1]!) && a[1]!.startsWith('/sys/fs/cgroup/netlab.t'), a.join(' '));
+        continue;
+      }
+      if (a[0] === 'sh') {
+        t.true([p.client.cgroup, p.server.cgroup].includes(a[3] ?? ""), a.join(' '));
+        a = a.slice(4);
+      }
       const ns = a[1] === '-n' ? a[2] : a[1] === 'netns' ? a[3] : undefined;
       t.true(['ip', 'bridge'].includes(a[0]!), a.join(' '));
       t.truthy(ns, a.join(' '));

@@ -39,7 +39,7 @@ test('sweep values: a scalar becomes a list, repeats are dropped', (t) => {
 
 test('unknown keys are named with what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:datapth': 'host' }), [
-    'config: unknown key "datapth"; allowed here: description, target, datapath, network, server, workload, repetitions, warmupSeconds',
+    'config: unknown key "datapth"; allowed here: description, target, datapath, network, server, proxy, workload, repetitions, warmupSeconds',
   ]);
   t.deepEqual(bad({ 'netlab:server': { respBytes: 1 } }), ['netlab:server: unknown key "respBytes"; allowed here: responseBytes, workers, keepaliveRequests']);
   t.deepEqual(bad({ 'other:key': 1 }), ['config key "other:key": expected "netlab:<key>" (or a pulumi/aws/command/kubernetes provider key)']);
@@ -63,7 +63,7 @@ test('out-of-range values', (t) => {
 test('enums list the allowed values', (t) => {
   t.deepEqual(bad({ 'netlab:datapath': 'calico' }), ['netlab:datapath = "calico": expected one of: host, hostgw, vxlan, macvlan, ipvlan']);
   t.deepEqual(bad({ 'netlab:target': 'aws' }), ['netlab:target = "aws": expected one of: local (the aws target is not built yet)']);
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'tcpkali' } }), ['netlab:workload.tool = "tcpkali": expected an object whose "tool" is one of: ab, wrk']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'tcpkali' } }), ['netlab:workload.tool = "tcpkali": expected an object whose "tool" is one of: ab, wrk, rps, conn-reuse']);
 });
 
 test('impossible combinations are refused', (t) => {
