@@ -105,3 +105,43 @@ test('load targets only the server endpoint inside a lab namespace', (t) => {
     t.true(p.namespaces.includes(p.server.netns) && p.namespaces.includes(p.client.netns));
   }
 });
+
+// Whole plans with a Service fleet, one per proxy mode (2 Services × 2 backends, so every rule is
+// visible), plus the conn-reuse experiment. Reviewed by hand; regenerate as above.
+const proxyOpts = { ...opts, cgroupRoot: '/sys/fs/cgroup', netlab: ['node', '/opt/netlab/bin/netlab.js'], includeDir: '/usr/include/x86_64-linux-gnu' };
+const proxyCases: [string, Record<string, unknown>][] = [
+  ...(['none', 'iptables', 'nftables', 'ipvs', 'ebpf'] as const).map((mode): [string, Record<string, unknown>] => [
+    `proxy-${mode}`,
+    {
+      'netlab:proxy': { mode, services: [1, 2], backendsPerService: 2, target: 'last' },
+      'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 2, keepalive: [false, true], requestsPerConnection: 10 },
+    },
+  ]),
+  ['proxy-iptables-2019-host', { 'netlab:proxy': { mode: 'iptables', services: 2, backendsPerService: 2, iptablesLayout: '2019' }, 'netlab:workload': { tool: 'ab', requests: 100 } }],
+  [
+    'conn-reuse',
+    {
+      'netlab:proxy': { mode: 'ipvs', services: 1, backendsPerService: 2, ipvs: { connReuseMode: [0, 1] } },
+      'netlab:workload': { tool: 'conn-reuse', rate: 100, durationSeconds: 20, drainAtSeconds: 5, removeAfterSeconds: 5 },
+    },
+  ],
+];
+for (const [name, config] of proxyCases) {
+  test(`exact plan: ${name}`, (t) => {
+    const datapath = name.endsWith('-host') ? 'host' : 'hostgw';
+    const text = renderPlan(buildPlan(specFromStackDoc('t', { config: { 'netlab:datapath': datapath, ...config } }), proxyOpts));
+    const file = join(GOLDEN, `${name}.txt`);
+    if (process.env.UPDATE_GOLDEN) writeFileSync(file, text);
+    t.true(existsSync(file), `golden file ${file} missing`);
+    t.is(text, readFileSync(file, 'utf8'));
+  });
+}
+
+test('a large fleet is shortened in the plan unless --full', (t) => {
+  const p = buildPlan(specFromStackDoc('t', { config: { 'netlab:proxy': { mode: 'iptables', services: 100 } } }), proxyOpts);
+  const short = renderPlan(p);
+  const full = renderPlan(p, { full: true });
+  t.regex(short, /… \d+ more lines \(netlab plan --full prints them all\)/);
+  t.false(full.includes('more lines'));
+  t.true(full.split('\n').filter((l) => l.startsWith('#   -A KUBE-SEP-')).length === 100 * 10 * 2);
+});

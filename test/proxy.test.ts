@@ -2,6 +2,10 @@ import test from 'ava';
 import { buildFleet, nftEndpointChain, nftServiceChain, sepChain, svcChain, type ServicePort } from '../lib/proxy/fleet.ts';
 import { iptablesRuleset, rulesWalked } from '../lib/proxy/iptables.ts';
 import { nftablesRuleset } from '../lib/proxy/nftables.ts';
+import { ebpfCompile, ebpfLoadScript, ebpfMaps, multiarchInclude } from '../lib/proxy/ebpf.ts';
+import { ipvsRuleset, ipvsSysctls } from '../lib/proxy/ipvs.ts';
+import { proxyTarget } from '../lib/proxy/program.ts';
+import { specFromStackDoc } from '../lib/spec.ts';
 
 // The Service of kube-proxy's own proxier tests: ns1/svc1:p80 at 172.30.0.41:80.
 const svc1 = (ips: string[]): ServicePort => ({
@@ -133,4 +137,47 @@ COMMIT
   t.is(w.connections, 100);
   t.is(w.evaluations, 840);
   t.is(w.perConnection, 8.4);
+});
+
+test('ebpf: map contents in the program\'s byte order, and the load script', (t) => {
+  const m = ebpfMaps([svc1(['10.180.0.1', '10.180.2.1']), { ...svc1(['10.180.0.3']), name: 'svc2', clusterIP: '172.30.0.42', port: 8080 }], '/sys/fs/bpf/maps');
+  t.is(m.services, 2);
+  t.is(m.backends, 3);
+  t.is(m.batch, `map update pinned /sys/fs/bpf/maps/backends key hex 00 00 00 00 value hex 0a b4 00 01 00 50 00 00
+map update pinned /sys/fs/bpf/maps/backends key hex 01 00 00 00 value hex 0a b4 02 01 00 50 00 00
+map update pinned /sys/fs/bpf/maps/services key hex ac 1e 00 29 00 50 00 00 value hex 00 00 00 00 02 00 00 00
+map update pinned /sys/fs/bpf/maps/backends key hex 02 00 00 00 value hex 0a b4 00 03 00 50 00 00
+map update pinned /sys/fs/bpf/maps/services key hex ac 1e 00 2a 1f 90 00 00 value hex 02 00 00 00 01 00 00 00
+`);
+  t.deepEqual(ebpfCompile({ src: 'lb.c', obj: 'lb.o', services: 10, backends: 100, includeDir: '/usr/include/x86_64-linux-gnu' }), [
+    'clang', '-O2', '-g', '-Wall', '-Werror', '-target', 'bpf', '-I/usr/include/x86_64-linux-gnu', '-DMAX_SERVICES=10', '-DMAX_BACKENDS=100', '-c', 'lb.c', '-o', 'lb.o',
+  ]);
+  t.is(multiarchInclude('arm64'), '/usr/include/aarch64-linux-gnu');
+  const load = ebpfLoadScript({ obj: '/r/lb.o', batchFile: '/r/maps.batch', cgroup: '/sys/fs/cgroup/netlab.s/client' });
+  t.deepEqual(load.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', 'sh']);
+  t.deepEqual(load.slice(-3), ['/sys/fs/cgroup/netlab.s/client', '/r/lb.o', '/r/maps.batch']);
+  // Maps are filled before the program is attached.
+  const script = load[6]!;
+  t.true(script.indexOf('bpftool batch') < script.indexOf('bpftool cgroup attach'));
+});
+
+test('ipvs: kube-ipvs0 addresses, virtual and real servers, the ipset and the nat rules', (t) => {
+  const r = ipvsRuleset([svc1(['10.180.0.1', '10.180.2.1'])], { clusterCidr: '10.0.0.0/8', scheduler: 'rr' });
+  t.is(r.addresses, 'addr add 172.30.0.41/32 dev kube-ipvs0\n');
+  t.is(r.ipvsadm, '-A -t 172.30.0.41:80 -s rr\n-a -t 172.30.0.41:80 -r 10.180.0.1:80 -m -w 1\n-a -t 172.30.0.41:80 -r 10.180.2.1:80 -m -w 1\n');
+  t.is(r.ipset, 'create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nflush KUBE-CLUSTER-IP\nadd KUBE-CLUSTER-IP 172.30.0.41,tcp:80\n');
+  t.true(r.iptables.includes('-A KUBE-SERVICES ! -s 10.0.0.0/8 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n'));
+  t.deepEqual([r.virtualServers, r.realServers, r.ipsetEntries], [1, 2, 1]);
+  t.deepEqual(ipvsSysctls(0), ['net.ipv4.ip_forward=1', 'net.ipv4.vs.conntrack=1', 'net.ipv4.vs.conn_reuse_mode=0', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1']);
+});
+
+test('the client targets the first, the last, or (rps) any Service; mode none calls backends directly', (t) => {
+  const fleet = buildFleet({ count: 3, backendsPerService: 4, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
+  const target = (mode: string, tgt: string) =>
+    proxyTarget(specFromStackDoc('x', { config: { 'netlab:proxy': { mode, target: tgt }, 'netlab:workload': { tool: 'rps' } } }), fleet);
+  t.deepEqual(target('iptables', 'fixed'), { ip: '10.96.0.2', hosts: 1, port: 80 });
+  t.deepEqual(target('iptables', 'last'), { ip: '10.96.0.4', hosts: 1, port: 80 });
+  t.deepEqual(target('ebpf', 'random'), { ip: '10.96.0.2', hosts: 3, port: 80 });
+  t.deepEqual(target('none', 'last'), { ip: '10.128.0.9', hosts: 4, port: 80 });
+  t.deepEqual(target('none', 'random'), { ip: '10.128.0.1', hosts: 12, port: 80 });
 });

@@ -112,3 +112,36 @@ test('the local datapath stacks share one workload, so they compare', (t) => {
     t.is(s.repetitions, specs[0]!.repetitions);
   }
 });
+
+test('proxy: defaults, and bad proxy input names the key, the value and what is allowed', (t) => {
+  const s = specFromStackDoc('x', { config: { 'netlab:proxy': { mode: 'iptables', services: 1000 } } });
+  t.deepEqual(s.proxy, {
+    mode: 'iptables', services: [1000], backendsPerService: 10, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12',
+    target: 'last', iptablesLayout: 'current', ipvs: { scheduler: 'rr', connReuseMode: [1] },
+  });
+  t.is(specFromStackDoc('x', { config: {} }).proxy, undefined);
+  t.deepEqual(bad({ 'netlab:proxy': { mode: 'userspace' } }), ['netlab:proxy.mode = "userspace": expected one of: none, iptables, nftables, ipvs, ebpf']);
+  t.deepEqual(bad({ 'netlab:proxy': { services: [1, 40000] } }), ['netlab:proxy.services.1 = 40000: expected a whole number from 1 to 30000']);
+  t.deepEqual(bad({ 'netlab:proxy': { target: 'first' } }), ['netlab:proxy.target = "first": expected one of: fixed, last, random']);
+  t.deepEqual(bad({ 'netlab:proxy': { ipvs: { connReuseMode: 2 } } }), ['netlab:proxy.ipvs.connReuseMode = 2: expected a whole number from 0 to 1']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'rps', rate: 0 } }), ['netlab:workload.rate = 0: expected a whole number from 1 to 100000']);
+});
+
+test('proxy: impossible combinations are refused with the reason', (t) => {
+  t.deepEqual(bad({ 'netlab:datapath': 'macvlan', 'netlab:proxy': { mode: 'iptables' } }), [
+    'netlab:proxy.mode = "iptables": macvlan pods send straight onto the wire, past the host namespace\'s netfilter, so host-side kube-proxy rules never see them; with datapath macvlan use proxy.mode none or ebpf',
+  ]);
+  t.deepEqual(bad({ 'netlab:proxy': { target: 'random' }, 'netlab:workload': { tool: 'wrk' } }), [
+    'netlab:proxy.target = "random": random needs workload.tool rps (it picks a Service per connection); wrk calls one URL: use fixed or last',
+  ]);
+  t.deepEqual(bad({ 'netlab:proxy': { serviceCidr: '10.244.0.0/16' } }), ['netlab:proxy.serviceCidr = "10.244.0.0/16": must not overlap network.podCidr']);
+  t.deepEqual(bad({ 'netlab:proxy': { backendCidr: '10.96.0.0/24' } }), ['netlab:proxy.backendCidr = "10.96.0.0/24": must not overlap proxy.serviceCidr']);
+  t.deepEqual(bad({ 'netlab:proxy': { services: 300, serviceCidr: '10.96.0.0/24' } }), [
+    'netlab:proxy.services = [300]: 300 Services do not fit in proxy.serviceCidr 10.96.0.0/24 (253 usable addresses)',
+  ]);
+  t.deepEqual(bad({ 'netlab:proxy': { services: 30000, backendsPerService: 100 } }), [
+    'netlab:proxy.backendsPerService = 100: 30000 Services × 100 backends do not fit in proxy.backendCidr 10.128.0.0/12 (1048574 addresses)',
+  ]);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'conn-reuse' } }), ['netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs']);
+  t.deepEqual(bad({ 'netlab:proxy': { mode: 'nftables' }, 'netlab:workload': { tool: 'conn-reuse' } }), ['netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs']);
+});

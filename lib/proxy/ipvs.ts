@@ -11,7 +11,7 @@ export interface IpvsRuleset {
   addresses: string;
   /** `ipvsadm-restore` input. */
   ipvsadm: string;
-  /** `ipset restore` input. */
+  /** `ipset restore -exist` input. */
   ipset: string;
   /** `iptables-restore` input (nat table). */
   iptables: string;
@@ -34,7 +34,9 @@ export function ipvsSysctls(connReuseMode: number): string[] {
 export function ipvsRuleset(fleet: ServicePort[], o: { clusterCidr: string; scheduler: string }): IpvsRuleset {
   const addresses: string[] = [];
   const ipvsadm: string[] = [];
-  const ipset = ['create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536'];
+  // Loaded with `ipset restore -exist`: the set survives between Service counts (the nat rules
+  // refer to it, so it cannot be destroyed) and is emptied instead.
+  const ipset = ['create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536', 'flush KUBE-CLUSTER-IP'];
   let realServers = 0;
   for (const s of fleet) {
     const vs = `${s.clusterIP}:${s.port}`;

@@ -133,8 +133,7 @@ export function proxyProgram(ctx: ProxyContext, services: number): ProxyProgram 
         steps: [
           ['ip', '-n', ns, 'addr', 'flush', 'dev', IPVS_DEVICE],
           ['ip', '-n', ns, '-batch', files[0].path],
-          inNs(ns, 'ipset', 'destroy'),
-          inNs(ns, 'ipset', 'restore', '-file', files[1].path),
+          inNs(ns, 'ipset', 'restore', '-exist', '-file', files[1].path),
           inNs(ns, 'ipvsadm', '--clear'),
           inNs(ns, 'sh', '-c', 'exec ipvsadm-restore < "$0"', files[2].path),
           inNs(ns, 'iptables-legacy-restore', files[3].path),
@@ -151,8 +150,9 @@ export function proxyTarget(spec: Spec, fleet: ServicePort[]): { ip: string; hos
   const p = spec.proxy!;
   const idx = p.target === 'fixed' ? 0 : fleet.length - 1;
   if (p.mode === 'none') {
-    if (p.target === 'random') return { ip: fleet[0]!.endpoints[0]!.ip, hosts: fleet.length * p.backendsPerService, port: 80 };
-    return { ip: fleet[idx]!.endpoints[0]!.ip, hosts: p.backendsPerService, port: 80 };
+    // Backends are consecutive addresses, Service after Service.
+    if (p.target === 'random') return { ip: fleet[0]!.endpoints[0]!.ip, hosts: fleet.reduce((n, s) => n + s.endpoints.length, 0), port: fleet[0]!.endpoints[0]!.port };
+    return { ip: fleet[idx]!.endpoints[0]!.ip, hosts: fleet[idx]!.endpoints.length, port: fleet[idx]!.endpoints[0]!.port };
   }
   if (p.target === 'random') return { ip: fleet[0]!.clusterIP, hosts: fleet.length, port: fleet[0]!.port };
   return { ip: fleet[idx]!.clusterIP, hosts: 1, port: fleet[idx]!.port };

@@ -1,0 +1,119 @@
+// Service proxy modes for real: a short constant-rate run through each mode at two Service
+// counts, checking the figures that can be checked exactly (request counts, connections, rules
+// walked per connection), and that rules, BPF programs, cgroups and namespaces all go afterwards.
+// Needs root; a mode whose kernel feature is missing is skipped (IPVS) or refused with the reason.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { probeFeatures, requirements } from '../lib/features.ts';
+import { cgroupBase } from '../lib/plan.ts';
+import { PreflightError, upLocal } from '../lib/local.ts';
+import { RunResult } from '../lib/result.ts';
+import { specFromStackDoc, type Spec } from '../lib/spec.ts';
+import { cgroupRoot, downStack, listNamespaces, stateDir } from '../lib/state.ts';
+
+const root = process.getuid?.() === 0;
+const features = root ? await probeFeatures() : null;
+const tmp = mkdtempSync(join(tmpdir(), 'netlab-proxy-'));
+const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8' });
+const rootState = () => ({
+  links: sh(`ip -o link show | awk -F': ' '{print $2}' | sort`),
+  routes: sh('ip route show table all'),
+  nft: sh('/usr/sbin/nft list ruleset'),
+  iptablesLegacy: sh('/usr/sbin/iptables-legacy-save 2>/dev/null | grep -v "^#" || true'),
+});
+const bpfPrograms = () => sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function spec(name: string, mode: string, datapath = 'hostgw', extra: Record<string, unknown> = {}): Spec {
+  return specFromStackDoc(name, {
+    config: {
+      'netlab:datapath': datapath,
+      'netlab:proxy': { mode, services: [1, 50], backendsPerService: 10, target: 'last' },
+      'netlab:workload': { tool: 'rps', rate: 200, durationSeconds: 2, keepalive: [false, true], requestsPerConnection: 20 },
+      'netlab:warmupSeconds': 0,
+      ...extra,
+    },
+  });
+}
+
+async function assertNothingLeft(t: import('ava').ExecutionContext, stack: string) {
+  t.deepEqual(await listNamespaces(`netlab.${stack}.`), [], 'namespaces left behind');
+  t.false(existsSync(cgroupBase(cgroupRoot()!, stack)), 'cgroup left behind');
+  t.false(existsSync(join(stateDir(), `${stack}.state.json`)), 'state file left behind');
+  // A freed BPF program disappears once the kernel's deferred release has run.
+  for (let i = 0; i < 50 && bpfPrograms() !== '0'; i++) await sleep(100);
+  t.is(bpfPrograms(), '0', 'BPF program left loaded');
+}
+
+for (const [mode, datapath] of [['iptables', 'hostgw'], ['nftables', 'hostgw'], ['ebpf', 'hostgw'], ['iptables', 'host'], ['ebpf', 'macvlan'], ['none', 'vxlan'], ['ipvs', 'hostgw']] as const) {
+  const s = spec('x', mode, datapath);
+  const lacking = features ? requirements(s).features.filter((f) => !features[f].ok) : [];
+  const why = !root ? 'needs root' : lacking.length ? `this kernel lacks ${lacking.map((f) => `${f} (${features![f].detail})`).join(', ')}` : '';
+  const title = `proxy ${mode} on ${datapath}: programs 1 and 50 Services, holds the rate, counts exactly, leaves nothing`;
+  (why ? test.skip : test.serial)(why ? `${title} — skipped: ${why}` : title, async (t) => {
+    const before = rootState();
+    const stack = `it-px-${mode}-${datapath}`;
+    const { result, dir } = await upLocal(spec(stack, mode, datapath), { resultsRoot: tmp });
+    t.is(result.status, 'ok', result.error);
+    t.true(RunResult.safeParse(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))).success);
+    t.deepEqual(result.proxy!.programs.map((p) => [p.services, p.check.ok]), [[1, true], [50, true]]);
+    if (mode === 'iptables') t.deepEqual(result.proxy!.programs.map((p) => p.rules), [40, 32 * 50 + 8]);
+    t.is(result.points.length, 4);
+    for (const p of result.points) {
+      t.is(p.status, 'ok', `${p.id}: ${p.reason}`);
+      t.is(p.requests, 400, p.id);
+      t.true(p.rps!.keptUp, p.rps!.verdict);
+      // keepalive off: one connection per request; on: 20 requests per connection.
+      t.is(p.rps!.connections, p.params.keepalive ? 20 : 400, p.id);
+      t.true(p.cpu!.cores > 0 && p.cpu!.clientCores! > 0, JSON.stringify(p.cpu));
+      if (mode === 'iptables') {
+        // Per new connection: the hook rule, KUBE-SERVICES down to the target (n rules), the
+        // Service chain's masquerade rule plus 1..10 probability rules, the endpoint chain's 2.
+        const n = p.params.services!;
+        t.is(p.rulesWalked!.connections, p.rps!.connections, p.id);
+        t.true(p.rulesWalked!.perConnection! >= n + 5 && p.rulesWalked!.perConnection! <= n + 14, `${p.id}: ${p.rulesWalked!.perConnection}`);
+      } else t.is(p.rulesWalked, null);
+    }
+    await assertNothingLeft(t, stack);
+    t.deepEqual(rootState(), before, 'root namespace changed');
+  });
+}
+
+test.serial('ipvs: refused before anything changes where the kernel has no IPVS, naming it', async (t) => {
+  if (!root) return t.pass('needs root');
+  if (features!.ipvs.ok) return t.pass('this kernel has IPVS; nothing to refuse');
+  const before = rootState();
+  const err = await t.throwsAsync(upLocal(spec('it-px-refused', 'ipvs'), { resultsRoot: tmp }), { instanceOf: PreflightError });
+  t.regex(err!.message, /proxy mode ipvs needs the kernel feature "ipvs"/);
+  t.regex(err!.message, /nothing was changed/);
+  t.deepEqual(await listNamespaces('netlab.it-px-refused.'), []);
+  t.false(existsSync(cgroupBase(cgroupRoot()!, 'it-px-refused')));
+  t.deepEqual(rootState(), before);
+});
+
+test.serial('ebpf: kill -9 mid-run, then `netlab down` removes the cgroup, the BPF program and the namespaces', async (t) => {
+  if (!root) return t.pass('needs root');
+  if (!features!.bpf.ok || !features!.cgroup2.ok) return t.pass('no BPF or cgroup2 here');
+  const stack = 'it-px-kill';
+  const before = rootState();
+  const { spawn } = await import('node:child_process');
+  const doc = join(tmp, `Pulumi.${stack}.yaml`);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(doc, `config:\n  netlab:datapath: hostgw\n  netlab:proxy: { mode: ebpf, services: [100] }\n  netlab:workload: { tool: rps, rate: 100, durationSeconds: 30 }\n  netlab:warmupSeconds: 0\n`);
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'netlab.js'), 'up', doc, '--results', tmp], { stdio: 'ignore' });
+  // Wait until the program is attached and load is running.
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !sh(`pgrep -f '[n]etlab.js rps' || true`).trim()) await sleep(100);
+  t.not(bpfPrograms(), '0', 'program attached during the run');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  t.true(existsSync(cgroupBase(cgroupRoot()!, stack)), 'the killed run left its cgroup (as a crash would)');
+  const r = await downStack(stack);
+  t.deepEqual(r.cgroups, [cgroupBase(cgroupRoot()!, stack)]);
+  await assertNothingLeft(t, stack);
+  t.is(sh(`pgrep -f '[n]etlab.js rps' || true`).trim(), '', 'load client left running');
+  t.deepEqual(rootState(), before);
+});
