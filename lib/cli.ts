@@ -13,7 +13,7 @@ import { runRps } from './rps.ts';
 import { SpecError, specFromStackDoc, type Spec } from './spec.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from './stackfile.ts';
 import { downStack, LockError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
-import { renderTable, summarize } from './summary.ts';
+import { proxyRatios, renderProxyRatios, renderTable, summarize } from './summary.ts';
 
 /** Spinner on a terminal, plain lines elsewhere (CI logs). */
 function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void } {
@@ -137,10 +137,14 @@ export async function main(argv: string[]): Promise<void> {
       const names = o.all ? await stacksPresent() : stacks;
       const scratch = o.all ? await removeOrphanScratch() : [];
       if (scratch.length) process.stdout.write(`removed ${scratch.length} orphaned scratch namespaces: ${scratch.join(', ')}\n`);
-      if (!names.length && !scratch.length) fail(new SpecError('down', [o.all ? 'nothing of netlab is on this machine' : 'name a stack, or use --all']));
+      if (!names.length && !scratch.length) {
+        if (!o.all) fail(new SpecError('down', ['name a stack, or use --all']));
+        process.stdout.write('nothing of netlab is on this machine\n');
+        return;
+      }
       for (const s of names) {
         const r = await downStack(s);
-        process.stdout.write(`${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes\n`);
+        process.stdout.write(`${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces and ${r.cgroups.length} cgroups (with any BPF program attached), stopped ${r.processes} processes\n`);
       }
     });
 
@@ -252,6 +256,47 @@ export async function main(argv: string[]): Promise<void> {
         t.push([b.datapath, b.setupSeconds?.toFixed(3) ?? '-', b.teardownSeconds?.toFixed(3) ?? '-', b.setupSeconds !== null && b.teardownSeconds !== null ? (b.setupSeconds + b.teardownSeconds).toFixed(3) : '-']);
       if (o.json) process.stdout.write(JSON.stringify({ bench, skipped }, null, 2) + '\n');
       else process.stdout.write(`\n${t.toString()}\n${skipped.map((s) => `${s}\n`).join('')}`);
+      process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+    });
+
+  program
+    .command('bench-proxy')
+    .description('E1/E4 in one run: each proxy mode at 1 and 10,000 Services, 1000 req/s, keepalive off and on; prints 10,000 ÷ 1 latency ratios, programming time, rules walked, CPU')
+    .option('--modes <list>', 'comma-separated proxy modes', 'iptables,nftables,ebpf')
+    .option('--services <list>', 'the two Service counts to compare', '1,10000')
+    .option('--seconds <n>', 'length of each point', '20')
+    .option('--rate <n>', 'requests per second', '1000')
+    .option('--datapath <dp>', 'pod network between the two hosts', 'hostgw')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { modes: string; services: string; seconds: string; rate: string; datapath: string; json?: boolean }) => {
+      if (process.getuid?.() !== 0) fail(new PreflightError('bench-proxy', ['the local target creates network namespaces: run as root']));
+      const [features, env] = await Promise.all([probeFeatures(), environment()]);
+      const counts = o.services.split(',').map(Number);
+      if (counts.length !== 2) fail(new SpecError('--services', [`${o.services}: expected two counts, e.g. 1,10000`]));
+      const specs: Spec[] = [];
+      const skipped: string[] = [];
+      try {
+        for (const mode of o.modes.split(',').map((m) => m.trim()).filter(Boolean)) {
+          const spec = specFromStackDoc(`bench-proxy-${mode}`, {
+            config: {
+              'netlab:description': `netlab bench-proxy: ${mode}`,
+              'netlab:datapath': o.datapath,
+              'netlab:proxy': { mode, services: counts, backendsPerService: 10, target: 'last' },
+              'netlab:workload': { tool: 'rps', rate: Number(o.rate), durationSeconds: Number(o.seconds), keepalive: [false, true], requestsPerConnection: 100 },
+              'netlab:warmupSeconds': 2,
+            },
+          });
+          const why = missing(spec, features, env.tools, env.kernel);
+          if (why.length) skipped.push(`${mode}: skipped — ${why.join('; ')}`);
+          else specs.push(spec);
+        }
+      } catch (e) {
+        fail(e);
+      }
+      const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
+      const rows = proxyRatios(outcomes.map((x) => x.result), counts[0]!, counts[1]!);
+      if (o.json) process.stdout.write(JSON.stringify({ ratios: rows, skipped }, null, 2) + '\n');
+      else process.stdout.write(`\n${renderProxyRatios(rows, counts[0]!, counts[1]!)}\n${skipped.map((s) => `${s}\n`).join('')}`);
       process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
     });
 

@@ -94,7 +94,7 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
       const cfg = kernelConfig('CONFIG_IP_VS');
       res.ipvs = procIpvs || ipvsadm.ok
         ? { ok: true, detail: 'works' }
-        : { ok: false, detail: `no /proc/net/ip_vs${cfg ? `; kernel config CONFIG_IP_VS ${cfg}` : ''}${ipvsadm.detail.includes('not found') ? '; ipvsadm not installed' : `; ipvsadm: ${ipvsadm.detail}`}` };
+        : { ok: false, detail: `no /proc/net/ip_vs${cfg ? `; kernel config CONFIG_IP_VS ${cfg}` : ''}${/exec of|No such file/.test(ipvsadm.detail) ? '; ipvsadm not installed' : `; ipvsadm: ${ipvsadm.detail}`}` };
     } else {
       for (const f of FEATURES) if (f !== 'netns') res[f] = { ok: false, detail: 'cannot create a network namespace' };
     }

@@ -133,3 +133,59 @@ export function renderTable(rows: Row[]): string {
   const notes = [...rows, ...proxied].flatMap((r) => r.problems).map((p) => `  ! ${p}`);
   return [t.toString(), ...(proxied.length ? [renderProxyTable(proxied)] : []), 'Figures are medians over repetitions; ok/runs counts the valid ones.', ...notes].join('\n');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Proxy modes: what the larger Service count costs, as ratios within one run.
+
+export interface ProxyRatio {
+  stack: string;
+  mode: string;
+  keepalive: boolean;
+  meanLow: number | null;
+  meanHigh: number | null;
+  meanRatio: number | null;
+  p99Low: number | null;
+  p99High: number | null;
+  p99Ratio: number | null;
+  programSecondsHigh: number | null;
+  rulesWalkedHigh: number | null;
+  coresLow: number | null;
+  coresHigh: number | null;
+  clientCoresHigh: number | null;
+}
+
+export function proxyRatios(results: RunResult[], low: number, high: number): ProxyRatio[] {
+  const rows = summarize(results).filter((r) => r.services !== null);
+  const out: ProxyRatio[] = [];
+  for (const hi of rows.filter((r) => r.services === high)) {
+    const lo = rows.find((r) => r.stack === hi.stack && r.services === low && r.keepalive === hi.keepalive && r.load === hi.load);
+    const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b ? a / b : null);
+    out.push({
+      stack: hi.stack,
+      mode: hi.proxyMode ?? '?',
+      keepalive: hi.keepalive,
+      meanLow: lo?.mean ?? null,
+      meanHigh: hi.mean,
+      meanRatio: ratio(hi.mean, lo?.mean),
+      p99Low: lo?.p99 ?? null,
+      p99High: hi.p99,
+      p99Ratio: ratio(hi.p99, lo?.p99),
+      programSecondsHigh: hi.programSeconds,
+      rulesWalkedHigh: hi.rulesWalked,
+      coresLow: lo?.cpuCores ?? null,
+      coresHigh: hi.cpuCores,
+      clientCoresHigh: hi.clientCores,
+    });
+  }
+  return out;
+}
+
+export function renderProxyRatios(rows: ProxyRatio[], low: number, high: number): string {
+  const t = new Table({
+    head: ['mode', 'keepalive', `mean ms @${low}`, `mean ms @${high}`, `mean ×`, `p99 ms @${low}`, `p99 ms @${high}`, 'p99 ×', `program s @${high}`, `rules walked/conn @${high}`, `cores @${low}`, `cores @${high}`, `client cores @${high}`],
+    style: { head: [], border: [] },
+  });
+  for (const r of rows)
+    t.push([r.mode, r.keepalive ? 'on' : 'off', f(r.meanLow), f(r.meanHigh), f(r.meanRatio, 2), f(r.p99Low), f(r.p99High), f(r.p99Ratio, 2), f(r.programSecondsHigh, 2), f(r.rulesWalkedHigh, 1), f(r.coresLow, 2), f(r.coresHigh, 2), f(r.clientCoresHigh, 2)]);
+  return `${t.toString()}\nLatency from each request's intended send time (rps, coordinated-omission corrected); cores = whole machine (/proc/stat), client = the load client's cgroup.`;
+}

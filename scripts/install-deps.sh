@@ -11,7 +11,7 @@ pkgs=(
   apache2-utils  # ab
   wrk            # wrk
   curl           # response-size check
-  iptables nftables ipset conntrack   # service proxy modes
+  iptables nftables ipset conntrack ipvsadm   # service proxy modes
   clang llvm libbpf-dev bpftool       # eBPF socket load balancing
   shellcheck     # checks generated host scripts
 )
