@@ -171,8 +171,8 @@ export function cgroupRoot(): string | null {
  * directories, deepest first. Removing the cgroup releases any BPF program attached to it.
  * Idempotent: a missing tree is fine.
  */
-export async function removeCgroupTree(root: string): Promise<boolean> {
-  if (!existsSync(root)) return false;
+export async function removeCgroupTree(root: string): Promise<{ removed: boolean; processes: number }> {
+  if (!existsSync(root)) return { removed: false, processes: 0 };
   const dirs: string[] = [];
   const walk = (d: string) => {
     dirs.push(d);
@@ -186,6 +186,7 @@ export async function removeCgroupTree(root: string): Promise<boolean> {
       return [];
     }
   };
+  const killed = dirs.reduce((n, d) => n + procs(d).length, 0);
   try {
     writeFileSync(join(root, 'cgroup.kill'), '1');
   } catch {
@@ -205,7 +206,7 @@ export async function removeCgroupTree(root: string): Promise<boolean> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove cgroup ${d}: ${(e as Error).message}`);
     }
-  return true;
+  return { removed: true, processes: killed };
 }
 
 /** Scratch namespaces are named `netlab._<purpose>.<pid>`: orphaned once that process is gone. */
@@ -244,8 +245,14 @@ export async function downStack(stack: string): Promise<DownReport> {
   const found = await listNamespaces(nsPrefix(stack));
   const root = cgroupRoot();
   const cgroups: string[] = [];
-  for (const cg of new Set([...(state?.cgroups ?? []), ...(root ? [cgroupBase(root, stack)] : [])])) if (await removeCgroupTree(cg)) cgroups.push(cg);
-  const removed = { ...(await removeNamespaces([...(state?.namespaces ?? []), ...found])), cgroups };
+  let inCgroups = 0;
+  for (const cg of new Set([...(state?.cgroups ?? []), ...(root ? [cgroupBase(root, stack)] : [])])) {
+    const r = await removeCgroupTree(cg);
+    if (r.removed) cgroups.push(cg);
+    inCgroups += r.processes;
+  }
+  const ns = await removeNamespaces([...(state?.namespaces ?? []), ...found]);
+  const removed = { namespaces: ns.namespaces, processes: ns.processes + inCgroups, cgroups };
   clearState(stack);
   if (lockHolder(stack) === null) rmSync(lockPath(stack), { force: true });
   return { stack, stoppedRun, ...removed };

@@ -143,7 +143,7 @@ test.serial('kill -9 half-way leaves the lab up; `netlab down` then removes ever
   t.is((await listNamespaces(`netlab.${name}.`)).length, 4, 'a killed run cannot clean up: its namespaces are still there');
   t.not(processesOf(name), '');
   const down = execFileSync(process.execPath, [BIN, 'down', name], { encoding: 'utf8' });
-  t.regex(down, /removed 4 namespaces, stopped [2-9] processes/);
+  t.regex(down, /removed 4 namespaces and 1 cgroups \(with any BPF program attached\), stopped [2-9] processes/);
   await assertNothingLeft(t, name);
   t.deepEqual(rootState(), before);
 });
