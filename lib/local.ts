@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { run, type ExecResult } from './exec.ts';
 import { missing, probeFeatures, toolVersions } from './features.ts';
 import { parseAb, parseRps, parseWrk, ParseError, type Measured } from './parsers.ts';
-import { buildPlan, cgroupBase, inCgroup, nsPrefix, renderPlan, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
+import { buildPlan, inCgroup, nsPrefix, renderPlan, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from './result.ts';
 import type { Spec } from './spec.ts';
 import { acquireLock, cgroupRoot, clearState, listNamespaces, removeCgroupTree, removeNamespaces, runDirOf, writeState } from './state.ts';

@@ -3,7 +3,6 @@
 import { intToIp, parseCidr, type Datapath, type ProxyMode, type Spec } from './spec.ts';
 import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
 import { proxyProgram, proxySetup, proxyTarget, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
-import { IPVS_DEVICE } from './proxy/ipvs.ts';
 import { buildFleet } from './proxy/fleet.ts';
 
 export const PREFIX = 'netlab';
