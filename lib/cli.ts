@@ -1,7 +1,10 @@
 // The `netlab` command.
 import { Command, Option } from 'commander';
 import ora, { type Ora } from 'ora';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { run } from './exec.ts';
+import { renderTuning, studyTuning } from './tuning/plan.ts';
+import { parseLscpuP } from './tuning/topology.ts';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { FEATURES, missing, probeFeatures } from './features.ts';
@@ -368,6 +371,30 @@ export async function main(argv: string[]): Promise<void> {
       });
       process.stderr.write(`rps: ${report.verdict}; p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms, mean ${report.latencyMs.mean} ms; client CPU ${report.cpu.cores} cores\n`);
       process.stdout.write(JSON.stringify(report) + '\n');
+    });
+
+  program
+    .command('tuning-plan')
+    .description("print the study's host tuning (IRQ/RPS/XPS/RFS) derived from a CPU topology; changes nothing")
+    .option('--lscpu <file>', 'saved `lscpu -p` output (default: this machine\'s)')
+    .option('--nic <name>', 'network interface', 'eth0')
+    .option('--rx-queues <n>', 'RX queues', '2')
+    .option('--tx-queues <n>', 'TX queues', '2')
+    .option('--irqs <list>', 'IRQ number of each queue, comma-separated (none: IRQ pinning is skipped)', '')
+    .action(async (o: { lscpu?: string; nic: string; rxQueues: string; txQueues: string; irqs: string }) => {
+      try {
+        const text = o.lscpu ? readFileSync(o.lscpu, 'utf8') : (await run(['lscpu', '-p=CPU,CORE,SOCKET,NODE'])).stdout;
+        const count = (key: string, v: string) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 1 || n > 1024) throw new SpecError('tuning-plan', [`--${key} = ${v}: expected a whole number from 1 to 1024`]);
+          return n;
+        };
+        const irqs = o.irqs ? o.irqs.split(',').map((x) => count('irqs', x.trim())) : [];
+        const steps = studyTuning(parseLscpuP(text), { name: o.nic, rxQueues: count('rx-queues', o.rxQueues), txQueues: count('tx-queues', o.txQueues), irqs });
+        process.stdout.write(renderTuning(steps));
+      } catch (e) {
+        fail(e);
+      }
     });
 
   program
