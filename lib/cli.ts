@@ -103,6 +103,28 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
   return outcomes;
 }
 
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** Stacks a bench builds in code: each validated (bad options fail like a bad stack file), and
+ * skipped with the reason where this machine cannot run it. */
+async function benchSpecs(verb: string, variants: { label: string; name: string; config: Record<string, unknown> }[]): Promise<{ specs: Spec[]; skipped: string[] }> {
+  if (process.getuid?.() !== 0) fail(new PreflightError(verb, ['the local target creates network namespaces: run as root']));
+  const [features, env] = await Promise.all([probeFeatures(), environment()]);
+  const specs: Spec[] = [];
+  const skipped: string[] = [];
+  try {
+    for (const v of variants) {
+      const spec = specFromStackDoc(v.name, { config: v.config });
+      const why = missing(spec, features, env.tools, env.kernel);
+      if (why.length) skipped.push(`${v.label}: skipped — ${why.join('; ')}`);
+      else specs.push(spec);
+    }
+  } catch (e) {
+    fail(e);
+  }
+  return { specs, skipped };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('netlab')
     .description('Kubernetes networking experiments: datapaths and proxy modes, measured on network namespaces (local) or EC2 (aws)')
@@ -228,26 +250,18 @@ export async function main(argv: string[]): Promise<void> {
     .option('--seconds <n>', 'wrk duration per point', '5')
     .option('--json', 'machine-readable output')
     .action(async (o: { datapaths: string; seconds: string; json?: boolean }) => {
-      if (process.getuid?.() !== 0) fail(new PreflightError('bench', ['the local target creates network namespaces: run as root']));
-      const [features, env] = await Promise.all([probeFeatures(), environment()]);
-      const specs: Spec[] = [];
-      const skipped: string[] = [];
-      try {
-        for (const dp of o.datapaths.split(',').map((s) => s.trim()).filter(Boolean)) {
-          const spec = specFromStackDoc(`bench-${dp}`, {
-            config: {
-              'netlab:description': `netlab bench: ${dp}`,
-              'netlab:datapath': dp,
-              'netlab:workload': { tool: 'wrk', durationSeconds: Number(o.seconds), connections: [1, 16], threads: 1 },
-            },
-          });
-          const why = missing(spec, features, env.tools, env.kernel);
-          if (why.length) skipped.push(`${dp}: skipped — ${why.join('; ')}`);
-          else specs.push(spec);
-        }
-      } catch (e) {
-        fail(e);
-      }
+      const { specs, skipped } = await benchSpecs(
+        'bench',
+        list(o.datapaths).map((dp) => ({
+          label: dp,
+          name: `bench-${dp}`,
+          config: {
+            'netlab:description': `netlab bench: ${dp}`,
+            'netlab:datapath': dp,
+            'netlab:workload': { tool: 'wrk', durationSeconds: Number(o.seconds), connections: [1, 16], threads: 1 },
+          },
+        })),
+      );
       const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
       const t = new Table({ head: ['datapath', 'set-up s', 'tear-down s', 'set-up+tear-down s'], style: { head: [], border: [] } });
       const bench = outcomes.map(({ result: r }) => ({
@@ -272,30 +286,22 @@ export async function main(argv: string[]): Promise<void> {
     .option('--datapath <dp>', 'pod network between the two hosts', 'hostgw')
     .option('--json', 'machine-readable output')
     .action(async (o: { modes: string; services: string; seconds: string; rate: string; datapath: string; json?: boolean }) => {
-      if (process.getuid?.() !== 0) fail(new PreflightError('bench-proxy', ['the local target creates network namespaces: run as root']));
-      const [features, env] = await Promise.all([probeFeatures(), environment()]);
       const counts = o.services.split(',').map(Number);
       if (counts.length !== 2) fail(new SpecError('--services', [`${o.services}: expected two counts, e.g. 1,10000`]));
-      const specs: Spec[] = [];
-      const skipped: string[] = [];
-      try {
-        for (const mode of o.modes.split(',').map((m) => m.trim()).filter(Boolean)) {
-          const spec = specFromStackDoc(`bench-proxy-${mode}`, {
-            config: {
-              'netlab:description': `netlab bench-proxy: ${mode}`,
-              'netlab:datapath': o.datapath,
-              'netlab:proxy': { mode, services: counts, backendsPerService: 10, target: 'last' },
-              'netlab:workload': { tool: 'rps', rate: Number(o.rate), durationSeconds: Number(o.seconds), keepalive: [false, true], requestsPerConnection: 100 },
-              'netlab:warmupSeconds': 2,
-            },
-          });
-          const why = missing(spec, features, env.tools, env.kernel);
-          if (why.length) skipped.push(`${mode}: skipped — ${why.join('; ')}`);
-          else specs.push(spec);
-        }
-      } catch (e) {
-        fail(e);
-      }
+      const { specs, skipped } = await benchSpecs(
+        'bench-proxy',
+        list(o.modes).map((mode) => ({
+          label: mode,
+          name: `bench-proxy-${mode}`,
+          config: {
+            'netlab:description': `netlab bench-proxy: ${mode}`,
+            'netlab:datapath': o.datapath,
+            'netlab:proxy': { mode, services: counts, backendsPerService: 10, target: 'last' },
+            'netlab:workload': { tool: 'rps', rate: Number(o.rate), durationSeconds: Number(o.seconds), keepalive: [false, true], requestsPerConnection: 100 },
+            'netlab:warmupSeconds': 2,
+          },
+        })),
+      );
       const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
       const rows = proxyRatios(outcomes.map((x) => x.result), counts[0]!, counts[1]!);
       if (o.json) process.stdout.write(JSON.stringify({ ratios: rows, skipped }, null, 2) + '\n');

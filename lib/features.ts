@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { run } from './exec.ts';
 import { scratchNs } from './state.ts';
 
-import type { Datapath, Spec } from './spec.ts';
+import type { Datapath, ProxyMode, Spec } from './spec.ts';
 
 export const FEATURES = ['netns', 'veth', 'bridge', 'vxlan', 'macvlan', 'ipvlan', 'dummy', 'ipvs', 'nftables', 'iptables', 'bpf', 'cgroup2'] as const;
 export type Feature = (typeof FEATURES)[number];
@@ -118,25 +118,27 @@ const BY_DATAPATH: Record<Datapath, Feature[]> = {
   macvlan: ['netns', 'veth', 'macvlan'],
   ipvlan: ['netns', 'veth', 'ipvlan'],
 };
-const requirementsOfDatapath = (dp: Datapath) => BY_DATAPATH[dp];
 
-/** Kernel features and tools a spec needs. */
-export function requirements(spec: Spec): { features: Feature[]; tools: string[] } {
-  const byDatapath = BY_DATAPATH;
-  const features = [...byDatapath[spec.datapath], 'cgroup2' as const];
+const BY_PROXY_MODE: Record<ProxyMode, { features: Feature[]; tools: string[] }> = {
+  none: { features: [], tools: [] },
+  iptables: { features: ['iptables'], tools: ['iptables'] },
+  nftables: { features: ['nftables'], tools: ['nft'] },
+  ipvs: { features: ['ipvs', 'dummy', 'iptables'], tools: ['ipvsadm', 'ipset', 'iptables'] },
+  ebpf: { features: ['bpf'], tools: ['clang', 'bpftool'] },
+};
+
+/** Kernel features and tools a spec needs; `neededBy` says which part of the spec needs each feature. */
+export function requirements(spec: Spec): { features: Feature[]; neededBy: Partial<Record<Feature, string>>; tools: string[] } {
+  const neededBy: Partial<Record<Feature, string>> = {};
+  const need = (fs: Feature[], by: string) => fs.forEach((f) => (neededBy[f] ??= by));
+  need(BY_DATAPATH[spec.datapath], `datapath ${spec.datapath}`);
+  need(['cgroup2'], 'the client and server cgroups (CPU accounting)');
+  const mode = spec.proxy?.mode ?? 'none';
+  need(BY_PROXY_MODE[mode].features, `proxy mode ${mode}`);
   const tools = ['ip', 'bridge', 'nginx', 'curl', 'ping'];
   if (spec.workload.tool === 'ab' || spec.workload.tool === 'wrk') tools.push(spec.workload.tool);
-  const mode = spec.proxy?.mode ?? 'none';
-  const byMode: Record<string, { features: Feature[]; tools: string[] }> = {
-    none: { features: [], tools: [] },
-    iptables: { features: ['iptables'], tools: ['iptables'] },
-    nftables: { features: ['nftables'], tools: ['nft'] },
-    ipvs: { features: ['ipvs', 'dummy', 'iptables'], tools: ['ipvsadm', 'ipset', 'iptables'] },
-    ebpf: { features: ['bpf'], tools: ['clang', 'bpftool'] },
-  };
-  features.push(...byMode[mode]!.features);
-  tools.push(...byMode[mode]!.tools);
-  return { features: [...new Set(features)], tools: [...new Set(tools)] };
+  tools.push(...BY_PROXY_MODE[mode].tools);
+  return { features: Object.keys(neededBy) as Feature[], neededBy, tools: [...new Set(tools)] };
 }
 
 /** Why a spec cannot run here (empty when it can). */
@@ -148,9 +150,8 @@ export function missing(
 ): string[] {
   const req = requirements(spec);
   const out: string[] = [];
-  const who = (f: Feature) => (spec.proxy && !requirementsOfDatapath(spec.datapath).includes(f) && f !== 'cgroup2' ? `proxy mode ${spec.proxy.mode}` : f === 'cgroup2' ? 'the client and server cgroups (CPU accounting)' : `datapath ${spec.datapath}`);
   for (const f of req.features)
-    if (!features[f]?.ok) out.push(`${who(f)} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
+    if (!features[f]?.ok) out.push(`${req.neededBy[f]} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
   for (const t of req.tools)
     if (!tools[t]) out.push(`needs the tool "${t}" (Debian package ${TOOLS[t]?.pkg ?? t}); run: npm run deps`);
   return out;

@@ -75,6 +75,14 @@ export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'netlab' 
   return { cgroupRoot: cgroupRoot() ?? '/sys/fs/cgroup', netlab: [process.execPath, join(PROJECT_DIR, 'bin', 'netlab.js')], includeDir: multiarchInclude(arch()) };
 }
 
+/** Write a plan's files; `fill` is that many bytes of "x" (response bodies). */
+function writeFiles(files: { path: string; content?: string; fill?: number }[]): void {
+  for (const f of files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, f.content ?? 'x'.repeat(f.fill!));
+  }
+}
+
 async function exec(step: Step, signal?: AbortSignal): Promise<void> {
   if ('argv' in step) await run(step.argv, { signal, timeoutMs: 20_000 });
 }
@@ -117,15 +125,10 @@ function judge(m: Measured): { status: PointResult['status']; reason?: string } 
   return { status: 'ok' };
 }
 
-/** Per-point context the runner keeps across points: the program currently installed. */
-interface Programmed {
-  program: ProxyProgram | null;
-}
-
-async function measure(plan: Plan, p: Point, current: Programmed, signal?: AbortSignal): Promise<PointResult> {
+/** Measure one point; `prog` is the proxy program installed for it, if any. */
+async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?: AbortSignal): Promise<PointResult> {
   for (const argv of p.before ?? []) await run(argv, { signal, timeoutMs: 20_000 });
   if (p.warmup) await run(p.warmup, { check: false, signal, timeoutMs: p.timeoutSeconds * 1000 });
-  const prog = current.program;
   if (prog?.zeroCounters) await run(prog.zeroCounters, { signal, timeoutMs: 60_000 });
   const rawTxt = `${p.id}.txt`;
   const raw = [rawTxt, ...(p.extraRaw ? [p.extraRaw] : [])];
@@ -182,7 +185,7 @@ async function measure(plan: Plan, p: Point, current: Programmed, signal?: Abort
         clientCpuCores: report.cpu.cores,
         histogram: report.histogram,
       };
-      const connReuse = p.tool === 'conn-reuse' ? drainedHits(plan, p, t0) : undefined;
+      const connReuse = p.drain ? drainedHits(plan, p.drain, t0) : undefined;
       return { ...base, ...m, ...held, rps, ...(connReuse ? { connReuse } : {}) };
     }
     const m = p.tool === 'ab' ? parseAb(r.stdout, readFileSync(join(plan.rawDir, p.extraRaw!), 'utf8')) : parseWrk(r.stdout);
@@ -196,10 +199,8 @@ async function measure(plan: Plan, p: Point, current: Programmed, signal?: Abort
 }
 
 /** conn-reuse: requests nginx served on the drained backend's address after weight 0 and after removal. */
-function drainedHits(plan: Plan, p: Point, startMs: number): NonNullable<PointResult['connReuse']> {
-  const [drain, remove] = p.events!;
-  const drained = drain!.argv[drain!.argv.indexOf('-r') + 1]!;
-  const ip = drained.split(':')[0]!;
+function drainedHits(plan: Plan, drain: NonNullable<Point['drain']>, startMs: number): NonNullable<PointResult['connReuse']> {
+  const ip = drain.backend.split(':')[0]!;
   let log = '';
   try {
     log = readFileSync(join(plan.runDir, 'nginx', 'access.log'), 'utf8');
@@ -210,16 +211,19 @@ function drainedHits(plan: Plan, p: Point, startMs: number): NonNullable<PointRe
     const [msec, addr] = l.split(' ');
     return addr === ip && Number(msec) * 1000 >= startMs + sec * 1000;
   }).length;
-  return { drainedBackend: drained, drainedAtSeconds: drain!.atSeconds, removedAtSeconds: remove!.atSeconds, requestsToDrainedAfterWeight0: after(drain!.atSeconds), requestsToDrainedAfterRemoval: after(remove!.atSeconds) };
+  return {
+    drainedBackend: drain.backend,
+    drainedAtSeconds: drain.atSeconds,
+    removedAtSeconds: drain.removedAtSeconds,
+    requestsToDrainedAfterWeight0: after(drain.atSeconds),
+    requestsToDrainedAfterRemoval: after(drain.removedAtSeconds),
+  };
 }
 
 /** Install the fleet for one Service count; timed; then check the target answers through it. */
 async function program(plan: Plan, services: number, signal?: AbortSignal): Promise<{ prog: ProxyProgram; entry: NonNullable<RunResult['proxy']>['programs'][number] }> {
   const prog = plan.proxy!.program(services);
-  for (const f of prog.files) {
-    mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(f.path, f.content);
-  }
+  writeFiles(prog.files);
   const t0 = Date.now();
   for (const argv of prog.steps) {
     try {
@@ -287,10 +291,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     try {
       progress({ stack, phase: 'setup', text: `building ${spec.datapath} datapath (${plan.setup.length} commands)` });
       const t0 = Date.now();
-      for (const f of plan.files) {
-        mkdirSync(dirname(f.path), { recursive: true });
-        writeFileSync(f.path, f.content ?? 'x'.repeat(f.fill!));
-      }
+      writeFiles(plan.files);
       for (const step of [...plan.setup, ...plan.start]) {
         try {
           await exec(step, signal);
@@ -312,26 +313,22 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       if (bad.length) throw new Error(`the built datapath failed its checks: ${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}`);
 
       if (plan.proxy) {
-        for (const f of plan.proxy.setup.files) {
-          mkdirSync(dirname(f.path), { recursive: true });
-          writeFileSync(f.path, f.content);
-        }
+        writeFiles(plan.proxy.setup.files);
         for (const argv of plan.proxy.setup.steps) await run(argv, { signal, timeoutMs: 60_000 });
       }
-      const current: { program: ProxyProgram | null; services: number | null } = { program: null, services: null };
+      let installed: ProxyProgram | null = null;
       for (const [i, p] of plan.points.entries()) {
-        if (plan.proxy && p.params.services !== undefined && p.params.services !== current.services) {
+        if (plan.proxy && p.params.services !== undefined && p.params.services !== installed?.services) {
           progress({ stack, phase: 'setup', index: i + 1, total: plan.points.length, text: `programming ${p.params.services} Services (${plan.proxy.mode})` });
           const { prog, entry } = await program(plan, p.params.services, signal);
           result.proxy!.programs.push(entry);
           save();
           if (!entry.check.ok) throw new Error(`after programming ${p.params.services} Services the target does not answer through the ${plan.proxy.mode} proxy: ${entry.check.detail}`);
-          current.program = prog;
-          current.services = p.params.services;
+          installed = prog;
         }
         const secs = p.params.durationSeconds !== undefined ? `${p.params.durationSeconds} s` : `${p.params.requests} requests`;
         progress({ stack, phase: 'load', index: i + 1, total: plan.points.length, text: `${p.id} (${secs})` });
-        result.points.push(await measure(plan, p, current, signal));
+        result.points.push(await measure(plan, p, installed, signal));
         save();
       }
     } catch (e) {

@@ -2,8 +2,8 @@
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
 import { intToIp, parseCidr, type Datapath, type ProxyMode, type Spec } from './spec.ts';
 import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
-import { proxyProgram, proxySetup, proxyTarget, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
-import { buildFleet } from './proxy/fleet.ts';
+import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
+import type { ServicePort } from './proxy/fleet.ts';
 
 export const PREFIX = 'netlab';
 
@@ -66,6 +66,8 @@ export interface Point {
   before?: string[][];
   /** Commands run at a given second into the point (conn-reuse: drain, then remove a backend). */
   events?: { atSeconds: number; argv: string[] }[];
+  /** conn-reuse: the backend drained (weight 0) and later removed. */
+  drain?: { backend: string; atSeconds: number; removedAtSeconds: number };
   /** Unrecorded warm-up load run just before the point, if any. */
   warmup?: string[];
   argv: string[];
@@ -102,6 +104,8 @@ export interface PlanProxy {
   hostNs: string;
   setup: { files: { path: string; content: string }[]; steps: string[][] };
   counts: number[];
+  /** The fleet at one Service count (built once per count). */
+  fleet: (services: number) => ServicePort[];
   /** The programming commands and files for one Service count (generated on demand: large). */
   program: (services: number) => ProxyProgram;
   /** URLs the client calls at a Service count, per response size. */
@@ -264,14 +268,17 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       includeDir: opts.includeDir ?? '/usr/include/x86_64-linux-gnu',
       spec,
     };
+    const fleets = new Map<number, ServicePort[]>();
+    const fleet = (n: number) => fleets.get(n) ?? fleets.set(n, specFleet(spec, n)).get(n)!;
     proxy = {
       mode: p.mode,
       hostNs: c.netns,
       setup: proxySetup(ctx),
       counts: p.services,
-      program: (n) => proxyProgram(ctx, n),
+      fleet,
+      program: (n) => proxyProgram(ctx, fleet(n)),
       urls: (n) => {
-        const t = proxyTarget(spec, buildFleet({ count: n, backendsPerService: p.backendsPerService, serviceCidr: p.serviceCidr, backendCidr: p.backendCidr }));
+        const t = proxyTarget(spec, fleet(n));
         return spec.server.responseBytes.map((b) => ({ responseBytes: b, url: `http://${t.ip}:${t.port}/${b}`, hosts: t.hosts }));
       },
     };
@@ -346,7 +353,7 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
           const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) => load([...netlab, 'rps', url, '--rate', String(rate), '--duration', String(seconds), '--requests-per-connection', String(perConn), '--hosts', String(hosts), '--max-connections', String(maxConn), '--timeout', String(timeoutS * 1000), '--expect-body', String(bodyFor(responseBytes))]);
           if (w.tool === 'conn-reuse') {
             const id = `conn-reuse-b${responseBytes}-q${w.rate}${sfx}-r${rep}`;
-            const fleet = proxy!.program(services!).fleet;
+            const fleet = proxy!.fleet(services!);
             const svc = fleet[spec.proxy!.target === 'fixed' ? 0 : fleet.length - 1]!;
             const vs = `${svc.clusterIP}:${svc.port}`;
             const drained = `${svc.endpoints[0]!.ip}:${svc.endpoints[0]!.port}`;
@@ -355,6 +362,7 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
               tool: 'conn-reuse',
               params: { responseBytes, keepalive: false, rate: w.rate, requestsPerConnection: 1, durationSeconds: w.durationSeconds },
               before: [inNs(client.netns, 'sysctl', '-qw', `net.ipv4.ip_local_port_range=${w.localPortRange[0]} ${w.localPortRange[1]}`, 'net.ipv4.tcp_tw_reuse=1')],
+              drain: { backend: drained, atSeconds: w.drainAtSeconds, removedAtSeconds: w.drainAtSeconds + w.removeAfterSeconds },
               events: [
                 { atSeconds: w.drainAtSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--edit-server', '-t', vs, '-r', drained, '-m', '-w', '0') },
                 { atSeconds: w.drainAtSeconds + w.removeAfterSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--delete-server', '-t', vs, '-r', drained) },

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { probeFeatures, requirements } from '../lib/features.ts';
 import { PreflightError, upLocal } from '../lib/local.ts';
 import { specFromStackDoc, DATAPATHS, type Datapath, type Spec } from '../lib/spec.ts';
-import { downStack, LockError, listNamespaces, stateDir } from '../lib/state.ts';
+import { downStack, LockError, listNamespaces } from '../lib/state.ts';
 import { RunResult } from '../lib/result.ts';
+import { rootState, sh } from './helpers/root-namespace.ts';
+import { assertNothingLeft, processesOf } from './helpers/nothing-left.ts';
 
 const root = process.getuid?.() === 0;
 const features = root ? await probeFeatures() : null;
@@ -21,26 +23,8 @@ function spec(name: string, datapath: Datapath, workload: Record<string, unknown
   return specFromStackDoc(name, { config: { 'netlab:datapath': datapath, 'netlab:workload': workload, 'netlab:warmupSeconds': 0 } });
 }
 
-const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8' });
-/** What the lab must never change: root namespace links, routes, firewall. */
-const rootState = () => ({
-  links: sh(`ip -o link show | awk -F': ' '{print $2}' | sort`),
-  routes: sh('ip route show table all'),
-  // Absolute path: under npm, node_modules/.bin/nft (a JS file tracer) comes first on PATH.
-  nft: sh('/usr/sbin/nft list ruleset'),
-  iptablesLegacy: sh('/usr/sbin/iptables-legacy-save 2>/dev/null | grep -v "^#" || true'),
-});
 // `[n]etlab` keeps pgrep from matching the shell that runs it.
-const processesOf = (stack: string) => sh(`pgrep -af '[n]etlab/${stack}/' || true`).trim();
 const loadRunning = (stack: string) => sh(`pgrep -f '[n]etlab/${stack}/wrk-report' || true`).trim() !== '';
-
-async function assertNothingLeft(t: import('ava').ExecutionContext, stack: string) {
-  t.deepEqual(await listNamespaces(`netlab.${stack}.`), [], 'namespaces left behind');
-  t.is(processesOf(stack), '', 'processes left behind');
-  t.false(existsSync(join(stateDir(), stack)), 'run dir left behind');
-  t.false(existsSync(join(stateDir(), `${stack}.state.json`)), 'state file left behind');
-  t.false(existsSync(join(stateDir(), `${stack}.lock`)), 'lock left behind');
-}
 
 for (const dp of DATAPATHS) {
   const lacking = features ? requirements(spec('x', dp)).features.filter((f) => !features[f].ok) : [];

@@ -3,28 +3,22 @@
 // walked per connection), and that rules, BPF programs, cgroups and namespaces all go afterwards.
 // Needs root; a mode whose kernel feature is missing is skipped (IPVS) or refused with the reason.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeFeatures, requirements } from '../lib/features.ts';
 import { cgroupBase } from '../lib/plan.ts';
 import { PreflightError, upLocal } from '../lib/local.ts';
 import { RunResult } from '../lib/result.ts';
+import { rootState, sh } from './helpers/root-namespace.ts';
+import { assertNothingLeft } from './helpers/nothing-left.ts';
 import { specFromStackDoc, type Spec } from '../lib/spec.ts';
-import { cgroupRoot, downStack, listNamespaces, stateDir } from '../lib/state.ts';
+import { cgroupRoot, downStack, listNamespaces } from '../lib/state.ts';
 
 const root = process.getuid?.() === 0;
 const features = root ? await probeFeatures() : null;
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-proxy-'));
-const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8' });
-const rootState = () => ({
-  links: sh(`ip -o link show | awk -F': ' '{print $2}' | sort`),
-  routes: sh('ip route show table all'),
-  nft: sh('/usr/sbin/nft list ruleset'),
-  iptablesLegacy: sh('/usr/sbin/iptables-legacy-save 2>/dev/null | grep -v "^#" || true'),
-});
-const bpfPrograms = () => sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function spec(name: string, mode: string, datapath = 'hostgw', extra: Record<string, unknown> = {}): Spec {
@@ -37,15 +31,6 @@ function spec(name: string, mode: string, datapath = 'hostgw', extra: Record<str
       ...extra,
     },
   });
-}
-
-async function assertNothingLeft(t: import('ava').ExecutionContext, stack: string) {
-  t.deepEqual(await listNamespaces(`netlab.${stack}.`), [], 'namespaces left behind');
-  t.false(existsSync(cgroupBase(cgroupRoot()!, stack)), 'cgroup left behind');
-  t.false(existsSync(join(stateDir(), `${stack}.state.json`)), 'state file left behind');
-  // A freed BPF program disappears once the kernel's deferred release has run.
-  for (let i = 0; i < 50 && bpfPrograms() !== '0'; i++) await sleep(100);
-  t.is(bpfPrograms(), '0', 'BPF program left loaded');
 }
 
 for (const [mode, datapath] of [['iptables', 'hostgw'], ['nftables', 'hostgw'], ['ebpf', 'hostgw'], ['iptables', 'host'], ['ebpf', 'macvlan'], ['none', 'vxlan'], ['ipvs', 'hostgw']] as const) {
@@ -99,15 +84,13 @@ test.serial('ebpf: kill -9 mid-run, then `netlab down` removes the cgroup, the B
   if (!features!.bpf.ok || !features!.cgroup2.ok) return t.pass('no BPF or cgroup2 here');
   const stack = 'it-px-kill';
   const before = rootState();
-  const { spawn } = await import('node:child_process');
   const doc = join(tmp, `Pulumi.${stack}.yaml`);
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(doc, `config:\n  netlab:datapath: hostgw\n  netlab:proxy: { mode: ebpf, services: [100] }\n  netlab:workload: { tool: rps, rate: 100, durationSeconds: 30 }\n  netlab:warmupSeconds: 0\n`);
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'netlab.js'), 'up', doc, '--results', tmp], { stdio: 'ignore' });
   // Wait until the program is attached and load is running.
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline && !sh(`pgrep -f '[n]etlab.js rps' || true`).trim()) await sleep(100);
-  t.not(bpfPrograms(), '0', 'program attached during the run');
+  t.not(sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim(), '0', 'program attached during the run');
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   t.true(existsSync(cgroupBase(cgroupRoot()!, stack)), 'the killed run left its cgroup (as a crash would)');

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { run } from '../exec.ts';
 import { removeNamespaces, scratchNs } from '../state.ts';
 import { buildFleet } from './fleet.ts';
-import { iptablesRuleset } from './iptables.ts';
-import { nftablesRuleset } from './nftables.ts';
+import { iptablesProgram, nftablesProgram } from './program.ts';
 
 export const LOAD_MODES = ['iptables-legacy', 'iptables-nft', 'iptables-legacy-2019', 'nftables'] as const;
 export type LoadMode = (typeof LOAD_MODES)[number];
@@ -29,24 +28,18 @@ export async function timeProxyLoad(o: { mode: LoadMode; services: number; backe
   const dir = mkdtempSync(join(tmpdir(), 'netlab-load-'));
   const inNs = (...a: string[]) => ['ip', 'netns', 'exec', ns, ...a];
   const base = { mode: o.mode, services: o.services, backendsPerService: o.backendsPerService };
+  const where = { fleet, hostNs: ns, dir, clusterCidr: '10.244.0.0/16' };
   await run(['ip', 'netns', 'add', ns]);
   try {
-    const files: string[][] = [];
-    if (o.mode === 'nftables') {
-      const r = nftablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', batchSize: o.batchSize });
-      [r.base, ...r.batches].forEach((text, i) => {
-        const f = join(dir, `batch-${i}.nft`);
-        writeFileSync(f, text);
-        files.push(inNs('nft', '-f', f));
-      });
-    } else {
-      const f = join(dir, 'rules.txt');
-      writeFileSync(f, iptablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', layout: o.mode.endsWith('2019') ? '2019' : 'current' }).text);
-      files.push(inNs(o.mode === 'iptables-nft' ? 'iptables-restore' : 'iptables-legacy-restore', '--noflush', f));
-    }
+    // The same commands and files `netlab up` uses for these modes.
+    const prog =
+      o.mode === 'nftables'
+        ? nftablesProgram({ ...where, batchSize: o.batchSize })
+        : iptablesProgram({ ...where, layout: o.mode.endsWith('2019') ? '2019' : 'current', backend: o.mode === 'iptables-nft' ? 'nft' : 'legacy' });
+    for (const f of prog.files) writeFileSync(f.path, f.content);
     const t0 = Date.now();
     const deadline = t0 + o.timeoutSeconds * 1000;
-    for (const argv of files) {
+    for (const argv of prog.steps) {
       const r = await run(argv, { check: false, timeoutMs: Math.max(1, deadline - Date.now()) });
       const seconds = (Date.now() - t0) / 1000;
       if (r.timedOut) return { ...base, rulesLoaded: 0, seconds, status: 'timeout', error: `not loaded after ${o.timeoutSeconds} s` };
@@ -56,11 +49,11 @@ export async function timeProxyLoad(o: { mode: LoadMode; services: number; backe
     const save =
       o.mode === 'nftables'
         ? await run(inNs('nft', 'list', 'table', 'ip', 'kube-proxy'), { timeoutMs: 600_000 })
-        : await run(inNs(o.mode === 'iptables-nft' ? 'iptables-save' : 'iptables-legacy-save', '-t', 'nat'), { timeoutMs: 600_000 });
+        : await run(prog.saveCounters!, { timeoutMs: 600_000 });
     const rulesLoaded =
       o.mode === 'nftables'
         ? save.stdout.split('\n').filter((l) => /^\t\t(?!type |comment |elements |policy )\S/.test(l) && !l.includes('elements =')).length
-        : save.stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
+        : save.stdout.split('\n').filter((l) => /^(\[\d+:\d+\] )?-A /.test(l)).length;
     return { ...base, rulesLoaded, seconds, status: 'ok' };
   } finally {
     await removeNamespaces([ns]);

@@ -4,7 +4,7 @@
 import type { ProxyMode, Spec } from '../spec.ts';
 import { buildFleet, type ServicePort } from './fleet.ts';
 import { EBPF_MAP_DIR, EBPF_SOURCE, ebpfCompile, ebpfLoadScript, ebpfMaps } from './ebpf.ts';
-import { iptablesRuleset } from './iptables.ts';
+import { iptablesRuleset, type IptablesLayout } from './iptables.ts';
 import { IPVS_DEVICE, ipvsRuleset, ipvsSysctls } from './ipvs.ts';
 import { nftablesRuleset } from './nftables.ts';
 
@@ -74,39 +74,69 @@ export function proxySetup(ctx: ProxyContext): { files: ProxyFile[]; steps: stri
   }
 }
 
-export function proxyProgram(ctx: ProxyContext, services: number): ProxyProgram {
+interface RulesetOptions {
+  fleet: ServicePort[];
+  hostNs: string;
+  dir: string;
+  clusterCidr: string;
+}
+
+/** kube-proxy's iptables nat table, loaded with one restore. The lab uses the legacy backend:
+ * the nf_tables-backed `iptables-restore` could not load 10,000 Services in 240 s here. */
+export function iptablesProgram(o: RulesetOptions & { layout: IptablesLayout; backend?: 'legacy' | 'nft' }): ProxyProgram {
+  const r = iptablesRuleset(o.fleet, { clusterCidr: o.clusterCidr, layout: o.layout });
+  const file = `${o.dir}/iptables-${o.fleet.length}.rules`;
+  const cmd = o.backend === 'nft' ? 'iptables' : 'iptables-legacy';
+  return {
+    services: o.fleet.length,
+    fleet: o.fleet,
+    files: [{ path: file, content: r.text }],
+    // Without --noflush the nat table is replaced as a whole: the previous count's chains go.
+    steps: [inNs(o.hostNs, `${cmd}-restore`, file)],
+    size: { rules: r.natRules, chains: r.natChains, mapElements: 0 },
+    zeroCounters: inNs(o.hostNs, cmd, '-t', 'nat', '-Z'),
+    saveCounters: inNs(o.hostNs, `${cmd}-save`, '-c', '-t', 'nat'),
+  };
+}
+
+/** kube-proxy's nftables table: a reset, the base, then the Services in batches of `batchSize`. */
+export function nftablesProgram(o: RulesetOptions & { batchSize?: number }): ProxyProgram {
+  const r = nftablesRuleset(o.fleet, { clusterCidr: o.clusterCidr, batchSize: o.batchSize });
+  const f = (name: string) => `${o.dir}/${name}-${o.fleet.length}`;
+  const files: ProxyFile[] = [
+    // Creating then deleting the table makes the reset work whether or not it exists.
+    { path: `${f('nft-reset')}.nft`, content: 'add table ip kube-proxy\ndelete table ip kube-proxy\n' },
+    { path: `${f('nft-base')}.nft`, content: r.base },
+    ...r.batches.map((content, i) => ({ path: `${f('nft-batch')}-${i}.nft`, content })),
+  ];
+  return {
+    services: o.fleet.length,
+    fleet: o.fleet,
+    files,
+    steps: files.map((x) => inNs(o.hostNs, 'nft', '-f', x.path)),
+    size: { rules: r.rules, chains: r.chains, mapElements: r.mapElements },
+  };
+}
+
+/** The stack's fleet at one Service count. */
+export function specFleet(spec: Spec, services: number): ServicePort[] {
+  const p = spec.proxy!;
+  return buildFleet({ count: services, backendsPerService: p.backendsPerService, serviceCidr: p.serviceCidr, backendCidr: p.backendCidr });
+}
+
+export function proxyProgram(ctx: ProxyContext, fleet: ServicePort[]): ProxyProgram {
   const p = ctx.spec.proxy!;
   const clusterCidr = ctx.spec.network.podCidr;
-  const fleet = buildFleet({ count: services, backendsPerService: p.backendsPerService, serviceCidr: p.serviceCidr, backendCidr: p.backendCidr });
+  const services = fleet.length;
   const f = (name: string) => `${ctx.dir}/${name}-${services}`;
   const ns = ctx.hostNs;
   switch (ctx.mode) {
     case 'none':
       return { services, fleet, files: [], steps: [], size: { rules: 0, chains: 0, mapElements: 0 } };
-    case 'iptables': {
-      const r = iptablesRuleset(fleet, { clusterCidr, layout: p.iptablesLayout });
-      const file = `${f('iptables')}.rules`;
-      return {
-        services,
-        fleet,
-        files: [{ path: file, content: r.text }],
-        // Without --noflush the nat table is replaced as a whole: the previous count's chains go.
-        steps: [inNs(ns, 'iptables-legacy-restore', file)],
-        size: { rules: r.natRules, chains: r.natChains, mapElements: 0 },
-        zeroCounters: inNs(ns, 'iptables-legacy', '-t', 'nat', '-Z'),
-        saveCounters: inNs(ns, 'iptables-legacy-save', '-c', '-t', 'nat'),
-      };
-    }
-    case 'nftables': {
-      const r = nftablesRuleset(fleet, { clusterCidr });
-      const files: ProxyFile[] = [
-        // Creating then deleting the table makes the reset work whether or not it exists.
-        { path: `${f('nft-reset')}.nft`, content: 'add table ip kube-proxy\ndelete table ip kube-proxy\n' },
-        { path: `${f('nft-base')}.nft`, content: r.base },
-        ...r.batches.map((content, i) => ({ path: `${f('nft-batch')}-${i}.nft`, content })),
-      ];
-      return { services, fleet, files, steps: files.map((x) => inNs(ns, 'nft', '-f', x.path)), size: { rules: r.rules, chains: r.chains, mapElements: r.mapElements } };
-    }
+    case 'iptables':
+      return iptablesProgram({ fleet, hostNs: ns, dir: ctx.dir, clusterCidr, layout: p.iptablesLayout });
+    case 'nftables':
+      return nftablesProgram({ fleet, hostNs: ns, dir: ctx.dir, clusterCidr });
     case 'ebpf': {
       const m = ebpfMaps(fleet, EBPF_MAP_DIR);
       const batchFile = `${f('ebpf-maps')}.batch`;
