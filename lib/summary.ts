@@ -116,22 +116,26 @@ export function renderProxyTable(rows: Row[]): string {
   return t.toString();
 }
 
-export function renderTable(rows: Row[]): string {
-  const proxied = rows.filter((r) => r.services !== null);
-  rows = rows.filter((r) => r.services === null);
-  if (!rows.length) return [renderProxyTable(proxied), 'Figures are medians over repetitions; ok/runs counts the valid ones; cores = whole machine from /proc/stat.', ...proxied.flatMap((r) => r.problems).map((p) => `  ! ${p}`)].join('\n');
-  const withRatio = rows.some((r) => r.p99VsHost !== null);
-  // max stays in result.json: one stalled request on a shared machine says little about a datapath.
-  const head = ['stack', 'load', 'bytes', 'keepalive', 'ok/runs', 'req/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms'];
-  if (withRatio) head.push('p50 ×host', 'p99 ×host', 'req/s ×host');
-  const t = new Table({ head, style: { head: [], border: [] } });
-  for (const r of rows) {
-    const cells = [r.stack, r.load, String(r.responseBytes), r.keepalive ? 'on' : 'off', `${r.ok}/${r.total}`, f(r.reqPerSec, 0), f(r.mean), f(r.p50), f(r.p90), f(r.p99), f(r.p999)];
-    if (withRatio) cells.push(f(r.p50VsHost, 2), f(r.p99VsHost, 2), f(r.rpsVsHost, 2));
-    t.push(cells);
+export function renderTable(all: Row[]): string {
+  const proxied = all.filter((r) => r.services !== null);
+  const rows = all.filter((r) => r.services === null);
+  const tables: string[] = [];
+  if (rows.length) {
+    const withRatio = rows.some((r) => r.p99VsHost !== null);
+    // max stays in result.json: one stalled request on a shared machine says little about a datapath.
+    const head = ['stack', 'load', 'bytes', 'keepalive', 'ok/runs', 'req/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms'];
+    if (withRatio) head.push('p50 ×host', 'p99 ×host', 'req/s ×host');
+    const t = new Table({ head, style: { head: [], border: [] } });
+    for (const r of rows) {
+      const cells = [r.stack, r.load, String(r.responseBytes), r.keepalive ? 'on' : 'off', `${r.ok}/${r.total}`, f(r.reqPerSec, 0), f(r.mean), f(r.p50), f(r.p90), f(r.p99), f(r.p999)];
+      if (withRatio) cells.push(f(r.p50VsHost, 2), f(r.p99VsHost, 2), f(r.rpsVsHost, 2));
+      t.push(cells);
+    }
+    tables.push(t.toString());
   }
-  const notes = [...rows, ...proxied].flatMap((r) => r.problems).map((p) => `  ! ${p}`);
-  return [t.toString(), ...(proxied.length ? [renderProxyTable(proxied)] : []), 'Figures are medians over repetitions; ok/runs counts the valid ones.', ...notes].join('\n');
+  if (proxied.length) tables.push(renderProxyTable(proxied));
+  const footer = `Figures are medians over repetitions; ok/runs counts the valid ones${proxied.length ? '; cores = whole machine from /proc/stat' : ''}.`;
+  return [...tables, footer, ...all.flatMap((r) => r.problems).map((p) => `  ! ${p}`)].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
