@@ -198,14 +198,33 @@ export async function removeCgroupTree(root: string): Promise<{ removed: boolean
           /* gone */
         }
   }
-  const deadline = Date.now() + 3000;
-  while (dirs.some((d) => procs(d).length) && Date.now() < deadline) await sleep(20);
-  for (const d of dirs.reverse())
+  // cgroup.procs empties before the killed tasks have fully exited; the tree can be removed once
+  // cgroup.events reports it unpopulated (rmdir says EBUSY until then).
+  const populated = () => {
     try {
-      rmdirSync(d);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove cgroup ${d}: ${(e as Error).message}`);
+      return /^populated 1$/m.test(readFileSync(join(root, 'cgroup.events'), 'utf8'));
+    } catch {
+      return dirs.some((d) => procs(d).length > 0);
     }
+  };
+  const deadline = Date.now() + 5000;
+  while (populated() && Date.now() < deadline) await sleep(20);
+  for (const d of dirs.reverse()) {
+    for (;;) {
+      try {
+        rmdirSync(d);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code === 'EBUSY' && Date.now() < deadline) {
+          await sleep(20);
+          continue;
+        }
+        throw new Error(`cannot remove cgroup ${d}: ${(e as Error).message}`);
+      }
+    }
+  }
   return { removed: true, processes: killed };
 }
 

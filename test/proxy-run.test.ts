@@ -87,12 +87,15 @@ test.serial('ebpf: kill -9 mid-run, then `netlab down` removes the cgroup, the B
   const doc = join(tmp, `Pulumi.${stack}.yaml`);
   writeFileSync(doc, `config:\n  netlab:datapath: hostgw\n  netlab:proxy: { mode: ebpf, services: [100] }\n  netlab:workload: { tool: rps, rate: 100, durationSeconds: 30 }\n  netlab:warmupSeconds: 0\n`);
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'netlab.js'), 'up', doc, '--results', tmp], { stdio: 'ignore' });
-  // Wait until the program is attached and load is running.
+  let done = false;
+  const exited = new Promise((r) => child.once('exit', () => r((done = true))));
+  // Wait until the program is attached and load is running (or the run ended early: a failure).
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && !sh(`pgrep -f '[n]etlab.js rps' || true`).trim()) await sleep(100);
+  while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab.js rps' || true`).trim()) await sleep(100);
+  t.false(done, 'the run ended before its load started');
   t.not(sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim(), '0', 'program attached during the run');
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await exited;
   t.true(existsSync(cgroupBase(cgroupRoot()!, stack)), 'the killed run left its cgroup (as a crash would)');
   const r = await downStack(stack);
   t.deepEqual(r.cgroups, [cgroupBase(cgroupRoot()!, stack)]);
