@@ -3,8 +3,10 @@ import { Command, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { run } from './exec.ts';
-import { renderTuning, studyTuning } from './tuning/plan.ts';
-import { parseLscpuP } from './tuning/topology.ts';
+import { kernelVersion, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity } from './tuning/plan.ts';
+import { resolveTuning } from './tuning/profile.ts';
+import { release } from 'node:os';
+import { formatCpuList, parseLscpuP } from './tuning/topology.ts';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { FEATURES, missing, probeFeatures } from './features.ts';
@@ -169,7 +171,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       for (const s of names) {
         const r = await downStack(s);
-        process.stdout.write(`${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces and ${r.cgroups.length} cgroups (with any BPF program attached), stopped ${r.processes} processes\n`);
+        process.stdout.write(`${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces and ${r.cgroups.length} cgroups (with any BPF program attached), stopped ${r.processes} processes${r.restored.length ? `, put back ${r.restored.join(', ')}` : ''}\n`);
       }
     });
 
@@ -381,13 +383,16 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('tuning-plan')
-    .description("print the study's host tuning (IRQ/RPS/XPS/RFS) derived from a CPU topology; changes nothing")
+    .description("print a host's tuning (IRQ/RPS/XPS/RFS, sysctls, tuned, NOTRACK, pinning) derived from its CPU topology; changes nothing")
     .option('--lscpu <file>', 'saved `lscpu -p` output (default: this machine\'s)')
+    .option('--kernel <release>', 'kernel release of that host (default: this machine\'s)')
+    .option('--profile <name>', 'tuning profile: study (seed 001) or none', 'study')
     .option('--nic <name>', 'network interface', 'eth0')
     .option('--rx-queues <n>', 'RX queues', '2')
     .option('--tx-queues <n>', 'TX queues', '2')
     .option('--irqs <list>', 'IRQ number of each queue, comma-separated (none: IRQ pinning is skipped)', '')
-    .action(async (o: { lscpu?: string; nic: string; rxQueues: string; txQueues: string; irqs: string }) => {
+    .option('--only-nic', 'only the NIC part (IRQ/RPS/XPS/RFS)')
+    .action(async (o: { lscpu?: string; kernel?: string; profile: string; nic: string; rxQueues: string; txQueues: string; irqs: string; onlyNic?: boolean }) => {
       try {
         const text = o.lscpu ? readFileSync(o.lscpu, 'utf8') : (await run(['lscpu', '-p=CPU,CORE,SOCKET,NODE'])).stdout;
         const count = (key: string, v: string) => {
@@ -395,9 +400,25 @@ export async function main(argv: string[]): Promise<void> {
           if (!Number.isInteger(n) || n < 1 || n > 1024) throw new SpecError('tuning-plan', [`--${key} = ${v}: expected a whole number from 1 to 1024`]);
           return n;
         };
+        if (o.profile !== 'study' && o.profile !== 'none') throw new SpecError('tuning-plan', [`--profile = ${o.profile}: expected one of: study, none`]);
+        const kernel = o.kernel ?? release();
+        try {
+          kernelVersion(kernel);
+        } catch {
+          throw new SpecError('tuning-plan', [`--kernel = ${kernel}: expected a kernel release such as 5.10.0 or 6.1.0-13-amd64`]);
+        }
         const irqs = o.irqs ? o.irqs.split(',').map((x) => count('irqs', x.trim())) : [];
-        const steps = studyTuning(parseLscpuP(text), { name: o.nic, rxQueues: count('rx-queues', o.rxQueues), txQueues: count('tx-queues', o.txQueues), irqs });
+        const topology = parseLscpuP(text);
+        const nic = { name: o.nic, rxQueues: count('rx-queues', o.rxQueues), txQueues: count('tx-queues', o.txQueues), irqs };
+        const tuning = resolveTuning({ profile: o.profile });
+        const steps = o.onlyNic
+          ? studyTuning(topology, nic)
+          : tuningSteps(tuning, { topology, kernel, nics: [nic], embedded: false, namespaces: [], iptables: 'iptables', traffic: { tcpPorts: [80], udpPorts: [] } });
         process.stdout.write(renderTuning(steps));
+        if (tuning.pinning && !o.onlyNic) {
+          const p = placement(topology, false);
+          process.stdout.write(`# pinning: nginx worker_cpu_affinity ${workerCpuAffinity(p.server, p.server.length)} (${p.server.length} workers); load tool: taskset -c ${formatCpuList(p.client)} with ${p.client.length} threads\n`);
+        }
       } catch (e) {
         fail(e);
       }

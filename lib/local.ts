@@ -17,6 +17,9 @@ import { cpuBetween, sampleCpu } from './cpu.ts';
 import { rulesWalked } from './proxy/iptables.ts';
 import { multiarchInclude } from './proxy/ebpf.ts';
 import type { ProxyProgram } from './proxy/program.ts';
+import { execFileSync } from 'node:child_process';
+import { parseLscpuP, formatCpuList } from './tuning/topology.ts';
+import { applyTuning, restoreTuning, type TuningRecord } from './tuning/apply.ts';
 
 export class PreflightError extends Error {
   override name = 'PreflightError';
@@ -71,8 +74,26 @@ export function newRunId(now = new Date()): string {
 }
 
 /** Plan options for this machine: its cgroup v2 mount, netlab's own command, clang's includes. */
-export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'netlab' | 'includeDir'> {
-  return { cgroupRoot: cgroupRoot() ?? '/sys/fs/cgroup', netlab: [process.execPath, join(PROJECT_DIR, 'bin', 'netlab.js')], includeDir: multiarchInclude(arch()) };
+export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'netlab' | 'includeDir' | 'host'> {
+  return {
+    cgroupRoot: cgroupRoot() ?? '/sys/fs/cgroup',
+    netlab: [process.execPath, join(PROJECT_DIR, 'bin', 'netlab.js')],
+    includeDir: multiarchInclude(arch()),
+    host: { topology: parseLscpuP(execFileSync('lscpu', ['-p=CPU,CORE,SOCKET,NODE'], { encoding: 'utf8' })), kernel: release() },
+  };
+}
+
+/** `<process title>: <Cpus_allowed_list>` of every process in a cgroup (nginx: master and workers). */
+function cgroupAffinities(cgroup: string): string[] {
+  const pids = readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+  return pids.flatMap((pid) => {
+    try {
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.trim();
+      return [`${title}: ${/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?'}`];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Write a plan's files; `fill` is that many bytes of "x" (response bodies). */
@@ -292,14 +313,26 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       progress({ stack, phase: 'setup', text: `building ${spec.datapath} datapath (${plan.setup.length} commands)` });
       const t0 = Date.now();
       writeFiles(plan.files);
-      for (const step of [...plan.setup, ...plan.start]) {
-        try {
-          await exec(step, signal);
-        } catch (e) {
-          if ((e as Error).message === 'interrupted') throw e;
-          throw new Error(`set-up step failed on host ${step.host}: ${(e as Error).message}`);
+      const steps = async (list: Step[]) => {
+        for (const step of list) {
+          try {
+            await exec(step, signal);
+          } catch (e) {
+            if ((e as Error).message === 'interrupted') throw e;
+            throw new Error(`set-up step failed on host ${step.host}: ${(e as Error).message}`);
+          }
         }
+      };
+      await steps(plan.setup);
+      if (plan.tuning) {
+        const t = plan.tuning;
+        progress({ stack, phase: 'setup', text: `tuning the hosts (${t.steps.length} steps, profile ${t.spec.profile})` });
+        const records: TuningRecord[] = [];
+        const place = t.placement ? { client: formatCpuList(t.placement.client), server: formatCpuList(t.placement.server), clientReadBack: null, serverReadBack: [] } : null;
+        result.tuning = { profile: t.spec.profile, steps: records, placement: place, restored: [] };
+        await applyTuning(stack, t.steps, records, signal);
       }
+      await steps(plan.start);
       const setupSeconds = (Date.now() - t0) / 1000;
       const checked = await checks(plan, signal);
       result.setup = {
@@ -311,6 +344,15 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       };
       const bad = checked.filter((c) => !c.ok);
       if (bad.length) throw new Error(`the built datapath failed its checks: ${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}`);
+      if (result.tuning?.placement) {
+        // Read the pinning back once nginx has answered (its workers pin themselves as they start):
+        // nginx's processes, and a process started exactly like the load tool.
+        result.tuning.placement.serverReadBack = cgroupAffinities(plan.server.cgroup);
+        const probe = plan.points[0]!.argv;
+        const prefix = probe.slice(0, probe.indexOf('taskset') + 3);
+        const r = await run([...prefix, 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status'], { check: false, signal });
+        result.tuning.placement.clientReadBack = r.stdout.split(':')[1]?.trim() ?? null;
+      }
 
       if (plan.proxy) {
         writeFiles(plan.proxy.setup.files);
@@ -341,6 +383,12 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         const t0 = Date.now();
         await removeCgroupTree(cgroups[0]!);
         await removeNamespaces([...plan.namespaces, ...(await listNamespaces(nsPrefix(stack)))]);
+        const back = await restoreTuning(stack);
+        if (result.tuning) result.tuning.restored = back.restored;
+        if (back.failed.length) {
+          result.status = 'failed';
+          result.error = `${result.error ? `${result.error}; ` : ''}could not put back machine-wide tuning (netlab down ${stack} retries): ${back.failed.join('; ')}`;
+        }
         result.teardown = { seconds: (Date.now() - t0) / 1000 };
         clearState(stack);
       } else {

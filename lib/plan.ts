@@ -1,6 +1,9 @@
 // spec → plan: every command `netlab up` runs, per host, in order, plus the files it writes and
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
-import { intToIp, parseCidr, type Datapath, type ProxyMode, type Spec } from './spec.ts';
+import { intToIp, parseCidr, SpecError, type Datapath, type ProxyMode, type Spec } from './spec.ts';
+import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from './tuning/plan.ts';
+import { untuned, type Tuning } from './tuning/profile.ts';
+import { formatCpuList, type Topology } from './tuning/topology.ts';
 import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
 import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
 import type { ServicePort } from './proxy/fleet.ts';
@@ -96,6 +99,14 @@ export interface Plan {
   pathMtu: number;
   points: Point[];
   proxy: PlanProxy | null;
+  tuning: PlanTuning | null;
+}
+
+export interface PlanTuning {
+  spec: Tuning;
+  steps: TuningStep[];
+  /** CPUs of the load tool (taskset) and of nginx's workers (worker_cpu_affinity), when pinned. */
+  placement: { client: number[]; server: number[] } | null;
 }
 
 export interface PlanProxy {
@@ -123,6 +134,8 @@ export interface PlanOptions {
   netlab?: string[];
   /** clang's multiarch include directory (ebpf). */
   includeDir?: string;
+  /** The machine's CPU topology and kernel release: needed when the stack tunes the host. */
+  host?: { topology: Topology; kernel: string };
 }
 
 const ipn = (ns: string, ...args: string[]) => ['ip', '-n', ns, ...args];
@@ -284,6 +297,28 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     };
   }
 
+  // Host tuning: the lab's hosts are namespaces of this machine, their NIC the wire's veth ends.
+  let tuning: PlanTuning | null = null;
+  if (!untuned(spec.tuning)) {
+    if (!opts.host) throw new Error(`stack ${spec.name} tunes the host: planning it needs the machine's CPU topology and kernel`);
+    const place = spec.tuning.pinning ? placement(opts.host.topology, true) : null;
+    const w = spec.workload;
+    if (place && w.tool === 'wrk' && w.threads !== place.client.length)
+      throw new SpecError(`stack ${spec.name}`, [
+        `netlab:workload.threads = ${w.threads}: with tuning.pinning the load tool runs one thread per CPU it is pinned to; on this machine the client gets ${place.client.length} CPU(s) (${formatCpuList(place.client)}), so use threads: ${place.client.length} or set tuning.pinning: false`,
+      ]);
+    const steps = tuningSteps(spec.tuning, {
+      topology: opts.host.topology,
+      kernel: opts.host.kernel,
+      nics: hosts.map((h) => ({ name: 'eth0', rxQueues: 1, txQueues: 1, irqs: [], netns: h.netns })),
+      embedded: true,
+      namespaces,
+      iptables: 'iptables-legacy',
+      traffic: { tcpPorts: [80], udpPorts: dp === 'vxlan' ? [8472] : [] },
+    });
+    tuning = { spec: spec.tuning, steps, placement: place };
+  }
+
   // Server: nginx in the server endpoint's namespace, one static file per response size.
   const port = 80;
   const srv = endpoint.server;
@@ -291,7 +326,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const wwwDir = `${opts.runDir}/www`;
   const bodies = responseFiles(spec.server.responseBytes);
   const files: PlanFile[] = [
-    { path: `${nginxDir}/nginx.conf`, content: nginxConf({ spec, listen: spec.proxy ? String(port) : `${srv.ip}:${port}`, dir: nginxDir, wwwDir, accessLog: spec.workload.tool === 'conn-reuse' }) },
+    { path: `${nginxDir}/nginx.conf`, content: nginxConf({ spec, listen: spec.proxy ? String(port) : `${srv.ip}:${port}`, dir: nginxDir, wwwDir, accessLog: spec.workload.tool === 'conn-reuse', ...(tuning?.placement ? { cpuAffinity: workerCpuAffinity(tuning.placement.server, spec.server.workers) } : {}) }) },
     ...bodies.map((b) => ({ path: `${wwwDir}/${b.responseBytes}`, fill: b.bodyBytes })),
   ];
   if (spec.workload.tool === 'wrk') files.push({ path: `${opts.runDir}/wrk-report.lua`, content: WRK_REPORT_LUA });
@@ -324,17 +359,19 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     server: { ...srv, port, urls, cgroup: `${cgBase}/server` },
     cgroups,
     pathMtu,
-    points: buildPoints(spec, { ...endpoint.client, cgroup: `${cgBase}/client` }, urls, proxy, opts),
+    points: buildPoints(spec, { ...endpoint.client, cgroup: `${cgBase}/client` }, urls, proxy, opts, tuning?.placement?.client ?? null),
     proxy,
+    tuning,
   };
 }
 
 type Url = { responseBytes: number; url: string; hosts: number };
 
-function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: Plan['server']['urls'], proxy: PlanProxy | null, opts: PlanOptions): Point[] {
+function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: Plan['server']['urls'], proxy: PlanProxy | null, opts: PlanOptions, cpus: number[] | null): Point[] {
   const w = spec.workload;
   const points: Point[] = [];
-  const load = (argv: string[]) => inCgroup(client.cgroup, inNs(client.netns, ...argv));
+  const pin = cpus ? ['taskset', '-c', formatCpuList(cpus)] : [];
+  const load = (argv: string[]) => inCgroup(client.cgroup, inNs(client.netns, ...pin, ...argv));
   const netlab = opts.netlab ?? ['node', 'bin/netlab.js'];
   const counts: (number | null)[] = proxy ? proxy.counts : [null];
   const reuseModes: (number | null)[] = spec.proxy?.mode === 'ipvs' ? spec.proxy.ipvs.connReuseMode : [null];
@@ -468,6 +505,12 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
     out.push('', `## host ${host}: set-up`);
     if (host === 'server') out.push(`# (runs after the client's first commands: its eth0 is the far end of the wire the client creates)`);
     for (const st of plan.setup.filter((x) => x.host === host)) out.push(stepText(st));
+  }
+  if (plan.tuning) {
+    const t = plan.tuning;
+    out.push('', `## host tuning (profile ${t.spec.profile}; machine-wide values are saved first and put back at teardown)`);
+    for (const st of t.steps) out.push(tuningStepText(st));
+    if (t.placement) out.push(`# pinning: load tool on CPUs ${formatCpuList(t.placement.client)} (taskset), nginx workers on ${formatCpuList(t.placement.server)} (worker_cpu_affinity)`);
   }
   out.push('', '## files');
   for (const f of plan.files) {

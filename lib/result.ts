@@ -153,6 +153,35 @@ export const RunResult = z.object({
     })
     .nullable()
     .optional(),
+  tuning: z
+    .object({
+      profile: z.string(),
+      steps: z.array(
+        z.object({
+          setting: z.string().describe('the spec setting (rps, xps, a sysctl name, …)'),
+          kind: z.enum(['write', 'command', 'skip']),
+          netns: z.string().nullable().describe('namespace written in; null = the machine itself'),
+          target: z.string().describe('file written or command run'),
+          asked: z.string().nullable(),
+          got: z.string().nullable().describe('what the kernel reports after the write, read back'),
+          previous: z.string().nullable().describe('machine-wide files: the value before, put back at teardown'),
+          status: z.enum(['applied', 'skipped', 'failed']),
+          optional: z.boolean(),
+          why: z.string(),
+        }),
+      ),
+      placement: z
+        .object({
+          client: z.string().describe('CPU list the load tool is pinned to (taskset)'),
+          server: z.string().describe('CPU list of the nginx workers (worker_cpu_affinity)'),
+          clientReadBack: z.string().nullable().describe('Cpus_allowed_list a process started like the load tool gets'),
+          serverReadBack: z.array(z.string()).describe('Cpus_allowed_list of each nginx worker'),
+        })
+        .nullable(),
+      restored: z.array(z.string()).describe('machine-wide files put back at teardown'),
+    })
+    .nullable()
+    .optional(),
   points: z.array(PointResult),
 });
 export type RunResult = z.infer<typeof RunResult>;

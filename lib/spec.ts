@@ -2,6 +2,7 @@
 // typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
 import { z } from 'zod';
 import { bodyOrNull } from './nginx.ts';
+import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from './tuning/profile.ts';
 
 export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
 export type Datapath = (typeof DATAPATHS)[number];
@@ -169,6 +170,43 @@ export const ProxySchema = strict({
   }).prefault({}),
 });
 
+const SYSCTL_NAME = /^(net|fs|kernel|vm)(\.[A-Za-z0-9_-]+)+$/;
+const SYSCTL_MSG = 'expected a number or a text of up to 200 characters (null drops a setting of the profile)';
+
+export const TuningSchema = strict({
+  /** none: change nothing unless a key says so; study: seed 001's setup (E2), each key overridable. */
+  profile: z.enum(['none', 'study'], { error: 'expected one of: none, study' }).optional(),
+  irqAffinity: bool.optional(),
+  rps: bool.optional(),
+  xps: bool.optional(),
+  rfs: bool.optional(),
+  /** sysctl name → value; merged over the profile's list. */
+  sysctls: z
+    .record(
+      z.string(),
+      z.union([z.number().int().transform(String), z.string().min(1).max(200), z.null()], { error: SYSCTL_MSG }),
+    )
+    .optional(),
+  schedMigrationCostNs: z.union([int(0, 1_000_000_000), z.null()], { error: 'expected nanoseconds (0 to 1000000000) or null' }).optional(),
+  tuned: z.union([z.string().regex(/^[a-z0-9-]{1,64}$/), z.null()], { error: 'expected a tuned profile name such as network-latency, or null' }).optional(),
+  notrack: bool.optional(),
+  pinning: bool.optional(),
+  /** Settings whose failure is recorded instead of stopping the run. */
+  optional: z.array(z.string(), { error: 'expected a list of setting names' }).optional(),
+})
+  .prefault({})
+  .transform((t) => resolveTuning(t))
+  .superRefine((t, ctx) => {
+    for (const key of Object.keys(t.sysctls))
+      if (!SYSCTL_NAME.test(key))
+        ctx.addIssue({ code: 'custom', path: ['sysctls', key], input: key, message: 'expected a sysctl name such as net.ipv4.tcp_fin_timeout (net., fs., kernel. or vm., dot-separated)' });
+    for (const [i, name] of t.optional.entries())
+      if (!(TUNING_SETTINGS as readonly string[]).includes(name) && !(name in t.sysctls))
+        ctx.addIssue({ code: 'custom', path: ['optional', i], input: name, message: `not a setting of this stack; allowed: ${[...TUNING_SETTINGS].join(', ')} or one of its sysctls` });
+    if (SCHED_MIGRATION_COST in t.sysctls)
+      ctx.addIssue({ code: 'custom', path: ['sysctls', SCHED_MIGRATION_COST], input: t.sysctls[SCHED_MIGRATION_COST], message: 'set it with tuning.schedMigrationCostNs (it moved to debugfs in Linux 5.13; netlab writes it where the kernel keeps it)' });
+  });
+
 export const SpecSchema = strict({
   /** One line shown by `netlab list` and in reports. */
   description: z.string({ error: 'expected a one-line text' }).max(200).default(''),
@@ -181,6 +219,8 @@ export const SpecSchema = strict({
   /** A Service fleet and how the client's host implements it; absent = the client calls the server directly. */
   proxy: ProxySchema.optional(),
   workload: WorkloadSchema.prefault({ tool: 'wrk' }),
+  /** Host tuning (IRQ/RPS/XPS/RFS, sysctls, tuned, NOTRACK, CPU pinning); default: none. */
+  tuning: TuningSchema,
   /** How often every point of the sweep is measured. */
   repetitions: int(1, 100).default(1),
   /** Seconds of unrecorded load before each point (wrk only: ab has no warm-up). */
@@ -219,6 +259,13 @@ export const SpecSchema = strict({
       ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
   }
   proxyRules(s, ctx);
+  if (s.tuning.notrack && s.proxy && (s.proxy.mode === 'iptables' || s.proxy.mode === 'nftables' || s.proxy.mode === 'ipvs'))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tuning', 'notrack'],
+      input: true,
+      message: `proxy.mode ${s.proxy.mode} needs conntrack (its DNAT is undone on the replies through conntrack), so NOTRACK would break the Services; set tuning.notrack: false${s.tuning.profile !== 'none' ? ` (profile ${s.tuning.profile} turns it on)` : ''}, or use proxy.mode none or ebpf`,
+    });
 });
 
 interface CrossFields {

@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { run } from './exec.ts';
 import { cgroupBase, KILL_GRACE_MS, nsPrefix, PREFIX } from './plan.ts';
+import { restoreTuning } from './tuning/apply.ts';
 
 export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
 export const runDirOf = (stack: string) => join(stateDir(), stack);
@@ -116,7 +117,7 @@ export async function stacksPresent(): Promise<string[]> {
     for (const d of readdirSync(root)) if (d.startsWith(`${PREFIX}.`) && !d.startsWith(`${PREFIX}._`)) names.add(d.slice(PREFIX.length + 1));
   if (existsSync(stateDir()))
     for (const f of readdirSync(stateDir())) {
-      const m = /^(.+)\.(state\.json|lock)$/.exec(f);
+      const m = /^(.+)\.(state\.json|lock|tuning\.json)$/.exec(f);
       if (m) names.add(m[1]!);
     }
   return [...names].sort();
@@ -243,6 +244,8 @@ export interface DownReport {
   namespaces: string[];
   processes: number;
   cgroups: string[];
+  /** Machine-wide files whose previous value was put back (host tuning). */
+  restored: string[];
 }
 
 /**
@@ -271,7 +274,9 @@ export async function downStack(stack: string): Promise<DownReport> {
     inCgroups += r.processes;
   }
   const ns = await removeNamespaces([...(state?.namespaces ?? []), ...found]);
-  const removed = { namespaces: ns.namespaces, processes: ns.processes + inCgroups, cgroups };
+  const back = await restoreTuning(stack);
+  if (back.failed.length) throw new Error(`${stack}: could not put back machine-wide tuning: ${back.failed.join('; ')}`);
+  const removed = { namespaces: ns.namespaces, processes: ns.processes + inCgroups, cgroups, restored: back.restored };
   clearState(stack);
   if (lockHolder(stack) === null) rmSync(lockPath(stack), { force: true });
   return { stack, stoppedRun, ...removed };

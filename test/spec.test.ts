@@ -22,6 +22,7 @@ test('defaults are documented values', (t) => {
     network: { underlayCidr: '10.77.0.0/24', underlayMtu: 1500, podCidr: '10.244.0.0/16' },
     server: { responseBytes: [350], workers: 1, keepaliveRequests: 100 },
     workload: { tool: 'wrk', durationSeconds: 10, connections: [1], threads: 1, keepalive: [true], timeoutSeconds: 5 },
+    tuning: { profile: 'none', irqAffinity: false, rps: false, xps: false, rfs: false, sysctls: {}, schedMigrationCostNs: null, tuned: null, notrack: false, pinning: false, optional: [] },
     repetitions: 1,
     warmupSeconds: 1,
   });
@@ -39,7 +40,7 @@ test('sweep values: a scalar becomes a list, repeats are dropped', (t) => {
 
 test('unknown keys are named with what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:datapth': 'host' }), [
-    'config: unknown key "datapth"; allowed here: description, target, datapath, network, server, proxy, workload, repetitions, warmupSeconds',
+    'config: unknown key "datapth"; allowed here: description, target, datapath, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
   ]);
   t.deepEqual(bad({ 'netlab:server': { respBytes: 1 } }), ['netlab:server: unknown key "respBytes"; allowed here: responseBytes, workers, keepaliveRequests']);
   t.deepEqual(bad({ 'other:key': 1 }), ['config key "other:key": expected "netlab:<key>" (or a pulumi/aws/command/kubernetes provider key)']);
@@ -144,4 +145,43 @@ test('proxy: impossible combinations are refused with the reason', (t) => {
   ]);
   t.deepEqual(bad({ 'netlab:workload': { tool: 'conn-reuse' } }), ['netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs']);
   t.deepEqual(bad({ 'netlab:proxy': { mode: 'nftables' }, 'netlab:workload': { tool: 'conn-reuse' } }), ['netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs']);
+});
+
+test('tuning: a profile fills what the stack does not give; null drops a profile sysctl', (t) => {
+  const s = specFromStackDoc('x', { config: { 'netlab:tuning': { profile: 'study', xps: false, sysctls: { 'net.ipv4.tcp_fin_timeout': 30, 'fs.file-max': null, 'net.core.somaxconn': '8192' } } } });
+  t.is(s.tuning.profile, 'study');
+  t.true(s.tuning.rps);
+  t.false(s.tuning.xps);
+  t.is(s.tuning.sysctls['net.ipv4.tcp_fin_timeout'], '30');
+  t.is(s.tuning.sysctls['net.core.somaxconn'], '8192');
+  t.false('fs.file-max' in s.tuning.sysctls);
+  t.is(s.tuning.schedMigrationCostNs, 10_000_000);
+  t.deepEqual(s.tuning.optional, ['kernel.sched_migration_cost_ns']);
+  t.is(specFromStackDoc('x', { config: { 'netlab:tuning': { rps: true } } }).tuning.xps, false);
+});
+
+test('tuning: bad input names the key, the value and what is allowed', (t) => {
+  t.deepEqual(bad({ 'netlab:tuning': { profile: 'fast' } }), ['netlab:tuning.profile = "fast": expected one of: none, study']);
+  t.deepEqual(bad({ 'netlab:tuning': { rfs: 'yes' } }), ['netlab:tuning.rfs = "yes": expected true or false']);
+  t.regex(bad({ 'netlab:tuning': { sysctls: { 'net.ipv4 tcp': 1 } } })[0]!, /expected a sysctl name such as net\.ipv4\.tcp_fin_timeout/);
+  t.regex(bad({ 'netlab:tuning': { optional: ['rsp'] } })[0]!, /netlab:tuning\.optional\.0 = "rsp": not a setting of this stack; allowed: irqAffinity, rps, xps/);
+  t.regex(bad({ 'netlab:tuning': { sysctls: { 'kernel.sched_migration_cost_ns': 5 } } })[0]!, /set it with tuning\.schedMigrationCostNs/);
+  t.regex(bad({ 'netlab:tuning': { irqs: true } })[0]!, /netlab:tuning: unknown key "irqs"; allowed here: profile, irqAffinity/);
+});
+
+test('tuning: NOTRACK is refused with a proxy mode that needs conntrack, allowed with ebpf', (t) => {
+  const [p] = bad({ 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'iptables' }, 'netlab:tuning': { profile: 'study' } });
+  t.is(p, 'netlab:tuning.notrack = true: proxy.mode iptables needs conntrack (its DNAT is undone on the replies through conntrack), so NOTRACK would break the Services; set tuning.notrack: false (profile study turns it on), or use proxy.mode none or ebpf');
+  t.notThrows(() => specFromStackDoc('x', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'iptables' }, 'netlab:tuning': { profile: 'study', notrack: false } } }));
+  t.notThrows(() => specFromStackDoc('x', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'ebpf' }, 'netlab:tuning': { profile: 'study' } } }));
+});
+
+test('the tuning pair differs only in its tuning', (t) => {
+  const a = loadStack('local-untuned');
+  const b = loadStack('local-tuned');
+  const { tuning: ta, name: _a, description: _da, ...ra } = a;
+  const { tuning: tb, name: _b, description: _db, ...rb } = b;
+  t.deepEqual(ra, rb);
+  t.is(ta.profile, 'none');
+  t.is(tb.profile, 'study');
 });
