@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { run } from './exec.ts';
 import { kernelVersion, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity } from './tuning/plan.ts';
 import { resolveTuning } from './tuning/profile.ts';
+import { findResults, writeReport } from './report/write.ts';
 import { release } from 'node:os';
 import { formatCpuList, parseLscpuP } from './tuning/topology.ts';
 import { join } from 'node:path';
@@ -91,8 +92,17 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
   }
   const results: RunResult[] = outcomes.map((x) => x.result);
   const rows = summarize(results);
+  // The report of what just ran: charts and tables from these result.json files alone.
+  let report: string | null = null;
+  if (outcomes.length) {
+    try {
+      report = (await writeReport(outcomes.map((x) => join(x.dir, 'result.json')), join(o.resultsRoot ?? join(PROJECT_DIR, 'results'), 'report'))).html;
+    } catch (e) {
+      process.stderr.write(`netlab: the report could not be written: ${(e as Error).message}\n`);
+    }
+  }
   if (o.json) {
-    process.stdout.write(JSON.stringify({ runs: outcomes.map((x) => ({ stack: x.result.stack, status: x.result.status, dir: x.dir, error: x.result.error })), rows }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ runs: outcomes.map((x) => ({ stack: x.result.stack, status: x.result.status, dir: x.dir, error: x.result.error })), rows, report }, null, 2) + '\n');
   } else {
     process.stdout.write(`\n${renderTable(rows)}\n`);
     for (const x of outcomes) {
@@ -101,6 +111,7 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
       const td = r.teardown ? `tear-down ${r.teardown.seconds.toFixed(2)} s` : 'kept up (netlab down to remove)';
       process.stdout.write(`${r.stack}: ${r.status}${r.error ? ` — ${r.error}` : ''}; ${setup}; ${td}; ${x.dir}/result.json\n`);
     }
+    if (report) process.stdout.write(`report: ${report}\n`);
   }
   return outcomes;
 }
@@ -379,6 +390,25 @@ export async function main(argv: string[]): Promise<void> {
       });
       process.stderr.write(`rps: ${report.verdict}; p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms, mean ${report.latencyMs.mean} ms; client CPU ${report.cpu.cores} cores\n`);
       process.stdout.write(JSON.stringify(report) + '\n');
+    });
+
+  program
+    .command('report')
+    .description('charts and tables (HTML + SVG), CSV and JSON from result.json files; bad or foreign files are named and skipped')
+    .argument('[paths...]', 'run dirs, result trees, result.json files or stack names (default: every result under --results)')
+    .option('--out <dir>', 'where to write the report (default: <results>/report)')
+    .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
+    .action(async (paths: string[], o: { out?: string; results: string }) => {
+      try {
+        const { files, missing } = findResults(paths.length ? paths : [o.results], o.results);
+        if (missing.length) throw new SpecError('report', missing.map((m) => `${m}: no such file, directory or stack under ${o.results}`));
+        const r = await writeReport(files, o.out ?? join(o.results, 'report'));
+        for (const s of r.skipped) process.stderr.write(`skipped ${s.file}: ${s.why}\n`);
+        process.stdout.write(`${r.runs} run(s), ${r.charts.length} chart(s), ${r.skipped.length} file(s) skipped\nreport: ${r.html}\n`);
+        if (!r.runs) process.exitCode = 1;
+      } catch (e) {
+        fail(e);
+      }
     });
 
   program

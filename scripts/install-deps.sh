@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages netlab uses, only those missing (no apt-get update when nothing is).
 # Run as root on Debian/Ubuntu. Used by `npm test`, `npm run quickstart` and `npm run bench`.
+# `--test` adds what only the tests need: headless Chromium for the report's browser test.
 set -euo pipefail
 
 pkgs=(
@@ -15,6 +16,9 @@ pkgs=(
   clang llvm libbpf-dev bpftool       # eBPF socket load balancing
   shellcheck     # checks generated host scripts
 )
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(chromium fonts-dejavu-core)   # the report's browser test (headless, via puppeteer-core)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

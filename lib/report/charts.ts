@@ -1,0 +1,190 @@
+// Chart specs (Vega-Lite) from report groups, and their SVG rendered headless by Vega. Pure apart
+// from Vega's own rendering (no browser, no canvas, no I/O).
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { nines, type Group, type programming } from './data.ts';
+
+export interface Chart {
+  id: string;
+  title: string;
+  /** What the chart shows and where its exact figures are. */
+  caption: string;
+  spec: TopLevelSpec;
+}
+
+const WIDTH = 560;
+const HEIGHT = 300;
+const NINES_TICKS = [50, 90, 99, 99.9, 99.99, 99.999];
+
+/** Solid: keep-alive off (a new connection per request); dashed: keep-alive on. */
+const DASH = { field: 'keepalive', type: 'nominal', title: 'solid: keep-alive off, dashed: on', scale: { domain: ['keep-alive off', 'keep-alive on'], range: [[1, 0], [5, 3]] }, legend: null };
+
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const ka = (k: boolean) => (k ? 'keep-alive on' : 'keep-alive off');
+
+function base(title: string, data: object[]): Record<string, unknown> {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: data },
+    config: { font: 'DejaVu Sans, sans-serif', legend: { orient: 'right', labelLimit: 400 }, axis: { grid: true } },
+  };
+}
+
+/** Every chart the groups support; a chart appears only when its data can draw a line or bars. */
+export function buildCharts(groups: Group[], programs: ReturnType<typeof programming>): Chart[] {
+  const charts: Chart[] = [];
+  // 1. Latency against percentile, one chart per load × size × keep-alive × Service count (E2).
+  const curveKeys = new Map<string, Group[]>();
+  for (const g of groups)
+    if (g.curve.length >= 2) {
+      const k = `${g.load}|${g.responseBytes}|${g.keepalive}|${g.services ?? ''}`;
+      curveKeys.set(k, [...(curveKeys.get(k) ?? []), g]);
+    }
+  for (const gs of curveKeys.values()) {
+    const g0 = gs[0]!;
+    const title = `Latency by percentile: ${g0.load}, ${g0.responseBytes} B, ${ka(g0.keepalive)}${g0.services !== null ? `, ${g0.services} Services` : ''}`;
+    const data = gs.flatMap((g) => g.curve.map((c) => ({ stack: g.stack, percentile: c.percentile, nines: nines(c.percentile), ms: c.ms })));
+    charts.push({
+      id: `latency-percentile-${slug(`${g0.load}-${g0.responseBytes}-${g0.keepalive ? 'ka' : 'noka'}${g0.services !== null ? `-s${g0.services}` : ''}`)}`,
+      title,
+      caption: 'Median over repetitions and runs of each percentile; the x axis is in "nines" (50, 90, 99, 99.9 …) as the 2016 study drew it.',
+      spec: {
+        ...base(title, data),
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: {
+            field: 'nines',
+            type: 'quantitative',
+            title: 'percentile',
+            scale: { domain: [nines(50), nines(Math.max(...data.map((d) => d.percentile)))] },
+            axis: { values: NINES_TICKS.map(nines), labelExpr: `{${NINES_TICKS.map((q) => `'${nines(q).toFixed(6)}': '${q}'`).join(', ')}}[format(datum.value, '.6f')]` },
+          },
+          y: { field: 'ms', type: 'quantitative', title: 'latency (ms)', scale: { type: 'log' } },
+          color: { field: 'stack', type: 'nominal' },
+          tooltip: [{ field: 'stack' }, { field: 'percentile' }, { field: 'ms', format: '.3f' }],
+        },
+      } as TopLevelSpec,
+    });
+  }
+  // 2–4. Against the number of Services, one line per proxy mode (stack), dashed without keep-alive (E1, E4).
+  const svc = groups.filter((g) => g.services !== null);
+  const counts = new Set(svc.map((g) => g.services));
+  if (counts.size >= 2) {
+    const line = (id: string, title: string, caption: string, yTitle: string, pick: (g: Group) => number | null | undefined, extra: Record<string, unknown>[] = [], logY = true) => {
+      const data = svc.flatMap((g) => {
+        const v = pick(g);
+        return v === null || v === undefined ? [] : [{ stack: g.stack, mode: g.proxyMode, services: g.services, keepalive: ka(g.keepalive), value: v, load: g.load }];
+      });
+      if (new Set(data.map((d) => d.services)).size < 2) return;
+      charts.push({
+        id,
+        title,
+        caption,
+        spec: {
+          ...base(title, [...data, ...extra]),
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'services', type: 'quantitative', title: 'Services', scale: { type: 'log' } },
+            y: { field: 'value', type: 'quantitative', title: yTitle, ...(logY ? { scale: { type: 'log' } } : {}) },
+            color: { field: 'stack', type: 'nominal' },
+            strokeDash: DASH,
+            tooltip: [{ field: 'stack' }, { field: 'services' }, { field: 'keepalive' }, { field: 'value', format: '.3f' }],
+          },
+        } as TopLevelSpec,
+      });
+    };
+    line('latency-mean-vs-services', 'Mean latency against the number of Services', 'Median over repetitions of the mean latency. Solid lines: a new connection per request (keep-alive off); dashed: keep-alive on.', 'mean latency (ms)', (g) => g.meanMs?.median);
+    line('latency-p99-vs-services', 'p99 latency against the number of Services', 'Median over repetitions of the 99th percentile. Solid: keep-alive off; dashed: on.', 'p99 latency (ms)', (g) => g.p99Ms?.median);
+    line('cpu-vs-services', 'CPU against the number of Services', 'Whole-machine cores busy during the point (user + system + softirq + irq from /proc/stat); the load client is included. Solid: keep-alive off; dashed: on.', 'cores', (g) => g.cores?.median, [], false);
+    if (svc.some((g) => g.rulesWalked)) line('rules-walked-vs-services', 'iptables rules walked per new connection', 'From the nat table counters after each point (iptables mode only). Solid: keep-alive off; dashed: on.', 'rules per connection', (g) => g.rulesWalked?.median);
+  }
+  if (new Set(programs.map((p) => p.services)).size >= 2) {
+    const title = 'Programming time against the number of Services';
+    charts.push({
+      id: 'programming-vs-services',
+      title,
+      caption: 'Time to install the whole fleet for one Service count (rules, sets or BPF maps), median over runs.',
+      spec: {
+        ...base(title, programs),
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'services', type: 'quantitative', title: 'Services', scale: { type: 'log' } },
+          y: { field: 'seconds', type: 'quantitative', title: 'seconds', scale: { type: 'log' } },
+          color: { field: 'stack', type: 'nominal' },
+          tooltip: [{ field: 'stack' }, { field: 'services' }, { field: 'seconds', format: '.2f' }],
+        },
+      } as TopLevelSpec,
+    });
+  }
+  // 5. Throughput against offered rate (open-loop client): where the system stops keeping up.
+  const rateCount = (st: string) => new Set(groups.filter((g) => g.stack === st && g.rate !== null).map((g) => g.rate)).size;
+  const rated = groups.filter((g) => g.rate !== null && g.achievedRate && rateCount(g.stack) >= 2);
+  if (rated.length) {
+    const title = 'Achieved against offered rate';
+    const data = rated.map((g) => ({ stack: g.stack, keepalive: ka(g.keepalive), offered: g.rate, achieved: g.achievedRate!.median, ok: `${g.ok}/${g.total}` }));
+    charts.push({
+      id: 'throughput-vs-offered',
+      title,
+      caption: 'Requests per second the constant-rate client completed against the rate it was asked for, invalid points included; a point below the grey diagonal did not keep up (the table counts it as invalid). Solid: keep-alive off; dashed: on.',
+      spec: {
+        ...base(title, data),
+        layer: [
+          {
+            mark: { type: 'line', point: true },
+            encoding: {
+              x: { field: 'offered', type: 'quantitative', title: 'offered (req/s)', scale: { type: 'log' } },
+              y: { field: 'achieved', type: 'quantitative', title: 'achieved (req/s)', scale: { type: 'log' } },
+              color: { field: 'stack', type: 'nominal' },
+              strokeDash: DASH,
+              tooltip: [{ field: 'stack' }, { field: 'keepalive' }, { field: 'offered' }, { field: 'achieved', format: '.1f' }, { field: 'ok' }],
+            },
+          },
+          {
+            data: { values: [Math.min(...data.map((d) => d.offered!)), Math.max(...data.map((d) => d.offered!))].map((v) => ({ offered: v, achieved: v })) },
+            mark: { type: 'line', strokeDash: [3, 3], color: '#999' },
+            encoding: { x: { field: 'offered', type: 'quantitative' }, y: { field: 'achieved', type: 'quantitative' } },
+          },
+        ],
+      } as TopLevelSpec,
+    });
+  }
+  // 6. Closed-loop loads (wrk, ab): req/s per stack, bars with the min–max range over repetitions.
+  const closed = groups.filter((g) => (g.tool === 'wrk' || g.tool === 'ab') && g.reqPerSec);
+  if (new Set(closed.map((g) => g.stack)).size >= 2) {
+    const title = 'Throughput per stack (closed-loop load)';
+    const data = closed.map((g) => ({ stack: g.stack, config: `${g.load}, ${g.responseBytes} B, ${ka(g.keepalive)}`, median: g.reqPerSec!.median, min: g.reqPerSec!.min, max: g.reqPerSec!.max }));
+    charts.push({
+      id: 'throughput-per-stack',
+      title,
+      caption: 'Median req/s over repetitions and runs; the black line spans min to max, so bars whose lines overlap differ by less than the run-to-run noise.',
+      spec: {
+        ...base(title, data),
+        height: Math.max(HEIGHT, 14 * data.length + 12 * new Set(data.map((d) => d.config)).size),
+        encoding: {
+          y: { field: 'config', type: 'nominal', title: null, axis: { labelLimit: 400 } },
+          yOffset: { field: 'stack', type: 'nominal' },
+          color: { field: 'stack', type: 'nominal' },
+        },
+        layer: [
+          { mark: 'bar', encoding: { x: { field: 'median', type: 'quantitative', title: 'req/s' }, tooltip: [{ field: 'stack' }, { field: 'config' }, { field: 'median', format: '.0f' }, { field: 'min', format: '.0f' }, { field: 'max', format: '.0f' }] } },
+          { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'min', type: 'quantitative' }, x2: { field: 'max' } } },
+        ],
+      } as TopLevelSpec,
+    });
+  }
+  return charts;
+}
+
+/** A chart as SVG, rendered without a browser. */
+export async function renderSvg(chart: Chart): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(chart.spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
