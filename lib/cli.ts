@@ -398,11 +398,12 @@ export async function main(argv: string[]): Promise<void> {
     .argument('[paths...]', 'run dirs, result trees, result.json files or stack names (default: every result under --results)')
     .option('--out <dir>', 'where to write the report (default: <results>/report)')
     .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
-    .action(async (paths: string[], o: { out?: string; results: string }) => {
+    .option('--baseline <stack>', 'stack the ratios are against (default: the plain host datapath stack, if any)')
+    .action(async (paths: string[], o: { out?: string; results: string; baseline?: string }) => {
       try {
         const { files, missing } = findResults(paths.length ? paths : [o.results], o.results);
         if (missing.length) throw new SpecError('report', missing.map((m) => `${m}: no such file, directory or stack under ${o.results}`));
-        const r = await writeReport(files, o.out ?? join(o.results, 'report'));
+        const r = await writeReport(files, o.out ?? join(o.results, 'report'), o.baseline ? { baseline: o.baseline } : {});
         for (const s of r.skipped) process.stderr.write(`skipped ${s.file}: ${s.why}\n`);
         process.stdout.write(`${r.runs} run(s), ${r.charts.length} chart(s), ${r.skipped.length} file(s) skipped\nreport: ${r.html}\n`);
         if (!r.runs) process.exitCode = 1;

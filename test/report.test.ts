@@ -37,8 +37,11 @@ test('groups fold repetitions and runs; ratios against the host baseline, with s
   t.is(gw1.vsBaseline!.reqPerSec!.ratio, gw1.reqPerSec!.median / host1.reqPerSec!.median);
   const overlap = !(gw1.reqPerSec!.min > host1.reqPerSec!.max || gw1.reqPerSec!.max < host1.reqPerSec!.min);
   t.is(gw1.vsBaseline!.reqPerSec!.significant, !overlap);
-  // no baseline among the runs: no ratios
+  // no baseline among the runs: no ratios, unless one is named
   t.true(groupRuns(of('local-hostgw')).every((g) => g.vsBaseline === null));
+  const tuned = groupRuns(of('local-tuned', 'local-untuned'), 'local-untuned').filter((g) => g.stack === 'local-tuned');
+  t.is(tuned.length, 4);
+  t.true(tuned.every((g) => g.vsBaseline?.baseline === 'local-untuned' && g.vsBaseline.reqPerSec !== null));
 });
 
 test('spread and significance rules', (t) => {
@@ -104,4 +107,5 @@ test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', asy
   t.false(/<script/i.test(html), 'the page needs no script');
   t.true(existsSync(join(out, 'points.csv')));
   t.deepEqual(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).charts, r.charts);
+  await t.throwsAsync(writeReport(files, out, { baseline: 'no-such' }), { message: /baseline no-such: no run of that stack/ });
 });

@@ -193,7 +193,8 @@ export function baselineStack(groups: Pick<Group, 'stack' | 'datapath' | 'proxyM
   return groups.find((g) => g.datapath === 'host' && g.proxyMode === 'none' && g.tuning === 'none')?.stack ?? null;
 }
 
-export function groupRuns(runs: Loaded[]): Group[] {
+/** Group the runs' points; ratios against `baseline` (a stack name) or, if not given, the plain host stack. */
+export function groupRuns(runs: Loaded[], baseline?: string): Group[] {
   const byKey = new Map<string, { run: RunResult; p: PointResult }[]>();
   for (const { result: r } of runs)
     for (const p of r.points) {
@@ -236,7 +237,7 @@ export function groupRuns(runs: Loaded[]): Group[] {
       vsBaseline: null,
     });
   }
-  const base = baselineStack(groups);
+  const base = baseline ?? baselineStack(groups);
   if (base)
     for (const g of groups) {
       if (g.stack === base) continue;

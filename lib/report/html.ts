@@ -91,7 +91,7 @@ th { background: #f4f4f4; } .range { color: #777; font-size: 0.9em; } .ns { colo
 <body>
 <h1>netlab report</h1>
 <p>${p.runs.length} run(s) of ${stacks.length} stack(s): ${esc(stacks.join(', '))}. Generated ${esc(p.generatedAt)}.
-${p.baseline ? `Ratios are against <b>${esc(p.baseline)}</b> at the same load.` : 'No baseline stack (the plain <code>host</code> datapath without proxy or tuning) among these runs: no ratios.'}
+${p.baseline ? `Ratios are against <b>${esc(p.baseline)}</b> at the same load.` : 'No baseline stack (the plain <code>host</code> datapath without proxy or tuning) among these runs, and none given with <code>--baseline</code>: no ratios.'}
 Figures are medians over repetitions and runs, with [min–max] where there is more than one;
 <span class="ns">n.s.</span> marks a ratio whose ranges overlap (not significant: within run-to-run noise).</p>
 <h2>Charts</h2>

@@ -38,9 +38,9 @@ export interface ReportOutcome {
   skipped: Skipped[];
 }
 
-export async function writeReport(files: string[], outDir: string, extraSkipped: Skipped[] = []): Promise<ReportOutcome> {
+export async function writeReport(files: string[], outDir: string, o: { baseline?: string } = {}): Promise<ReportOutcome> {
   const runs: Loaded[] = [];
-  const skipped: Skipped[] = [...extraSkipped];
+  const skipped: Skipped[] = [];
   for (const f of files) {
     let text: string;
     try {
@@ -54,7 +54,9 @@ export async function writeReport(files: string[], outDir: string, extraSkipped:
     else skipped.push(r);
   }
   runs.sort((a, b) => a.result.stack.localeCompare(b.result.stack) || a.result.startedAt.localeCompare(b.result.startedAt));
-  const groups = groupRuns(runs);
+  if (o.baseline && !runs.some((r) => r.result.stack === o.baseline))
+    throw new Error(`baseline ${o.baseline}: no run of that stack among the results (stacks: ${[...new Set(runs.map((r) => r.result.stack))].join(', ')})`);
+  const groups = groupRuns(runs, o.baseline);
   const programs = programming(runs);
   const charts = buildCharts(groups, programs);
   mkdirSync(join(outDir, 'charts'), { recursive: true });
@@ -67,7 +69,7 @@ export async function writeReport(files: string[], outDir: string, extraSkipped:
   }
   const points = flatten(runs);
   writeFileSync(join(outDir, 'points.csv'), toCsv(points));
-  const baseline = baselineStack(groups);
+  const baseline = o.baseline ?? baselineStack(groups);
   const generatedAt = new Date().toISOString();
   writeFileSync(join(outDir, 'report.json'), JSON.stringify({ generatedAt, baseline, runs: runs.map((r) => r.file), skipped, charts: charts.map((c) => c.id), groups }, null, 2) + '\n');
   const html = join(outDir, 'index.html');
