@@ -1,5 +1,6 @@
 // The local runner: executes a plan on network namespaces of this machine. Thin: every command
 // comes from the plan; this file only orders, times, records and cleans up.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -17,8 +18,7 @@ import { cpuBetween, sampleCpu } from './cpu.ts';
 import { rulesWalked } from './proxy/iptables.ts';
 import { multiarchInclude } from './proxy/ebpf.ts';
 import type { ProxyProgram } from './proxy/program.ts';
-import { execFileSync } from 'node:child_process';
-import { parseLscpuP, formatCpuList } from './tuning/topology.ts';
+import { formatCpuList, parseLscpuP } from './tuning/topology.ts';
 import { applyTuning, restoreTuning, type TuningRecord } from './tuning/apply.ts';
 
 export class PreflightError extends Error {
@@ -73,7 +73,7 @@ export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Plan options for this machine: its cgroup v2 mount, netlab's own command, clang's includes. */
+/** Plan options for this machine: its cgroup v2 mount, netlab's own command, clang's includes, CPU topology and kernel. */
 export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'netlab' | 'includeDir' | 'host'> {
   return {
     cgroupRoot: cgroupRoot() ?? '/sys/fs/cgroup',

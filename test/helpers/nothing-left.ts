@@ -25,5 +25,6 @@ export async function assertNothingLeft(t: ExecutionContext, stack: string): Pro
   t.false(existsSync(join(stateDir(), stack)), 'run dir left behind');
   t.false(existsSync(join(stateDir(), `${stack}.state.json`)), 'state file left behind');
   t.false(existsSync(join(stateDir(), `${stack}.lock`)), 'lock left behind');
+  t.false(existsSync(join(stateDir(), `${stack}.tuning.json`)), 'machine-wide tuning not put back');
   t.is(await bpfProgramsLeft(), '0', 'BPF program left loaded');
 }
