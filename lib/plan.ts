@@ -4,6 +4,7 @@ import { intToIp, parseCidr, SpecError, type Datapath, type ProxyMode, type Spec
 import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from './tuning/plan.ts';
 import { untuned, type Tuning } from './tuning/profile.ts';
 import { formatCpuList, type Topology } from './tuning/topology.ts';
+import { shq } from './shell.ts';
 import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
 import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
 import type { ServicePort } from './proxy/fleet.ts';
@@ -471,11 +472,6 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
 
 // ---------------------------------------------------------------------------------------------
 // Printing
-
-/** Quote one argument for a POSIX shell, only where needed. */
-export function shq(a: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
 
 export function stepText(step: Step): string {
   if ('argv' in step) return step.argv.map(shq).join(' ');

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { assertGolden } from './helpers/golden.ts';
 import { buildPlan, renderPlan, type Plan } from '../lib/plan.ts';
 import { specFromStackDoc, DATAPATHS } from '../lib/spec.ts';
 
@@ -26,13 +26,7 @@ function planFor(datapath: string, extra: Record<string, unknown> = {}): Plan {
 for (const dp of DATAPATHS) {
   test(`exact plan for the ${dp} datapath`, (t) => {
     const text = renderPlan(planFor(dp));
-    const file = join(GOLDEN, `${dp}.txt`);
-    if (process.env.UPDATE_GOLDEN) {
-      mkdirSync(GOLDEN, { recursive: true });
-      writeFileSync(file, text);
-    }
-    t.true(existsSync(file), `golden file ${file} missing`);
-    t.is(text, readFileSync(file, 'utf8'));
+    assertGolden(t, join(GOLDEN, `${dp}.txt`), text);
   });
 }
 
@@ -130,10 +124,7 @@ for (const [name, config] of proxyCases) {
   test(`exact plan: ${name}`, (t) => {
     const datapath = name.endsWith('-host') ? 'host' : 'hostgw';
     const text = renderPlan(buildPlan(specFromStackDoc('t', { config: { 'netlab:datapath': datapath, ...config } }), proxyOpts));
-    const file = join(GOLDEN, `${name}.txt`);
-    if (process.env.UPDATE_GOLDEN) writeFileSync(file, text);
-    t.true(existsSync(file), `golden file ${file} missing`);
-    t.is(text, readFileSync(file, 'utf8'));
+    assertGolden(t, join(GOLDEN, `${name}.txt`), text);
   });
 }
 

@@ -1,7 +1,8 @@
 // Host tuning (issue 5): CPU masks in the kernel's format for any CPU count, the study profile
 // derived from a topology, each key on its own, the embedded lab's placement, and tuned plans.
 import test from 'ava';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { assertGolden } from './helpers/golden.ts';
 import { join } from 'node:path';
 import { perNamespace, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity, type TuningHost } from '../lib/tuning/plan.ts';
 import { resolveTuning } from '../lib/tuning/profile.ts';
@@ -74,15 +75,7 @@ test('one node of 4 CPUs without SMT, and 2 nodes × 48 CPUs with SMT (96)', (t)
 });
 
 const FIX = join(import.meta.dirname, 'fixtures', 'tuning');
-const golden = (t: import('ava').ExecutionContext, name: string, text: string) => {
-  const file = join(FIX, name);
-  if (process.env.UPDATE_GOLDEN) {
-    mkdirSync(FIX, { recursive: true });
-    writeFileSync(file, text);
-  }
-  t.true(existsSync(file), `golden file ${file} missing`);
-  t.is(text, readFileSync(file, 'utf8'));
-};
+const golden = (t: import('ava').ExecutionContext, name: string, text: string) => assertGolden(t, join(FIX, name), text);
 const aws = (kernel: string): TuningHost => ({ topology: c4, kernel, nics: [{ name: 'eth0', rxQueues: 2, txQueues: 2, irqs: [265, 266] }], embedded: false, namespaces: [], iptables: 'iptables', traffic: { tcpPorts: [80], udpPorts: [] } });
 
 // Whole study profile on a c4.8xlarge, on a kernel of the study's time and on a current one:

@@ -3,6 +3,7 @@
 // seed 001's setup, derived from the topology rather than copied, so it fits any instance type.
 import { cpuMask, formatCpuList, nodes, physicalCpus, type Topology } from './topology.ts';
 import { PROFILES, SCHED_MIGRATION_COST, type Tuning } from './profile.ts';
+import { shq } from '../shell.ts';
 
 export interface Nic {
   name: string;
@@ -182,16 +183,14 @@ export function studyTuning(t: Topology, nic: Nic): TuningStep[] {
   return tuningSteps(nicOnly, { topology: t, kernel: '6.1', nics: [nic], embedded: false, namespaces: [], iptables: 'iptables', traffic: { tcpPorts: [], udpPorts: [] } });
 }
 
-const quote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-
 export function tuningStepText(s: TuningStep): string {
   const where = (ns?: string) => (ns ? `ip netns exec ${ns} ` : '');
   if (s.kind === 'write') {
-    const echo = `echo ${quote(s.value)} > ${s.path}`;
-    const cmd = s.netns ? `${where(s.netns)}sh -c ${quote(echo)}` : s.debugfs ? `unshare --mount sh -c ${quote(`mount -t debugfs none /sys/kernel/debug && ${echo}`)}` : echo;
+    const echo = `echo ${shq(s.value)} > ${s.path}`;
+    const cmd = s.netns ? `${where(s.netns)}sh -c ${shq(echo)}` : s.debugfs ? `unshare --mount sh -c ${shq(`mount -t debugfs none /sys/kernel/debug && ${echo}`)}` : echo;
     return `${cmd}  # ${s.why}${s.optional ? ' (optional)' : ''}`;
   }
-  if (s.kind === 'command') return `${where(s.netns)}${s.argv.map(quote).join(' ')}  # ${s.why}${s.optional ? ' (optional)' : ''}`;
+  if (s.kind === 'command') return `${where(s.netns)}${s.argv.map(shq).join(' ')}  # ${s.why}${s.optional ? ' (optional)' : ''}`;
   return `# skipped ${s.setting}: ${s.why}`;
 }
 
