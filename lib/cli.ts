@@ -116,6 +116,13 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
   return outcomes;
 }
 
+/** A bench's figures: JSON or a table plus what was skipped; the exit code says whether every run was ok. */
+function benchOutput(outcomes: UpOutcome[], json: object, table: () => string, skipped: string[], asJson?: boolean): void {
+  if (asJson) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  else process.stdout.write(`\n${table()}\n${skipped.map((s) => `${s}\n`).join('')}`);
+  process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+}
+
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Stacks a bench builds in code: each validated (bad options fail like a bad stack file), and
@@ -284,9 +291,7 @@ export async function main(argv: string[]): Promise<void> {
       }));
       for (const b of bench)
         t.push([b.datapath, b.setupSeconds?.toFixed(3) ?? '-', b.teardownSeconds?.toFixed(3) ?? '-', b.setupSeconds !== null && b.teardownSeconds !== null ? (b.setupSeconds + b.teardownSeconds).toFixed(3) : '-']);
-      if (o.json) process.stdout.write(JSON.stringify({ bench, skipped }, null, 2) + '\n');
-      else process.stdout.write(`\n${t.toString()}\n${skipped.map((s) => `${s}\n`).join('')}`);
-      process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+      benchOutput(outcomes, { bench, skipped }, () => t.toString(), skipped, o.json);
     });
 
   program
@@ -317,9 +322,7 @@ export async function main(argv: string[]): Promise<void> {
       );
       const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
       const rows = proxyRatios(outcomes.map((x) => x.result), counts[0]!, counts[1]!);
-      if (o.json) process.stdout.write(JSON.stringify({ ratios: rows, skipped }, null, 2) + '\n');
-      else process.stdout.write(`\n${renderProxyRatios(rows, counts[0]!, counts[1]!)}\n${skipped.map((s) => `${s}\n`).join('')}`);
-      process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+      benchOutput(outcomes, { ratios: rows, skipped }, () => renderProxyRatios(rows, counts[0]!, counts[1]!), skipped, o.json);
     });
 
   program

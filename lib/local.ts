@@ -348,9 +348,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         // Read the pinning back once nginx has answered (its workers pin themselves as they start):
         // nginx's processes, and a process started exactly like the load tool.
         result.tuning.placement.serverReadBack = cgroupAffinities(plan.server.cgroup);
-        const probe = plan.points[0]!.argv;
-        const prefix = probe.slice(0, probe.indexOf('taskset') + 3);
-        const r = await run([...prefix, 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status'], { check: false, signal });
+        const r = await run(plan.tuning!.probe!, { check: false, signal });
         result.tuning.placement.clientReadBack = r.stdout.split(':')[1]?.trim() ?? null;
       }
 

@@ -108,6 +108,8 @@ export interface PlanTuning {
   steps: TuningStep[];
   /** CPUs of the load tool (taskset) and of nginx's workers (worker_cpu_affinity), when pinned. */
   placement: { client: number[]; server: number[] } | null;
+  /** Prints the Cpus_allowed_list a process started exactly like the load tool gets (pinning read-back). */
+  probe: string[] | null;
 }
 
 export interface PlanProxy {
@@ -140,6 +142,7 @@ export interface PlanOptions {
 }
 
 const ipn = (ns: string, ...args: string[]) => ['ip', '-n', ns, ...args];
+const taskset = (cpus: number[]) => ['taskset', '-c', formatCpuList(cpus)];
 const inNs = (ns: string, ...argv: string[]) => ['ip', 'netns', 'exec', ns, ...argv];
 
 interface HostAddr {
@@ -317,7 +320,8 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       iptables: 'iptables-legacy',
       traffic: { tcpPorts: [80], udpPorts: dp === 'vxlan' ? [8472] : [] },
     });
-    tuning = { spec: spec.tuning, steps, placement: place };
+    const probe = place ? inCgroup(`${cgBase}/client`, inNs(endpoint.client.netns, ...taskset(place.client), 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status')) : null;
+    tuning = { spec: spec.tuning, steps, placement: place, probe };
   }
 
   // Server: nginx in the server endpoint's namespace, one static file per response size.
@@ -371,7 +375,7 @@ type Url = { responseBytes: number; url: string; hosts: number };
 function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: Plan['server']['urls'], proxy: PlanProxy | null, opts: PlanOptions, cpus: number[] | null): Point[] {
   const w = spec.workload;
   const points: Point[] = [];
-  const pin = cpus ? ['taskset', '-c', formatCpuList(cpus)] : [];
+  const pin = cpus ? taskset(cpus) : [];
   const load = (argv: string[]) => inCgroup(client.cgroup, inNs(client.netns, ...pin, ...argv));
   const netlab = opts.netlab ?? ['node', 'bin/netlab.js'];
   const counts: (number | null)[] = proxy ? proxy.counts : [null];

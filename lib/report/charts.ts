@@ -34,6 +34,28 @@ function base(title: string, data: object[]): Record<string, unknown> {
   };
 }
 
+/** A line per stack against the number of Services (log x); dashed by keep-alive when the data has it. Null below two counts. */
+function servicesChart(id: string, title: string, caption: string, yTitle: string, data: { stack: string; services: number; value: number; keepalive?: string }[], logY: boolean): Chart | null {
+  if (new Set(data.map((d) => d.services)).size < 2) return null;
+  const dashed = data.some((d) => d.keepalive !== undefined);
+  return {
+    id,
+    title,
+    caption,
+    spec: {
+      ...base(title, data),
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'services', type: 'quantitative', title: 'Services', scale: { type: 'log' } },
+        y: { field: 'value', type: 'quantitative', title: yTitle, ...(logY ? { scale: { type: 'log' } } : {}) },
+        color: { field: 'stack', type: 'nominal' },
+        ...(dashed ? { strokeDash: DASH } : {}),
+        tooltip: [{ field: 'stack' }, { field: 'services' }, ...(dashed ? [{ field: 'keepalive' }] : []), { field: 'value', format: '.3f' }],
+      },
+    } as TopLevelSpec,
+  };
+}
+
 /** Every chart the groups support; a chart appears only when its data can draw a line or bars. */
 export function buildCharts(groups: Group[], programs: ReturnType<typeof programming>): Chart[] {
   const charts: Chart[] = [];
@@ -70,57 +92,30 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
       } as TopLevelSpec,
     });
   }
-  // 2–4. Against the number of Services, one line per proxy mode (stack), dashed without keep-alive (E1, E4).
+  // 2–5. Against the number of Services, one line per stack (proxy mode); dashed = keep-alive on (E1, E4).
   const svc = groups.filter((g) => g.services !== null);
-  const counts = new Set(svc.map((g) => g.services));
-  if (counts.size >= 2) {
-    const line = (id: string, title: string, caption: string, yTitle: string, pick: (g: Group) => number | null | undefined, extra: Record<string, unknown>[] = [], logY = true) => {
-      const data = svc.flatMap((g) => {
-        const v = pick(g);
-        return v === null || v === undefined ? [] : [{ stack: g.stack, mode: g.proxyMode, services: g.services, keepalive: ka(g.keepalive), value: v, load: g.load }];
-      });
-      if (new Set(data.map((d) => d.services)).size < 2) return;
-      charts.push({
-        id,
-        title,
-        caption,
-        spec: {
-          ...base(title, [...data, ...extra]),
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 'services', type: 'quantitative', title: 'Services', scale: { type: 'log' } },
-            y: { field: 'value', type: 'quantitative', title: yTitle, ...(logY ? { scale: { type: 'log' } } : {}) },
-            color: { field: 'stack', type: 'nominal' },
-            strokeDash: DASH,
-            tooltip: [{ field: 'stack' }, { field: 'services' }, { field: 'keepalive' }, { field: 'value', format: '.3f' }],
-          },
-        } as TopLevelSpec,
-      });
-    };
-    line('latency-mean-vs-services', 'Mean latency against the number of Services', 'Median over repetitions of the mean latency. Solid lines: a new connection per request (keep-alive off); dashed: keep-alive on.', 'mean latency (ms)', (g) => g.meanMs?.median);
-    line('latency-p99-vs-services', 'p99 latency against the number of Services', 'Median over repetitions of the 99th percentile. Solid: keep-alive off; dashed: on.', 'p99 latency (ms)', (g) => g.p99Ms?.median);
-    line('cpu-vs-services', 'CPU against the number of Services', 'Whole-machine cores busy during the point (user + system + softirq + irq from /proc/stat); the load client is included. Solid: keep-alive off; dashed: on.', 'cores', (g) => g.cores?.median, [], false);
-    if (svc.some((g) => g.rulesWalked)) line('rules-walked-vs-services', 'iptables rules walked per new connection', 'From the nat table counters after each point (iptables mode only). Solid: keep-alive off; dashed: on.', 'rules per connection', (g) => g.rulesWalked?.median);
-  }
-  if (new Set(programs.map((p) => p.services)).size >= 2) {
-    const title = 'Programming time against the number of Services';
-    charts.push({
-      id: 'programming-vs-services',
-      title,
-      caption: 'Time to install the whole fleet for one Service count (rules, sets or BPF maps), median over runs.',
-      spec: {
-        ...base(title, programs),
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'services', type: 'quantitative', title: 'Services', scale: { type: 'log' } },
-          y: { field: 'seconds', type: 'quantitative', title: 'seconds', scale: { type: 'log' } },
-          color: { field: 'stack', type: 'nominal' },
-          tooltip: [{ field: 'stack' }, { field: 'services' }, { field: 'seconds', format: '.2f' }],
-        },
-      } as TopLevelSpec,
+  const perService = (id: string, title: string, caption: string, yTitle: string, pick: (g: Group) => number | null | undefined, logY = true) => {
+    const data = svc.flatMap((g) => {
+      const value = pick(g);
+      return value === null || value === undefined ? [] : [{ stack: g.stack, services: g.services!, keepalive: ka(g.keepalive), value }];
     });
-  }
-  // 5. Throughput against offered rate (open-loop client): where the system stops keeping up.
+    const chart = servicesChart(id, title, `${caption} Solid: keep-alive off (a new connection per request); dashed: on.`, yTitle, data, logY);
+    if (chart) charts.push(chart);
+  };
+  perService('latency-mean-vs-services', 'Mean latency against the number of Services', 'Median over repetitions of the mean latency.', 'mean latency (ms)', (g) => g.meanMs?.median);
+  perService('latency-p99-vs-services', 'p99 latency against the number of Services', 'Median over repetitions of the 99th percentile.', 'p99 latency (ms)', (g) => g.p99Ms?.median);
+  perService('cpu-vs-services', 'CPU against the number of Services', 'Whole-machine cores busy during the point (user + system + softirq + irq from /proc/stat); the load client is included.', 'cores', (g) => g.cores?.median, false);
+  perService('rules-walked-vs-services', 'iptables rules walked per new connection', 'From the nat table counters after each point (iptables mode only).', 'rules per connection', (g) => g.rulesWalked?.median);
+  const prog = servicesChart(
+    'programming-vs-services',
+    'Programming time against the number of Services',
+    'Time to install the whole fleet for one Service count (rules, sets or BPF maps), median over runs.',
+    'seconds',
+    programs.map((p) => ({ stack: p.stack, services: p.services, value: p.seconds })),
+    true,
+  );
+  if (prog) charts.push(prog);
+  // 6. Throughput against offered rate (open-loop client): where the system stops keeping up.
   const rateCount = (st: string) => new Set(groups.filter((g) => g.stack === st && g.rate !== null).map((g) => g.rate)).size;
   const rated = groups.filter((g) => g.rate !== null && g.achievedRate && rateCount(g.stack) >= 2);
   if (rated.length) {
@@ -152,7 +147,7 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
       } as TopLevelSpec,
     });
   }
-  // 6. Closed-loop loads (wrk, ab): req/s per stack, bars with the min–max range over repetitions.
+  // 7. Closed-loop loads (wrk, ab): req/s per stack, bars with the min–max range over repetitions.
   const closed = groups.filter((g) => (g.tool === 'wrk' || g.tool === 'ab') && g.reqPerSec);
   if (new Set(closed.map((g) => g.stack)).size >= 2) {
     const title = 'Throughput per stack (closed-loop load)';
