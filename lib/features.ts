@@ -131,7 +131,7 @@ const BY_PROXY_MODE: Record<ProxyMode, { features: Feature[]; tools: string[] }>
 export function requirements(spec: Spec): { features: Feature[]; neededBy: Partial<Record<Feature, string>>; tools: string[] } {
   const neededBy: Partial<Record<Feature, string>> = {};
   const need = (fs: Feature[], by: string) => fs.forEach((f) => (neededBy[f] ??= by));
-  need(BY_DATAPATH[spec.datapath], `datapath ${spec.datapath}`);
+  need(BY_DATAPATH[spec.datapath as Datapath] ?? [], `datapath ${spec.datapath}`);
   need(['cgroup2'], 'the client and server cgroups (CPU accounting)');
   const mode = spec.proxy?.mode ?? 'none';
   need(BY_PROXY_MODE[mode].features, `proxy mode ${mode}`);

@@ -137,3 +137,31 @@ export function parseRps(stdout: string): Measured & { report: RpsReport } {
     report: r,
   };
 }
+
+export interface TcpkaliReport {
+  sentBytes: number;
+  receivedBytes: number;
+  /** Steady-state seconds tcpkali measured (after ramp-up). */
+  seconds: number;
+  /** Percentile ("99.9") → latency in ms, from `--latency-percentiles`. */
+  latencyMs: Record<string, number>;
+}
+
+/**
+ * tcpkali's closing summary. Byte totals are exact; the latency line is what `--latency-marker`
+ * measured (request sent → marker seen), at the percentiles asked with `--latency-percentiles`.
+ */
+export function parseTcpkali(stdout: string): TcpkaliReport {
+  const sentBytes = num(stdout, /Total data sent:.*\((\d+) bytes\)/, 'tcpkali "Total data sent"');
+  const receivedBytes = num(stdout, /Total data received:.*\((\d+) bytes\)/, 'tcpkali "Total data received"');
+  const seconds = num(stdout, /Test duration:\s*([\d.]+) s/, 'tcpkali "Test duration"');
+  const m = /Message latency at percentiles:\s*([\d./]+) ms \(([\d./]+)%\)/.exec(stdout);
+  if (!m) throw new ParseError('tcpkali "Message latency at percentiles" not found in the output (was --latency-marker given?)');
+  const values = m[1]!.split('/').map(Number);
+  const labels = m[2]!.split('/');
+  if (values.length !== labels.length || values.some((v) => !Number.isFinite(v)))
+    throw new ParseError(`tcpkali latency line does not pair values with percentiles: ${JSON.stringify(m[0])}`);
+  const latencyMs: Record<string, number> = {};
+  labels.forEach((l, i) => (latencyMs[String(Number(l))] = values[i]!));
+  return { sentBytes, receivedBytes, seconds, latencyMs };
+}

@@ -44,7 +44,7 @@ export interface Endpoint {
   ip: string;
 }
 
-export type Tool = 'ab' | 'wrk' | 'rps' | 'conn-reuse';
+export type Tool = 'ab' | 'wrk' | 'rps' | 'conn-reuse' | 'tcpkali';
 
 export interface Point {
   id: string;
@@ -156,6 +156,7 @@ interface HostAddr {
 export const VXLAN_OVERHEAD = 50;
 
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
+  if (spec.target !== 'local') throw new Error(`buildPlan plans the embedded lab; stack ${spec.name} has target ${spec.target} (see lib/aws/plan.ts)`);
   const prefix = nsPrefix(spec.name);
   const under = parseCidr(spec.network.underlayCidr);
   const pods = parseCidr(spec.network.podCidr);
@@ -194,7 +195,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   };
   let pathMtu = mtu;
 
-  const dp = spec.datapath;
+  const dp = spec.datapath as Datapath; // validation keeps local stacks to the embedded datapaths
   if (dp === 'hostgw' || dp === 'vxlan') {
     const podMtu = dp === 'vxlan' ? mtu - VXLAN_OVERHEAD : mtu;
     pathMtu = podMtu;
@@ -414,6 +415,7 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
             });
             continue;
           }
+          if (w.tool === 'tcpkali') throw new Error('tcpkali runs on target aws only'); // refused at validation
           for (const keepalive of w.keepalive) {
             const ka = keepalive ? 'ka' : 'noka';
             if (w.tool === 'ab') {

@@ -30,7 +30,7 @@ export const CpuUse = z
 
 export const PointResult = z.object({
   id: z.string(),
-  tool: z.enum(['ab', 'wrk', 'rps', 'conn-reuse']),
+  tool: z.enum(['ab', 'wrk', 'rps', 'conn-reuse', 'tcpkali']),
   repetition: z.number().int(),
   params: z.object({
     responseBytes: z.number().int(),

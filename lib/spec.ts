@@ -3,11 +3,21 @@
 import { z } from 'zod';
 import { bodyOrNull } from './nginx.ts';
 import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from './tuning/profile.ts';
+import { enhancedNetworking, hourlyCost, IMAGES, kernelAtLeast, KERNELS, TYPES } from './aws/catalogue.ts';
 
+/** Datapaths of the embedded lab (network namespaces with flannel-identical devices and routes). */
 export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
 export type Datapath = (typeof DATAPATHS)[number];
 
-export const TARGETS = ['local'] as const;
+/**
+ * Pod networks of the aws target: the same names mean the same datapath (hostgw and vxlan are
+ * flannel's backends, ipvlan the CNI reference plugin), plus what only a real cluster has.
+ */
+export const AWS_DATAPATHS = ['host', 'hostgw', 'vxlan', 'aws-vpc', 'ipvlan', 'calico-ipip', 'calico-vxlan', 'calico-direct', 'cilium'] as const;
+export type AwsDatapath = (typeof AWS_DATAPATHS)[number];
+const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapath | AwsDatapath, ...(Datapath | AwsDatapath)[]];
+
+export const TARGETS = ['local', 'aws'] as const;
 
 /** Config namespaces other than `netlab` that a stack file may carry (read by Pulumi, ignored here). */
 export const FOREIGN_NAMESPACES = ['pulumi', 'aws', 'command', 'kubernetes'] as const;
@@ -116,6 +126,18 @@ const RpsSchema = strict({
   timeoutSeconds: int(1, 60).default(5),
 });
 
+const TcpkaliSchema = strict({
+  tool: z.literal('tcpkali'),
+  /** Total requests per second over all connections, held constant (E2); a list sweeps. */
+  rate: sweep(int(1, 5_000_000, false), 'a rate from 1 to 5000000 req/s').default([50_000]),
+  /** Keep-alive connections the rate is spread over (each sends rate/connections per second). */
+  connections: int(1, 100_000).default(1000),
+  /** tcpkali worker threads; 0 = one per CPU the client is pinned to (all CPUs without pinning). */
+  threads: int(0, 512).default(0),
+  /** Length of one measured point in seconds (tcpkali -T), after the connections are up. */
+  durationSeconds: int(1, 3600).default(30),
+});
+
 export const CONN_REUSE_DEFAULTS = { localPortRange: [40000, 40099] as [number, number] };
 
 const ConnReuseSchema = strict({
@@ -135,9 +157,9 @@ const ConnReuseSchema = strict({
   timeoutSeconds: int(1, 60).default(5),
 });
 
-export const WORKLOAD_TOOLS = ['ab', 'wrk', 'rps', 'conn-reuse'] as const;
+export const WORKLOAD_TOOLS = ['ab', 'wrk', 'rps', 'conn-reuse', 'tcpkali'] as const;
 
-export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema, RpsSchema, ConnReuseSchema], {
+export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema, RpsSchema, ConnReuseSchema, TcpkaliSchema], {
   error: (iss) =>
     iss.code === 'invalid_union' || iss.code === 'invalid_type'
       ? `expected an object whose "tool" is one of: ${WORKLOAD_TOOLS.join(', ')}`
@@ -207,13 +229,43 @@ export const TuningSchema = strict({
       ctx.addIssue({ code: 'custom', path: ['sysctls', SCHED_MIGRATION_COST], input: t.sysctls[SCHED_MIGRATION_COST], message: 'set it with tuning.schedMigrationCostNs (it moved to debugfs in Linux 5.13; netlab writes it where the kernel keeps it)' });
   });
 
+const usd = (min: number, max: number) => z.number({ error: `expected US dollars from ${min} to ${max}` }).min(min, { error: `expected US dollars from ${min} to ${max}` }).max(max, { error: `expected US dollars from ${min} to ${max}` });
+
+export const AwsSchema = strict({
+  region: z.string({ error: 'expected an AWS region such as us-east-1' }).regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { error: 'expected an AWS region such as us-east-1' }).default('us-east-1'),
+  /** Availability zone for the subnet and the placement group; default: the region's "a" zone. */
+  availabilityZone: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { error: 'expected an availability zone such as us-east-1a' }).optional(),
+  instanceType: z.string({ error: 'expected an EC2 instance type such as c4.8xlarge' }).regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { error: 'expected an EC2 instance type such as c4.8xlarge' }).default('c4.8xlarge'),
+  /** Kernel line; each comes from one public image (lib/aws/catalogue.ts). */
+  kernel: z.enum(KERNELS, { error: `expected one of: ${KERNELS.join(', ')} (a quoted string in YAML)` }).default('6.1'),
+  /** Who may SSH to the hosts. Required: there is no world-open default. */
+  sshCidr: ipv4.refine((c) => !c.endsWith('/0'), { error: 'SSH open to the whole internet is refused; give your own address range, e.g. 203.0.113.7/32' }),
+  /** An OpenSSH public key for the hosts; absent = a key pair is generated and kept (secret) in the stack state. */
+  sshPublicKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, { error: 'expected an OpenSSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)' }).optional(),
+  /** Hosts power off and terminate themselves this long after boot, whatever happens to the stack. */
+  ttlMinutes: int(15, 2880).default(180),
+  /** Refuse a stack whose estimated cost per hour is above this (also the policy pack's limit). */
+  maxHourlyUsd: usd(0.01, 1000).default(10),
+  /** On-demand USD per hour of one instance, for types or regions netlab's price table lacks. */
+  hourlyPriceUsd: usd(0.001, 500).optional(),
+  /** Kubernetes minor version (kubeadm, kubelet, kubectl from the community package repository). */
+  kubernetesVersion: z.enum(['1.31', '1.32', '1.33'], { error: 'expected one of: 1.31, 1.32, 1.33' }).default('1.31'),
+  vpcCidr: ipv4.default('10.20.0.0/16'),
+  subnetCidr: ipv4.default('10.20.1.0/24'),
+  /** Server pods (nginx replicas); with ipvlan each gets a secondary address of the server's interface. */
+  serverPods: int(1, 64).default(1),
+  rootVolumeGb: int(8, 1000).default(30),
+});
+
 export const SpecSchema = strict({
   /** One line shown by `netlab list` and in reports. */
   description: z.string({ error: 'expected a one-line text' }).max(200).default(''),
-  /** Where the hosts live: `local` = network namespaces on this machine. */
-  target: z.enum(TARGETS, { error: `expected one of: ${TARGETS.join(', ')} (the aws target is not built yet)` }).default('local'),
+  /** Where the hosts live: `local` = network namespaces on this machine; `aws` = an EC2 pair. */
+  target: z.enum(TARGETS, { error: `expected one of: ${TARGETS.join(', ')}` }).default('local'),
   /** The pod network (CNI) between the hosts. */
-  datapath: z.enum(DATAPATHS, { error: `expected one of: ${DATAPATHS.join(', ')}` }).default('host'),
+  datapath: z.enum(ALL_DATAPATHS, { error: `expected one of: ${DATAPATHS.join(', ')} (local); ${AWS_DATAPATHS.join(', ')} (aws)` }).default('host'),
+  /** The EC2 pair, its image and its Kubernetes; required with target aws. */
+  aws: AwsSchema.optional(),
   network: NetworkSchema,
   server: ServerSchema,
   /** A Service fleet and how the client's host implements it; absent = the client calls the server directly. */
@@ -227,6 +279,7 @@ export const SpecSchema = strict({
   warmupSeconds: int(0, 60).default(1),
 }).superRefine((s, ctx) => {
   const w = s.workload;
+  targetRules(s, ctx);
   if (w.tool === 'wrk') {
     const low = w.connections.filter((c) => c < w.threads);
     if (low.length)
@@ -254,7 +307,7 @@ export const SpecSchema = strict({
     ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: 'prefix must be /23 or shorter: each of the two hosts gets a /24' });
   if (overlaps(under, pods))
     ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: `must not overlap network.underlayCidr (${s.network.underlayCidr})` });
-  if (s.datapath === 'macvlan' || s.datapath === 'ipvlan') {
+  if (s.target === 'local' && (s.datapath === 'macvlan' || s.datapath === 'ipvlan')) {
     if (under.prefix > 27)
       ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
   }
@@ -269,7 +322,8 @@ export const SpecSchema = strict({
 });
 
 interface CrossFields {
-  datapath: Datapath;
+  target: (typeof TARGETS)[number];
+  datapath: Datapath | AwsDatapath;
   network: z.output<typeof NetworkSchema>;
   proxy?: z.output<typeof ProxySchema> | undefined;
   workload: z.output<typeof WorkloadSchema>;
@@ -299,7 +353,8 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
   if (most * p.backendsPerService > beRoom)
     issue(['proxy', 'backendsPerService'], p.backendsPerService, `${most} Services × ${p.backendsPerService} backends do not fit in proxy.backendCidr ${p.backendCidr} (${beRoom} addresses)`);
   const netfilter = p.mode === 'iptables' || p.mode === 'nftables' || p.mode === 'ipvs';
-  if (netfilter && (s.datapath === 'macvlan' || s.datapath === 'ipvlan'))
+  // On aws the client runs in the client host's own namespace, where kube-proxy's rules are.
+  if (netfilter && s.target === 'local' && (s.datapath === 'macvlan' || s.datapath === 'ipvlan'))
     issue(['proxy', 'mode'], p.mode, `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`);
   if (p.target === 'random' && w.tool !== 'rps')
     issue(['proxy', 'target'], p.target, `random needs workload.tool rps (it picks a Service per connection); ${w.tool} calls one URL: use fixed or last`);
@@ -309,7 +364,55 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
     issue(['proxy', 'services'], p.services, 'conn-reuse runs against one Service count: give a single number');
 }
 
+/** What each target allows: the embedded lab and the EC2 pair differ in datapaths, tools and keys. */
+function targetRules(s: z.output<typeof SpecSchema>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
+  const w = s.workload;
+  if (s.target === 'local') {
+    if (s.aws) issue(['aws'], s.aws, 'only with target aws (this stack runs on local network namespaces)');
+    if (!(DATAPATHS as readonly string[]).includes(s.datapath))
+      issue(['datapath'], s.datapath, `${s.datapath} needs a real cluster (target aws); the embedded lab has: ${DATAPATHS.join(', ')}`);
+    if (w.tool === 'tcpkali')
+      issue(['workload', 'tool'], w.tool, 'tcpkali is not packaged for Debian, so the embedded lab has no tcpkali; use rps for a constant rate here (tcpkali runs on target aws, built from source on the client host)');
+    return;
+  }
+  const a = s.aws;
+  if (!a) {
+    issue(['aws'], undefined, 'target aws needs netlab:aws with at least sshCidr (the address range allowed to SSH to the hosts)');
+    return;
+  }
+  if (!(AWS_DATAPATHS as readonly string[]).includes(s.datapath))
+    issue(['datapath'], s.datapath, `${s.datapath} is an embedded-lab datapath; on aws expected one of: ${AWS_DATAPATHS.join(', ')}`);
+  if (w.tool === 'rps')
+    issue(['workload', 'tool'], w.tool, "rps is netlab's own Node client, which the EC2 hosts do not run; on aws use tcpkali (constant rate, E2) or ab/wrk");
+  const en = enhancedNetworking(a.instanceType);
+  if ('error' in en) issue(['aws', 'instanceType'], a.instanceType, en.error);
+  const facts = TYPES[a.instanceType];
+  if (s.datapath === 'ipvlan' && facts && a.serverPods + 1 > facts.ipv4PerEni)
+    issue(['aws', 'serverPods'], a.serverPods, `ipvlan gives every server pod a secondary address of the server's interface; ${a.instanceType} holds ${facts.ipv4PerEni} addresses per interface (one is the host's)`);
+  const cost = hourlyCost({ instanceType: a.instanceType, region: a.region, rootVolumeGb: a.rootVolumeGb, hosts: 2, overrideUsdPerHour: a.hourlyPriceUsd });
+  if ('error' in cost) issue(['aws', 'hourlyPriceUsd'], a.hourlyPriceUsd, cost.error);
+  else if (cost.usdPerHour > a.maxHourlyUsd)
+    issue(['aws', 'maxHourlyUsd'], a.maxHourlyUsd, `the stack would cost about ${cost.usdPerHour.toFixed(2)} USD per hour (${cost.source}); raise aws.maxHourlyUsd or pick a smaller type`);
+  const image = IMAGES[a.kernel];
+  if (s.datapath === 'cilium' && !kernelAtLeast(a.kernel, 5, 10))
+    issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer; ${image.note.split(':')[0]} has ${a.kernel}: use kernel 5.10 or newer`);
+  const mode = s.proxy?.mode ?? 'none';
+  if (mode === 'ebpf' && s.datapath !== 'cilium')
+    issue(['proxy', 'mode'], mode, "ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium");
+  if (mode === 'nftables' && !kernelAtLeast(a.kernel, 5, 13))
+    issue(['aws', 'kernel'], a.kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
+  const vpc = parseCidr(a.vpcCidr);
+  const sub = parseCidr(a.subnetCidr);
+  if (sub.prefix < vpc.prefix || !overlaps(sub, vpc)) issue(['aws', 'subnetCidr'], a.subnetCidr, `must lie inside aws.vpcCidr (${a.vpcCidr})`);
+  if (sub.prefix > 26) issue(['aws', 'subnetCidr'], a.subnetCidr, 'prefix must be /26 or shorter: AWS keeps 5 addresses, the hosts and ipvlan pods need the rest');
+  if (vpc.prefix < 16 || vpc.prefix > 24) issue(['aws', 'vpcCidr'], a.vpcCidr, 'AWS allows VPC prefixes /16 to /24');
+  if (overlaps(vpc, parseCidr(s.network.podCidr))) issue(['network', 'podCidr'], s.network.podCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
+  if (s.proxy && overlaps(vpc, parseCidr(s.proxy.serviceCidr))) issue(['proxy', 'serviceCidr'], s.proxy.serviceCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
+}
+
 export type Spec = z.output<typeof SpecSchema> & { name: string };
+export type AwsSpec = Spec & { target: 'aws'; aws: NonNullable<Spec['aws']>; datapath: AwsDatapath };
 export type Workload = Spec['workload'];
 
 // ---------------------------------------------------------------------------------------------

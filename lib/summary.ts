@@ -49,7 +49,9 @@ export function loadLabel(p: PointResult): string {
     case 'rps':
       return `rps ${q.rate}/s ${q.durationSeconds}s`;
     case 'conn-reuse':
-      return `conn-reuse ${q.rate}/s ${q.durationSeconds}s${q.connReuseMode !== undefined ? ` crm=${q.connReuseMode}` : ''}`;
+      return `conn-reuse ${q.rate ? `${q.rate}/s` : `ab -c ${q.concurrency}`} ${q.durationSeconds}s${q.connReuseMode !== undefined ? ` crm=${q.connReuseMode}` : ''}`;
+    case 'tcpkali':
+      return `tcpkali ${q.rate}/s -c ${q.connections} ${q.durationSeconds}s`;
   }
 }
 

@@ -92,7 +92,7 @@ export function flatten(runs: Loaded[]): FlatPoint[] {
         status: p.status,
         requests: p.requests,
         reqPerSec: p.reqPerSec,
-        achievedRate: p.rps?.achievedRate ?? null,
+        achievedRate: achievedRate(p),
         meanMs: p.latencyMs?.mean ?? null,
         p50Ms: p.latencyMs?.p50 ?? null,
         p90Ms: p.latencyMs?.p90 ?? null,
@@ -111,6 +111,11 @@ export function flatten(runs: Loaded[]): FlatPoint[] {
 }
 
 export const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 99.99, 99.999];
+
+/** Requests per second a constant-rate client actually held: rps reports it, tcpkali's is its response rate. */
+export function achievedRate(p: PointResult): number | null {
+  return p.rps?.achievedRate ?? (p.tool === 'tcpkali' ? p.reqPerSec : null);
+}
 
 /** The latency curve of one point: the full HDR histogram where the tool kept one (rps), else the tool's percentiles. */
 export function percentileCurve(p: PointResult): { percentile: number; ms: number }[] {
@@ -225,7 +230,7 @@ export function groupRuns(runs: Loaded[], baseline?: string): Group[] {
       total: items.length,
       reqPerSec: spread(ok.map((p) => p.reqPerSec)),
       // Achieved rate counts invalid points too: a rate not held is exactly what that chart shows.
-      achievedRate: spread(items.filter((i) => i.p.status !== 'failed').map((i) => i.p.rps?.achievedRate ?? null)),
+      achievedRate: spread(items.filter((i) => i.p.status !== 'failed').map((i) => achievedRate(i.p))),
       meanMs: spread(ok.map((p) => p.latencyMs?.mean ?? null)),
       p99Ms: spread(ok.map((p) => p.latencyMs?.p99 ?? null)),
       cores: spread(ok.map((p) => p.cpu?.cores ?? null)),

@@ -1,0 +1,61 @@
+// The workload: nginx on the server node, then the measuring loop on the client host, then the
+// results copied back and turned into result.json under results/<stack>/<run-id>/ here.
+import * as pulumi from '@pulumi/pulumi';
+import * as command from '@pulumi/command';
+import { join } from 'node:path';
+import type * as remoteCmd from '@pulumi/command';
+import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
+import type { HostFacts } from '../../lib/aws/scripts.ts';
+import { runScript, workloadManifest, workloadScript } from '../../lib/aws/workload.ts';
+import type { AwsSpec } from '../../lib/spec.ts';
+import { formatCpuList, parseLscpuP } from '../../lib/tuning/topology.ts';
+import { placement, workerCpuAffinity } from '../../lib/tuning/plan.ts';
+import { remoteStep, type Conn } from './remote.ts';
+
+export interface WorkloadArgs {
+  spec: AwsSpec;
+  plan: AwsPlan;
+  conns: Record<Role, Conn>;
+  facts: Record<Role, pulumi.Output<HostFacts>>;
+  clusterReady: remoteCmd.remote.Command;
+  projectDir: string;
+  triggers: pulumi.Input<unknown>[];
+}
+
+/** CPUs the load tool may use on the client and nginx's worker affinity on the server (pinning), from the hosts' facts. */
+export function pinning(spec: AwsSpec, client: HostFacts, server: HostFacts): { clientCpus: string; cpuAffinity?: string } {
+  const c = placement(parseLscpuP(client.lscpu), false).client;
+  if (!spec.tuning.pinning) return { clientCpus: formatCpuList(parseLscpuP(client.lscpu).cpus.map((x) => x.cpu)) };
+  const s = placement(parseLscpuP(server.lscpu), false).server;
+  return { clientCpus: formatCpuList(c), cpuAffinity: workerCpuAffinity(s, spec.server.workers) };
+}
+
+export class Workload extends pulumi.ComponentResource {
+  readonly runOutput: pulumi.Output<string>;
+  readonly resultDir: pulumi.Output<string>;
+
+  constructor(name: string, args: WorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('netlab:aws:Workload', name, {}, opts);
+    const { spec, plan, conns } = args;
+    const t = { parent: this, triggers: args.triggers };
+    const pin = pulumi.all([args.facts.client, args.facts.server]).apply(([c, s]) => pinning(spec, c, s));
+    const deploy = remoteStep(`${name}-workload`, conns.server, pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))), { ...t, dependsOn: [args.clusterReady] });
+    const run = remoteStep(`${name}-run`, conns.client, pin.apply((p) => runScript(spec, plan.points, { clientCpus: p.clientCpus })), { ...t, dependsOn: [deploy], timeout: '6h' });
+    this.runOutput = run.stdout;
+    const bin = join(args.projectDir, 'bin', 'netlab.js');
+    // Copies the run's tarball back over SSH and writes result.json (netlab collect).
+    const collect = new command.local.Command(
+      `${name}-collect`,
+      {
+        create: pulumi.interpolate`node ${bin} collect ${spec.name} --host ${conns.client.host} --user ${conns.client.user} --remote "$(printf '%s' "$NETLAB_RUN_OUTPUT" | sed -n 's/^netlab-run: //p' | tail -1)"`,
+        environment: { NETLAB_SSH_KEY: conns.client.privateKey, NETLAB_RUN_OUTPUT: run.stdout },
+        dir: args.projectDir,
+        triggers: [run.stdout],
+        logging: 'stderr',
+      },
+      { parent: this, dependsOn: [run], additionalSecretOutputs: ['environment'] },
+    );
+    this.resultDir = collect.stdout.apply((s) => s.trim().split('\n').pop() ?? '');
+    this.registerOutputs({ resultDir: this.resultDir });
+  }
+}
