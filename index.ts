@@ -15,37 +15,22 @@ export const datapath = spec.datapath;
 export const target = spec.target;
 export const proxyMode = spec.proxy?.mode ?? 'none';
 
-let outputs: Record<string, unknown>;
-if (isAwsSpec(spec)) {
-  const config = new pulumi.Config('netlab');
-  const e = new AwsExperiment(spec.name, { spec, projectDir, sshPrivateKey: config.getSecret('sshPrivateKey') });
-  outputs = {
-    specHash: e.specHash,
-    kernel: e.plan.image.kernel,
-    image: e.plan.image.ssmParameter,
-    instanceType: e.plan.instanceType,
-    hourlyCostUsd: e.plan.cost.usdPerHour,
-    serverPublicIp: e.publicIps.server,
-    clientPublicIp: e.publicIps.client,
-    serverPrivateIp: e.plan.hosts.server.privateIp,
-    clientPrivateIp: e.plan.hosts.client.privateIp,
-    kubeconfig: e.kubeconfig,
-    resultDir: e.resultDir,
-  };
-} else {
-  const e = new LocalExperiment(spec.name, { spec, projectDir });
-  outputs = { specHash: e.specHash, summary: e.summary };
-}
+const awsExp = isAwsSpec(spec)
+  ? new AwsExperiment(spec.name, { spec, projectDir, sshPrivateKey: new pulumi.Config('netlab').getSecret('sshPrivateKey') })
+  : undefined;
+const localExp = awsExp ? undefined : new LocalExperiment(spec.name, { spec, projectDir });
 
-export const specHash = outputs.specHash;
-export const summary = outputs.summary;
-export const kernel = outputs.kernel;
-export const image = outputs.image;
-export const instanceType = outputs.instanceType;
-export const hourlyCostUsd = outputs.hourlyCostUsd;
-export const serverPublicIp = outputs.serverPublicIp;
-export const clientPublicIp = outputs.clientPublicIp;
-export const serverPrivateIp = outputs.serverPrivateIp;
-export const clientPrivateIp = outputs.clientPrivateIp;
-export const kubeconfig = outputs.kubeconfig;
-export const resultDir = outputs.resultDir;
+export const specHash = awsExp?.specHash ?? localExp!.specHash;
+/** local: `netlab up --json` output. */
+export const summary = localExp?.summary;
+// aws: what was built, what it costs, where the results went.
+export const kernel = awsExp?.plan.image.kernel;
+export const image = awsExp?.plan.image.ssmParameter;
+export const instanceType = awsExp?.plan.instanceType;
+export const hourlyCostUsd = awsExp?.plan.cost.usdPerHour;
+export const serverPublicIp = awsExp?.publicIps.server;
+export const clientPublicIp = awsExp?.publicIps.client;
+export const serverPrivateIp = awsExp?.plan.hosts.server.privateIp;
+export const clientPrivateIp = awsExp?.plan.hosts.client.privateIp;
+export const kubeconfig = awsExp?.kubeconfig;
+export const resultDir = awsExp?.resultDir;

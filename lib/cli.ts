@@ -20,6 +20,9 @@ import { SpecError, specFromStackDoc, type Spec } from './spec.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from './stackfile.ts';
 import { downStack, LockError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
 import { proxyRatios, renderProxyRatios, renderTable, summarize } from './summary.ts';
+import { awsPlan, isAwsSpec, renderAwsPlan } from './aws/plan.ts';
+import { awsPrereqs, checkSweep, PrereqError, sweep, type SweepRow } from './aws/sweep.ts';
+import { collectTarball, fetchTarball } from './aws/collect.ts';
 
 /** Spinner on a terminal, plain lines elsewhere (CI logs). */
 function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void } {
@@ -64,9 +67,37 @@ function interruptible(): { signal: AbortSignal; dispose: () => void } {
 }
 
 function fail(e: unknown): never {
-  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError;
+  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError || e instanceof PrereqError || e instanceof UsageError;
   process.stderr.write(`netlab: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
   process.exit(2);
+}
+
+/** A clear refusal of the command line itself (not of a stack file). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** aws stacks: through the Automation API, up then always destroy; prints progress and a summary table. */
+async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolean }): Promise<SweepRow[]> {
+  try {
+    checkSweep(specs);
+  } catch (e) {
+    if (e instanceof PrereqError) throw e;
+    throw new UsageError((e as Error).message);
+  }
+  const { signal, dispose } = interruptible();
+  try {
+    const rows = await sweep(specs, { projectDir: PROJECT_DIR, signal, keep: o.keep, log: (stack, line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${stack}: ${line}\n`) });
+    if (o.json) process.stdout.write(JSON.stringify({ runs: rows }, null, 2) + '\n');
+    else {
+      const t = new Table({ head: ['stack', 'status', 'minutes', 'USD/hour', 'est. USD', 'destroyed', 'results / error'], style: { head: [], border: [] } });
+      for (const r of rows) t.push([r.stack, r.status, r.minutes.toFixed(1), r.usdPerHour.toFixed(2), ((r.minutes / 60) * r.usdPerHour).toFixed(2), r.destroyed ? 'yes' : 'NO', r.resultDir ?? r.error ?? '']);
+      process.stdout.write(t.toString() + '\n');
+    }
+    return rows;
+  } finally {
+    dispose();
+  }
 }
 
 export interface RunManyOptions {
@@ -164,6 +195,16 @@ export async function main(argv: string[]): Promise<void> {
       } catch (e) {
         fail(e);
       }
+      if (specs.some(isAwsSpec)) {
+        if (!specs.every(isAwsSpec)) fail(new UsageError('give either local or aws stacks to one `netlab up`, not both'));
+        try {
+          const rows = await runSweep(specs, { json: o.json, keep: o.keep });
+          process.exitCode = rows.length === specs.length && rows.every((r) => r.status === 'ok' && (r.destroyed || o.keep)) ? 0 : 1;
+        } catch (e) {
+          fail(e);
+        }
+        return;
+      }
       if (process.getuid?.() !== 0) fail(new PreflightError(refs.join(', '), ['the local target creates network namespaces: run as root']));
       try {
         const outcomes = await runStacks(specs, { keep: o.keep, json: o.json, resultsRoot: o.results });
@@ -201,6 +242,10 @@ export async function main(argv: string[]): Promise<void> {
     .action((ref: string, o: { full?: boolean }) => {
       try {
         const spec = loadStack(ref);
+        if (isAwsSpec(spec)) {
+          process.stdout.write(renderAwsPlan(awsPlan(spec)));
+          return;
+        }
         process.stdout.write(renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }));
       } catch (e) {
         fail(e);
@@ -227,7 +272,7 @@ export async function main(argv: string[]): Promise<void> {
         let desc: string;
         try {
           const s = loadStack(name);
-          desc = `${s.datapath.padEnd(8)} ${s.description}`;
+          desc = `${s.target.padEnd(5)} ${s.datapath.padEnd(13)} ${s.description}`;
         } catch (e) {
           desc = `INVALID: ${(e as SpecError).problems?.[0] ?? (e as Error).message}`;
         }
@@ -241,16 +286,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       const [features, env] = await Promise.all([probeFeatures(), environment()]);
+      const aws = awsPrereqs();
       const stacks = listStackNames().map((name) => {
         try {
-          const problems = missing(loadStack(name), features, env.tools, env.kernel);
+          const spec = loadStack(name);
+          const awsMissing = aws.filter((x) => !x.ok).map((x) => x.name);
+          const problems = isAwsSpec(spec) ? (awsMissing.length ? [`aws target: missing ${awsMissing.join(', ')} (see the aws table)`] : []) : missing(spec, features, env.tools, env.kernel);
           return { name, runnable: problems.length === 0, problems };
         } catch (e) {
           return { name, runnable: false, problems: [(e as Error).message] };
         }
       });
       if (o.json) {
-        process.stdout.write(JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, stacks }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, aws, stacks }, null, 2) + '\n');
         return;
       }
       process.stdout.write(`kernel ${env.kernel}, ${env.cpus} × ${env.cpuModel}, ${env.os}; running as ${process.getuid?.() === 0 ? 'root' : 'non-root (the local target needs root)'}\n\n`);
@@ -260,7 +308,54 @@ export async function main(argv: string[]): Promise<void> {
       for (const [t, v] of Object.entries(env.tools)) tt.push([t, v === null ? 'MISSING' : v.length > 70 ? `${v.slice(0, 67)}...` : v]);
       const st = new Table({ head: ['stack', 'runs here', 'why not'], style: { head: [], border: [] }, colWidths: [26, 10, 90], wordWrap: true });
       for (const s of stacks) st.push([s.name, s.runnable ? 'yes' : 'no', s.problems.join('\n')]);
-      process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${st.toString()}\n`);
+      const at = new Table({ head: ['aws target needs', 'state', 'detail'], style: { head: [], border: [] }, colWidths: [20, 9, 97], wordWrap: true });
+      for (const x of aws) at.push([x.name, x.ok ? 'ok' : 'MISSING', x.detail]);
+      process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${at.toString()}\n${st.toString()}\n`);
+    });
+
+  program
+    .command('sweep')
+    .description('aws stacks, one after another, through the Pulumi Automation API: up, collect results, always destroy (also on failure or Ctrl-C)')
+    .argument('<stacks...>', 'aws stack names (aws-e2-vxlan → stacks/Pulumi.aws-e2-vxlan.yaml)')
+    .option('--json', 'print the summary as JSON')
+    .option('--keep', 'do not destroy (the hosts still end themselves at their time-to-live)')
+    .action(async (refs: string[], o: { json?: boolean; keep?: boolean }) => {
+      try {
+        const specs = refs.map((r) => loadStack(r));
+        const rows = await runSweep(specs, o);
+        process.exitCode = rows.length === specs.length && rows.every((r) => r.status === 'ok' && (r.destroyed || o.keep)) ? 0 : 1;
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  program
+    .command('collect')
+    .description('aws: copy a run tarball from the client host (or take a local one) and write result.json under results/<stack>/<run-id>/')
+    .argument('<stack>')
+    .option('--host <ip>', 'client host to copy from (SSH key in NETLAB_SSH_KEY)')
+    .option('--user <name>', 'SSH user', 'ec2-user')
+    .option('--remote <path>', 'tarball path on the host, as the run step printed it')
+    .option('--tarball <file>', 'a tarball already here instead of --host/--remote')
+    .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
+    .action((ref: string, o: { host?: string; user: string; remote?: string; tarball?: string; results: string }) => {
+      try {
+        const spec = loadStack(ref);
+        if (!isAwsSpec(spec)) throw new UsageError(`collect is for aws stacks; ${spec.name} is ${spec.target}`);
+        let tgz = o.tarball;
+        if (!tgz) {
+          if (!o.host || !o.remote) throw new UsageError('give --host and --remote (or --tarball)');
+          const key = process.env.NETLAB_SSH_KEY;
+          if (!key) throw new UsageError('NETLAB_SSH_KEY (the private key for the hosts) is not set');
+          tgz = fetchTarball({ host: o.host, user: o.user, remote: o.remote, key });
+        }
+        const dir = collectTarball(tgz, spec, o.results);
+        const rep = summarize([JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult]);
+        process.stderr.write(renderTable(rep) + '\n');
+        process.stdout.write(`${dir}\n`);
+      } catch (e) {
+        fail(e);
+      }
     });
 
   program

@@ -138,7 +138,7 @@ async function checks(plan: Plan, signal?: AbortSignal): Promise<Check[]> {
   return out;
 }
 
-function judge(m: Measured): { status: PointResult['status']; reason?: string } {
+export function judge(m: Measured): { status: PointResult['status']; reason?: string } {
   if (m.requests === 0) return { status: 'invalid', reason: 'no request completed' };
   const bad = m.errors + m.non2xx;
   if (bad / m.requests > MAX_ERROR_SHARE)

@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const RESULT_SCHEMA_ID = 'netlab.result/v1';
 
 const LatencyMs = z.object({
-  mean: z.number().describe('mean latency per request, ms'),
+  mean: z.number().nullable().describe('mean latency per request, ms; null where the tool does not report it (tcpkali)'),
   p50: z.number(),
   p90: z.number(),
   p99: z.number(),

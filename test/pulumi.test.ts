@@ -80,7 +80,7 @@ test.serial('index.ts builds the program for a shipped stack from its config alo
   const program = await import('../index.ts');
   t.is(program.datapath, 'hostgw');
   t.is(program.target, 'local');
-  await out(program.summary); // resources register asynchronously
+  await out(program.summary!); // resources register asynchronously
   const cmd = registered.find((r) => r.type === 'command:local:Command' && r.inputs.dir === PROJECT_DIR);
   t.regex(String(cmd?.inputs.create), /bin\/netlab\.js up --json .*\/stacks\/Pulumi\.local-hostgw\.yaml$/);
 });

@@ -1,0 +1,152 @@
+// An aws run, back on the machine running Pulumi: copy the client's tarball over SSH, unpack it
+// into results/<stack>/<run-id>/ and write result.json in the same schema as the embedded lab.
+// The parsing half (readRunDir) is pure apart from reading the unpacked files.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { judge } from '../local.ts';
+import { parseAb, parseTcpkali, parseWrk, ParseError } from '../parsers.ts';
+import { RESULT_SCHEMA_ID, RunResult, type Environment, type PointResult } from '../result.ts';
+import type { AwsSpec } from '../spec.ts';
+
+/** A constant-rate point holds when the response rate is within 1 % of the target. */
+export const KEPT_UP_SHARE = 0.99;
+
+function pointFrom(dir: string, row: string[]): PointResult {
+  const [id, tool, rep, paramsJson, exit, wall] = row as [string, PointResult['tool'], string, string, string, string];
+  const params = JSON.parse(paramsJson) as PointResult['params'];
+  const code = Number(exit);
+  const txt = join(dir, 'raw', `${id}.txt`);
+  const raw = [`raw/${id}.txt`, `raw/${id}.err`];
+  const base = { id, tool, repetition: Number(rep), params, wallSeconds: Number(wall), raw, command: [tool] };
+  const empty = { requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null };
+  const stdout = existsSync(txt) ? readFileSync(txt, 'utf8') : '';
+  const stderr = existsSync(join(dir, 'raw', `${id}.err`)) ? readFileSync(join(dir, 'raw', `${id}.err`), 'utf8').trim().split('\n')[0] ?? '' : '';
+  if (code === 124 || code === 137) return { ...base, ...empty, status: 'failed', reason: 'killed at its time limit' };
+  try {
+    if (tool === 'tcpkali') {
+      const r = parseTcpkali(stdout);
+      const responses = Math.floor(r.receivedBytes / params.responseBytes);
+      const reqPerSec = responses / r.seconds;
+      const target = params.rate ?? 0;
+      const l = r.latencyMs;
+      const latencyMs = { mean: null, p50: l['50']!, p90: l['90']!, p99: l['99']!, p999: l['99.9'] ?? null, max: l['100']! };
+      if ([latencyMs.p50, latencyMs.p90, latencyMs.p99, latencyMs.max].some((v) => v === undefined))
+        throw new ParseError('tcpkali latency line lacks one of the 50/90/99/100 percentiles netlab asks for');
+      const held = reqPerSec >= target * KEPT_UP_SHARE;
+      const detail: Record<string, number> = { sentBytes: r.sentBytes, receivedBytes: r.receivedBytes };
+      for (const [k, v] of Object.entries(l)) detail[`p${k}Ms`] = v;
+      return {
+        ...base,
+        requests: responses,
+        errors: null,
+        non2xx: null,
+        reqPerSec,
+        bytesPerResponse: params.responseBytes,
+        latencyMs,
+        toolSeconds: r.seconds,
+        detail,
+        ...(code !== 0
+          ? { status: 'failed' as const, reason: `tcpkali exited ${code}${stderr ? `: ${stderr}` : ''}` }
+          : held
+            ? { status: 'ok' as const }
+            : { status: 'invalid' as const, reason: `did not keep up: ${Math.round(reqPerSec)} of ${target} req/s` }),
+      };
+    }
+    const csv = join(dir, 'raw', `${id}.csv`);
+    if (tool === 'ab' || tool === 'conn-reuse') raw.push(`raw/${id}.csv`);
+    const m = tool === 'wrk' ? parseWrk(stdout) : parseAb(stdout, readFileSync(csv, 'utf8'));
+    const why = code !== 0 ? { status: 'failed' as const, reason: `${tool} exited ${code}${stderr ? `: ${stderr}` : ''}` } : judge(m);
+    return { ...base, ...m, ...why };
+  } catch (e) {
+    if (!(e instanceof ParseError) && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return { ...base, ...empty, status: 'failed', reason: `${(e as Error).message}${code ? `; exit ${code}` : ''}${stderr ? `; ${stderr}` : ''}` };
+  }
+}
+
+/** Tuning steps as the host's tuning script recorded them (tuning.tsv). */
+function tuningFrom(dir: string, spec: AwsSpec): RunResult['tuning'] {
+  const f = join(dir, 'tuning.tsv');
+  if (!existsSync(f)) return null;
+  const steps = readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [status, setting, target, asked, got, why] = line.split('\t') as [string, string, string, string, string, string];
+      const kind: 'write' | 'command' | 'skip' = status === 'skipped' ? 'skip' : target.startsWith('/') ? 'write' : 'command';
+      return {
+        setting,
+        kind,
+        netns: null,
+        target,
+        asked: asked || null,
+        got: got || null,
+        previous: null,
+        status: (status === 'skipped' ? 'skipped' : status === 'failed' ? 'failed' : 'applied') as 'applied' | 'skipped' | 'failed',
+        optional: spec.tuning.optional.includes(setting),
+        why,
+      };
+    });
+  return { profile: spec.tuning.profile, steps, placement: null, restored: [] };
+}
+
+/** Build result.json from an unpacked run directory (points.tsv, raw/, env.json, tuning.tsv). */
+export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; startedAt: string; finishedAt: string }): RunResult {
+  const rows = readFileSync(join(dir, 'points.tsv'), 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split('\t'));
+  const env = JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as Omit<Environment, 'node'>;
+  const points = rows.map((r) => pointFrom(dir, r));
+  const failed = points.filter((p) => p.status === 'failed');
+  const result: RunResult = {
+    schema: RESULT_SCHEMA_ID,
+    runId: o.runId,
+    stack: spec.name,
+    target: 'aws',
+    status: failed.length === points.length && points.length ? 'failed' : 'ok',
+    ...(failed.length === points.length && points.length ? { error: `every point failed; first: ${failed[0]!.reason}` } : {}),
+    startedAt: o.startedAt,
+    finishedAt: o.finishedAt,
+    spec: spec as unknown as Record<string, unknown>,
+    environment: { ...env, node: 'none (client host of the EC2 pair)', tools: Object.fromEntries(Object.entries(env.tools).map(([k, v]) => [k, v || null])) },
+    setup: null,
+    teardown: null,
+    proxy: null,
+    tuning: tuningFrom(dir, spec),
+    points,
+  };
+  return RunResult.parse(result);
+}
+
+/** `20261121T101500Z` (the run script's id) → ISO time. */
+export function runIdTime(runId: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(runId);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z` : new Date().toISOString();
+}
+
+/** Unpack a run tarball into results/<stack>/<run-id>/ and write result.json there; returns the directory. */
+export function collectTarball(tgz: string, spec: AwsSpec, resultsRoot: string): string {
+  const runId = basename(tgz).replace(/\.tgz$/, '');
+  const dir = join(resultsRoot, spec.name, runId);
+  mkdirSync(dir, { recursive: true });
+  execFileSync('tar', ['-xzf', tgz, '-C', dir]);
+  const result = readRunDir(dir, spec, { runId, startedAt: runIdTime(runId), finishedAt: new Date().toISOString() });
+  writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+  return dir;
+}
+
+/** Copy the tarball from the client host (key from NETLAB_SSH_KEY, never written outside a 0700 temp dir). */
+export function fetchTarball(o: { host: string; user: string; remote: string; key: string }): string {
+  if (!/^\/var\/lib\/netlab\/runs\/\d{8}T\d{6}Z\.tgz$/.test(o.remote)) throw new Error(`not a netlab run tarball path: ${JSON.stringify(o.remote)}`);
+  const tmp = mkdtempSync(join(tmpdir(), 'netlab-collect-'));
+  try {
+    const keyFile = join(tmp, 'key');
+    writeFileSync(keyFile, o.key.endsWith('\n') ? o.key : `${o.key}\n`, { mode: 0o600 });
+    const local = join(tmp, basename(o.remote));
+    execFileSync('scp', ['-q', '-i', keyFile, '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${join(tmp, 'known_hosts')}`, '-o', 'ConnectTimeout=20', `${o.user}@${o.host}:${o.remote}`, local], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
+    rmSync(keyFile);
+    return local;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
