@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Spec } from '../spec.ts';
+import { parseCidr, type Spec } from '../spec.ts';
 import { awsPlan, isAwsSpec } from './plan.ts';
 
 export interface Prereq {
@@ -85,10 +85,25 @@ export interface SweepRow {
   error?: string;
 }
 
-/** Refuse non-aws stacks and missing prerequisites before any Pulumi call. */
+/** RFC 5737 documentation ranges: the shipped stacks' placeholder SSH range is one of them. */
+const DOC_RANGES = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'].map(parseCidr);
+
+/** Whether an SSH range is still a documentation placeholder (no real client is in it). */
+export function isPlaceholderCidr(cidr: string): boolean {
+  const c = parseCidr(cidr);
+  return DOC_RANGES.some((d) => c.prefix >= d.prefix && ((c.base ^ d.base) >>> (32 - d.prefix)) === 0);
+}
+
+/** Refuse non-aws stacks, placeholder SSH ranges and missing prerequisites before any Pulumi call. */
 export function checkSweep(specs: Spec[], p: PrereqEnv = defaultPrereqEnv()): void {
   const local = specs.filter((s) => !isAwsSpec(s)).map((s) => s.name);
   if (local.length) throw new Error(`netlab sweep runs aws stacks; ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local (use netlab up)`);
+  const placeholder = specs.filter((s) => s.aws && isPlaceholderCidr(s.aws.sshCidr));
+  if (placeholder.length)
+    throw new Error(
+      `netlab:aws.sshCidr is still the documentation placeholder in ${placeholder.map((s) => `${s.name} (${s.aws!.sshCidr})`).join(', ')}: nothing could SSH in to prepare the hosts. Set your own, e.g.\n` +
+        placeholder.map((s) => `  pulumi config set --path 'netlab:aws.sshCidr' "$(curl -s https://checkip.amazonaws.com)/32" -s ${s.name}`).join('\n'),
+    );
   const bad = awsPrereqs(p).filter((x) => !x.ok);
   if (bad.length) throw new PrereqError(bad);
 }

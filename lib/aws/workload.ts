@@ -160,7 +160,8 @@ export function awsPoints(spec: AwsSpec): AwsPoint[] {
           if (w.tool === 'tcpkali') {
             for (const rate of w.rate) {
               const perConn = Math.round((rate / w.connections) * 1000) / 1000;
-              const threads = w.threads ? `--workers ${w.threads} ` : '';
+              // 0: one worker per CPU the client may use (the seed: 18 threads on 18 pinned cores).
+              const threads = w.threads ? `--workers ${w.threads} ` : '--workers "$NCPUS" ';
               out.push({
                 id: `tcpkali-q${rate}${sfx}`,
                 tool: 'tcpkali',
@@ -233,6 +234,7 @@ export function runScript(spec: AwsSpec, points: AwsPoint[], o: { clientCpus: st
 RUN=${HOST_DIR}/runs/$RUN_ID
 RAW=$RUN/raw
 CPUS=${shq(o.clientCpus)}
+NCPUS=$(taskset -c "$CPUS" nproc)
 mkdir -p "$RAW"
 cat > "$RUN/wrk-report.lua" <<'LUA'
 ${WRK_REPORT_LUA}LUA
@@ -288,7 +290,7 @@ point() {
   if [ -n "$roll" ]; then wait "$roll" || true; kubectl -n netlab rollout status deployment/nginx --timeout=5m > /dev/null; fi
   printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$ID" "$tool" "$rep" "$params" "$code" "$wall" "$PROGRAM_SECONDS" >> "$RUN/points.tsv"
 }
-export RUN RAW CPUS
+export RUN RAW CPUS NCPUS
 
 ${pointLines.join('\n')}
 
