@@ -264,7 +264,7 @@ fleet() {
     done | kubectl apply --server-side -f - > /dev/null
     SERVICES=$want
   fi
-  name=$(printf 'svc-%05d' "$([ ${shq(target)} = first ] && echo 1 || echo "$want")")
+  name=$(printf 'svc-%05d' ${target === 'first' ? '1' : '"$want"'})
   vip=$(kubectl -n netlab get svc "$name" -o jsonpath='{.spec.clusterIP}')
   HOSTPORT="$vip:80"
   URL="http://$HOSTPORT/$BYTES"
