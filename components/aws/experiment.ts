@@ -40,17 +40,19 @@ export class AwsExperiment extends pulumi.ComponentResource {
     this.plan = plan;
     this.specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
     const provider = new aws.Provider(`${name}-aws`, { region: a.region as aws.Region, defaultTags: { tags: plan.tags } }, { parent: this });
+    // Components take the provider map (their children inherit it); plain resources take `provider`.
     const p = { parent: this, providers: { aws: provider } };
+    const own = { parent: this, provider };
     const net = new Network(`${name}-net`, { vpcCidr: a.vpcCidr, subnetCidr: a.subnetCidr, availabilityZone: plan.availabilityZone, sshCidr: a.sshCidr, tags: plan.tags }, p);
     let instanceProfile: pulumi.Output<string> | undefined;
     if (plan.needsRouteRole) {
       const role = new aws.iam.Role(
         `${name}-routes`,
         { assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }), tags: plan.tags },
-        p,
+        own,
       );
-      new aws.iam.RolePolicy(`${name}-routes`, { role: role.name, policy: JSON.stringify(ROUTE_POLICY) }, p);
-      instanceProfile = new aws.iam.InstanceProfile(`${name}-routes`, { role: role.name, tags: plan.tags }, p).name;
+      new aws.iam.RolePolicy(`${name}-routes`, { role: role.name, policy: JSON.stringify(ROUTE_POLICY) }, own);
+      instanceProfile = new aws.iam.InstanceProfile(`${name}-routes`, { role: role.name, tags: plan.tags }, own).name;
     }
     const hosts = new HostPair(
       `${name}-hosts`,
