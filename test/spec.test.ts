@@ -40,7 +40,7 @@ test('sweep values: a scalar becomes a list, repeats are dropped', (t) => {
 
 test('unknown keys are named with what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:datapth': 'host' }), [
-    'config: unknown key "datapth"; allowed here: description, target, datapath, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
+    'config: unknown key "datapth"; allowed here: description, target, datapath, aws, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
   ]);
   t.deepEqual(bad({ 'netlab:server': { respBytes: 1 } }), ['netlab:server: unknown key "respBytes"; allowed here: responseBytes, workers, keepaliveRequests']);
   t.deepEqual(bad({ 'other:key': 1 }), ['config key "other:key": expected "netlab:<key>" (or a pulumi/aws/command/kubernetes provider key)']);
@@ -62,9 +62,10 @@ test('out-of-range values', (t) => {
 });
 
 test('enums list the allowed values', (t) => {
-  t.deepEqual(bad({ 'netlab:datapath': 'calico' }), ['netlab:datapath = "calico": expected one of: host, hostgw, vxlan, macvlan, ipvlan']);
-  t.deepEqual(bad({ 'netlab:target': 'aws' }), ['netlab:target = "aws": expected one of: local (the aws target is not built yet)']);
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'tcpkali' } }), ['netlab:workload.tool = "tcpkali": expected an object whose "tool" is one of: ab, wrk, rps, conn-reuse']);
+  const dps = 'expected one of: host, hostgw, vxlan, macvlan, ipvlan (local); host, hostgw, vxlan, aws-vpc, ipvlan, calico-ipip, calico-vxlan, calico-direct, cilium (aws)';
+  t.deepEqual(bad({ 'netlab:datapath': 'calico' }), [`netlab:datapath = "calico": ${dps}`]);
+  t.deepEqual(bad({ 'netlab:target': 'gcp' }), ['netlab:target = "gcp": expected one of: local, aws']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'siege' } }), ['netlab:workload.tool = "siege": expected an object whose "tool" is one of: ab, wrk, rps, conn-reuse, tcpkali']);
 });
 
 test('impossible combinations are refused', (t) => {
@@ -83,7 +84,7 @@ test('impossible combinations are refused', (t) => {
 
 test('every problem is reported at once, with the file named', (t) => {
   const e = t.throws(() => parseStackText('s', 'config:\n  netlab:datapath: nope\n  netlab:repetitions: 0\n', 'stacks/Pulumi.s.yaml'), { instanceOf: SpecError });
-  t.is(e!.message, 'stacks/Pulumi.s.yaml: invalid experiment spec\n  - netlab:datapath = "nope": expected one of: host, hostgw, vxlan, macvlan, ipvlan\n  - netlab:repetitions = 0: expected a whole number from 1 to 100');
+  t.is(e!.message, 'stacks/Pulumi.s.yaml: invalid experiment spec\n  - netlab:datapath = "nope": expected one of: host, hostgw, vxlan, macvlan, ipvlan (local); host, hostgw, vxlan, aws-vpc, ipvlan, calico-ipip, calico-vxlan, calico-direct, cilium (aws)\n  - netlab:repetitions = 0: expected a whole number from 1 to 100');
 });
 
 test('bad YAML, duplicate keys, bad documents and stack names', (t) => {
