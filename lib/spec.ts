@@ -19,6 +19,9 @@ const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapat
 
 export const TARGETS = ['local', 'aws'] as const;
 
+/** `netlab:` config secrets read by the Pulumi program only: the private half of aws.sshPublicKey. */
+export const SECRET_KEYS = ['sshPrivateKey'] as const;
+
 /** Config namespaces other than `netlab` that a stack file may carry (read by Pulumi, ignored here). */
 export const FOREIGN_NAMESPACES = ['pulumi', 'aws', 'command', 'kubernetes'] as const;
 
@@ -486,6 +489,8 @@ export function specFromStackDoc(name: string, doc: unknown, source = `stack ${n
   for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
     const colon = key.indexOf(':');
     const ns = colon < 0 ? '' : key.slice(0, colon);
+    // Secrets the program reads itself (never part of the spec, so never in result.json).
+    if (ns === 'netlab' && (SECRET_KEYS as readonly string[]).includes(key.slice(colon + 1))) continue;
     if (ns === 'netlab') raw[key.slice(colon + 1)] = value;
     else if (!(FOREIGN_NAMESPACES as readonly string[]).includes(ns))
       problems.push(`config key ${show(key)}: expected "netlab:<key>" (or a ${FOREIGN_NAMESPACES.join('/')} provider key)`);

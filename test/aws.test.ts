@@ -72,6 +72,9 @@ test('catalogue: hourly cost computed from the table (2 × instance + gp3 + publ
 
 test('spec: target rules name the key, the value and what is allowed', (t) => {
   t.deepEqual(problems(awsBase), []);
+  // The private key is a config secret the program reads itself, not a spec key.
+  t.deepEqual(problems({ ...awsBase, sshPrivateKey: { secure: 'v1:abc' } }), []);
+  t.false('sshPrivateKey' in specFromStackDoc('t', doc({ ...awsBase, sshPrivateKey: { secure: 'v1:abc' } })));
   t.regex(problems({ target: 'aws' }).join(), /netlab:aws = \(missing\): target aws needs netlab:aws with at least sshCidr/);
   t.regex(problems({ ...awsBase, aws: {} }).join(), /netlab:aws.sshCidr = \(missing\)/);
   t.regex(problems({ ...awsBase, aws: { sshCidr: '0.0.0.0/0' } }).join(), /netlab:aws.sshCidr = "0.0.0.0\/0": SSH open to the whole internet is refused/);
