@@ -399,7 +399,7 @@ function targetRules(s: z.output<typeof SpecSchema>, ctx: z.RefinementCtx): void
     issue(['aws', 'maxHourlyUsd'], a.maxHourlyUsd, `the stack would cost about ${cost.usdPerHour.toFixed(2)} USD per hour (${cost.source}); raise aws.maxHourlyUsd or pick a smaller type`);
   const image = IMAGES[a.kernel];
   if (s.datapath === 'cilium' && !kernelAtLeast(a.kernel, 5, 10))
-    issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer; ${image.note.split(':')[0]} has ${a.kernel}: use kernel 5.10 or newer`);
+    issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer (${image.os} here); use kernel 5.10 or newer`);
   const mode = s.proxy?.mode ?? 'none';
   if (mode === 'ebpf' && s.datapath !== 'cilium')
     issue(['proxy', 'mode'], mode, "ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium");

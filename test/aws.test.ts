@@ -331,6 +331,8 @@ test('collect: a run directory as the client leaves it becomes a valid result.js
   t.is(c!.reason!, 'tcpkali "Total data sent" not found in the tool\'s output; exit 1');
   t.deepEqual(r.tuning?.steps.map((s) => [s.status, s.kind, s.setting, s.got]), [['applied', 'write', 'rps', '0003fdfe'], ['skipped', 'skip', 'net.ipv4.tcp_tw_recycle', null]]);
   t.is(r.environment.tools.ab, null);
+  t.deepEqual(a!.command.slice(0, 2), ['bash', '-c']);
+  t.regex(a!.command[2]!, /^taskset -ac "\$CPUS" tcpkali --workers "\$NCPUS" --connections 1000 .*--message-rate 150 /);
 });
 
 test('policy pack: TTL, world SSH and hourly cost, each refused with the reason and passed when right', (t) => {

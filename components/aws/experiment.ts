@@ -30,7 +30,6 @@ export class AwsExperiment extends pulumi.ComponentResource {
   readonly publicIps: Record<'client' | 'server', pulumi.Output<string>>;
   readonly kubeconfig: pulumi.Output<string>;
   readonly resultDir: pulumi.Output<string>;
-  readonly hostFacts: pulumi.Output<string>;
 
   constructor(name: string, args: AwsExperimentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('netlab:aws:Experiment', name, {}, opts);
@@ -89,7 +88,6 @@ export class AwsExperiment extends pulumi.ComponentResource {
     this.publicIps = hosts.publicIps;
     this.kubeconfig = cluster.kubeconfig;
     this.resultDir = workload.resultDir;
-    this.hostFacts = prep.server.factsText;
     this.registerOutputs({ publicIps: this.publicIps, kubeconfig: this.kubeconfig, resultDir: this.resultDir });
   }
 }

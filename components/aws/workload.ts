@@ -24,10 +24,10 @@ export interface WorkloadArgs {
 
 /** CPUs the load tool may use on the client and nginx's worker affinity on the server (pinning), from the hosts' facts. */
 export function pinning(spec: AwsSpec, client: HostFacts, server: HostFacts): { clientCpus: string; cpuAffinity?: string } {
-  const c = placement(parseLscpuP(client.lscpu), false).client;
-  if (!spec.tuning.pinning) return { clientCpus: formatCpuList(parseLscpuP(client.lscpu).cpus.map((x) => x.cpu)) };
+  const clientTopo = parseLscpuP(client.lscpu);
+  if (!spec.tuning.pinning) return { clientCpus: formatCpuList(clientTopo.cpus.map((x) => x.cpu)) };
   const s = placement(parseLscpuP(server.lscpu), false).server;
-  return { clientCpus: formatCpuList(c), cpuAffinity: workerCpuAffinity(s, spec.server.workers) };
+  return { clientCpus: formatCpuList(placement(clientTopo, false).client), cpuAffinity: workerCpuAffinity(s, spec.server.workers) };
 }
 
 export class Workload extends pulumi.ComponentResource {

@@ -9,17 +9,20 @@ import { judge } from '../local.ts';
 import { parseAb, parseTcpkali, parseWrk, ParseError } from '../parsers.ts';
 import { RESULT_SCHEMA_ID, RunResult, type Environment, type PointResult } from '../result.ts';
 import type { AwsSpec } from '../spec.ts';
+import { awsPoints } from './workload.ts';
 
 /** A constant-rate point holds when the response rate is within 1 % of the target. */
 export const KEPT_UP_SHARE = 0.99;
 
-function pointFrom(dir: string, row: string[]): PointResult {
+function pointFrom(dir: string, row: string[], commands: Map<string, string>): PointResult {
   const [id, tool, rep, paramsJson, exit, wall] = row as [string, PointResult['tool'], string, string, string, string];
   const params = JSON.parse(paramsJson) as PointResult['params'];
   const code = Number(exit);
   const txt = join(dir, 'raw', `${id}.txt`);
-  const raw = [`raw/${id}.txt`, `raw/${id}.err`];
-  const base = { id, tool, repetition: Number(rep), params, wallSeconds: Number(wall), raw, command: [tool] };
+  const abLike = tool === 'ab' || tool === 'conn-reuse';
+  const raw = [`raw/${id}.txt`, `raw/${id}.err`, ...(abLike ? [`raw/${id}.csv`] : [])];
+  // As the run script ran it: `bash -c` with RUN, RAW, ID, URL, HOSTPORT, CPUS and NCPUS exported.
+  const base = { id, tool, repetition: Number(rep), params, wallSeconds: Number(wall), raw, command: ['bash', '-c', commands.get(id) ?? tool] };
   const empty = { requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null };
   const stdout = existsSync(txt) ? readFileSync(txt, 'utf8') : '';
   const stderr = existsSync(join(dir, 'raw', `${id}.err`)) ? readFileSync(join(dir, 'raw', `${id}.err`), 'utf8').trim().split('\n')[0] ?? '' : '';
@@ -54,9 +57,7 @@ function pointFrom(dir: string, row: string[]): PointResult {
             : { status: 'invalid' as const, reason: `did not keep up: ${Math.round(reqPerSec)} of ${target} req/s` }),
       };
     }
-    const csv = join(dir, 'raw', `${id}.csv`);
-    if (tool === 'ab' || tool === 'conn-reuse') raw.push(`raw/${id}.csv`);
-    const m = tool === 'wrk' ? parseWrk(stdout) : parseAb(stdout, readFileSync(csv, 'utf8'));
+    const m = abLike ? parseAb(stdout, readFileSync(join(dir, 'raw', `${id}.csv`), 'utf8')) : parseWrk(stdout);
     const why = code !== 0 ? { status: 'failed' as const, reason: `${tool} exited ${code}${stderr ? `: ${stderr}` : ''}` } : judge(m);
     return { ...base, ...m, ...why };
   } catch (e) {
@@ -95,7 +96,8 @@ function tuningFrom(dir: string, spec: AwsSpec): RunResult['tuning'] {
 export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; startedAt: string; finishedAt: string }): RunResult {
   const rows = readFileSync(join(dir, 'points.tsv'), 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split('\t'));
   const env = JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as Omit<Environment, 'node'>;
-  const points = rows.map((r) => pointFrom(dir, r));
+  const commands = new Map(awsPoints(spec).map((p) => [p.id, p.command]));
+  const points = rows.map((r) => pointFrom(dir, r, commands));
   const failed = points.filter((p) => p.status === 'failed');
   const result: RunResult = {
     schema: RESULT_SCHEMA_ID,

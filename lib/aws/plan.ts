@@ -78,6 +78,7 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   // Encapsulation (vxlan, IPIP) and ipvlan (the ENI's own secondary addresses) pass the check.
   const routed = ['host', 'hostgw', 'aws-vpc', 'calico-direct', 'cilium'].includes(spec.datapath);
   const mode = kubeProxyMode(cluster);
+  const points = awsPoints(spec);
   const steps: RemoteStep[] = [];
   const both = (name: string, what: string) => (['server', 'client'] as const).forEach((host) => steps.push({ name, host, what }));
   both('wait', 'cloud-init finished and the time-to-live armed (refuses to go on otherwise)');
@@ -93,7 +94,7 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   if (ipvlan) both('ipvlan-conf', 'ipvlan CNI conflist over the ENI secondary addresses');
   steps.push({ name: 'cni', host: 'server', what: `pod network ${spec.datapath}; both nodes Ready` });
   steps.push({ name: 'workload', host: 'server', what: `nginx × ${a.serverPods} on the server node${spec.datapath === 'host' ? ' (hostNetwork)' : ''}` });
-  steps.push({ name: 'run', host: 'client', what: `${awsPoints(spec).length} points${p ? `, Service fleet ${p.services.join('/')} (${p.mode})` : ''}; raw output, points.tsv, env.json, tarball` });
+  steps.push({ name: 'run', host: 'client', what: `${points.length} points${p ? `, Service fleet ${p.services.join('/')} (${p.mode})` : ''}; raw output, points.tsv, env.json, tarball` });
   return {
     stack: spec.name,
     region: a.region,
@@ -107,7 +108,7 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
     hosts,
     subnetGateway: at(1),
     cluster,
-    points: awsPoints(spec),
+    points,
     steps,
     tags: { 'netlab:stack': spec.name, 'netlab:datapath': spec.datapath, 'netlab:proxy': p?.mode ?? 'none', 'netlab:ttl-minutes': String(a.ttlMinutes) },
   };

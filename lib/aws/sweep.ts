@@ -130,10 +130,11 @@ export async function sweep(
     const row: SweepRow = { stack: spec.name, status: 'failed', minutes: 0, usdPerHour: awsPlan(spec).cost.usdPerHour, resultDir: null, destroyed: false };
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: spec.name, workDir: o.projectDir }, { envVars: { PULUMI_BACKEND_URL: backend } });
     const onAbort = () => void stack.cancel().catch(() => {});
+    const onOutput = (s: string) => s.split('\n').filter(Boolean).forEach((l) => o.log(spec.name, l));
     o.signal.addEventListener('abort', onAbort);
     try {
       o.log(spec.name, `up (${row.usdPerHour.toFixed(2)} USD/hour while it exists; hosts end themselves after ${spec.aws.ttlMinutes} min)`);
-      const up = await stack.up({ onOutput: (s: string) => s.split('\n').filter(Boolean).forEach((l) => o.log(spec.name, l)), color: 'never' });
+      const up = await stack.up({ onOutput, color: 'never' });
       row.resultDir = String(up.outputs.resultDir?.value ?? '') || null;
       row.status = 'ok';
     } catch (e) {
@@ -144,7 +145,7 @@ export async function sweep(
       if (!o.keep) {
         try {
           o.log(spec.name, 'destroy');
-          await stack.destroy({ onOutput: (s: string) => s.split('\n').filter(Boolean).forEach((l) => o.log(spec.name, l)), color: 'never' });
+          await stack.destroy({ onOutput, color: 'never' });
           row.destroyed = true;
         } catch (e) {
           row.error = `${row.error ? `${row.error}; ` : ''}DESTROY FAILED (${(e as Error).message.split('\n')[0]}): run \`PULUMI_BACKEND_URL=${backend} pulumi destroy -s ${spec.name}\`; the hosts still end themselves at their time-to-live`;
