@@ -18,6 +18,7 @@ import { resultJsonSchema, type RunResult } from './result.ts';
 import { runRps } from './rps.ts';
 import { SpecError, specFromStackDoc, type Spec } from './spec.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from './stackfile.ts';
+import { isStackName, STACK_NAME_RULE, StackNameError } from './names.ts';
 import { downStack, LockError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
 import { proxyRatios, renderProxyRatios, renderTable, summarize } from './summary.ts';
 import { awsPlan, isAwsSpec, renderAwsPlan } from './aws/plan.ts';
@@ -67,7 +68,7 @@ function interruptible(): { signal: AbortSignal; dispose: () => void } {
 }
 
 function fail(e: unknown): never {
-  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError || e instanceof PrereqError || e instanceof UsageError;
+  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError || e instanceof PrereqError || e instanceof UsageError || e instanceof StackNameError;
   process.stderr.write(`netlab: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
   process.exit(2);
 }
@@ -220,6 +221,9 @@ export async function main(argv: string[]): Promise<void> {
     .argument('[stacks...]', 'stack names; with --all, every netlab stack on this machine')
     .option('--all', 'every stack with namespaces or state on this machine')
     .action(async (stacks: string[], o: { all?: boolean }) => {
+      const bad = stacks.filter((s) => !isStackName(s));
+      if (bad.length) fail(new UsageError(`down: ${bad.map((s) => `stack name ${JSON.stringify(s).slice(0, 90)}: ${STACK_NAME_RULE} (down takes stack names, never paths); nothing was changed`).join('\n  ')}`));
+      if (o.all && stacks.length) fail(new UsageError('down: name stacks or use --all, not both; nothing was changed'));
       const names = o.all ? await stacksPresent() : stacks;
       const scratch = o.all ? await removeOrphanScratch() : [];
       if (scratch.length) process.stdout.write(`removed ${scratch.length} orphaned scratch namespaces: ${scratch.join(', ')}\n`);

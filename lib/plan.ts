@@ -9,17 +9,18 @@ import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
 import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
 import type { ServicePort } from './proxy/fleet.ts';
 
-export const PREFIX = 'netlab';
+import { checkStackName, PREFIX } from './names.ts';
+export { PREFIX };
 
 /** Teardown waits this long after SIGTERM before SIGKILL: nginx alone takes over a second to
  * finish a TERM shutdown, and nothing of a finished run needs it. */
 export const KILL_GRACE_MS = 300;
 
 /** Every network namespace of a stack is named `netlab.<stack>.<role>[.<pod>]`. */
-export const nsPrefix = (stack: string) => `${PREFIX}.${stack}.`;
+export const nsPrefix = (stack: string) => `${PREFIX}.${checkStackName(stack)}.`;
 
 /** Every cgroup of a stack is `<cgroup2 mount>/netlab.<stack>[/client|/server]`. */
-export const cgroupBase = (cgroupRoot: string, stack: string) => `${cgroupRoot}/${PREFIX}.${stack}`;
+export const cgroupBase = (cgroupRoot: string, stack: string) => `${cgroupRoot}/${PREFIX}.${checkStackName(stack)}`;
 
 /** A command run as is (no shell), or a teardown action: stop every process in a namespace, or
  * kill everything in a cgroup tree and remove it (which also frees BPF programs attached to it). */

@@ -1,6 +1,7 @@
 // The experiment spec: one Pulumi stack file (`config: { netlab:<key>: … }`) validated into one
 // typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
 import { z } from 'zod';
+import { isStackName, STACK_NAME_RULE } from './names.ts';
 import { bodyOrNull } from './nginx.ts';
 import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from './tuning/profile.ts';
 import { enhancedNetworking, hourlyCost, IMAGES, kernelAtLeast, KERNELS, TYPES } from './aws/catalogue.ts';
@@ -450,7 +451,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 // ---------------------------------------------------------------------------------------------
 // Stack names and config documents
 
-export const STACK_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+export { STACK_NAME } from './names.ts';
 
 export class SpecError extends Error {
   constructor(
@@ -473,8 +474,7 @@ function show(v: unknown): string {
  * Throws SpecError listing every problem: `netlab:<key path> = <value>: <what is allowed>`.
  */
 export function specFromStackDoc(name: string, doc: unknown, source = `stack ${name}`): Spec {
-  if (!STACK_NAME.test(name))
-    throw new SpecError(source, [`stack name ${show(name)}: expected 1-40 characters a-z, 0-9 and "-", starting with a letter or digit`]);
+  if (!isStackName(name)) throw new SpecError(source, [`stack name ${show(name)}: ${STACK_NAME_RULE}`]);
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
     throw new SpecError(source, ['expected a YAML mapping with a "config:" key (Pulumi stack config format)']);
   const top = doc as Record<string, unknown>;

@@ -3,14 +3,17 @@
 // clears it together with the namespaces it describes); NETLAB_STATE_DIR overrides.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkStackName, inside, isStackName } from './names.ts';
 import { run } from './exec.ts';
 import { cgroupBase, KILL_GRACE_MS, nsPrefix, PREFIX } from './plan.ts';
 import { restoreTuning } from './tuning/apply.ts';
 
 export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
-export const runDirOf = (stack: string) => join(stateDir(), stack);
-const lockPath = (stack: string) => join(stateDir(), `${stack}.lock`);
-const statePath = (stack: string) => join(stateDir(), `${stack}.state.json`);
+/** A stack's file in the state folder; only a valid stack name gets a path, and never one outside it. */
+export const stateFile = (stack: string, suffix: string) => inside(stateDir(), `${checkStackName(stack)}${suffix}`);
+export const runDirOf = (stack: string) => stateFile(stack, '');
+const lockPath = (stack: string) => stateFile(stack, '.lock');
+const statePath = (stack: string) => stateFile(stack, '.state.json');
 
 export interface RunState {
   stack: string;
@@ -110,15 +113,16 @@ export async function stacksPresent(): Promise<string[]> {
   const names = new Set<string>();
   for (const ns of await listNamespaces()) {
     const stack = ns.split('.')[1];
-    if (stack && !stack.startsWith('_')) names.add(stack);
+    if (stack && isStackName(stack)) names.add(stack);
   }
   const root = cgroupRoot();
   if (root)
-    for (const d of readdirSync(root)) if (d.startsWith(`${PREFIX}.`) && !d.startsWith(`${PREFIX}._`)) names.add(d.slice(PREFIX.length + 1));
+    for (const d of readdirSync(root)) if (d.startsWith(`${PREFIX}.`) && isStackName(d.slice(PREFIX.length + 1))) names.add(d.slice(PREFIX.length + 1));
   if (existsSync(stateDir()))
     for (const f of readdirSync(stateDir())) {
       const m = /^(.+)\.(state\.json|lock|tuning\.json)$/.exec(f);
-      if (m) names.add(m[1]!);
+      // Only names a stack could have: a file called `...lock` must never become `..`.
+      if (m && isStackName(m[1]!)) names.add(m[1]!);
     }
   return [...names].sort();
 }
@@ -254,6 +258,7 @@ export interface DownReport {
  * the state file and a stale lock.
  */
 export async function downStack(stack: string): Promise<DownReport> {
+  checkStackName(stack);
   let stoppedRun: number | null = null;
   const holder = lockHolder(stack);
   if (holder !== null && holder !== process.pid) {

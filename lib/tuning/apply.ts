@@ -4,7 +4,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../exec.ts';
-import { stateDir } from '../state.ts';
+import { stateDir, stateFile } from '../state.ts';
+import { isStackName } from '../names.ts';
 import { tuningStepText, type TuningStep } from './plan.ts';
 
 export interface TuningRecord {
@@ -33,7 +34,7 @@ interface Saved {
   previous: string;
 }
 
-const restorePath = (stack: string) => join(stateDir(), `${stack}.tuning.json`);
+const restorePath = (stack: string) => stateFile(stack, '.tuning.json');
 
 const WRITE = 'echo "$1" > "$0"';
 const DEBUGFS = 'mount -t debugfs none /sys/kernel/debug && ';
@@ -68,7 +69,7 @@ function conflicts(stack: string, paths: string[]): string[] {
   const out: string[] = [];
   for (const f of readdirSync(stateDir())) {
     const m = /^(.+)\.tuning\.json$/.exec(f);
-    if (!m || m[1] === stack) continue;
+    if (!m || m[1] === stack || !isStackName(m[1]!)) continue;
     const saved = JSON.parse(readFileSync(join(stateDir(), f), 'utf8')) as Saved[];
     for (const s of saved) if (paths.includes(s.path)) out.push(`stack ${m[1]} has changed ${s.path} and not put it back; run netlab down ${m[1]} first`);
   }
@@ -175,5 +176,5 @@ export async function restoreTuning(stack: string): Promise<{ restored: string[]
 /** Stacks that still have saved values to put back. */
 export function stacksWithTuning(): string[] {
   if (!existsSync(stateDir())) return [];
-  return readdirSync(stateDir()).flatMap((f) => /^(.+)\.tuning\.json$/.exec(f)?.[1] ?? []);
+  return readdirSync(stateDir()).flatMap((f) => /^(.+)\.tuning\.json$/.exec(f)?.[1] ?? []).filter(isStackName);
 }
