@@ -40,7 +40,9 @@ export function run(argv: string[], opts: ExecOptions = {}): Promise<ExecResult>
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new Error('interrupted'));
     const t0 = process.hrtime.bigint();
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: SYSTEM_PATH } });
+    // Each command in its own process group: a Ctrl-C on the terminal reaches netlab alone, which
+    // stops what it runs through `signal`, and never kills a teardown command half-way.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: SYSTEM_PATH }, detached: true });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -1,7 +1,7 @@
 // The local runner: executes a plan on network namespaces of this machine. Thin: every command
 // comes from the plan; this file only orders, times, records and cleans up.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,17 +9,18 @@ import { gzipSync } from 'node:zlib';
 import { run, type ExecResult } from './exec.ts';
 import { missing, probeFeatures, toolVersions } from './features.ts';
 import { parseAb, parseRps, parseWrk, ParseError, type Measured } from './parsers.ts';
-import { buildPlan, inCgroup, nsPrefix, renderPlan, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
+import { buildPlan, cgroupBase, inCgroup, nsPrefix, renderPlan, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from './result.ts';
 import type { Spec } from './spec.ts';
-import { acquireLock, cgroupRoot, clearState, listNamespaces, removeCgroupTree, removeNamespaces, runDirOf, writeState } from './state.ts';
+import { acquireLock, cgroupRoot, listNamespaces, readState, runDirOf, teardownStack, writeState } from './state.ts';
+import { makeDir, writeFileAtomic } from './files.ts';
 import { PROJECT_DIR } from './stackfile.ts';
 import { cpuBetween, sampleCpu } from './cpu.ts';
 import { rulesWalked } from './proxy/iptables.ts';
 import { multiarchInclude } from './proxy/ebpf.ts';
 import type { ProxyProgram } from './proxy/program.ts';
 import { formatCpuList, parseLscpuP } from './tuning/topology.ts';
-import { applyTuning, restoreTuning, type TuningRecord } from './tuning/apply.ts';
+import { applyTuning, stacksWithTuning, type TuningRecord } from './tuning/apply.ts';
 
 export class PreflightError extends Error {
   override name = 'PreflightError';
@@ -138,11 +139,12 @@ async function checks(plan: Plan, signal?: AbortSignal): Promise<Check[]> {
   return out;
 }
 
+/** A point is valid when requests completed and at most MAX_ERROR_SHARE of the attempts failed. */
 export function judge(m: Measured): { status: PointResult['status']; reason?: string } {
-  if (m.requests === 0) return { status: 'invalid', reason: 'no request completed' };
+  if (m.requests === 0) return { status: 'invalid', reason: `no request completed (${m.attempts} attempted, ${m.errors} socket errors)` };
   const bad = m.errors + m.non2xx;
-  if (bad / m.requests > MAX_ERROR_SHARE)
-    return { status: 'invalid', reason: `${bad} of ${m.requests} requests failed (${m.errors} socket errors, ${m.non2xx} non-2xx), above ${MAX_ERROR_SHARE * 100} %` };
+  if (bad / m.attempts > MAX_ERROR_SHARE)
+    return { status: 'invalid', reason: `${bad} of ${m.attempts} attempts failed (${m.errors} socket errors, ${m.non2xx} non-2xx), above ${MAX_ERROR_SHARE * 100} %` };
   return { status: 'ok' };
 }
 
@@ -265,6 +267,38 @@ async function program(plan: Plan, services: number, signal?: AbortSignal): Prom
   };
 }
 
+/** What of a stack is on this machine before its run starts: anything there means a crashed or kept run. */
+function leftoversOf(stack: string, namespaces: string[]): string[] {
+  const root = cgroupRoot();
+  const out: string[] = [];
+  if (namespaces.length) out.push(`namespaces ${namespaces.join(', ')}`);
+  if (root && existsSync(cgroupBase(root, stack))) out.push(`cgroup ${cgroupBase(root, stack)}`);
+  if (readState(stack)) out.push(`state file (run ${readState(stack)!.runId})`);
+  if (stacksWithTuning().includes(stack)) out.push('machine-wide tuning not yet put back');
+  return out;
+}
+
+/** After a point: the lab must still be whole (every namespace there, nginx answering), or the point measured a broken lab. */
+async function stillWhole(plan: Plan, signal?: AbortSignal): Promise<string | null> {
+  const present = new Set(await listNamespaces(''));
+  const gone = plan.namespaces.filter((n) => !present.has(n));
+  if (gone.length) return `namespaces gone: ${gone.join(', ')}`;
+  const u = plan.server.urls[0]!;
+  const c = await httpCheck(plan, u.url, u.responseBytes, signal);
+  return c.ok ? null : `the server no longer answers: ${c.detail}`;
+}
+
+/** A run's final status from what happened: never `ok` unless a point measured and the lab stayed whole. */
+export function finalStatus(result: Pick<RunResult, 'points' | 'status' | 'error'>): { status: RunResult['status']; error?: string } {
+  if (result.status !== 'running') return { status: result.status, error: result.error };
+  if (!result.points.length) return { status: 'failed', error: 'no point was measured' };
+  if (!result.points.some((p) => p.status === 'ok')) {
+    const n = (s: string) => result.points.filter((p) => p.status === s).length;
+    return { status: 'failed', error: `no point gave a valid measurement (${n('invalid')} invalid, ${n('failed')} failed of ${result.points.length})` };
+  }
+  return { status: 'ok' };
+}
+
 /** Run one stack end to end on this machine: preflight, build, measure, tear down, write results. */
 export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutcome> {
   const { signal, keep = false } = opts;
@@ -277,27 +311,25 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
 
   const release = acquireLock(stack);
   try {
-    const leftovers = await listNamespaces(nsPrefix(stack));
+    const leftovers = leftoversOf(stack, await listNamespaces(nsPrefix(stack)));
     if (leftovers.length)
-      throw new PreflightError(stack, [`it is already up (${leftovers.join(', ')}); remove it first with: netlab down ${stack}`]);
+      throw new PreflightError(stack, [`it is already up (${leftovers.join('; ')}), or a crashed run left that behind; remove it first with: netlab down ${stack}`]);
 
     const runId = newRunId();
     const dir = join(opts.resultsRoot ?? join(PROJECT_DIR, 'results'), stack, runId);
     const runDir = runDirOf(stack);
     const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw'), ...machinePlanOptions() });
-    mkdirSync(plan.rawDir, { recursive: true });
     const startedAt = new Date().toISOString();
     const cgroups = [plan.cgroups[0]!];
-    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: false });
-
+    const resultFile = join(dir, 'result.json');
     const result: RunResult = {
       schema: RESULT_SCHEMA_ID,
       runId,
       stack,
       target: spec.target,
-      status: 'ok',
+      status: 'running',
       startedAt,
-      finishedAt: startedAt,
+      finishedAt: null,
       spec: { ...spec },
       environment: env,
       setup: null,
@@ -305,8 +337,13 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       proxy: plan.proxy ? { mode: plan.proxy.mode, programs: [] } : null,
       points: [],
     };
-    const save = () => writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
-    writeFileSync(join(dir, 'plan.txt'), renderPlan(plan));
+    const save = () => writeFileAtomic(resultFile, JSON.stringify(result, null, 2) + '\n');
+    // Results first, state second, the lab last: a results folder or state folder that cannot be
+    // written stops the run here, before anything on the machine has changed.
+    makeDir(plan.rawDir);
+    writeFileAtomic(join(dir, 'plan.txt'), renderPlan(plan));
+    save();
+    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: false, resultFile });
 
     let interrupted = false;
     try {
@@ -368,8 +405,12 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         }
         const secs = p.params.durationSeconds !== undefined ? `${p.params.durationSeconds} s` : `${p.params.requests} requests`;
         progress({ stack, phase: 'load', index: i + 1, total: plan.points.length, text: `${p.id} (${secs})` });
-        result.points.push(await measure(plan, p, installed, signal));
+        const point = await measure(plan, p, installed, signal);
+        const broken = await stillWhole(plan, signal);
+        if (broken) Object.assign(point, { status: point.status === 'failed' ? 'failed' : 'invalid', reason: `the lab broke during this point (${broken})${point.reason ? `; ${point.reason}` : ''}` });
+        result.points.push(point);
         save();
+        if (broken) throw new Error(`the lab broke during point ${p.id}: ${broken}`);
       }
     } catch (e) {
       interrupted = signal?.aborted ?? false;
@@ -378,20 +419,17 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     } finally {
       if (!keep || interrupted) {
         progress({ stack, phase: 'teardown', text: 'removing namespaces, links and processes' });
-        const t0 = Date.now();
-        await removeCgroupTree(cgroups[0]!);
-        await removeNamespaces([...plan.namespaces, ...(await listNamespaces(nsPrefix(stack)))]);
-        const back = await restoreTuning(stack);
-        if (result.tuning) result.tuning.restored = back.restored;
-        if (back.failed.length) {
+        const td = await teardownStack(stack, { namespaces: plan.namespaces, cgroups });
+        if (result.tuning) result.tuning.restored = td.restored;
+        result.teardown = { seconds: td.seconds, by: 'run', left: td.left };
+        if (td.left.length) {
           result.status = 'failed';
-          result.error = `${result.error ? `${result.error}; ` : ''}could not put back machine-wide tuning (netlab down ${stack} retries): ${back.failed.join('; ')}`;
+          result.error = `${result.error ? `${result.error}; ` : ''}teardown left something on the machine (netlab down ${stack} retries): ${td.left.join('; ')}`;
         }
-        result.teardown = { seconds: (Date.now() - t0) / 1000 };
-        clearState(stack);
       } else {
-        writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: true });
+        writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: true, resultFile });
       }
+      Object.assign(result, finalStatus(result));
       result.finishedAt = new Date().toISOString();
       save();
     }

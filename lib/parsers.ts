@@ -3,7 +3,10 @@
 import type { RpsReport } from './rps.ts';
 
 export interface Measured {
+  /** Responses received (wrk, ab: complete requests; rps: every request that ended, however). */
   requests: number;
+  /** Requests the tool tried: completed ones plus those lost before any response (a failed connect, a reset). */
+  attempts: number;
   errors: number;
   non2xx: number;
   reqPerSec: number;
@@ -41,6 +44,9 @@ export function parseAb(stdout: string, csv: string): Measured {
   const complete = num(stdout, /^Complete requests:\s+(\d+)/m, 'ab "Complete requests"');
   const failed = num(stdout, /^Failed requests:\s+(\d+)/m, 'ab "Failed requests"');
   const non2xx = optNum(stdout, /^Non-2xx responses:\s+(\d+)/m);
+  // ab counts a failed connect (with -r) in "Failed requests" but not in "Complete requests";
+  // receive, length and exception failures are among the complete ones.
+  const connectFailed = optNum(stdout, /^\s+\(Connect: (\d+),/m);
   const rps = num(stdout, /^Requests per second:\s+([\d.]+)/m, 'ab "Requests per second"');
   const mean = num(stdout, /^Time per request:\s+([\d.]+) \[ms\] \(mean\)$/m, 'ab "Time per request (mean)"');
   const taken = num(stdout, /^Time taken for tests:\s+([\d.]+) seconds/m, 'ab "Time taken for tests"');
@@ -58,6 +64,7 @@ export function parseAb(stdout: string, csv: string): Measured {
   };
   return {
     requests: complete,
+    attempts: complete + connectFailed,
     errors: failed,
     non2xx,
     reqPerSec: rps,
@@ -96,6 +103,8 @@ export function parseWrk(stdout: string): Measured {
   // socket-level errors.
   return {
     requests: j.requests,
+    // wrk's socket errors are not among its completed requests.
+    attempts: j.requests + e.connect + e.read + e.write + e.timeout,
     errors: e.connect + e.read + e.write + e.timeout,
     non2xx: e.status,
     reqPerSec: secs > 0 ? j.requests / secs : 0,
@@ -127,6 +136,7 @@ export function parseRps(stdout: string): Measured & { report: RpsReport } {
   if (typeof r.ok !== 'number' || !e || !r.latencyMs) throw new ParseError('rps report lacks ok/errors/latencyMs');
   return {
     requests: r.ok + e.connect + e.timeout + e.reset + e.http + e.size,
+    attempts: r.ok + e.connect + e.timeout + e.reset + e.http + e.size,
     errors: e.connect + e.timeout + e.reset,
     non2xx: e.http + e.size,
     reqPerSec: r.achievedRate,

@@ -50,6 +50,7 @@ export const PointResult = z.object({
   status: z.enum(['ok', 'invalid', 'failed']).describe('ok; invalid = measured but errors above 1 % or nothing completed; failed = the tool failed or its output could not be read'),
   reason: z.string().optional().describe('why a point is invalid or failed'),
   requests: z.number().int().nullable(),
+  attempts: z.number().int().nullable().optional().describe('requests tried: completed ones plus those lost before a response (failed connect, reset); errors are judged against this'),
   errors: z.number().int().nullable().describe('socket-level errors (connect, read, write, timeout)'),
   non2xx: z.number().int().nullable(),
   reqPerSec: z.number().nullable().describe('achieved requests per second'),
@@ -120,10 +121,12 @@ export const RunResult = z.object({
   runId: z.string(),
   stack: z.string(),
   target: z.string(),
-  status: z.enum(['ok', 'failed', 'interrupted']),
+  status: z
+    .enum(['running', 'ok', 'failed', 'interrupted'])
+    .describe('running = not finished (yet): the run is going on, or its process died and `netlab down` has not marked it failed; reports skip it. ok = every point measured, the lab stayed whole and was removed completely; failed = the lab could not be built, broke, no point gave a valid measurement, or its teardown left something; interrupted = Ctrl-C/SIGTERM'),
   error: z.string().optional(),
   startedAt: z.string(),
-  finishedAt: z.string(),
+  finishedAt: z.string().nullable().describe('null while running'),
   spec: z.record(z.string(), z.unknown()).describe('the resolved spec, defaults filled in'),
   environment: Environment,
   setup: z
@@ -135,7 +138,14 @@ export const RunResult = z.object({
       checks: z.array(Check),
     })
     .nullable(),
-  teardown: z.object({ seconds: z.number() }).nullable().describe('null when --keep left the lab up'),
+  teardown: z
+    .object({
+      seconds: z.number(),
+      by: z.enum(['run', 'down']).optional().describe('down = the run died and `netlab down` removed what it left'),
+      left: z.array(z.string()).optional().describe('what the teardown could not remove (then the run is failed)'),
+    })
+    .nullable()
+    .describe('null while running, and when --keep left the lab up'),
   proxy: z
     .object({
       mode: z.string(),

@@ -1,7 +1,9 @@
 // What a run created, kept on disk so `netlab down` can undo it after a crash or kill -9, and a
 // per-stack lock so two runs of one stack never collide. Lives in /run/netlab (tmpfs: a reboot
 // clears it together with the namespaces it describes); NETLAB_STATE_DIR overrides.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { makeDir, WriteError, writeFileAtomic } from './files.ts';
 import { join } from 'node:path';
 import { checkStackName, inside, isStackName } from './names.ts';
 import { run } from './exec.ts';
@@ -25,10 +27,17 @@ export interface RunState {
   /** cgroup trees (removing one also frees the BPF programs attached in it). */
   cgroups?: string[];
   kept: boolean;
+  /** The run's result.json, so `down` can mark it failed if the run died before finishing. */
+  resultFile?: string;
 }
 
 export class LockError extends Error {
   override name = 'LockError';
+}
+
+/** A teardown that could not remove everything: the message lists what is left. */
+export class TeardownError extends Error {
+  override name = 'TeardownError';
 }
 
 /** A process exists and is not a zombie (an exited child nobody reaped yet counts as gone). */
@@ -45,45 +54,85 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Holder pid of a stack's lock if that process is alive, else null. */
+/** Is the file at `path` flock(2)-locked by some process? (util-linux flock, non-blocking, exit 75 on conflict) */
+function flocked(path: string): boolean {
+  return spawnSync('flock', ['--shared', '--nonblock', '--conflict-exit-code', '75', path, 'true'], { stdio: 'ignore' }).status === 75;
+}
+
+/** Holder pid of a stack's lock if some process holds it, else null. */
 export function lockHolder(stack: string): number | null {
+  const path = lockPath(stack);
+  if (!existsSync(path) || !flocked(path)) return null;
   try {
-    const pid = Number(readFileSync(lockPath(stack), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : -1;
   } catch {
-    return null;
+    return -1;
   }
 }
 
-/** Take the stack's lock; a lock whose holder is dead is stale and taken over. */
+/**
+ * Take the stack's lock: an exclusive flock(2) on `<stack>.lock`, held through an open file
+ * description of this process (util-linux `flock` places it on an inherited descriptor and exits;
+ * the lock stays with the description). The kernel drops it when this process dies, even by
+ * kill -9, so a lock is never stale and there is no takeover race. The file holds the holder's pid
+ * for `netlab down`. Returns the release function (unlinks the file while still holding it).
+ */
 export function acquireLock(stack: string): () => void {
-  mkdirSync(stateDir(), { recursive: true });
   const path = lockPath(stack);
-  for (let attempt = 0; attempt < 2; attempt++) {
+  makeDir(stateDir());
+  for (let attempt = 0; attempt < 10; attempt++) {
+    let fd: number;
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => {
-        try {
-          if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
-        } catch {
-          /* already gone */
-        }
-      };
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = lockHolder(stack);
-      if (holder !== null) throw new LockError(`stack ${stack} is already being run by process ${holder} (lock ${path}); wait for it, or stop it with: netlab down ${stack}`);
-      rmSync(path, { force: true });
+      throw new WriteError(path, e);
     }
+    const r = spawnSync('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', '75', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    if (r.status !== 0) {
+      closeSync(fd);
+      if (r.error) throw new LockError(`cannot lock ${path}: flock: ${r.error.message} (util-linux's flock is needed)`);
+      if (r.status !== 75) throw new LockError(`cannot lock ${path}: flock exited ${r.status}: ${r.stderr.toString().trim()}`);
+      const holder = lockHolder(stack);
+      throw new LockError(`stack ${stack} is already being run${holder && holder > 0 ? ` by process ${holder}` : ''} (lock ${path}); wait for it, or stop it with: netlab down ${stack}`);
+    }
+    // The file may have been unlinked by its previous holder between our open and our flock: then
+    // the lock we hold is on a dead inode, and we start over with the file now at the path.
+    let same = false;
+    try {
+      same = statSync(path).ino === fstatSync(fd).ino;
+    } catch {
+      same = false;
+    }
+    if (!same) {
+      closeSync(fd);
+      continue;
+    }
+    try {
+      ftruncateSync(fd, 0);
+      writeSync(fd, `${process.pid}\n`, 0);
+    } catch (e) {
+      unlinkSync(path);
+      closeSync(fd);
+      throw new WriteError(path, e);
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      try {
+        if (statSync(path).ino === fstatSync(fd).ino) unlinkSync(path);
+      } catch {
+        /* already gone */
+      }
+      closeSync(fd);
+    };
   }
-  throw new LockError(`could not take the lock ${path}`);
+  throw new LockError(`could not take the lock ${path}: it kept being replaced`);
 }
 
 export function writeState(s: RunState): void {
-  mkdirSync(stateDir(), { recursive: true });
-  writeFileSync(statePath(s.stack), JSON.stringify(s, null, 2));
+  writeFileAtomic(statePath(s.stack), JSON.stringify(s, null, 2));
 }
 
 export function readState(stack: string): RunState | null {
@@ -242,47 +291,100 @@ export async function removeOrphanScratch(): Promise<string[]> {
   return (await removeNamespaces(orphans)).namespaces;
 }
 
-export interface DownReport {
-  stack: string;
-  stoppedRun: number | null;
+/** What one teardown removed, and what it could not remove (then the run is not clean). */
+export interface TeardownReport {
   namespaces: string[];
   processes: number;
   cgroups: string[];
   /** Machine-wide files whose previous value was put back (host tuning). */
   restored: string[];
+  /** Problems: what is still on the machine afterwards, or could not be put back. Empty = clean. */
+  left: string[];
+  seconds: number;
 }
 
 /**
- * Remove everything a stack created: stop a live run of it (its own handler tears down), then
- * every namespace with the stack's prefix or in its state file, their processes, the run dir,
- * the state file and a stale lock.
+ * The one teardown, used by the end of a run, its failure, Ctrl-C and `netlab down`: kill
+ * everything in the stack's cgroups and remove them (which frees attached BPF programs), stop every
+ * process in its namespaces and delete them, put back machine-wide tuning, remove the run dir and
+ * state file; then look again and report anything still there. Its commands run in their own
+ * process group (lib/exec.ts), so a second Ctrl-C on the terminal does not kill them half-way.
+ */
+export async function teardownStack(stack: string, known: { namespaces?: string[]; cgroups?: string[] } = {}): Promise<TeardownReport> {
+  const t0 = Date.now();
+  const root = cgroupRoot();
+  const cgroups: string[] = [];
+  const left: string[] = [];
+  let inCgroups = 0;
+  for (const cg of new Set([...(known.cgroups ?? []), ...(root ? [cgroupBase(root, stack)] : [])])) {
+    try {
+      const r = await removeCgroupTree(cg);
+      if (r.removed) cgroups.push(cg);
+      inCgroups += r.processes;
+    } catch (e) {
+      left.push((e as Error).message);
+    }
+  }
+  const ns = await removeNamespaces([...(known.namespaces ?? []), ...(await listNamespaces(nsPrefix(stack)))]);
+  const back = await restoreTuning(stack);
+  left.push(...back.failed.map((f) => `machine-wide tuning not put back: ${f}`));
+  const still = await listNamespaces(nsPrefix(stack));
+  if (still.length) left.push(`namespaces still present: ${still.join(', ')}`);
+  for (const cg of cgroups) if (existsSync(cg)) left.push(`cgroup still present: ${cg}`);
+  if (!left.length) clearState(stack);
+  return { namespaces: ns.namespaces, processes: ns.processes + inCgroups, cgroups, restored: back.restored, left, seconds: (Date.now() - t0) / 1000 };
+}
+
+export interface DownReport extends TeardownReport {
+  stack: string;
+  stoppedRun: number | null;
+  /** A result.json the killed run left saying `running`, now marked failed. */
+  markedFailed: string | null;
+}
+
+/**
+ * Remove everything a stack created: stop a live run of it (its own handler tears down), take the
+ * stack's lock so no run starts meanwhile, run the one teardown, and mark the result of a run that
+ * died without finishing as failed.
  */
 export async function downStack(stack: string): Promise<DownReport> {
   checkStackName(stack);
   let stoppedRun: number | null = null;
   const holder = lockHolder(stack);
   if (holder !== null && holder !== process.pid) {
+    if (holder <= 0) throw new LockError(`the lock of ${stack} is held by a process that did not write its pid (${lockPath(stack)}); find it with: fuser ${lockPath(stack)}`);
     stoppedRun = holder;
     process.kill(holder, 'SIGTERM');
     const deadline = Date.now() + 15_000;
     while (alive(holder) && Date.now() < deadline) await sleep(50);
     if (alive(holder)) process.kill(holder, 'SIGKILL');
+    for (let i = 0; i < 100 && lockHolder(stack) !== null; i++) await sleep(50);
   }
-  const state = readState(stack);
-  const found = await listNamespaces(nsPrefix(stack));
-  const root = cgroupRoot();
-  const cgroups: string[] = [];
-  let inCgroups = 0;
-  for (const cg of new Set([...(state?.cgroups ?? []), ...(root ? [cgroupBase(root, stack)] : [])])) {
-    const r = await removeCgroupTree(cg);
-    if (r.removed) cgroups.push(cg);
-    inCgroups += r.processes;
+  const release = acquireLock(stack);
+  try {
+    const state = readState(stack);
+    const report = await teardownStack(stack, { namespaces: state?.namespaces, cgroups: state?.cgroups });
+    if (report.left.length) throw new TeardownError(`${stack}: teardown incomplete, run netlab down ${stack} again: ${report.left.join('; ')}`);
+    const markedFailed = state?.resultFile ? markUnfinished(state.resultFile, state.pid, report.seconds) : null;
+    return { stack, stoppedRun, markedFailed, ...report };
+  } finally {
+    release();
   }
-  const ns = await removeNamespaces([...(state?.namespaces ?? []), ...found]);
-  const back = await restoreTuning(stack);
-  if (back.failed.length) throw new Error(`${stack}: could not put back machine-wide tuning: ${back.failed.join('; ')}`);
-  const removed = { namespaces: ns.namespaces, processes: ns.processes + inCgroups, cgroups, restored: back.restored };
-  clearState(stack);
-  if (lockHolder(stack) === null) rmSync(lockPath(stack), { force: true });
-  return { stack, stoppedRun, ...removed };
+}
+
+/** A result.json still saying `running` after its run's process is gone becomes `failed`, with the reason. */
+function markUnfinished(file: string, pid: number, teardownSeconds: number): string | null {
+  let doc: { status?: string; error?: string; finishedAt?: string; teardown?: unknown };
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+  if (doc.status !== 'running') return null;
+  doc.status = 'failed';
+  doc.error = `the run's process (pid ${pid}) ended before the run finished (killed or crashed); netlab down removed what it left${doc.error ? `; ${doc.error}` : ''}`;
+  doc.finishedAt = new Date().toISOString();
+  doc.teardown = { seconds: teardownSeconds, by: 'down' };
+  writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n');
+  return file;
 }
