@@ -313,27 +313,41 @@ export interface TeardownReport {
 export async function teardownStack(stack: string, known: { namespaces?: string[]; cgroups?: string[] } = {}): Promise<TeardownReport> {
   const t0 = Date.now();
   const root = cgroupRoot();
-  const cgroups: string[] = [];
-  const left: string[] = [];
-  let inCgroups = 0;
-  for (const cg of new Set([...(known.cgroups ?? []), ...(root ? [cgroupBase(root, stack)] : [])])) {
-    try {
-      const r = await removeCgroupTree(cg);
-      if (r.removed) cgroups.push(cg);
-      inCgroups += r.processes;
-    } catch (e) {
-      left.push((e as Error).message);
+  const cgroupsAsked = [...new Set([...(known.cgroups ?? []), ...(root ? [cgroupBase(root, stack)] : [])])];
+  const removed = { namespaces: new Set<string>(), cgroups: new Set<string>(), processes: 0 };
+  let left: string[] = [];
+  let restored: string[] = [];
+  // A signal sent to netlab's process group in the instant between a child's fork and its move to
+  // its own group still kills that child (a burst of Ctrl-C can do it): so look again and repeat,
+  // a bounded number of times, until nothing is left.
+  for (let pass = 0; pass < TEARDOWN_PASSES; pass++) {
+    left = [];
+    for (const cg of cgroupsAsked) {
+      try {
+        const r = await removeCgroupTree(cg);
+        if (r.removed) removed.cgroups.add(cg);
+        removed.processes += r.processes;
+      } catch (e) {
+        left.push((e as Error).message);
+      }
     }
+    const ns = await removeNamespaces([...(known.namespaces ?? []), ...(await listNamespaces(nsPrefix(stack)))]);
+    ns.namespaces.forEach((n) => removed.namespaces.add(n));
+    removed.processes += ns.processes;
+    const back = await restoreTuning(stack);
+    restored = [...new Set([...restored, ...back.restored])];
+    left.push(...back.failed.map((f) => `machine-wide tuning not put back: ${f}`));
+    const still = await listNamespaces(nsPrefix(stack));
+    if (still.length) left.push(`namespaces still present: ${still.join(', ')}`);
+    for (const cg of cgroupsAsked) if (existsSync(cg)) left.push(`cgroup still present: ${cg}`);
+    if (!left.length) break;
   }
-  const ns = await removeNamespaces([...(known.namespaces ?? []), ...(await listNamespaces(nsPrefix(stack)))]);
-  const back = await restoreTuning(stack);
-  left.push(...back.failed.map((f) => `machine-wide tuning not put back: ${f}`));
-  const still = await listNamespaces(nsPrefix(stack));
-  if (still.length) left.push(`namespaces still present: ${still.join(', ')}`);
-  for (const cg of cgroups) if (existsSync(cg)) left.push(`cgroup still present: ${cg}`);
   if (!left.length) clearState(stack);
-  return { namespaces: ns.namespaces, processes: ns.processes + inCgroups, cgroups, restored: back.restored, left, seconds: (Date.now() - t0) / 1000 };
+  return { namespaces: [...removed.namespaces], processes: removed.processes, cgroups: [...removed.cgroups], restored, left, seconds: (Date.now() - t0) / 1000 };
 }
+
+/** How often the teardown looks again and retries before it reports what is left. */
+const TEARDOWN_PASSES = 3;
 
 export interface DownReport extends TeardownReport {
   stack: string;
