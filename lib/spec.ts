@@ -55,6 +55,23 @@ function sweep<T extends z.ZodType>(item: T, what: string) {
 
 const bool = z.boolean({ error: 'expected true or false' });
 
+/**
+ * For every check that reads more than one value (across keys, list items or a tuple): it runs
+ * only once every value under it is valid. zod's default skips a check only after an aborting
+ * issue, and an out-of-range sweep item does not abort (see `int`), so without this a check would
+ * be handed the raw, untransformed value (a scalar where it expects a list).
+ */
+const ONCE_VALID = { when: (payload: z.core.ParsePayload) => payload.issues.length === 0 };
+
+/** Control, format (e.g. bidi overrides) and line/paragraph-separator characters: never shown raw. */
+const NOT_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
+const DESCRIPTION_MSG = 'expected one line of printable text, at most 200 characters (no line breaks, tabs, escape codes or other control characters)';
+
+/** `s` with every character NOT_PRINTABLE matches escaped as \uXXXX, so printing it cannot drive a terminal. */
+export function printable(s: string): string {
+  return s.replace(new RegExp(NOT_PRINTABLE.source, 'gu'), (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+}
+
 const CIDR_MSG = 'expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)';
 const ipv4 = z.string({ error: CIDR_MSG }).refine(
   (s) => {
@@ -76,9 +93,9 @@ export const NetworkSchema = strict({
 export const ServerSchema = strict({
   /** Total size in bytes of one keep-alive HTTP response (status line + headers + body). */
   responseBytes: sweep(
-    // An out-of-range value is left to the range check (it cannot abort inside a sweep).
-    int(230, 1_048_576, false).refine((n) => !Number.isInteger(n) || n < 230 || n > 1_048_576 || bodyOrNull(n) !== null, {
+    int(230, 1_048_576, false).refine((n) => bodyOrNull(n) !== null, {
       error: 'no body size gives exactly this total with nginx\'s headers; use one byte more',
+      ...ONCE_VALID,
     }),
     'a response size in bytes (230 to 1048576)',
   ).default([350]),
@@ -152,7 +169,7 @@ const ConnReuseSchema = strict({
   /** The client's ip_local_port_range: narrow, so source ports are reused while old entries linger. */
   localPortRange: z
     .tuple([int(1024, 65535), int(1024, 65535)], { error: 'expected [first, last] ports, e.g. [40000, 40099]' })
-    .refine(([a, b]) => a <= b, { error: 'the first port must not exceed the last' })
+    .refine(([a, b]) => a <= b, { error: 'the first port must not exceed the last', ...ONCE_VALID })
     .default(CONN_REUSE_DEFAULTS.localPortRange),
   /** Seconds into the run when the first backend of the target Service is drained (weight 0). */
   drainAtSeconds: int(1, 3600).default(10),
@@ -231,7 +248,7 @@ export const TuningSchema = strict({
         ctx.addIssue({ code: 'custom', path: ['optional', i], input: name, message: `not a setting of this stack; allowed: ${[...TUNING_SETTINGS].join(', ')} or one of its sysctls` });
     if (SCHED_MIGRATION_COST in t.sysctls)
       ctx.addIssue({ code: 'custom', path: ['sysctls', SCHED_MIGRATION_COST], input: t.sysctls[SCHED_MIGRATION_COST], message: 'set it with tuning.schedMigrationCostNs (it moved to debugfs in Linux 5.13; netlab writes it where the kernel keeps it)' });
-  });
+  }, ONCE_VALID);
 
 const usd = (min: number, max: number) => z.number({ error: `expected US dollars from ${min} to ${max}` }).min(min, { error: `expected US dollars from ${min} to ${max}` }).max(max, { error: `expected US dollars from ${min} to ${max}` });
 
@@ -263,7 +280,11 @@ export const AwsSchema = strict({
 
 export const SpecSchema = strict({
   /** One line shown by `netlab list` and in reports. */
-  description: z.string({ error: 'expected a one-line text' }).max(200).default(''),
+  description: z
+    .string({ error: DESCRIPTION_MSG })
+    .max(200, { error: DESCRIPTION_MSG })
+    .refine((d) => !NOT_PRINTABLE.test(d), { error: DESCRIPTION_MSG })
+    .default(''),
   /** Where the hosts live: `local` = network namespaces on this machine; `aws` = an EC2 pair. */
   target: z.enum(TARGETS, { error: `expected one of: ${TARGETS.join(', ')}` }).default('local'),
   /** The pod network (CNI) between the hosts. */
@@ -323,7 +344,7 @@ export const SpecSchema = strict({
       input: true,
       message: `proxy.mode ${s.proxy.mode} needs conntrack (its DNAT is undone on the replies through conntrack), so NOTRACK would break the Services; set tuning.notrack: false${s.tuning.profile !== 'none' ? ` (profile ${s.tuning.profile} turns it on)` : ''}, or use proxy.mode none or ebpf`,
     });
-});
+}, ONCE_VALID);
 
 interface CrossFields {
   target: (typeof TARGETS)[number];
@@ -453,21 +474,53 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 
 export { STACK_NAME } from './names.ts';
 
+/** A refused stack: its source and every problem, each made printable (it may quote the file). */
 export class SpecError extends Error {
+  readonly problems: string[];
   constructor(
     readonly source: string,
-    readonly problems: string[],
+    problems: string[],
   ) {
-    super(`${source}: invalid experiment spec\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    const shown = problems.map(printable);
+    super(`${printable(source)}: invalid experiment spec\n${shown.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'SpecError';
+    this.problems = shown;
   }
 }
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  if (s === undefined) return String(v);
+/** Several refused stacks, reported together: each with its own source and problems. */
+export class SpecErrors extends SpecError {
+  constructor(readonly errors: SpecError[]) {
+    super(errors.map((e) => e.source).join(', '), errors.flatMap((e) => e.problems.map((p) => `${e.source}: ${p}`)));
+    this.message = errors.map((e) => e.message).join('\n');
+  }
+}
+
+/**
+ * A value as JSON, cut to 80 characters (and never rendering more than that). A number YAML reads
+ * but JSON cannot hold is shown as YAML writes it: `.nan`, `.inf`, or the text of a Symbol that
+ * stackfile.ts puts in its place (such as `1e400`).
+ */
+export function show(v: unknown): string {
+  const s = render(v, 81);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
+
+function render(v: unknown, room: number): string {
+  if (typeof v === 'symbol') return v.description ?? '?';
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf';
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? String(v);
+  const entries = Array.isArray(v) ? v.map((x) => ['', x] as const) : Object.entries(v);
+  let out = '';
+  for (const [k, x] of entries) {
+    if (out.length > room) break;
+    out += `${out ? ',' : ''}${Array.isArray(v) ? '' : `${JSON.stringify(k)}:`}${render(x, room - out.length)}`;
+  }
+  return Array.isArray(v) ? `[${out}]` : `{${out}}`;
+}
+
+/** The refusal of a document that is not a Pulumi stack file; it quotes nothing of the document. */
+export const NOT_A_STACK_FILE = 'not a stack file: expected a YAML mapping with a "config:" key (Pulumi stack config format); nothing of the file is shown';
 
 /**
  * Validate a parsed stack document (`{ config: { 'netlab:key': value } }`) into a Spec.
@@ -475,16 +528,15 @@ function show(v: unknown): string {
  */
 export function specFromStackDoc(name: string, doc: unknown, source = `stack ${name}`): Spec {
   if (!isStackName(name)) throw new SpecError(source, [`stack name ${show(name)}: ${STACK_NAME_RULE}`]);
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
-    throw new SpecError(source, ['expected a YAML mapping with a "config:" key (Pulumi stack config format)']);
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || !Object.hasOwn(doc, 'config')) throw new SpecError(source, [NOT_A_STACK_FILE]);
   const top = doc as Record<string, unknown>;
   const problems: string[] = [];
   for (const k of Object.keys(top))
     if (!['config', 'secretsprovider', 'encryptedkey', 'encryptionsalt', 'environment'].includes(k))
       problems.push(`top-level key ${show(k)}: unknown; a Pulumi stack file holds "config:" (and secrets settings)`);
-  const config = top.config ?? {};
+  const config = top.config;
   if (config === null || typeof config !== 'object' || Array.isArray(config))
-    throw new SpecError(source, [...problems, 'config: expected a mapping of "netlab:<key>": value']);
+    throw new SpecError(source, [...problems, 'config: expected a mapping of "netlab:<key>": value (config: {} for every default)']);
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
     const colon = key.indexOf(':');

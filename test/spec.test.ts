@@ -91,7 +91,7 @@ test('bad YAML, duplicate keys, bad documents and stack names', (t) => {
   t.regex(t.throws(() => parseStackText('s', 'config: [', 'f'))!.message, /not valid YAML/);
   t.regex(t.throws(() => parseStackText('s', 'config:\n  netlab:datapath: host\n  netlab:datapath: vxlan\n', 'f'))!.message, /not valid YAML: Map keys must be unique/);
   t.regex(t.throws(() => parseStackText('s', '- a\n', 'f'))!.message, /expected a YAML mapping with a "config:" key/);
-  t.regex(t.throws(() => parseStackText('s', 'confg: {}\n', 'f'))!.message, /top-level key "confg": unknown/);
+  t.regex(t.throws(() => parseStackText('s', 'config: {}\nconfg: {}\n', 'f'))!.message, /top-level key "confg": unknown/);
   t.regex(t.throws(() => specFromStackDoc('Bad_Name', { config: {} }))!.message, /stack name "Bad_Name": expected 1-40 characters/);
 });
 
@@ -185,4 +185,131 @@ test('the tuning pair differs only in its tuning', (t) => {
   t.deepEqual(ra, rb);
   t.is(ta.profile, 'none');
   t.is(tb.profile, 'study');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 19 "Reliability", items 10, 12 and 13: hostile or mistaken values and documents.
+
+const refusedText = (text: string) => {
+  try {
+    parseStackText('s', text, 'stacks/Pulumi.s.yaml');
+  } catch (e) {
+    if (e instanceof SpecError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected the stack file to be refused');
+};
+
+test('a single out-of-range sweep value is refused as its list item would be, never with a crash', (t) => {
+  t.deepEqual(bad({ 'netlab:proxy': { mode: 'iptables', services: 30001 } }), ['netlab:proxy.services = 30001: expected a whole number from 1 to 30000']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', connections: 20000 } }), ['netlab:workload.connections = 20000: expected a whole number from 1 to 10000']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'ab', concurrency: 5000 } }), ['netlab:workload.concurrency = 5000: expected a whole number from 1 to 1000']);
+  // Every sweep key: the scalar is reported exactly as the same value at index 1 of a list.
+  const sweeps: [string, (v: unknown) => Record<string, unknown>, number, number][] = [
+    ['server.responseBytes', (v) => ({ 'netlab:server': { responseBytes: v } }), 350, 100],
+    ['workload.connections', (v) => ({ 'netlab:workload': { tool: 'wrk', threads: 4, connections: v } }), 4, 0],
+    ['workload.concurrency', (v) => ({ 'netlab:workload': { tool: 'ab', requests: 10, concurrency: v } }), 1, 5000],
+    ['workload.rate', (v) => ({ 'netlab:workload': { tool: 'rps', rate: v } }), 1, 0],
+    ['workload.rate', (v) => ({ 'netlab:workload': { tool: 'tcpkali', rate: v } }), 1, 5_000_001],
+    ['proxy.services', (v) => ({ 'netlab:proxy': { mode: 'iptables', services: v } }), 1, 0],
+    ['proxy.services', (v) => ({ 'netlab:proxy': { services: v }, 'netlab:workload': { tool: 'conn-reuse' } }), 1, 30001],
+    ['proxy.ipvs.connReuseMode', (v) => ({ 'netlab:proxy': { mode: 'ipvs', ipvs: { connReuseMode: v } } }), 1, 2],
+  ];
+  for (const [key, config, good, out] of sweeps)
+    t.deepEqual(bad(config(out)), bad(config([good, out])).map((p) => p.replace(`netlab:${key}.1 =`, `netlab:${key} =`)), key);
+  // Checks across keys wait until every key is valid, so a bad key elsewhere hides them.
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', connections: [1, 8], threads: 4 }, 'netlab:repetitions': 0 }), ['netlab:repetitions = 0: expected a whole number from 1 to 100']);
+});
+
+test('no value at any key of any shipped stack crashes validation: it is accepted or refused with a SpecError', (t) => {
+  const hostile: unknown[] = [0, -1, 0.5, 1e9, NaN, Infinity, Symbol('1e400'), '', 'x', true, null, [], [0], [1e9], ['x'], {}];
+  const paths = (v: unknown, path: (string | number)[] = []): (string | number)[][] => [
+    ...(path.length ? [path] : []),
+    ...(v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => paths(x, [...path, Array.isArray(v) ? Number(k) : k])) : []),
+  ];
+  let cases = 0;
+  for (const name of listStackNames().filter((n) => /^(local|aws)-/.test(n))) {
+    const { name: _, ...spec } = loadStack(name);
+    for (const path of paths(spec))
+      for (const value of hostile) {
+        const config: Record<string, unknown> = structuredClone(spec);
+        let at: Record<string | number, unknown> = config;
+        for (const k of path.slice(0, -1)) at = at[k] as Record<string | number, unknown>;
+        at[path[path.length - 1]!] = value;
+        const doc = { config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`netlab:${k}`, v])) };
+        cases++;
+        try {
+          specFromStackDoc('x', doc);
+        } catch (e) {
+          if (!(e instanceof SpecError)) t.fail(`${name}: ${path.join('.')} = ${String(value)}: ${(e as Error).stack}`);
+        }
+      }
+  }
+  t.true(cases > 10_000, `${cases} cases`);
+});
+
+test('description: one line of printable text; the refusal shows the value escaped', (t) => {
+  const allowed = 'expected one line of printable text, at most 200 characters (no line breaks, tabs, escape codes or other control characters)';
+  t.deepEqual(bad({ 'netlab:description': 'two\nlines' }), [`netlab:description = "two\\nlines": ${allowed}`]);
+  t.deepEqual(bad({ 'netlab:description': 'red \x1b[31mtext\x1b[0m' }), [`netlab:description = "red \\u001b[31mtext\\u001b[0m": ${allowed}`]);
+  t.deepEqual(bad({ 'netlab:description': 'a\ttab' }), [`netlab:description = "a\\ttab": ${allowed}`]);
+  t.deepEqual(bad({ 'netlab:description': 'bidi \u202e and C1 \u009b' }), [`netlab:description = "bidi \\u202e and C1 \\u009b": ${allowed}`]);
+  t.deepEqual(bad({ 'netlab:description': 'x'.repeat(201) }), [`netlab:description = "${'x'.repeat(76)}...: ${allowed}`]);
+  t.is(specFromStackDoc('x', { config: { 'netlab:description': 'flannel vxlan – 350 B, café, ≥ 1 ✓' } }).description, 'flannel vxlan – 350 B, café, ≥ 1 ✓');
+  // Defence in depth: no refusal carries a raw control character, wherever it comes from.
+  const e = t.throws(() => specFromStackDoc('x', { config: { 'netlab:\u009b31m\x1b[2J': 1, 'x\u2028:y': 2 } }), { instanceOf: SpecError });
+  t.false(/[\p{C}\u2028\u2029]/u.test(e!.message.replaceAll('\n', '')), e!.message);
+  t.regex(e!.message, /unknown key "\\u009b31m\\u001b\[2J"/);
+});
+
+test('.nan, .inf and 1e400 are refused naming the key, and shown as written', (t) => {
+  t.deepEqual(refusedText('config:\n  netlab:repetitions: .nan\n  netlab:warmupSeconds: 1e400\n  netlab:network: {underlayMtu: -.inf}\n  netlab:workload: {tool: wrk, connections: [1, .inf]}\n  netlab:description: .NaN\n'), [
+    'netlab:description = .NaN: expected one line of printable text, at most 200 characters (no line breaks, tabs, escape codes or other control characters)',
+    'netlab:network.underlayMtu = -.inf: expected a whole number from 1280 to 9000',
+    'netlab:workload.connections = [1,.inf]: expected a connection count from 1 to 10000 or a non-empty list of them',
+    'netlab:repetitions = .nan: expected a whole number from 1 to 100',
+    'netlab:warmupSeconds = 1e400: expected a whole number from 0 to 60',
+  ]);
+  t.deepEqual(bad({ 'netlab:repetitions': NaN, 'netlab:warmupSeconds': -Infinity }), ['netlab:repetitions = .nan: expected a whole number from 1 to 100', 'netlab:warmupSeconds = -.inf: expected a whole number from 0 to 60']);
+});
+
+test('every duplicate key is reported with its line', (t) => {
+  t.deepEqual(refusedText('config:\n  netlab:datapath: host\n  netlab:datapath: vxlan\n  netlab:server:\n    workers: 1\n    workers: 2\n  netlab:datapath: macvlan\nconfig: {}\n'), [
+    'not valid YAML: Map keys must be unique; "config" at line 8 repeats line 1',
+    'not valid YAML: Map keys must be unique; "netlab:datapath" at line 3 repeats line 2',
+    'not valid YAML: Map keys must be unique; "netlab:datapath" at line 7 repeats line 2',
+    'not valid YAML: Map keys must be unique; "workers" at line 6 repeats line 5',
+  ]);
+});
+
+test('an empty stack file is refused, saying what it must hold', (t) => {
+  const empty = 'the file is empty; a stack file holds a "config:" mapping of "netlab:<key>": value (config: {} for every default)';
+  for (const text of ['', '\n \n', '# only a comment\n', '---\n']) t.deepEqual(refusedText(text), [empty], JSON.stringify(text));
+  t.deepEqual(refusedText('config:\n'), ['config: expected a mapping of "netlab:<key>": value (config: {} for every default)']);
+  t.is(parseStackText('s', 'config: {}\n', 'f').datapath, 'host');
+});
+
+test('a document that is not a stack file is refused without quoting any of it, even when its YAML is broken', (t) => {
+  const secret = 'hunter2-SECRET';
+  const notStack = /^not a stack file: expected a YAML mapping with a "config:" key \(Pulumi stack config format\); nothing of the file is shown$/;
+  const brokenNotStack = /^not valid YAML \([A-Z_]+\) at line \d+, column \d+; no "config:" mapping was found, so nothing of the file is shown$/;
+  const texts = [
+    `root:$6$${secret}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n`, // /etc/shadow: one plain scalar
+    `password: ${secret}\n`,
+    `- ${secret}\n`,
+    `${secret}\n`,
+    `a: b: ${secret}\n`,
+    `password: ${secret}\nx: !${secret} "\\q${secret}"\n`,
+    `password: [${secret}\n`,
+  ];
+  for (const text of texts) {
+    const problems = refusedText(text);
+    t.false(problems.join('\n').includes('hunter2'), problems.join('\n'));
+    for (const p of problems) t.regex(p, problems.length === 1 && !p.startsWith('not valid') ? notStack : brokenNotStack);
+  }
+  // A stack file's own YAML errors do quote it, so they can be fixed.
+  t.deepEqual(refusedText('config:\n  netlab:datapath: host\n bad: [\n'), [
+    'not valid YAML: All mapping items must start at the same column at line 3, column 1',
+    'not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 4, column 1',
+  ]);
 });
