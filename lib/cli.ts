@@ -1,29 +1,32 @@
 // The `netlab` command.
 import { Command, Option } from 'commander';
 import ora, { type Ora } from 'ora';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { run } from './exec.ts';
 import { kernelVersion, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity } from './tuning/plan.ts';
 import { resolveTuning } from './tuning/profile.ts';
-import { findResults, writeReport } from './report/write.ts';
+import { BaselineError, findResults, writeReport } from './report/write.ts';
 import { release } from 'node:os';
-import { formatCpuList, parseLscpuP } from './tuning/topology.ts';
-import { join } from 'node:path';
+import { formatCpuList, parseLscpuP, type Topology } from './tuning/topology.ts';
+import { dirname, join, resolve } from 'node:path';
 import Table from 'cli-table3';
 import { FEATURES, missing, probeFeatures } from './features.ts';
 import { environment, machinePlanOptions, PreflightError, upLocal, type Progress, type UpOutcome } from './local.ts';
 import { buildPlan, renderPlan } from './plan.ts';
-import { LOAD_MODES, timeProxyLoad, type LoadMode, type LoadResult } from './proxy/load.ts';
+import { LOAD_MODES, timeProxyLoad, type LoadResult } from './proxy/load.ts';
 import { resultJsonSchema, type RunResult } from './result.ts';
 import { runRps } from './rps.ts';
-import { SpecError, specFromStackDoc, type Spec } from './spec.ts';
-import { listStackNames, loadStack, PROJECT_DIR } from './stackfile.ts';
+import { DATAPATHS, PROXY_MODES, SpecError, specFromStackDoc, type Spec } from './spec.ts';
+import { listStackNames, loadStack, loadStacks, PROJECT_DIR, stackListing } from './stackfile.ts';
+import { WriteError } from './files.ts';
+import { interruptible } from './signals.ts';
 import { isStackName, STACK_NAME_RULE, StackNameError } from './names.ts';
-import { downStack, LockError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
+import { downStack, LockError, TeardownError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
 import { proxyRatios, renderProxyRatios, renderTable, summarize } from './summary.ts';
 import { awsPlan, isAwsSpec, renderAwsPlan } from './aws/plan.ts';
 import { awsPrereqs, checkSweep, PrereqError, sweep, type SweepRow } from './aws/sweep.ts';
-import { collectTarball, fetchTarball } from './aws/collect.ts';
+import { collectTarball, fetchTarball, RUN_TARBALL } from './aws/collect.ts';
 
 /** Spinner on a terminal, plain lines elsewhere (CI logs). */
 function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void } {
@@ -45,30 +48,8 @@ function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void
   return { progress, stop: () => spin?.stop() };
 }
 
-/** Ctrl-C / SIGTERM: abort the run; its own finally-blocks tear everything down. */
-function interruptible(): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const onSig = (sig: NodeJS.Signals) => {
-    if (!ac.signal.aborted) {
-      process.stderr.write(`\n${sig}: stopping the run and tearing down (this takes a few seconds)…\n`);
-      ac.abort();
-    }
-  };
-  process.on('SIGINT', onSig);
-  process.on('SIGTERM', onSig);
-  process.on('SIGHUP', onSig);
-  return {
-    signal: ac.signal,
-    dispose: () => {
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
-      process.off('SIGHUP', onSig);
-    },
-  };
-}
-
 function fail(e: unknown): never {
-  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError || e instanceof PrereqError || e instanceof UsageError || e instanceof StackNameError;
+  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError || e instanceof PrereqError || e instanceof UsageError || e instanceof StackNameError || e instanceof WriteError || e instanceof TeardownError;
   process.stderr.write(`netlab: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
   process.exit(2);
 }
@@ -157,27 +138,119 @@ function benchOutput(outcomes: UpOutcome[], json: object, table: () => string, s
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-/** Stacks a bench builds in code: each validated (bad options fail like a bad stack file), and
- * skipped with the reason where this machine cannot run it. */
+/** A host name of RFC 1123 labels; not a malformed address such as 999.1.1.1. */
+const isHostName = (s: string) => /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(s) && !/^[\d.]+$/.test(s);
+
+/**
+ * Checks of one verb's flags and arguments. Each refusal is a UsageError (exit 2, before anything
+ * runs) naming the verb, the flag, its value and what is allowed.
+ */
+function flags(verb: string) {
+  const refuse = (flag: string, value: string, expected: string, why?: string) => new UsageError(`${verb}: ${flag} ${JSON.stringify(value)}: ${why ? `${why}; ` : ''}expected ${expected}`);
+  const whole = (x: string, min: number, max: number) => /^\d+$/.test(x) && Number(x) >= min && Number(x) <= max;
+  const oneOf = (x: string, allowed: readonly string[]) => allowed.includes(x);
+  return {
+    refuse,
+    int(flag: string, value: string, min: number, max: number): number {
+      if (!whole(value, min, max)) throw refuse(flag, value, `a whole number from ${min} to ${max}`);
+      return Number(value);
+    },
+    /** Comma-separated whole numbers, exactly `count` of them if given. */
+    ints(flag: string, value: string, min: number, max: number, count?: number): number[] {
+      const xs = list(value);
+      if (!xs.length || (count !== undefined && xs.length !== count) || !xs.every((x) => whole(x, min, max)))
+        throw refuse(flag, value, `${count ?? 'one or more'} comma-separated whole numbers from ${min} to ${max}`);
+      return xs.map(Number);
+    },
+    name<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+      if (!oneOf(value, allowed)) throw refuse(flag, value, `one of ${allowed.join(', ')}`);
+      return value as T;
+    },
+    /** Comma-separated, each one of `allowed`. */
+    names<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+      const xs = list(value);
+      if (!xs.length || !xs.every((x) => oneOf(x, allowed))) throw refuse(flag, value, `some of ${allowed.join(', ')}, comma-separated`);
+      return xs as T[];
+    },
+    /** A regular file netlab can read. */
+    file(flag: string, value: string, expected: string): string {
+      let why: string | null = null;
+      try {
+        if (!statSync(value).isFile()) why = 'not a file';
+        else accessSync(value, constants.R_OK);
+      } catch (e) {
+        why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+      }
+      if (why) throw refuse(flag, value, expected, why);
+      return value;
+    },
+    /** A directory to write into: there already, or to be created (its nearest existing parent is a writable directory). */
+    dir(flag: string, value: string): string {
+      const expected = 'a directory (created if missing)';
+      let p = resolve(value);
+      while (!existsSync(p)) p = dirname(p);
+      if (!statSync(p).isDirectory()) throw refuse(flag, value, expected, p === resolve(value) ? 'not a directory' : `${p} is not a directory`);
+      try {
+        accessSync(p, constants.W_OK);
+      } catch {
+        throw refuse(flag, value, expected, `${p} is not writable`);
+      }
+      return value;
+    },
+  };
+}
+
+/** Runs checks of the command line; a refusal ends netlab (exit 2) before anything runs. */
+function checked<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** `http://<IPv4 address or host name>[:port]/<path>` → where rps connects; null for anything else. */
+function httpTarget(url: string): { host: string; port: number; path: string } | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  const ok = u.protocol === 'http:' && !u.username && !u.password && !u.hash && u.port !== '0' && (isIPv4(u.hostname) || isHostName(u.hostname));
+  return ok ? { host: u.hostname, port: Number(u.port || 80), path: `${u.pathname}${u.search}` } : null;
+}
+
+/** Stacks a bench builds in code from its options: each validated first (a refusal is a usage
+ * error), then skipped with the reason where this machine cannot run it. */
 async function benchSpecs(verb: string, variants: { label: string; name: string; config: Record<string, unknown> }[]): Promise<{ specs: Spec[]; skipped: string[] }> {
+  const built = variants.map((v) =>
+    checked(() => {
+      try {
+        return { label: v.label, spec: specFromStackDoc(v.name, { config: v.config }) };
+      } catch (e) {
+        throw e instanceof SpecError ? new UsageError(`${verb}: the options give an invalid ${v.label} run: ${e.problems.join('; ')}`) : e;
+      }
+    }),
+  );
   if (process.getuid?.() !== 0) fail(new PreflightError(verb, ['the local target creates network namespaces: run as root']));
   const [features, env] = await Promise.all([probeFeatures(), environment()]);
   const specs: Spec[] = [];
   const skipped: string[] = [];
-  try {
-    for (const v of variants) {
-      const spec = specFromStackDoc(v.name, { config: v.config });
-      const why = missing(spec, features, env.tools, env.kernel);
-      if (why.length) skipped.push(`${v.label}: skipped — ${why.join('; ')}`);
-      else specs.push(spec);
-    }
-  } catch (e) {
-    fail(e);
+  for (const { label, spec } of built) {
+    const why = missing(spec, features, env.tools, env.kernel);
+    if (why.length) skipped.push(`${label}: skipped — ${why.join('; ')}`);
+    else specs.push(spec);
   }
   return { specs, skipped };
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `netlab … | head`: a reader that closes early ends the output, not in a crash.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const program = new Command('netlab')
     .description('Kubernetes networking experiments: datapaths and proxy modes, measured on network namespaces (local) or EC2 (aws)')
     .showHelpAfterError();
@@ -190,9 +263,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print the run summary as JSON instead of a table')
     .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
     .action(async (refs: string[], o: { keep?: boolean; json?: boolean; results: string }) => {
+      checked(() => flags('up').dir('--results', o.results));
       let specs: Spec[];
       try {
-        specs = refs.map((r) => loadStack(r));
+        specs = loadStacks(refs);
       } catch (e) {
         fail(e);
       }
@@ -233,8 +307,15 @@ export async function main(argv: string[]): Promise<void> {
         return;
       }
       for (const s of names) {
-        const r = await downStack(s);
-        process.stdout.write(`${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces and ${r.cgroups.length} cgroups (with any BPF program attached), stopped ${r.processes} processes${r.restored.length ? `, put back ${r.restored.join(', ')}` : ''}\n`);
+        let r: Awaited<ReturnType<typeof downStack>>;
+        try {
+          r = await downStack(s);
+        } catch (e) {
+          fail(e);
+        }
+        process.stdout.write(
+          `${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces and ${r.cgroups.length} cgroups (with any BPF program attached), stopped ${r.processes} processes${r.restored.length ? `, put back ${r.restored.join(', ')}` : ''}${r.markedFailed ? `; marked the unfinished run failed in ${r.markedFailed}` : ''}\n`,
+        );
       }
     });
 
@@ -262,7 +343,8 @@ export async function main(argv: string[]): Promise<void> {
     .argument('<stacks...>')
     .action((refs: string[]) => {
       try {
-        for (const r of refs) process.stdout.write(JSON.stringify(loadStack(r), null, 2) + '\n');
+        // Every stack is checked, and every refused one reported, before anything is printed.
+        for (const spec of loadStacks(refs)) process.stdout.write(JSON.stringify(spec, null, 2) + '\n');
       } catch (e) {
         fail(e);
       }
@@ -272,16 +354,7 @@ export async function main(argv: string[]): Promise<void> {
     .command('list')
     .description('the stacks with a one-line description each')
     .action(() => {
-      for (const name of listStackNames()) {
-        let desc: string;
-        try {
-          const s = loadStack(name);
-          desc = `${s.target.padEnd(5)} ${s.datapath.padEnd(13)} ${s.description}`;
-        } catch (e) {
-          desc = `INVALID: ${(e as SpecError).problems?.[0] ?? (e as Error).message}`;
-        }
-        process.stdout.write(`${name.padEnd(28)} ${desc}\n`);
-      }
+      for (const line of stackListing()) process.stdout.write(`${line}\n`);
     });
 
   program
@@ -325,7 +398,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--keep', 'do not destroy (the hosts still end themselves at their time-to-live)')
     .action(async (refs: string[], o: { json?: boolean; keep?: boolean }) => {
       try {
-        const specs = refs.map((r) => loadStack(r));
+        const specs = loadStacks(refs);
         const rows = await runSweep(specs, o);
         process.exitCode = rows.length === specs.length && rows.every((r) => r.status === 'ok' && (r.destroyed || o.keep)) ? 0 : 1;
       } catch (e) {
@@ -344,13 +417,21 @@ export async function main(argv: string[]): Promise<void> {
     .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
     .action((ref: string, o: { host?: string; user: string; remote?: string; tarball?: string; results: string }) => {
       try {
+        const f = flags('collect');
+        f.dir('--results', o.results);
         const spec = loadStack(ref);
         if (!isAwsSpec(spec)) throw new UsageError(`collect is for aws stacks; ${spec.name} is ${spec.target}`);
-        let tgz = o.tarball;
-        if (!tgz) {
-          if (!o.host || !o.remote) throw new UsageError('give --host and --remote (or --tarball)');
+        let tgz: string;
+        if (o.tarball) {
+          if (o.host || o.remote) throw new UsageError('collect: give --tarball, or --host and --remote, not both');
+          tgz = f.file('--tarball', o.tarball, 'a run tarball (<run-id>.tgz) on this machine');
+        } else {
+          if (!o.host || !o.remote) throw new UsageError('collect: give --host and --remote (or --tarball)');
+          if (!isIPv4(o.host) && !isHostName(o.host)) throw f.refuse('--host', o.host, "the client host's IPv4 address or host name");
+          if (!/^[a-z_][a-z0-9_-]{0,31}$/i.test(o.user)) throw f.refuse('--user', o.user, 'a user name (letters, digits, _ and -; not starting with -)');
+          if (!RUN_TARBALL.test(o.remote)) throw f.refuse('--remote', o.remote, 'the path the run step printed, /var/lib/netlab/runs/<YYYYMMDDTHHMMSSZ>.tgz');
           const key = process.env.NETLAB_SSH_KEY;
-          if (!key) throw new UsageError('NETLAB_SSH_KEY (the private key for the hosts) is not set');
+          if (!key) throw new UsageError('collect: NETLAB_SSH_KEY (the private key for the hosts) is not set');
           tgz = fetchTarball({ host: o.host, user: o.user, remote: o.remote, key });
         }
         const dir = collectTarball(tgz, spec, o.results);
@@ -369,15 +450,17 @@ export async function main(argv: string[]): Promise<void> {
     .option('--seconds <n>', 'wrk duration per point', '5')
     .option('--json', 'machine-readable output')
     .action(async (o: { datapaths: string; seconds: string; json?: boolean }) => {
+      const f = flags('bench');
+      const { datapaths, seconds } = checked(() => ({ datapaths: f.names('--datapaths', o.datapaths, DATAPATHS), seconds: f.int('--seconds', o.seconds, 1, 600) }));
       const { specs, skipped } = await benchSpecs(
         'bench',
-        list(o.datapaths).map((dp) => ({
+        datapaths.map((dp) => ({
           label: dp,
           name: `bench-${dp}`,
           config: {
             'netlab:description': `netlab bench: ${dp}`,
             'netlab:datapath': dp,
-            'netlab:workload': { tool: 'wrk', durationSeconds: Number(o.seconds), connections: [1, 16], threads: 1 },
+            'netlab:workload': { tool: 'wrk', durationSeconds: seconds, connections: [1, 16], threads: 1 },
           },
         })),
       );
@@ -403,18 +486,24 @@ export async function main(argv: string[]): Promise<void> {
     .option('--datapath <dp>', 'pod network between the two hosts', 'hostgw')
     .option('--json', 'machine-readable output')
     .action(async (o: { modes: string; services: string; seconds: string; rate: string; datapath: string; json?: boolean }) => {
-      const counts = o.services.split(',').map(Number);
-      if (counts.length !== 2) fail(new SpecError('--services', [`${o.services}: expected two counts, e.g. 1,10000`]));
+      const f = flags('bench-proxy');
+      const { modes, counts, seconds, rate, datapath } = checked(() => ({
+        modes: f.names('--modes', o.modes, PROXY_MODES),
+        counts: f.ints('--services', o.services, 1, 30_000, 2),
+        seconds: f.int('--seconds', o.seconds, 1, 3600),
+        rate: f.int('--rate', o.rate, 1, 100_000),
+        datapath: f.name('--datapath', o.datapath, DATAPATHS),
+      }));
       const { specs, skipped } = await benchSpecs(
         'bench-proxy',
-        list(o.modes).map((mode) => ({
+        modes.map((mode) => ({
           label: mode,
           name: `bench-proxy-${mode}`,
           config: {
             'netlab:description': `netlab bench-proxy: ${mode}`,
-            'netlab:datapath': o.datapath,
+            'netlab:datapath': datapath,
             'netlab:proxy': { mode, services: counts, backendsPerService: 10, target: 'last' },
-            'netlab:workload': { tool: 'rps', rate: Number(o.rate), durationSeconds: Number(o.seconds), keepalive: [false, true], requestsPerConnection: 100 },
+            'netlab:workload': { tool: 'rps', rate, durationSeconds: seconds, keepalive: [false, true], requestsPerConnection: 100 },
             'netlab:warmupSeconds': 2,
           },
         })),
@@ -433,20 +522,22 @@ export async function main(argv: string[]): Promise<void> {
     .option('--timeout <s>', 'give up on one load after this many seconds', '300')
     .option('--json', 'machine-readable output')
     .action(async (o: { services: string; backends: string; modes: string; timeout: string; json?: boolean }) => {
+      const f = flags('bench-proxy-load');
+      const { counts, backends, modes, timeout } = checked(() => ({
+        counts: f.ints('--services', o.services, 1, 30_000),
+        backends: f.int('--backends', o.backends, 1, 100),
+        modes: f.names('--modes', o.modes, LOAD_MODES),
+        timeout: f.int('--timeout', o.timeout, 1, 3600),
+      }));
       if (process.getuid?.() !== 0) fail(new PreflightError('bench-proxy-load', ['it creates a network namespace: run as root']));
-      const modes = o.modes.split(',').map((m) => m.trim());
-      const bad = modes.filter((m) => !(LOAD_MODES as readonly string[]).includes(m));
-      if (bad.length) fail(new SpecError('--modes', [`${bad.join(', ')}: expected some of ${LOAD_MODES.join(', ')}`]));
-      const counts = o.services.split(',').map(Number);
-      if (counts.some((c) => !Number.isInteger(c) || c < 1 || c > 30_000)) fail(new SpecError('--services', [`${o.services}: expected whole numbers from 1 to 30000`]));
       const { signal, dispose } = interruptible();
       const results: LoadResult[] = [];
       try {
-        for (const mode of modes as LoadMode[])
+        for (const mode of modes)
           for (const services of counts) {
             if (signal.aborted) break;
-            if (!o.json) process.stderr.write(`${mode}: ${services} Services × ${o.backends} backends …\n`);
-            results.push(await timeProxyLoad({ mode, services, backendsPerService: Number(o.backends), timeoutSeconds: Number(o.timeout) }));
+            if (!o.json) process.stderr.write(`${mode}: ${services} Services × ${backends} backends …\n`);
+            results.push(await timeProxyLoad({ mode, services, backendsPerService: backends, timeoutSeconds: timeout }));
           }
       } finally {
         dispose();
@@ -462,7 +553,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('rps')
     .description('open-loop HTTP client: a fixed request rate, latency from each intended send time (HDR histogram); JSON on stdout')
-    .argument('<url>', 'http://<ipv4>[:port]/<path> (the lab uses addresses inside its own namespaces)')
+    .argument('<url>', 'http://<ipv4 or host name>[:port]/<path> (the lab uses addresses inside its own namespaces)')
     .option('--rate <n>', 'requests per second', '1000')
     .option('--duration <s>', 'seconds', '10')
     .option('--requests-per-connection <n>', '1 = a new connection per request', '1')
@@ -470,28 +561,29 @@ export async function main(argv: string[]): Promise<void> {
     .option('--max-connections <n>', 'open connections allowed at once', '1000')
     .option('--timeout <ms>', 'per-request time limit', '5000')
     .option('--expect-body <n>', 'count a response whose body has any other size as an error')
-    .action(async (url: string, o: Record<string, string | undefined>) => {
-      const m = /^http:\/\/(\d{1,3}(?:\.\d{1,3}){3})(?::(\d+))?(\/\S*)?$/.exec(url);
-      const num = (key: string, min: number, max: number): number => {
-        const v = Number(o[key]);
-        if (!Number.isInteger(v) || v < min || v > max) fail(new SpecError('rps', [`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} = ${o[key]}: expected a whole number from ${min} to ${max}`]));
-        return v;
-      };
-      if (!m) fail(new SpecError('rps', [`url = ${url}: expected http://<ipv4>[:port]/<path>`]));
-      const report = await runRps({
-        host: m[1]!,
-        port: m[2] ? Number(m[2]) : 80,
-        path: m[3] ?? '/',
-        rate: num('rate', 1, 100_000),
-        durationSeconds: num('duration', 1, 3600),
-        requestsPerConnection: num('requestsPerConnection', 1, 1_000_000),
-        hosts: num('hosts', 1, 1 << 20),
-        maxConnections: num('maxConnections', 1, 20_000),
-        timeoutMs: num('timeout', 1, 60_000),
-        ...(o.expectBody !== undefined ? { expectBodyBytes: num('expectBody', 0, 1 << 30) } : {}),
+    .action(async (url: string, o: { rate: string; duration: string; requestsPerConnection: string; hosts: string; maxConnections: string; timeout: string; expectBody?: string }) => {
+      const f = flags('rps');
+      const options = checked(() => {
+        const target = httpTarget(url);
+        if (!target) throw f.refuse('url', url, 'http://<IPv4 address or host name>[:port]/<path>');
+        const hosts = f.int('--hosts', o.hosts, 1, 1 << 20);
+        if (hosts > 1 && !isIPv4(target.host)) throw f.refuse('--hosts', o.hosts, '1 with a host name (connections are spread over consecutive IPv4 addresses)');
+        return {
+          ...target,
+          hosts,
+          rate: f.int('--rate', o.rate, 1, 100_000),
+          durationSeconds: f.int('--duration', o.duration, 1, 3600),
+          requestsPerConnection: f.int('--requests-per-connection', o.requestsPerConnection, 1, 1_000_000),
+          maxConnections: f.int('--max-connections', o.maxConnections, 1, 20_000),
+          timeoutMs: f.int('--timeout', o.timeout, 1, 60_000),
+          ...(o.expectBody !== undefined ? { expectBodyBytes: f.int('--expect-body', o.expectBody, 0, 1 << 30) } : {}),
+        };
       });
+      const report = await runRps(options);
       process.stderr.write(`rps: ${report.verdict}; p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms, mean ${report.latencyMs.mean} ms; client CPU ${report.cpu.cores} cores\n`);
       process.stdout.write(JSON.stringify(report) + '\n');
+      // Not one response (no such name, nothing listening, …): the run failed, whatever its figures.
+      if (!report.ok) process.exitCode = 1;
     });
 
   program
@@ -503,14 +595,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--baseline <stack>', 'stack the ratios are against (default: the plain host datapath stack, if any)')
     .action(async (paths: string[], o: { out?: string; results: string; baseline?: string }) => {
       try {
+        const f = flags('report');
+        // Where the report goes: --out, or report/ under --results.
+        if (o.out) f.dir('--out', o.out);
+        else f.dir('--results', o.results);
         const { files, missing } = findResults(paths.length ? paths : [o.results], o.results);
-        if (missing.length) throw new SpecError('report', missing.map((m) => `${m}: no such file, directory or stack under ${o.results}`));
+        if (missing.length)
+          throw new UsageError(`report: ${missing.map((m) => JSON.stringify(m)).join(', ')}: no such file or directory, nor a stack with results under ${o.results}; expected run directories, result trees, result.json files or stack names`);
         const r = await writeReport(files, o.out ?? join(o.results, 'report'), o.baseline ? { baseline: o.baseline } : {});
         for (const s of r.skipped) process.stderr.write(`skipped ${s.file}: ${s.why}\n`);
         process.stdout.write(`${r.runs} run(s), ${r.charts.length} chart(s), ${r.skipped.length} file(s) skipped\nreport: ${r.html}\n`);
         if (!r.runs) process.exitCode = 1;
       } catch (e) {
-        fail(e);
+        fail(e instanceof BaselineError ? new UsageError(`report: ${e.message}`) : e);
       }
     });
 
@@ -527,23 +624,29 @@ export async function main(argv: string[]): Promise<void> {
     .option('--only-nic', 'only the NIC part (IRQ/RPS/XPS/RFS)')
     .action(async (o: { lscpu?: string; kernel?: string; profile: string; nic: string; rxQueues: string; txQueues: string; irqs: string; onlyNic?: boolean }) => {
       try {
-        const text = o.lscpu ? readFileSync(o.lscpu, 'utf8') : (await run(['lscpu', '-p=CPU,CORE,SOCKET,NODE'])).stdout;
-        const count = (key: string, v: string) => {
-          const n = Number(v);
-          if (!Number.isInteger(n) || n < 1 || n > 1024) throw new SpecError('tuning-plan', [`--${key} = ${v}: expected a whole number from 1 to 1024`]);
-          return n;
-        };
-        if (o.profile !== 'study' && o.profile !== 'none') throw new SpecError('tuning-plan', [`--profile = ${o.profile}: expected one of: study, none`]);
+        const f = flags('tuning-plan');
+        const LSCPU = 'the output of lscpu -p=CPU,CORE,SOCKET,NODE, saved to a file';
+        const text = o.lscpu ? readFileSync(f.file('--lscpu', o.lscpu, LSCPU), 'utf8') : (await run(['lscpu', '-p=CPU,CORE,SOCKET,NODE'])).stdout;
+        const profile = f.name('--profile', o.profile, ['study', 'none'] as const);
         const kernel = o.kernel ?? release();
         try {
           kernelVersion(kernel);
         } catch {
-          throw new SpecError('tuning-plan', [`--kernel = ${kernel}: expected a kernel release such as 5.10.0 or 6.1.0-13-amd64`]);
+          throw f.refuse('--kernel', kernel, 'a kernel release such as 5.10.0 or 6.1.0-13-amd64');
         }
-        const irqs = o.irqs ? o.irqs.split(',').map((x) => count('irqs', x.trim())) : [];
-        const topology = parseLscpuP(text);
-        const nic = { name: o.nic, rxQueues: count('rx-queues', o.rxQueues), txQueues: count('tx-queues', o.txQueues), irqs };
-        const tuning = resolveTuning({ profile: o.profile });
+        if (!/^(?!\.\.?$)[^\s/:]{1,15}$/.test(o.nic)) throw f.refuse('--nic', o.nic, 'an interface name (1 to 15 characters, no /, : or white space)');
+        const rxQueues = f.int('--rx-queues', o.rxQueues, 1, 1024);
+        const txQueues = f.int('--tx-queues', o.txQueues, 1, 1024);
+        const irqs = o.irqs ? f.ints('--irqs', o.irqs, 1, 1024, rxQueues) : [];
+        let topology: Topology;
+        try {
+          topology = parseLscpuP(text);
+        } catch (e) {
+          if (!o.lscpu) throw e;
+          throw f.refuse('--lscpu', o.lscpu, LSCPU, (e as Error).message);
+        }
+        const nic = { name: o.nic, rxQueues, txQueues, irqs };
+        const tuning = resolveTuning({ profile });
         const steps = o.onlyNic
           ? studyTuning(topology, nic)
           : tuningSteps(tuning, { topology, kernel, nics: [nic], embedded: false, namespaces: [], iptables: 'iptables', traffic: { tcpPorts: [80], udpPorts: [] } });

@@ -190,7 +190,9 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   try {
     if (p.tool === 'rps' || p.tool === 'conn-reuse') {
       const { report, ...m } = parseRps(r.stdout);
-      const why = r.code !== 0 ? { status: 'failed' as const, reason: `rps exited ${r.code}` } : judge(m);
+      // rps exits 1 when no request succeeded: that is a measurement of a dead path (invalid, with the
+      // error counts), not a tool failure.
+      const why = r.code === 0 || (r.code === 1 && m.requests > 0) ? judge(m) : { status: 'failed' as const, reason: `rps exited ${r.code}: ${report.verdict}` };
       // A rate the client did not hold is never reported as if it were the target.
       const held = why.status === 'ok' && !report.keptUp ? { status: 'invalid' as const, reason: report.verdict } : why;
       const rps = {

@@ -489,12 +489,14 @@ export function stepText(step: Step): string {
 /** File contents longer than this many lines are shortened unless `full` is asked for. */
 export const PLAN_FILE_LINES = 60;
 
-function fileText(path: string, content: string, full: boolean): string[] {
+/** Appends a file's listing to `out` line by line: a generated ruleset can have hundreds of thousands
+ * of lines, more than `push(...lines)` can pass as arguments. */
+function fileText(out: string[], path: string, content: string, full: boolean): void {
   const lines = content.trimEnd().split('\n');
-  const shown = full || lines.length <= PLAN_FILE_LINES ? lines : lines.slice(0, PLAN_FILE_LINES);
-  const out = [`# ${path}:`, ...shown.map((l) => `#   ${l}`)];
-  if (shown.length < lines.length) out.push(`#   … ${lines.length - shown.length} more lines (netlab plan --full prints them all)`);
-  return out;
+  const shown = full ? lines.length : Math.min(lines.length, PLAN_FILE_LINES);
+  out.push(`# ${path}:`);
+  for (let i = 0; i < shown; i++) out.push(`#   ${lines[i]}`);
+  if (shown < lines.length) out.push(`#   … ${lines.length - shown} more lines (netlab plan --full prints them all)`);
 }
 
 /** The plan as text: per host, the exact commands in order, then files, load and teardown. */
@@ -518,20 +520,20 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
   out.push('', '## files');
   for (const f of plan.files) {
     if (f.fill !== undefined) out.push(`# ${f.path}: ${f.fill} bytes of "x"`);
-    else out.push(...fileText(f.path, f.content!, full));
+    else fileText(out, f.path, f.content!, full);
   }
   out.push('', '## host server: start');
   for (const st of plan.start) out.push(stepText(st));
   const px = plan.proxy;
   if (px) {
     out.push('', `## host client: proxy ${px.mode}, set-up (in ${px.hostNs})`);
-    for (const f of px.setup.files) out.push(...fileText(f.path, f.content, full));
+    for (const f of px.setup.files) fileText(out, f.path, f.content, full);
     for (const a of px.setup.steps) out.push(a.map(shq).join(' '));
     for (const n of px.counts) {
       const prog = px.program(n);
       const sz = prog.size;
       out.push('', `## host client: program ${n} Services × ${prog.fleet[0]?.endpoints.length ?? 0} backends (timed: programming time; ${sz.rules} rules, ${sz.chains} chains, ${sz.mapElements} map elements)`);
-      for (const f of prog.files) out.push(...fileText(f.path, f.content, full));
+      for (const f of prog.files) fileText(out, f.path, f.content, full);
       for (const a of prog.steps) out.push(a.map(shq).join(' '));
       if (prog.zeroCounters) out.push(`# before each point: ${prog.zeroCounters.map(shq).join(' ')}`, `# after each point (rules walked): ${prog.saveCounters!.map(shq).join(' ')}`);
       out.push(`# client calls: ${px.urls(n).map((u) => `${u.url}${u.hosts > 1 ? ` (connections spread over ${u.hosts} consecutive addresses)` : ''}`).join(', ')}`);

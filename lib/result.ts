@@ -123,7 +123,7 @@ export const RunResult = z.object({
   target: z.string(),
   status: z
     .enum(['running', 'ok', 'failed', 'interrupted'])
-    .describe('running = not finished (yet): the run is going on, or its process died and `netlab down` has not marked it failed; reports skip it. ok = every point measured, the lab stayed whole and was removed completely; failed = the lab could not be built, broke, no point gave a valid measurement, or its teardown left something; interrupted = Ctrl-C/SIGTERM'),
+    .describe('running = not finished (yet): the run is going on, or its process died and `netlab down` has not marked it failed; reports skip it. ok = it ran to the end, at least one point is valid, the lab stayed whole and was removed completely; failed = the lab could not be built, broke, no point gave a valid measurement, a result could not be written, or its teardown left something; interrupted = Ctrl-C/SIGTERM'),
   error: z.string().optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable().describe('null while running'),

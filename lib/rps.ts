@@ -51,7 +51,10 @@ export interface RpsReport {
   planned: number;
   sent: number;
   ok: number;
+  /** Failed requests by kind: `connect` = the connection was never made (why: `connectErrors`), `reset` = it broke before the response. */
   errors: { connect: number; timeout: number; reset: number; http: number; size: number };
+  /** Why connections could not be made (they count in errors.connect). */
+  connectErrors: Record<ConnectCause, number>;
   firstError: string | null;
   achievedRate: number;
   /** achievedRate within 1 % of targetRate. */
@@ -75,6 +78,36 @@ export interface RpsReport {
   cpu: { userSeconds: number; systemSeconds: number; cores: number };
   /** Latency histogram, HdrHistogram compressed base64, µs. */
   histogram: string;
+}
+
+export type ConnectCause = 'dns' | 'refused' | 'unreachable' | 'other';
+
+const CAUSE_OF: Record<string, ConnectCause> = {
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EAI_FAIL: 'dns',
+  EAI_NODATA: 'dns',
+  EAI_NONAME: 'dns',
+  ECONNREFUSED: 'refused',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  EHOSTDOWN: 'unreachable',
+  ENETDOWN: 'unreachable',
+};
+
+const CAUSE_TEXT: Record<ConnectCause, string> = {
+  dns: 'the name does not resolve',
+  refused: 'connection refused, nothing listens there',
+  unreachable: 'no route to the address',
+  other: 'could not connect',
+};
+
+/** A socket error as the report counts it: before the connection was made, a connect failure and its cause; after, a reset. */
+export function classifySocketError(code: string | undefined, established: boolean): { kind: 'connect' | 'timeout' | 'reset'; cause: ConnectCause | null; text: string } {
+  if (code === 'ETIMEDOUT') return { kind: 'timeout', cause: null, text: 'timed out in the kernel' };
+  if (established) return { kind: 'reset', cause: null, text: code === 'ECONNRESET' ? 'connection reset' : 'connection broken' };
+  const cause = CAUSE_OF[code ?? ''] ?? 'other';
+  return { kind: 'connect', cause, text: CAUSE_TEXT[cause] };
 }
 
 /**
@@ -129,6 +162,7 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
   const interval = 1000 / o.rate;
   const recordFrom = (o.warmupSeconds ?? 0) * 1000;
   const errors = { connect: 0, timeout: 0, reset: 0, http: 0, size: 0 };
+  const connectErrors: Record<ConnectCause, number> = { dns: 0, refused: 0, unreachable: 0, other: 0 };
   let firstError: string | null = null;
   let sent = 0;
   let ok = 0;
@@ -145,8 +179,9 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
   const finished = new Promise<void>((r) => (done = r));
   let dispatched = 0;
 
-  const fail = (kind: keyof typeof errors, why: string) => {
+  const fail = (kind: keyof typeof errors, why: string, cause: ConnectCause = 'other') => {
     errors[kind]++;
+    if (kind === 'connect') connectErrors[cause]++;
     firstError ??= why;
   };
 
@@ -156,6 +191,7 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
     current: Req | null = null;
     buf: Buffer = Buffer.alloc(0);
     dead = false;
+    established = false;
     constructor(first: Req) {
       open++;
       connections++;
@@ -164,14 +200,18 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
       this.current = first;
       this.sock = connect({ host: ip, port: o.port, noDelay: true });
       this.sock.once('connect', () => {
+        this.established = true;
         const took = performance.now() - c0;
         conn.recordValue(Math.max(1, Math.round(took * 1000)));
         if (took >= 900) stalls++;
         if (this.current) this.send(this.current);
       });
       this.sock.on('data', (d) => this.onData(d));
-      this.sock.on('error', (e: NodeJS.ErrnoException) => this.die(this.sock.connecting ? 'connect' : 'reset', `${e.code ?? e.message} ${ip}:${o.port}`));
-      this.sock.on('close', () => this.die('reset', `connection to ${ip}:${o.port} closed before the response`));
+      this.sock.on('error', (e: NodeJS.ErrnoException) => {
+        const c = classifySocketError(e.code, this.established);
+        this.die(c.kind, `${ip}:${o.port}: ${c.text} (${e.code ?? e.message})`, c.cause ?? undefined);
+      });
+      this.sock.on('close', () => this.die(this.established ? 'reset' : 'connect', `${ip}:${o.port}: connection closed before the response`));
       // One time limit covers connect and response.
       first.timer = setTimeout(() => this.die('timeout', `no connection or response within ${o.timeoutMs} ms`), o.timeoutMs);
     }
@@ -227,12 +267,12 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
       const next = queue.shift();
       if (next) new Conn(next);
     }
-    die(kind: keyof typeof errors, why: string) {
+    die(kind: keyof typeof errors, why: string, cause?: ConnectCause) {
       if (this.dead) return;
       if (this.current) {
         clearTimeout(this.current.timer);
         this.current = null;
-        fail(kind, why);
+        fail(kind, why, cause);
         settle();
       }
       this.sock.destroy();
@@ -285,7 +325,9 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
     const achievedRate = ok / window;
     const keptUp = Math.abs(achievedRate - o.rate) / o.rate <= 0.01;
     const pct = ((achievedRate - o.rate) / o.rate) * 100;
-    const verdict = keptUp
+    const verdict = !ok
+      ? `no request succeeded: all ${sent} failed (first: ${firstError})`
+      : keptUp
       ? `held ${o.rate} req/s (achieved ${achievedRate.toFixed(1)}, ${pct >= 0 ? '+' : ''}${pct.toFixed(2)} %)`
       : `did not hold ${o.rate} req/s: achieved ${achievedRate.toFixed(1)} req/s (${pct.toFixed(1)} %)` +
         (sent - ok > planned * 0.01 ? `; ${sent - ok} requests failed (first: ${firstError})` : '; the client or the server could not keep up') +
@@ -299,6 +341,7 @@ export function runRps(o: RpsOptions): Promise<RpsReport> {
       sent,
       ok,
       errors,
+      connectErrors,
       firstError,
       achievedRate: Math.round(achievedRate * 100) / 100,
       keptUp,

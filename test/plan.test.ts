@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { assertGolden } from './helpers/golden.ts';
 import { buildPlan, renderPlan, type Plan } from '../lib/plan.ts';
 import { specFromStackDoc, DATAPATHS } from '../lib/spec.ts';
+import { loadStack } from '../lib/stackfile.ts';
 
 const GOLDEN = join(import.meta.dirname, 'fixtures', 'plan');
 const opts = { runDir: '/run/netlab/t', rawDir: '/tmp/results/t/run/raw' };
@@ -135,4 +136,19 @@ test('a large fleet is shortened in the plan unless --full', (t) => {
   t.regex(short, /… \d+ more lines \(netlab plan --full prints them all\)/);
   t.false(full.includes('more lines'));
   t.true(full.split('\n').filter((l) => l.startsWith('#   -A KUBE-SEP-')).length === 100 * 10 * 2);
+});
+
+// Issue 19, item 14: `plan local-proxy-iptables --full` overflowed the stack (a 10,000-Service ruleset
+// spread into push()), while nftables and ebpf printed.
+test('the full plan of local-proxy-iptables prints every line of its rulesets', (t) => {
+  const plan = buildPlan(loadStack('local-proxy-iptables'), opts);
+  const text = renderPlan(plan, { full: true });
+  const files = [...plan.proxy!.setup.files, ...plan.proxy!.counts.flatMap((n) => plan.proxy!.program(n).files)];
+  const fileLines = files.reduce((sum, f) => sum + f.content.trimEnd().split('\n').length, 0);
+  t.true(fileLines > 200_000, `${fileLines} ruleset lines`);
+  t.false(text.includes('more lines (netlab plan --full prints them all)'));
+  t.true(text.split('\n').length > fileLines);
+  t.true(text.endsWith('ip netns del netlab.local-proxy-iptables.client\n'));
+  // Cut to 60 lines per file without --full.
+  t.true(renderPlan(plan).includes('more lines (netlab plan --full prints them all)'));
 });

@@ -1,12 +1,12 @@
 // Report data shaping from real result files captured on this machine (test/fixtures/report),
 // including a broken, a foreign and a non-JSON file, which must be named and skipped.
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compare, flatten, groupRuns, nines, parseResult, percentileCurve, programming, spread, toCsv, type Loaded } from '../lib/report/data.ts';
+import { compare, csvCell, extent, flatten, groupRuns, nines, parseResult, percentileCurve, programming, spread, toCsv, type Loaded } from '../lib/report/data.ts';
 import { buildCharts } from '../lib/report/charts.ts';
-import { findResults, writeReport } from '../lib/report/write.ts';
+import { BaselineError, findResults, writeReport } from '../lib/report/write.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'report');
 const { files } = findResults([FIX], FIX);
@@ -107,5 +107,32 @@ test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', asy
   t.false(/<script/i.test(html), 'the page needs no script');
   t.true(existsSync(join(out, 'points.csv')));
   t.deepEqual(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).charts, r.charts);
-  await t.throwsAsync(writeReport(files, out, { baseline: 'no-such' }), { message: /baseline no-such: no run of that stack/ });
+  const empty = mkdtempSync(join(tmpdir(), 'netlab-report-'));
+  await t.throwsAsync(writeReport(files, empty, { baseline: 'no-such' }), {
+    instanceOf: BaselineError,
+    message: '--baseline "no-such": no run of that stack among the results; expected one of: bench-proxy-ebpf, bench-proxy-iptables, bench-proxy-nftables, local-host, local-hostgw, local-rps-ceiling, local-tuned, local-untuned',
+  });
+  t.deepEqual(readdirSync(empty), [], 'nothing written');
+});
+
+// Issue 19, item 13: points.csv let spreadsheet formulas through (OWASP "CSV injection").
+test('CSV: text that a spreadsheet would run as a formula is neutralised; numbers stay numbers', (t) => {
+  t.is(csvCell('=HYPERLINK("http://x","y")'), '"\'=HYPERLINK(""http://x"",""y"")"');
+  for (const bad of ['+1+cmd', '-2+3', '@SUM(A1)', '\t=1', '\r=1']) t.is(csvCell(bad), `"'${bad}"`, JSON.stringify(bad));
+  t.is(csvCell(-1.5), '-1.5');
+  t.is(csvCell(-3), '-3');
+  t.is(csvCell(0), '0');
+  t.is(csvCell('local-host'), 'local-host');
+  t.is(csvCell('a=b'), 'a=b');
+  t.is(csvCell(null), '');
+  const row = toCsv([{ ...flatten(runs)[0]!, stack: '=cmd|"/C calc"!A0', host: '@x', meanMs: -0.25 }]).split('\r\n')[1]!;
+  t.true(row.startsWith(`"'=cmd|""/C calc""!A0",`), row);
+  t.true(row.includes(`,"'@x",`), row);
+  t.true(row.includes(',-0.25,'), row);
+});
+
+test('min and max of long lists (no spreading into Math.min/max)', (t) => {
+  const xs = Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 300_000 - 5);
+  t.deepEqual(extent(xs), [-5, 299_994]);
+  t.deepEqual(spread(xs)!.min, -5);
 });

@@ -2,7 +2,8 @@
 import test from 'ava';
 import { cpuBetween, parseCpuStatUsec, parseProcStat } from '../lib/cpu.ts';
 import { parseRps, ParseError } from '../lib/parsers.ts';
-import { parseHead } from '../lib/rps.ts';
+import { classifySocketError, parseHead, runRps } from '../lib/rps.ts';
+import { createServer } from 'node:net';
 import { proxyRatios } from '../lib/summary.ts';
 import type { RunResult } from '../lib/result.ts';
 
@@ -61,4 +62,32 @@ test('proxy ratios compare the two Service counts of one stack at the same keep-
   t.is(off.programSecondsHigh, 6);
   t.is(off.rulesWalkedHigh, 10009.5);
   t.deepEqual([off.coresLow, off.coresHigh], [0.28, 0.43]);
+});
+
+// Issue 19, item 14: a name that does not resolve, or a closed port, was counted as `reset`.
+test('socket errors: before the connection, a connect failure with its cause; after it, a reset', (t) => {
+  t.deepEqual(classifySocketError('ENOTFOUND', false), { kind: 'connect', cause: 'dns', text: 'the name does not resolve' });
+  t.is(classifySocketError('EAI_AGAIN', false).cause, 'dns');
+  t.is(classifySocketError('ECONNREFUSED', false).cause, 'refused');
+  t.is(classifySocketError('EHOSTUNREACH', false).cause, 'unreachable');
+  t.is(classifySocketError('EWHATEVER', false).cause, 'other');
+  t.deepEqual(classifySocketError('ECONNRESET', true), { kind: 'reset', cause: null, text: 'connection reset' });
+  t.is(classifySocketError('EPIPE', true).kind, 'reset');
+  t.is(classifySocketError('ETIMEDOUT', false).kind, 'timeout');
+});
+
+test('rps against a closed port on 127.0.0.1: every request a refused connect, none a reset', async (t) => {
+  // A port that was free a moment ago: nothing listens there.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+  const r = await runRps({ host: '127.0.0.1', hosts: 1, port, path: '/', rate: 20, durationSeconds: 1, requestsPerConnection: 1, maxConnections: 10, timeoutMs: 2000 });
+  t.is(r.ok, 0);
+  t.deepEqual(r.errors, { connect: r.sent, timeout: 0, reset: 0, http: 0, size: 0 });
+  t.deepEqual(r.connectErrors, { dns: 0, refused: r.sent, unreachable: 0, other: 0 });
+  t.regex(r.firstError!, /^127\.0\.0\.1:\d+: connection refused.*\(ECONNREFUSED\)$/);
+  t.regex(r.verdict, /^no request succeeded: all 20 failed/);
 });

@@ -1,12 +1,13 @@
 // Host tuning (issue 5): CPU masks in the kernel's format for any CPU count, the study profile
 // derived from a topology, each key on its own, the embedded lab's placement, and tuned plans.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { assertGolden } from './helpers/golden.ts';
 import { join } from 'node:path';
-import { perNamespace, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity, type TuningHost } from '../lib/tuning/plan.ts';
+import { perNamespace, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity, type TuningHost, type TuningStep } from '../lib/tuning/plan.ts';
 import { resolveTuning } from '../lib/tuning/profile.ts';
-import { sameValue } from '../lib/tuning/apply.ts';
+import { applyTuning, sameValue, type TuningRecord } from '../lib/tuning/apply.ts';
 import { buildPlan, renderPlan } from '../lib/plan.ts';
 import { specFromStackDoc, SpecError } from '../lib/spec.ts';
 import { cpuMask, formatCpuList, nodes, parseCpuList, parseLscpuP, physicalCpus } from '../lib/tuning/topology.ts';
@@ -167,4 +168,30 @@ test('a tuned plan needs the topology; wrk threads must match the pinned CPUs', 
   t.regex(e!.message, /netlab:workload\.threads = 1: .* the client gets 2 CPU\(s\) \(0-1\), so use threads: 2/);
   // untuned stacks plan without a topology
   t.notThrows(() => buildPlan(tunedSpec({ 'netlab:tuning': {} }), { runDir: '/r', rawDir: '/x' }));
+});
+
+// Ctrl-C while the hosts are being tuned (issue 19, item 13): an interruption, never a failed setting.
+// Command steps on the machine itself (no namespace, nothing written), state files in a scratch folder.
+const command = (argv: string[], optional = false): TuningStep => ({ kind: 'command', setting: 'tuned', argv, optional, why: 'test step' });
+
+test('Ctrl-C reaching a tuning step\'s process: interrupted, and the step is not recorded as failed', async (t) => {
+  process.env.NETLAB_STATE_DIR = mkdtempSync(join(tmpdir(), 'netlab-state-'));
+  // A SIGINT that reaches the step's process too (a kill of the process group) may kill it before
+  // netlab's own handler has aborted the run.
+  for (const optional of [false, true]) {
+    const records: TuningRecord[] = [];
+    await t.throwsAsync(applyTuning('tt', [command(['true']), command(['sh', '-c', 'kill -INT $$'], optional), command(['true'])], records, new AbortController().signal), { message: 'interrupted' });
+    t.deepEqual(records.map((r) => r.status), ['applied'], `optional: ${optional}`);
+  }
+});
+
+test('abort during a tuning step: interrupted at once, the step not recorded', async (t) => {
+  process.env.NETLAB_STATE_DIR = mkdtempSync(join(tmpdir(), 'netlab-state-'));
+  const ac = new AbortController();
+  const records: TuningRecord[] = [];
+  setTimeout(() => ac.abort(), 200);
+  const t0 = Date.now();
+  await t.throwsAsync(applyTuning('tt', [command(['sleep', '10'], true), command(['true'])], records, ac.signal), { message: 'interrupted' });
+  t.true(Date.now() - t0 < 5000);
+  t.deepEqual(records, []);
 });

@@ -136,9 +136,12 @@ export function collectTarball(tgz: string, spec: AwsSpec, resultsRoot: string):
   return dir;
 }
 
+/** Where the run step leaves a run's tarball on the client host. */
+export const RUN_TARBALL = /^\/var\/lib\/netlab\/runs\/\d{8}T\d{6}Z\.tgz$/;
+
 /** Copy the tarball from the client host (key from NETLAB_SSH_KEY, never written outside a 0700 temp dir). */
 export function fetchTarball(o: { host: string; user: string; remote: string; key: string }): string {
-  if (!/^\/var\/lib\/netlab\/runs\/\d{8}T\d{6}Z\.tgz$/.test(o.remote)) throw new Error(`not a netlab run tarball path: ${JSON.stringify(o.remote)}`);
+  if (!RUN_TARBALL.test(o.remote)) throw new Error(`not a netlab run tarball path: ${JSON.stringify(o.remote)}`);
   const tmp = mkdtempSync(join(tmpdir(), 'netlab-collect-'));
   try {
     const keyFile = join(tmp, 'key');

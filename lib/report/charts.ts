@@ -3,7 +3,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import { nines, type Group, type programming } from './data.ts';
+import { extent, nines, type Group, type programming } from './data.ts';
 
 export interface Chart {
   id: string;
@@ -82,7 +82,7 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
             field: 'nines',
             type: 'quantitative',
             title: 'percentile',
-            scale: { domain: [nines(50), nines(Math.max(...data.map((d) => d.percentile)))] },
+            scale: { domain: [nines(50), nines(extent(data.map((d) => d.percentile))[1])] },
             axis: { values: NINES_TICKS.map(nines), labelExpr: `{${NINES_TICKS.map((q) => `'${nines(q).toFixed(6)}': '${q}'`).join(', ')}}[format(datum.value, '.6f')]` },
           },
           y: { field: 'ms', type: 'quantitative', title: 'latency (ms)', scale: { type: 'log' } },
@@ -139,7 +139,7 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
             },
           },
           {
-            data: { values: [Math.min(...data.map((d) => d.offered!)), Math.max(...data.map((d) => d.offered!))].map((v) => ({ offered: v, achieved: v })) },
+            data: { values: extent(data.map((d) => d.offered!)).map((v) => ({ offered: v, achieved: v })) },
             mark: { type: 'line', strokeDash: [3, 3], color: '#999' },
             encoding: { x: { field: 'offered', type: 'quantitative' }, y: { field: 'achieved', type: 'quantitative' } },
           },

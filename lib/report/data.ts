@@ -29,6 +29,10 @@ export function parseResult(file: string, text: string): Loaded | Skipped {
     const iss = r.error.issues[0]!;
     return { file, why: `does not match the result schema: ${iss.path.join('.') || '(top)'}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more)` : ''}` };
   }
+  // An unfinished run is never counted: its points are a prefix of what was asked, and its lab
+  // may have been broken when it died.
+  if (r.data.status === 'running')
+    return { file, why: `unfinished run (status running): its process is still going or died; \`netlab down ${r.data.stack}\` marks a dead run failed` };
   return { file, result: r.data };
 }
 
@@ -146,7 +150,19 @@ export interface Spread {
 export function spread(xs: (number | null)[]): Spread | null {
   const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   if (!v.length) return null;
-  return { n: v.length, median: median(v)!, min: Math.min(...v), max: Math.max(...v) };
+  const [min, max] = extent(v);
+  return { n: v.length, median: median(v)!, min, max };
+}
+
+/** [min, max] of a non-empty list, for lists of any length (Math.min(...xs) overflows the stack on long ones). */
+export function extent(xs: number[]): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const x of xs) {
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  return [min, max];
 }
 
 /** One configuration of one stack: its valid points over every repetition and every run. */
@@ -270,12 +286,18 @@ const CSV_COLUMNS: (keyof FlatPoint)[] = [
   'requests', 'reqPerSec', 'achievedRate', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs', 'cores', 'clientCores', 'serverCores', 'softirqCores', 'rulesWalked',
 ];
 
-const csvCell = (v: unknown) => {
+/**
+ * One CSV cell. Text a spreadsheet would take for a formula (starting with = + - @, tab or CR)
+ * gets a leading single quote and is quoted, as OWASP advises against CSV injection; numbers,
+ * negative ones included, stay numbers.
+ */
+export function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
+  if (typeof v !== 'number' && /^[=+\-@\t\r]/.test(s)) return `"'${s.replace(/"/g, '""')}"`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
+}
 
-/** Every point as CSV (RFC 4180 quoting), one header line. */
+/** Every point as CSV (RFC 4180 quoting, formulas neutralised), one header line. */
 export function toCsv(points: FlatPoint[]): string {
   return [CSV_COLUMNS.join(','), ...points.map((p) => CSV_COLUMNS.map((c) => csvCell(p[c])).join(','))].join('\r\n') + '\r\n';
 }

@@ -30,6 +30,11 @@ export function findResults(paths: string[], resultsRoot: string): { files: stri
   return { files: [...new Set(files.map((f) => resolve(f)))].sort(), missing };
 }
 
+/** `--baseline` names a stack without runs among the results: the command line is wrong, not a file. */
+export class BaselineError extends Error {
+  override name = 'BaselineError';
+}
+
 export interface ReportOutcome {
   dir: string;
   html: string;
@@ -54,8 +59,10 @@ export async function writeReport(files: string[], outDir: string, o: { baseline
     else skipped.push(r);
   }
   runs.sort((a, b) => a.result.stack.localeCompare(b.result.stack) || a.result.startedAt.localeCompare(b.result.startedAt));
-  if (o.baseline && !runs.some((r) => r.result.stack === o.baseline))
-    throw new Error(`baseline ${o.baseline}: no run of that stack among the results (stacks: ${[...new Set(runs.map((r) => r.result.stack))].join(', ')})`);
+  if (o.baseline && !runs.some((r) => r.result.stack === o.baseline)) {
+    const stacks = [...new Set(runs.map((r) => r.result.stack))];
+    throw new BaselineError(`--baseline ${JSON.stringify(o.baseline)}: no run of that stack among the results; expected ${stacks.length ? `one of: ${stacks.join(', ')}` : 'a stack with results (none of the files holds a valid run)'}`);
+  }
   const groups = groupRuns(runs, o.baseline);
   const programs = programming(runs);
   const charts = buildCharts(groups, programs);

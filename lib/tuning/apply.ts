@@ -3,7 +3,7 @@
 // finished run, a failed one and `netlab down` after a crash all put them back.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../exec.ts';
+import { CommandError, run } from '../exec.ts';
 import { stateDir, stateFile } from '../state.ts';
 import { isStackName } from '../names.ts';
 import { tuningStepText, type TuningStep } from './plan.ts';
@@ -39,16 +39,27 @@ const restorePath = (stack: string) => stateFile(stack, '.tuning.json');
 const WRITE = 'echo "$1" > "$0"';
 const DEBUGFS = 'mount -t debugfs none /sys/kernel/debug && ';
 
-async function readValue(s: { netns?: string; path: string; debugfs?: boolean }): Promise<string> {
-  if (s.netns) return (await run(['ip', 'netns', 'exec', s.netns, 'cat', s.path], { timeoutMs: 10_000 })).stdout.trim();
-  if (s.debugfs) return (await run(['unshare', '--mount', 'sh', '-c', `${DEBUGFS}cat "$0"`, s.path], { timeoutMs: 10_000 })).stdout.trim();
+async function readValue(s: { netns?: string; path: string; debugfs?: boolean }, signal?: AbortSignal): Promise<string> {
+  if (s.netns) return (await run(['ip', 'netns', 'exec', s.netns, 'cat', s.path], { timeoutMs: 10_000, signal })).stdout.trim();
+  if (s.debugfs) return (await run(['unshare', '--mount', 'sh', '-c', `${DEBUGFS}cat "$0"`, s.path], { timeoutMs: 10_000, signal })).stdout.trim();
   return readFileSync(s.path, 'utf8').trim();
 }
 
-async function writeValue(s: { netns?: string; path: string; debugfs?: boolean }, value: string): Promise<void> {
-  if (s.netns) await run(['ip', 'netns', 'exec', s.netns, 'sh', '-c', WRITE, s.path, value], { timeoutMs: 10_000 });
-  else if (s.debugfs) await run(['unshare', '--mount', 'sh', '-c', DEBUGFS + WRITE, s.path, value], { timeoutMs: 10_000 });
+async function writeValue(s: { netns?: string; path: string; debugfs?: boolean }, value: string, signal?: AbortSignal): Promise<void> {
+  if (s.netns) await run(['ip', 'netns', 'exec', s.netns, 'sh', '-c', WRITE, s.path, value], { timeoutMs: 10_000, signal });
+  else if (s.debugfs) await run(['unshare', '--mount', 'sh', '-c', DEBUGFS + WRITE, s.path, value], { timeoutMs: 10_000, signal });
   else writeFileSync(s.path, value);
+}
+
+/**
+ * Did this error come from Ctrl-C (or a stop) rather than from the setting? The run was aborted, or
+ * the step's process was killed by SIGINT, SIGHUP or SIGTERM that was not its time limit: a signal
+ * sent to the step as well as to netlab (systemd stops every process of the unit, a kill of the
+ * process group) can kill the step before netlab's own handler has aborted the run.
+ */
+export function isInterruption(e: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted || (e as Error).message === 'interrupted') return true;
+  return e instanceof CommandError && !e.result.timedOut && ['SIGINT', 'SIGHUP', 'SIGTERM'].includes(e.result.signal ?? '');
 }
 
 /** Does the kernel's value say what was asked? Masks compare as numbers, other values by their words. */
@@ -91,11 +102,12 @@ export async function applyTuning(stack: string, steps: TuningStep[], records: T
   for (const s of wide) {
     if (previous.has(s.path)) continue;
     try {
-      const v = await readValue(s);
+      const v = await readValue(s, signal);
       previous.set(s.path, v);
       saved.push({ path: s.path, debugfs: !!s.debugfs, previous: v });
-    } catch {
-      /* the write will fail and say why */
+    } catch (e) {
+      if (isInterruption(e, signal)) throw new Error('interrupted');
+      /* otherwise the write will fail and say why */
     }
   }
   if (saved.length) {
@@ -123,8 +135,8 @@ export async function applyTuning(stack: string, steps: TuningStep[], records: T
     let failure: string | null = null;
     try {
       if (s.kind === 'write') {
-        await writeValue(s, s.value);
-        rec.got = await readValue(s);
+        await writeValue(s, s.value, signal);
+        rec.got = await readValue(s, signal);
         if (!sameValue(s.setting, s.value, rec.got)) failure = `the kernel reports ${JSON.stringify(rec.got)}`;
       } else {
         const argv = s.netns ? ['ip', 'netns', 'exec', s.netns, ...s.argv] : s.argv;
@@ -133,12 +145,15 @@ export async function applyTuning(stack: string, steps: TuningStep[], records: T
         const a = s.argv.indexOf('-A');
         if (a >= 0) {
           const check = [...argv.slice(0, argv.length - s.argv.length + a), '-C', ...s.argv.slice(a + 1)];
-          rec.got = (await run(check, { check: false, timeoutMs: 20_000 })).code === 0 ? 'rule present' : 'rule missing';
+          const r = await run(check, { check: false, timeoutMs: 20_000, signal });
+          if (r.signal) throw new CommandError(check, r); // killed: no answer either way
+          rec.got = r.code === 0 ? 'rule present' : 'rule missing';
           if (rec.got !== 'rule present') failure = 'the rule is not in the table after adding it';
         }
       }
     } catch (e) {
-      if ((e as Error).message === 'interrupted') throw e;
+      // An interruption is not the setting's failure: it is not recorded, and the run stops as interrupted.
+      if (isInterruption(e, signal)) throw new Error('interrupted');
       failure = (e as Error).message.split('\n')[0]!;
     }
     if (failure) {
