@@ -6,10 +6,22 @@ import { fileURLToPath } from 'node:url';
 import { AwsExperiment } from './components/aws/experiment.ts';
 import { LocalExperiment } from './components/local-experiment.ts';
 import { isAwsSpec } from './lib/aws/plan.ts';
-import { specFromPulumiConfig } from './lib/pulumi-config.ts';
+import { missingProviderPlugins, specFromPulumiConfig } from './lib/pulumi-config.ts';
 
 const spec = specFromPulumiConfig(pulumi.getStack(), pulumi.runtime.allConfig());
 const projectDir = dirname(fileURLToPath(import.meta.url));
+
+// Under the real engine (not setMocks), an aws stack without its provider plugins stops here
+// with what to do, before the engine's own "no resource plugin" error on the first aws resource.
+if (isAwsSpec(spec) && process.env.PULUMI_NODEJS_MONITOR) {
+  const missing = missingProviderPlugins(projectDir, ['@pulumi/aws', '@pulumi/tls']);
+  if (missing.length)
+    throw new pulumi.RunError(
+      `aws stack ${spec.name} needs the Pulumi provider plugins ${missing.join(' and ')}, which are not installed ` +
+        `(scripts/install-tools.sh installs only what local stacks need). Install them where plugins can be downloaded: ` +
+        missing.map((m) => `pulumi plugin install resource ${m}`).join('; '),
+    );
+}
 
 export const datapath = spec.datapath;
 export const target = spec.target;

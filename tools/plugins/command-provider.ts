@@ -1,0 +1,148 @@
+// netlab's stand-in for the `command` resource plugin (pulumi-resource-command), for where the
+// upstream binary cannot be had (its Go module is not served by the module proxies this project
+// can reach, and plugin downloads are blocked). It implements `command:local:Command` with the
+// inputs netlab's local target uses, on the SDK's own provider server (@pulumi/pulumi/provider):
+//   create, update, delete (shell commands, run by /bin/sh -c), dir, environment, triggers
+//   (a change replaces the resource), logging (stdout | stderr | stdoutAndStderr | none).
+// Outputs are the inputs plus stdout and stderr, as upstream. Anything else, `command:remote:*`
+// included, is refused at check time with what to install instead, so an aws stack fails before
+// it creates anything.
+//
+// Started by the engine as `pulumi-resource-command <engine address>`; prints its port.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import * as provider from '@pulumi/pulumi/provider/index.js';
+
+export const VERSION = '1.2.1';
+export const LOCAL_COMMAND = 'command:local:Command';
+const SUPPORTED = new Set(['create', 'update', 'delete', 'dir', 'environment', 'triggers', 'logging']);
+const LOGGING = new Set(['stdout', 'stderr', 'stdoutAndStderr', 'none']);
+
+/** The SDK's wire markers: a secret value and an output value with dependencies. */
+const SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+const OUTPUT_SIG = 'd0e6a833031e9bbcd3f4e8bde6ca49a4';
+
+/** Inputs as plain values: secrets and output values unwrapped (the commands are not secret here). */
+export function plain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (o[SIG] === SECRET_SIG || o[SIG] === OUTPUT_SIG) return plain(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
+}
+
+export interface LocalCommandInputs {
+  create?: string;
+  update?: string;
+  delete?: string;
+  dir?: string;
+  environment?: Record<string, string>;
+  triggers?: unknown[];
+  logging?: string;
+}
+
+const typeOf = (urn: string) => urn.split('::')[2]?.split('$').pop() ?? '';
+
+/** Check failures for a resource's inputs: the resource type and keys this stand-in supports. */
+export function checkFailures(urn: string, news: Record<string, unknown>): provider.CheckFailure[] {
+  const type = typeOf(urn);
+  if (type !== LOCAL_COMMAND)
+    return [
+      {
+        property: '',
+        reason: `${type} needs the real command provider (pulumi-resource-command ${VERSION}); netlab's stand-in implements only ${LOCAL_COMMAND}. Install the upstream plugin: pulumi plugin install resource command ${VERSION}`,
+      },
+    ];
+  const out: provider.CheckFailure[] = [];
+  for (const k of Object.keys(news)) if (!SUPPORTED.has(k)) out.push({ property: k, reason: `netlab's ${LOCAL_COMMAND} stand-in does not support "${k}" (supported: ${[...SUPPORTED].join(', ')})` });
+  if (news.logging !== undefined && !LOGGING.has(String(news.logging))) out.push({ property: 'logging', reason: `logging must be one of ${[...LOGGING].join(', ')}` });
+  return out;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** What a change of inputs does: triggers replace, the other inputs update in place (upstream's rules). */
+export function diffInputs(olds: LocalCommandInputs, news: LocalCommandInputs): provider.DiffResult {
+  const changed = [...SUPPORTED].filter((k) => !same(olds[k as keyof LocalCommandInputs], news[k as keyof LocalCommandInputs]));
+  return { changes: changed.length > 0, replaces: changed.filter((k) => k === 'triggers') };
+}
+
+const running = new Set<ChildProcess>();
+
+/** Runs one command as upstream does: `/bin/sh -c`, in `dir`, with `environment`; fails on a non-zero exit. */
+export function runCommand(cmd: string, inputs: LocalCommandInputs, sink: (s: string) => void = (s) => process.stderr.write(s)): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', cmd], {
+      cwd: inputs.dir || process.cwd(),
+      env: { ...process.env, ...(inputs.environment ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    const logging = inputs.logging ?? 'stdoutAndStderr';
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (logging === 'stdout' || logging === 'stdoutAndStderr') sink(b.toString());
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (logging === 'stderr' || logging === 'stdoutAndStderr') sink(b.toString());
+    });
+    child.on('error', (e) => {
+      running.delete(child);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      const trim = (s: string) => s.replace(/\n$/, '');
+      if (code === 0) return resolve({ stdout: trim(stdout), stderr: trim(stderr) });
+      const tail = trim(stderr).split('\n').slice(-20).join('\n');
+      reject(new Error(`${signal ? `killed by ${signal}` : `exit status ${code}`}: running ${JSON.stringify(cmd)}${tail ? `:\n${tail}` : ''}`));
+    });
+  });
+}
+
+const randomId = () => Math.random().toString(16).slice(2, 10).padEnd(8, '0');
+
+export const commandProvider: provider.Provider = {
+  version: VERSION,
+  async check(urn, _olds, news) {
+    const inputs = plain(news) as Record<string, unknown>;
+    return { inputs: news, failures: checkFailures(urn, inputs) };
+  },
+  async diff(_id, _urn, olds, news) {
+    return diffInputs(plain(olds) as LocalCommandInputs, plain(news) as LocalCommandInputs);
+  },
+  async create(_urn, inputs) {
+    const i = plain(inputs) as LocalCommandInputs;
+    const out = i.create ? await runCommand(i.create, i) : { stdout: '', stderr: '' };
+    return { id: randomId(), outs: { ...(inputs as object), ...out } };
+  },
+  async update(_id, _urn, olds, news) {
+    const i = plain(news) as LocalCommandInputs;
+    const cmd = i.update ?? i.create;
+    const prev = plain(olds) as { stdout?: string; stderr?: string };
+    const out = cmd ? await runCommand(cmd, i) : { stdout: prev.stdout ?? '', stderr: prev.stderr ?? '' };
+    return { outs: { ...(news as object), ...out } };
+  },
+  async delete(_id, _urn, props) {
+    const i = plain(props) as LocalCommandInputs;
+    if (i.delete) await runCommand(i.delete, i);
+  },
+};
+
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  const stop = () => {
+    for (const c of running) c.kill('SIGINT');
+  };
+  process.on('SIGINT', stop);
+  provider.main({ ...commandProvider, cancel: async () => stop() } as provider.Provider, process.argv.slice(2)).catch((e: Error) => {
+    process.stderr.write(`netlab command provider: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  });
+}
