@@ -10,6 +10,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { withProjectTypes } from './project-config.ts';
 import { NOT_A_STACK_FILE, printable, show, SpecError, SpecErrors, specFromStackDoc, type Spec } from './spec.ts';
 
 export const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,7 +67,9 @@ export function parseStackText(name: string, text: string, source: string): Spec
   } catch (e) {
     throw new SpecError(source, [`not valid YAML: ${(e as Error).message}`]);
   }
-  return specFromStackDoc(name, value, source);
+  // Pulumi writes plain values as strings (`pulumi stack init` turns `repetitions: 3` into "3"):
+  // the keys Pulumi.yaml types as integer accept that form.
+  return specFromStackDoc(name, withProjectTypes(value), source);
 }
 
 /**

@@ -1,5 +1,8 @@
 import test from 'ava';
-import { listStackNames, loadStack, parseStackText } from '../lib/stackfile.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { listStackNames, loadStack, parseStackText, PROJECT_DIR } from '../lib/stackfile.ts';
+import { integerConfigKeys, withProjectTypes } from '../lib/project-config.ts';
 import { SpecError, specFromStackDoc } from '../lib/spec.ts';
 
 const bad = (config: Record<string, unknown>, name = 'x') => {
@@ -312,4 +315,31 @@ test('a document that is not a stack file is refused without quoting any of it, 
     'not valid YAML: All mapping items must start at the same column at line 3, column 1',
     'not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 4, column 1',
   ]);
+});
+
+test('Pulumi\'s string form of the integer keys Pulumi.yaml types (pulumi stack init writes "3") is read as the number', (t) => {
+  // The keys come from Pulumi.yaml's `config:` types, not from a list in the code.
+  t.deepEqual([...integerConfigKeys()].sort(), ['repetitions', 'warmupSeconds']);
+  const text = (r: string, w: string) => `config:\n  netlab:repetitions: ${r}\n  netlab:warmupSeconds: ${w}\nencryptionsalt: v1:x:v1:y:z\n`;
+  const s = parseStackText('s', text('"3"', '"0"'), 'stacks/Pulumi.s.yaml');
+  t.is(s.repetitions, 3);
+  t.is(s.warmupSeconds, 0);
+  t.deepEqual(s, parseStackText('s', text('3', '0'), 'stacks/Pulumi.s.yaml'));
+  // Only a whole number as JSON would read it; anything else is refused by the spec as before.
+  for (const v of ['"03"', '"3.5"', '" 3"', '"three"', '""', '"1e1"']) {
+    const e = t.throws(() => parseStackText('s', text(v, '1'), 'f'), { instanceOf: SpecError }, v);
+    t.regex(e!.message, /netlab:repetitions = ".*": expected a whole number from 1 to 100/, v);
+  }
+  // Out of range stays out of range; other keys and nested numbers are not touched.
+  t.regex(t.throws(() => parseStackText('s', text('"0"', '1'), 'f'))!.message, /netlab:repetitions = 0: expected a whole number from 1 to 100/);
+  t.regex(t.throws(() => parseStackText('s', 'config:\n  netlab:workload:\n    tool: wrk\n    threads: "2"\n', 'f'))!.message, /netlab:workload\.threads = "2"/);
+  t.deepEqual(withProjectTypes({ config: { 'netlab:repetitions': '2', 'netlab:description': '5' } }), { config: { 'netlab:repetitions': 2, 'netlab:description': '5' } });
+  t.is(withProjectTypes(null), null);
+});
+
+test('the shipped stack files read the same after `pulumi stack init` rewrote them (strings for the integer keys)', (t) => {
+  const text = readFileSync(join(PROJECT_DIR, 'stacks', 'Pulumi.local-host.yaml'), 'utf8');
+  const rewritten = text.replace(/^(\s*netlab:(?:repetitions|warmupSeconds): )(\d+)[ \t]*$/gm, '$1"$2"') + 'encryptionsalt: v1:bmzpS7pigRM=:v1:x:y\n';
+  t.not(rewritten, text);
+  t.deepEqual(parseStackText('local-host', rewritten, 'f'), loadStack('local-host'));
 });
