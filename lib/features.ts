@@ -7,7 +7,7 @@ import { scratchNs } from './state.ts';
 
 import type { Datapath, ProxyMode, Spec } from './spec.ts';
 
-export const FEATURES = ['netns', 'veth', 'bridge', 'vxlan', 'macvlan', 'ipvlan', 'dummy', 'ipvs', 'nftables', 'iptables', 'bpf', 'cgroup2'] as const;
+export const FEATURES = ['netns', 'veth', 'bridge', 'vxlan', 'macvlan', 'ipvlan', 'dummy', 'ipvs', 'nftables', 'iptables-nft', 'iptables-legacy', 'bpf', 'cgroup2'] as const;
 export type Feature = (typeof FEATURES)[number];
 export interface FeatureState {
   ok: boolean;
@@ -22,7 +22,8 @@ export const TOOLS: Record<string, { argv: string[]; pkg: string }> = {
   wrk: { argv: ['wrk', '-v'], pkg: 'wrk' },
   curl: { argv: ['curl', '--version'], pkg: 'curl' },
   ping: { argv: ['ping', '-V'], pkg: 'iputils-ping' },
-  iptables: { argv: ['iptables', '-V'], pkg: 'iptables' },
+  'iptables-nft': { argv: ['iptables-nft', '-V'], pkg: 'iptables' },
+  'iptables-legacy': { argv: ['iptables-legacy', '-V'], pkg: 'iptables' },
   nft: { argv: ['nft', '-v'], pkg: 'nftables' },
   ipset: { argv: ['ipset', '-v'], pkg: 'ipset' },
   ipvsadm: { argv: ['ipvsadm', '-v'], pkg: 'ipvsadm' },
@@ -86,7 +87,9 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
       res.ipvlan = await tryCmd(ipn('link', 'add', 'link', parent, 'name', 'iv0', 'type', 'ipvlan', 'mode', 'l2'));
       res.dummy = await tryCmd(ipn('link', 'add', 'dm0', 'type', 'dummy'));
       res.nftables = await tryCmd(['ip', 'netns', 'exec', ns, 'nft', 'add', 'table', 'ip', 'netlab_probe']);
-      res.iptables = await tryCmd(['ip', 'netns', 'exec', ns, 'iptables', '-t', 'nat', '-N', 'NETLAB-PROBE']);
+      // Each iptables backend on its own kernel API: nf_tables, and x_tables (ip_tables/iptable_nat).
+      res['iptables-nft'] = await tryCmd(['ip', 'netns', 'exec', ns, 'iptables-nft', '-t', 'nat', '-N', 'NETLAB-PROBE']);
+      res['iptables-legacy'] = await tryCmd(['ip', 'netns', 'exec', ns, 'iptables-legacy', '-t', 'nat', '-N', 'NETLAB-PROBE']);
       // IPVS: the kernel exposes /proc/net/ip_vs in every namespace once the module is in; with
       // ipvsadm present, listing loads the module where the kernel has it as one.
       const ipvsadm = await tryCmd(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln']);
@@ -121,9 +124,9 @@ const BY_DATAPATH: Record<Datapath, Feature[]> = {
 
 const BY_PROXY_MODE: Record<ProxyMode, { features: Feature[]; tools: string[] }> = {
   none: { features: [], tools: [] },
-  iptables: { features: ['iptables'], tools: ['iptables'] },
+  iptables: { features: [], tools: [] },
   nftables: { features: ['nftables'], tools: ['nft'] },
-  ipvs: { features: ['ipvs', 'dummy', 'iptables'], tools: ['ipvsadm', 'ipset', 'iptables'] },
+  ipvs: { features: ['ipvs', 'dummy'], tools: ['ipvsadm', 'ipset'] },
   ebpf: { features: ['bpf'], tools: ['clang', 'bpftool'] },
 };
 
@@ -138,6 +141,12 @@ export function requirements(spec: Spec): { features: Feature[]; neededBy: Parti
   const tools = ['ip', 'bridge', 'nginx', 'curl', 'ping'];
   if (spec.workload.tool === 'ab' || spec.workload.tool === 'wrk') tools.push(spec.workload.tool);
   tools.push(...BY_PROXY_MODE[mode].tools);
+  // iptables and ipvs modes load kube-proxy's nat rules through the chosen iptables backend.
+  if (mode === 'iptables' || mode === 'ipvs') {
+    const backend = `iptables-${spec.proxy!.iptablesBackend}` as const;
+    need([backend], `proxy mode ${mode} with iptablesBackend ${spec.proxy!.iptablesBackend}`);
+    tools.push(backend);
+  }
   return { features: Object.keys(neededBy) as Feature[], neededBy, tools: [...new Set(tools)] };
 }
 

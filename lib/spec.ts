@@ -190,6 +190,8 @@ export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema,
 export const PROXY_MODES = ['none', 'iptables', 'nftables', 'ipvs', 'ebpf'] as const;
 export type ProxyMode = (typeof PROXY_MODES)[number];
 export const PROXY_TARGETS = ['fixed', 'last', 'random'] as const;
+export const IPTABLES_BACKENDS = ['nft', 'legacy'] as const;
+export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
 export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq'] as const;
 
 export const ProxySchema = strict({
@@ -206,6 +208,12 @@ export const ProxySchema = strict({
   target: z.enum(PROXY_TARGETS, { error: `expected one of: ${PROXY_TARGETS.join(', ')}` }).default('last'),
   /** iptables mode: kube-proxy's current layout, or the pre-2021 one (2 rules per Service in KUBE-SERVICES). */
   iptablesLayout: z.enum(['current', '2019'], { error: 'expected one of: current, 2019' }).default('current'),
+  /**
+   * iptables and ipvs modes: the iptables that loads kube-proxy's rules. nft = iptables-nft (the
+   * nf_tables kernel API; the default `iptables` of Debian 12, Amazon Linux 2023 and Ubuntu 22.04+,
+   * so what kube-proxy uses there); legacy = iptables-legacy (x_tables).
+   */
+  iptablesBackend: z.enum(IPTABLES_BACKENDS, { error: `expected one of: ${IPTABLES_BACKENDS.join(', ')}` }).default('nft'),
   ipvs: strict({
     scheduler: z.enum(IPVS_SCHEDULERS, { error: `expected one of: ${IPVS_SCHEDULERS.join(', ')}` }).default('rr'),
     /** net.ipv4.vs.conn_reuse_mode; a list sweeps (E3 compares 0 and 1). */

@@ -2,6 +2,7 @@
 // with the `host` datapath as the 1.0 baseline when it is among the runs. Pure.
 import Table from 'cli-table3';
 import type { PointResult, RunResult } from './result.ts';
+import { intervalText, ratioInterval, slopeInterval, type Interval } from './stats.ts';
 
 export interface Row {
   stack: string;
@@ -55,6 +56,17 @@ export function loadLabel(p: PointResult): string {
   }
 }
 
+/**
+ * A proxy mode as results name it: iptables and ipvs with their iptables backend
+ * (`iptables-nft`, `iptables-legacy`); results written before the backend was a key used legacy.
+ */
+export function proxyLabel(spec: unknown, mode: string | null | undefined): string | null {
+  if (!mode) return null;
+  if (mode !== 'iptables' && mode !== 'ipvs') return mode;
+  const backend = (spec as { proxy?: { iptablesBackend?: string } } | null)?.proxy?.iptablesBackend ?? 'legacy';
+  return `${mode}-${backend}`;
+}
+
 export function summarize(results: RunResult[]): Row[] {
   const rows: Row[] = [];
   for (const r of results) {
@@ -86,7 +98,7 @@ export function summarize(results: RunResult[]): Row[] {
         p99VsHost: null,
         rpsVsHost: null,
         services: first.params.services ?? null,
-        proxyMode: first.params.proxyMode ?? null,
+        proxyMode: proxyLabel(r.spec, first.params.proxyMode),
         programSeconds: r.proxy?.programs.find((x) => x.services === first.params.services)?.seconds ?? null,
         cpuCores: med((p) => p.cpu?.cores),
         clientCores: med((p) => p.cpu?.clientCores),
@@ -149,7 +161,10 @@ export interface ProxyRatio {
   keepalive: boolean;
   meanLow: number | null;
   meanHigh: number | null;
-  meanRatio: number | null;
+  /** Mean latency at the high count ÷ at the low count, with its 95 % bootstrap interval over repetitions. */
+  meanRatio: Interval | null;
+  /** Extra mean latency per rule walked (iptables, from the counters) or per Service (the others), ns, with its interval. */
+  slope: (Interval & { per: 'rule walked' | 'Service' }) | null;
   p99Low: number | null;
   p99High: number | null;
   p99Ratio: number | null;
@@ -160,19 +175,29 @@ export interface ProxyRatio {
   clientCoresHigh: number | null;
 }
 
+/** Per stack and keep-alive setting: what the high Service count costs against the low one. */
 export function proxyRatios(results: RunResult[], low: number, high: number): ProxyRatio[] {
   const rows = summarize(results).filter((r) => r.services !== null);
   const out: ProxyRatio[] = [];
   for (const hi of rows.filter((r) => r.services === high)) {
     const lo = rows.find((r) => r.stack === hi.stack && r.services === low && r.keepalive === hi.keepalive && r.load === hi.load);
     const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b ? a / b : null);
+    // The repetitions behind the medians: each valid point's mean latency.
+    const pts = results.filter((r) => r.stack === hi.stack).flatMap((r) => r.points);
+    const means = (n: number) =>
+      pts.filter((p) => p.status === 'ok' && p.params.services === n && p.params.keepalive === hi.keepalive && loadLabel(p) === hi.load).flatMap((p) => (typeof p.latencyMs?.mean === 'number' ? [p.latencyMs.mean] : []));
+    const walked = hi.rulesWalked !== null && lo?.rulesWalked != null ? hi.rulesWalked - lo.rulesWalked : null;
+    const per = walked !== null && walked > 0 ? { per: 'rule walked' as const, units: walked } : { per: 'Service' as const, units: high - low };
+    // ms → ns per unit.
+    const slope = slopeInterval(means(high).map((v) => v * 1e6), means(low).map((v) => v * 1e6), per.units);
     out.push({
       stack: hi.stack,
       mode: hi.proxyMode ?? '?',
       keepalive: hi.keepalive,
       meanLow: lo?.mean ?? null,
       meanHigh: hi.mean,
-      meanRatio: ratio(hi.mean, lo?.mean),
+      meanRatio: ratioInterval(means(high), means(low)),
+      slope: slope ? { ...slope, per: per.per } : null,
       p99Low: lo?.p99 ?? null,
       p99High: hi.p99,
       p99Ratio: ratio(hi.p99, lo?.p99),
@@ -188,10 +213,27 @@ export function proxyRatios(results: RunResult[], low: number, high: number): Pr
 
 export function renderProxyRatios(rows: ProxyRatio[], low: number, high: number): string {
   const t = new Table({
-    head: ['mode', 'keepalive', `mean ms @${low}`, `mean ms @${high}`, `mean ×`, `p99 ms @${low}`, `p99 ms @${high}`, 'p99 ×', `program s @${high}`, `rules walked/conn @${high}`, `cores @${low}`, `cores @${high}`, `client cores @${high}`],
+    head: ['mode', 'keepalive', `mean ms @${low}`, `mean ms @${high}`, 'mean × [95 % CI]', 'extra ns per unit [95 % CI]', `p99 ms @${low}`, `p99 ms @${high}`, `program s @${high}`, `rules walked/conn @${high}`, `cores @${low}`, `cores @${high}`, `client cores @${high}`],
     style: { head: [], border: [] },
   });
   for (const r of rows)
-    t.push([r.mode, r.keepalive ? 'on' : 'off', f(r.meanLow), f(r.meanHigh), f(r.meanRatio, 2), f(r.p99Low), f(r.p99High), f(r.p99Ratio, 2), f(r.programSecondsHigh, 2), f(r.rulesWalkedHigh, 1), f(r.coresLow, 2), f(r.coresHigh, 2), f(r.clientCoresHigh, 2)]);
-  return `${t.toString()}\nLatency from each request's intended send time (rps, coordinated-omission corrected); cores = whole machine (/proc/stat), client = the load client's cgroup.`;
+    t.push([
+      r.mode,
+      r.keepalive ? 'on' : 'off',
+      f(r.meanLow),
+      f(r.meanHigh),
+      intervalText(r.meanRatio),
+      r.slope ? `${intervalText(r.slope, 1, '')} per ${r.slope.per}` : '-',
+      f(r.p99Low),
+      f(r.p99High),
+      f(r.programSecondsHigh, 2),
+      f(r.rulesWalkedHigh, 1),
+      f(r.coresLow, 2),
+      f(r.coresHigh, 2),
+      f(r.clientCoresHigh, 2),
+    ]);
+  return `${t.toString()}
+Latency from each request's intended send time (rps, coordinated-omission corrected); medians of the repetitions, ratios and slopes of their means.
+[95 % CI] = percentile bootstrap over repetitions (each side resampled alone); n.s. = the interval holds 1 (ratio) or 0 (slope): not distinguishable from no effect.
+cores = whole machine (/proc/stat), client = the load client's cgroup.`;
 }

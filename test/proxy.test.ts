@@ -4,7 +4,8 @@ import { iptablesRuleset, rulesWalked } from '../lib/proxy/iptables.ts';
 import { nftablesRuleset } from '../lib/proxy/nftables.ts';
 import { ebpfCompile, ebpfLoadScript, ebpfMaps, multiarchInclude } from '../lib/proxy/ebpf.ts';
 import { ipvsRuleset, ipvsSysctls } from '../lib/proxy/ipvs.ts';
-import { proxyTarget } from '../lib/proxy/program.ts';
+import { proxyProgram, proxyTarget, specFleet } from '../lib/proxy/program.ts';
+import { requirements } from '../lib/features.ts';
 import { specFromStackDoc } from '../lib/spec.ts';
 
 // The Service of kube-proxy's own proxier tests: ns1/svc1:p80 at 172.30.0.41:80.
@@ -180,4 +181,20 @@ test('the client targets the first, the last, or (rps) any Service; mode none ca
   t.deepEqual(target('ebpf', 'random'), { ip: '10.96.0.2', hosts: 3, port: 80 });
   t.deepEqual(target('none', 'last'), { ip: '10.128.0.9', hosts: 4, port: 80 });
   t.deepEqual(target('none', 'random'), { ip: '10.128.0.1', hosts: 12, port: 80 });
+});
+
+test('iptables backend: nft by default, legacy on request, named in the commands and in what preflight checks', (t) => {
+  const spec = (proxy: Record<string, unknown>) => specFromStackDoc('b', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': proxy, 'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 1 } } });
+  const nft = spec({ mode: 'iptables', services: [2] });
+  t.is(nft.proxy!.iptablesBackend, 'nft');
+  const legacy = spec({ mode: 'iptables', services: [2], iptablesBackend: 'legacy' });
+  const prog = (s: typeof nft) => proxyProgram({ mode: 'iptables', hostNs: 'ns', dir: '/d', clientCgroup: '/c', includeDir: '/i', spec: s }, specFleet(s, 2));
+  t.deepEqual(prog(nft).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-nft-restore', '/d/iptables-2.rules']]);
+  t.deepEqual(prog(nft).saveCounters, ['ip', 'netns', 'exec', 'ns', 'iptables-nft-save', '-c', '-t', 'nat']);
+  t.deepEqual(prog(legacy).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-legacy-restore', '/d/iptables-2.rules']]);
+  t.deepEqual(requirements(nft).features.filter((f) => f.startsWith('iptables')), ['iptables-nft']);
+  t.true(requirements(legacy).tools.includes('iptables-legacy'));
+  t.deepEqual(requirements(spec({ mode: 'nftables', services: [2] })).features.filter((f) => f.startsWith('iptables')), []);
+  const e = t.throws(() => spec({ mode: 'iptables', iptablesBackend: 'xtables' }));
+  t.regex(e!.message, /netlab:proxy\.iptablesBackend = "xtables": expected one of: nft, legacy/);
 });

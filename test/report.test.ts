@@ -98,7 +98,7 @@ test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', asy
   t.is(r.skipped.length, 3);
   const html = readFileSync(r.html, 'utf8');
   for (const id of r.charts) {
-    t.true(html.includes(`<figure id="${id}" class="chart">`), id);
+    t.true(html.includes(`<figure id="${id}" class="chart${id.startsWith('latency-percentile-') ? ' small' : ''}">`), id);
     t.true(readFileSync(join(out, 'charts', `${id}.svg`), 'utf8').startsWith('<svg'), id);
   }
   t.regex(html, /Skipped files/);
@@ -106,7 +106,9 @@ test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', asy
   t.regex(html, /Ratios are against <b>local-host<\/b>/);
   t.false(/<script/i.test(html), 'the page needs no script');
   t.true(existsSync(join(out, 'points.csv')));
-  t.deepEqual(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).charts, r.charts);
+  const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  t.deepEqual(json.charts, r.charts);
+  t.true(json.findings.length > 0, 'report.json holds the findings');
   const empty = mkdtempSync(join(tmpdir(), 'netlab-report-'));
   await t.throwsAsync(writeReport(files, empty, { baseline: 'no-such' }), {
     instanceOf: BaselineError,

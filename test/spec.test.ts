@@ -122,7 +122,7 @@ test('proxy: defaults, and bad proxy input names the key, the value and what is 
   const s = specFromStackDoc('x', { config: { 'netlab:proxy': { mode: 'iptables', services: 1000 } } });
   t.deepEqual(s.proxy, {
     mode: 'iptables', services: [1000], backendsPerService: 10, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12',
-    target: 'last', iptablesLayout: 'current', ipvs: { scheduler: 'rr', connReuseMode: [1] },
+    target: 'last', iptablesLayout: 'current', iptablesBackend: 'nft', ipvs: { scheduler: 'rr', connReuseMode: [1] },
   });
   t.is(specFromStackDoc('x', { config: {} }).proxy, undefined);
   t.deepEqual(bad({ 'netlab:proxy': { mode: 'userspace' } }), ['netlab:proxy.mode = "userspace": expected one of: none, iptables, nftables, ipvs, ebpf']);

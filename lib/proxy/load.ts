@@ -8,7 +8,7 @@ import { removeNamespaces, scratchNs } from '../state.ts';
 import { buildFleet } from './fleet.ts';
 import { iptablesProgram, nftablesProgram } from './program.ts';
 
-export const LOAD_MODES = ['iptables-legacy', 'iptables-nft', 'iptables-legacy-2019', 'nftables'] as const;
+export const LOAD_MODES = ['iptables-nft', 'iptables-legacy', 'iptables-nft-2019', 'iptables-legacy-2019', 'nftables'] as const;
 export type LoadMode = (typeof LOAD_MODES)[number];
 
 export interface LoadResult {
@@ -35,7 +35,7 @@ export async function timeProxyLoad(o: { mode: LoadMode; services: number; backe
     const prog =
       o.mode === 'nftables'
         ? nftablesProgram({ ...where, batchSize: o.batchSize })
-        : iptablesProgram({ ...where, layout: o.mode.endsWith('2019') ? '2019' : 'current', backend: o.mode === 'iptables-nft' ? 'nft' : 'legacy' });
+        : iptablesProgram({ ...where, layout: o.mode.endsWith('2019') ? '2019' : 'current', backend: o.mode.startsWith('iptables-nft') ? 'nft' : 'legacy' });
     for (const f of prog.files) writeFileSync(f.path, f.content);
     const t0 = Date.now();
     const deadline = t0 + o.timeoutSeconds * 1000;

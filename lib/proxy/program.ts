@@ -1,7 +1,7 @@
 // Proxy mode → the commands and files that install a Service fleet on the client's host, once per
 // Service count of a sweep. Pure: `netlab plan` prints exactly what `up` runs, and the runner only
 // times the `steps` (the programming time) and reads the counters.
-import type { ProxyMode, Spec } from '../spec.ts';
+import type { IptablesBackend, ProxyMode, Spec } from '../spec.ts';
 import { buildFleet, type ServicePort } from './fleet.ts';
 import { EBPF_MAP_DIR, EBPF_SOURCE, ebpfCompile, ebpfLoadScript, ebpfMaps } from './ebpf.ts';
 import { iptablesRuleset, type IptablesLayout } from './iptables.ts';
@@ -81,12 +81,14 @@ interface RulesetOptions {
   clusterCidr: string;
 }
 
-/** kube-proxy's iptables nat table, loaded with one restore. The lab uses the legacy backend:
- * the nf_tables-backed `iptables-restore` could not load 10,000 Services in 240 s here. */
-export function iptablesProgram(o: RulesetOptions & { layout: IptablesLayout; backend?: 'legacy' | 'nft' }): ProxyProgram {
+/** The iptables command of a backend, named explicitly (plain `iptables` is whichever the distribution's alternatives pick). */
+export const iptablesCommand = (backend: IptablesBackend) => `iptables-${backend}`;
+
+/** kube-proxy's iptables nat table, loaded with one restore through the chosen backend. */
+export function iptablesProgram(o: RulesetOptions & { layout: IptablesLayout; backend: IptablesBackend }): ProxyProgram {
   const r = iptablesRuleset(o.fleet, { clusterCidr: o.clusterCidr, layout: o.layout });
   const file = `${o.dir}/iptables-${o.fleet.length}.rules`;
-  const cmd = o.backend === 'nft' ? 'iptables' : 'iptables-legacy';
+  const cmd = iptablesCommand(o.backend);
   return {
     services: o.fleet.length,
     fleet: o.fleet,
@@ -134,7 +136,7 @@ export function proxyProgram(ctx: ProxyContext, fleet: ServicePort[]): ProxyProg
     case 'none':
       return { services, fleet, files: [], steps: [], size: { rules: 0, chains: 0, mapElements: 0 } };
     case 'iptables':
-      return iptablesProgram({ fleet, hostNs: ns, dir: ctx.dir, clusterCidr, layout: p.iptablesLayout });
+      return iptablesProgram({ fleet, hostNs: ns, dir: ctx.dir, clusterCidr, layout: p.iptablesLayout, backend: p.iptablesBackend });
     case 'nftables':
       return nftablesProgram({ fleet, hostNs: ns, dir: ctx.dir, clusterCidr });
     case 'ebpf': {
@@ -166,7 +168,7 @@ export function proxyProgram(ctx: ProxyContext, fleet: ServicePort[]): ProxyProg
           inNs(ns, 'ipset', 'restore', '-exist', '-file', files[1].path),
           inNs(ns, 'ipvsadm', '--clear'),
           inNs(ns, 'sh', '-c', 'exec ipvsadm-restore < "$0"', files[2].path),
-          inNs(ns, 'iptables-legacy-restore', files[3].path),
+          inNs(ns, `${iptablesCommand(p.iptablesBackend)}-restore`, files[3].path),
         ],
         size: { rules: r.virtualServers + r.realServers, chains: 0, mapElements: r.ipsetEntries },
       };

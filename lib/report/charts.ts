@@ -11,10 +11,14 @@ export interface Chart {
   /** What the chart shows and where its exact figures are. */
   caption: string;
   spec: TopLevelSpec;
+  /** Drawn small, in a grid with its siblings (small multiples), not full width. */
+  small?: boolean;
 }
 
 const WIDTH = 560;
 const HEIGHT = 300;
+/** Small multiples: the per-configuration percentile curves. */
+const SMALL = { width: 300, height: 170 };
 const NINES_TICKS = [50, 90, 99, 99.9, 99.99, 99.999];
 
 /** Solid: keep-alive off (a new connection per request); dashed: keep-alive on. */
@@ -74,8 +78,10 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
       id: `latency-percentile-${slug(`${g0.load}-${g0.responseBytes}-${g0.keepalive ? 'ka' : 'noka'}${g0.services !== null ? `-s${g0.services}` : ''}`)}`,
       title,
       caption: 'Median over repetitions and runs of each percentile; the x axis is in "nines" (50, 90, 99, 99.9 …) as the 2016 study drew it.',
+      small: true,
       spec: {
         ...base(title, data),
+        ...SMALL,
         mark: { type: 'line', point: true },
         encoding: {
           x: {

@@ -2,7 +2,7 @@
 // series each chart draws. Pure: no I/O; reading files is load.ts, drawing is charts.ts.
 import * as hdr from 'hdr-histogram-js';
 import { RunResult, type PointResult } from '../result.ts';
-import { loadLabel, median } from '../summary.ts';
+import { loadLabel, median, proxyLabel } from '../summary.ts';
 
 export interface Loaded {
   file: string;
@@ -82,7 +82,7 @@ export function flatten(runs: Loaded[]): FlatPoint[] {
         runId: r.runId,
         target: r.target,
         datapath: s.datapath ?? '?',
-        proxyMode: p.params.proxyMode ?? s.proxy?.mode ?? 'none',
+        proxyMode: proxyLabel(r.spec, p.params.proxyMode ?? s.proxy?.mode) ?? 'none',
         tuning: s.tuning?.profile ?? 'none',
         kernel: r.environment.kernel,
         host: `${r.environment.cpus} × ${r.environment.cpuModel}`,
@@ -233,7 +233,7 @@ export function groupRuns(runs: Loaded[], baseline?: string): Group[] {
       key,
       stack: run.stack,
       datapath: s.datapath ?? '?',
-      proxyMode: first.params.proxyMode ?? s.proxy?.mode ?? 'none',
+      proxyMode: proxyLabel(run.spec, first.params.proxyMode ?? s.proxy?.mode) ?? 'none',
       tuning: s.tuning?.profile ?? 'none',
       load: loadLabel(first),
       tool: first.tool,
@@ -274,7 +274,7 @@ export function programming(runs: Loaded[]): { stack: string; proxyMode: string;
   for (const { result: r } of runs)
     for (const pr of r.proxy?.programs ?? []) {
       const key = `${r.stack}|${pr.services}`;
-      const e = by.get(key) ?? { stack: r.stack, proxyMode: r.proxy!.mode, services: pr.services, xs: [] };
+      const e = by.get(key) ?? { stack: r.stack, proxyMode: proxyLabel(r.spec, r.proxy!.mode)!, services: pr.services, xs: [] };
       e.xs.push(pr.seconds);
       by.set(key, e);
     }

@@ -2,6 +2,7 @@
 // spec in one line, the environment, and what was skipped. Pure text; self-contained (no script,
 // no external file), so it opens offline and from a mail attachment.
 import type { Comparison, Group, Loaded, Skipped, Spread } from './data.ts';
+import type { Finding } from './findings.ts';
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -25,9 +26,26 @@ export interface ReportPage {
   runs: Loaded[];
   skipped: Skipped[];
   groups: Group[];
-  charts: { id: string; title: string; caption: string; svg: string }[];
+  charts: { id: string; title: string; caption: string; svg: string; small?: boolean }[];
   baseline: string | null;
+  /** Each study's headline result with its interval: the page opens with these. */
+  findings: Finding[];
 }
+
+function findingsSection(fs: Finding[]): string {
+  if (!fs.length) return '<p>No headline result: these runs have no Service sweep (E1/E4) and no datapath beside the host baseline (E2).</p>';
+  const by = (study: Finding['study'], title: string) => {
+    const xs = fs.filter((f) => f.study === study);
+    return xs.length
+      ? `<h3>${title}</h3><ul class="findings">${xs.map((f) => `<li class="${f.significant === false ? 'ns' : ''}">${esc(f.text)}${f.significant === false ? ' <span class="ns">(not significant: the interval holds 1)</span>' : ''}</li>`).join('')}</ul>`
+      : '';
+  };
+  return `${by('E1/E4', 'E1/E4: Service proxy cost against the number of Services')}${by('E2', 'E2: datapaths against the host baseline')}
+<p class="range">Intervals: 95 % percentile bootstrap over repetitions (each side resampled on its own). A ratio whose interval holds 1 is not distinguishable from no effect.</p>`;
+}
+
+const figure = (c: ReportPage['charts'][number]) =>
+  `<figure id="${esc(c.id)}" class="chart${c.small ? ' small' : ''}">\n${c.svg}\n<figcaption><b>${esc(c.title)}.</b> ${esc(c.caption)} Exact figures: the table below. SVG: <a href="charts/${esc(c.id)}.svg">charts/${esc(c.id)}.svg</a>.</figcaption>\n</figure>`;
 
 export function renderHtml(p: ReportPage): string {
   const stacks = [...new Set(p.runs.map((r) => r.result.stack))];
@@ -86,6 +104,8 @@ table { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } .range { color: #777; font-size: 0.9em; } .ns { color: #a60; font-size: 0.85em; }
 .skipped li { font-family: monospace; font-size: 0.85em; }
+.multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 0.5em 1.5em; }
+.multiples figure { margin: 0.5em 0; } .findings li { margin: 0.3em 0; } li.ns { color: #555; }
 </style>
 </head>
 <body>
@@ -94,8 +114,11 @@ th { background: #f4f4f4; } .range { color: #777; font-size: 0.9em; } .ns { colo
 ${p.baseline ? `Ratios are against <b>${esc(p.baseline)}</b> at the same load.` : 'No baseline stack (the plain <code>host</code> datapath without proxy or tuning) among these runs, and none given with <code>--baseline</code>: no ratios.'}
 Figures are medians over repetitions and runs, with [min–max] where there is more than one;
 <span class="ns">n.s.</span> marks a ratio whose ranges overlap (not significant: within run-to-run noise).</p>
+<h2>Findings</h2>
+${findingsSection(p.findings)}
 <h2>Charts</h2>
-${p.charts.length ? p.charts.map((c) => `<figure id="${esc(c.id)}" class="chart">\n${c.svg}\n<figcaption><b>${esc(c.title)}.</b> ${esc(c.caption)} Exact figures: the table below. SVG: <a href="charts/${esc(c.id)}.svg">charts/${esc(c.id)}.svg</a>.</figcaption>\n</figure>`).join('\n') : '<p>No chart: these runs have no series with two or more values.</p>'}
+${p.charts.length ? p.charts.filter((c) => !c.small).map(figure).join('\n') : '<p>No chart: these runs have no series with two or more values.</p>'}
+${p.charts.some((c) => c.small) ? `<h3>Latency by percentile, per configuration</h3>\n<div class="multiples">\n${p.charts.filter((c) => c.small).map(figure).join('\n')}\n</div>` : ''}
 <h2>Figures</h2>
 ${figures}
 ${problems.length ? `<p>Configurations with invalid or failed points: ${problems.map((g) => `${esc(g.stack)} ${esc(g.load)} (${g.total - g.ok} of ${g.total})`).join('; ')}. Their figures use the valid points only.</p>` : ''}

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join, resolve } from 'node:path';
 import { baselineStack, flatten, groupRuns, parseResult, programming, toCsv, type Loaded, type Skipped } from './data.ts';
 import { buildCharts, renderSvg } from './charts.ts';
+import { findings } from './findings.ts';
 import { renderHtml } from './html.ts';
 
 /** result.json files under each path (a run dir, a stack's results dir, or any tree), or of a stack name. */
@@ -67,19 +68,20 @@ export async function writeReport(files: string[], outDir: string, o: { baseline
   const programs = programming(runs);
   const charts = buildCharts(groups, programs);
   mkdirSync(join(outDir, 'charts'), { recursive: true });
-  const rendered: { id: string; title: string; caption: string; svg: string }[] = [];
+  const rendered: { id: string; title: string; caption: string; svg: string; small?: boolean }[] = [];
   for (const c of charts) {
     const svg = await renderSvg(c);
     writeFileSync(join(outDir, 'charts', `${c.id}.svg`), svg);
     writeFileSync(join(outDir, 'charts', `${c.id}.vl.json`), JSON.stringify(c.spec, null, 2) + '\n');
-    rendered.push({ id: c.id, title: c.title, caption: c.caption, svg });
+    rendered.push({ id: c.id, title: c.title, caption: c.caption, svg, small: c.small });
   }
   const points = flatten(runs);
   writeFileSync(join(outDir, 'points.csv'), toCsv(points));
   const baseline = o.baseline ?? baselineStack(groups);
   const generatedAt = new Date().toISOString();
-  writeFileSync(join(outDir, 'report.json'), JSON.stringify({ generatedAt, baseline, runs: runs.map((r) => r.file), skipped, charts: charts.map((c) => c.id), groups }, null, 2) + '\n');
+  const found = findings(runs, baseline);
+  writeFileSync(join(outDir, 'report.json'), JSON.stringify({ generatedAt, baseline, findings: found, runs: runs.map((r) => r.file), skipped, charts: charts.map((c) => c.id), groups }, null, 2) + '\n');
   const html = join(outDir, 'index.html');
-  writeFileSync(html, renderHtml({ generatedAt, runs, skipped, groups, charts: rendered, baseline }));
+  writeFileSync(html, renderHtml({ generatedAt, runs, skipped, groups, charts: rendered, baseline, findings: found }));
   return { dir: outDir, html, runs: runs.length, charts: charts.map((c) => c.id), skipped };
 }
