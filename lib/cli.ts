@@ -24,7 +24,7 @@ import { interruptible } from './signals.ts';
 import { isStackName, STACK_NAME_RULE, StackNameError } from './names.ts';
 import { downStack, LockError, TeardownError, removeOrphanScratch, runDirOf, stacksPresent } from './state.ts';
 import { proxyRatios, renderProxyRatios, renderTable, summarize } from './summary.ts';
-import { awsPlan, isAwsSpec, renderAwsPlan } from './aws/plan.ts';
+import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from './aws/plan.ts';
 import { awsPrereqs, checkSweep, PrereqError, sweep, type SweepRow } from './aws/sweep.ts';
 import { collectTarball, fetchTarball, RUN_TARBALL } from './aws/collect.ts';
 
@@ -328,7 +328,7 @@ export async function main(argv: string[]): Promise<void> {
       try {
         const spec = loadStack(ref);
         if (isAwsSpec(spec)) {
-          process.stdout.write(renderAwsPlan(awsPlan(spec)));
+          process.stdout.write(renderAwsPlan(awsPlan(spec)) + (o.full ? renderAwsScripts(spec) : ''));
           return;
         }
         process.stdout.write(renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }));

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isStackName, STACK_NAME_RULE } from './names.ts';
 import { bodyOrNull } from './nginx.ts';
 import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from './tuning/profile.ts';
-import { enhancedNetworking, hourlyCost, IMAGES, kernelAtLeast, KERNELS, TYPES } from './aws/catalogue.ts';
+import { DISTROS, enhancedNetworking, hourlyCost, imageFor, kernelAtLeast, KERNELS, kubeadmRefusesKernel, KUBERNETES_MINORS, KUBERNETES_VERSIONS, supportStatus, today, TYPES } from './aws/catalogue.ts';
 
 /** Datapaths of the embedded lab (network namespaces with flannel-identical devices and routes). */
 export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
@@ -267,6 +267,10 @@ export const AwsSchema = strict({
   instanceType: z.string({ error: 'expected an EC2 instance type such as c4.8xlarge' }).regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { error: 'expected an EC2 instance type such as c4.8xlarge' }).default('c4.8xlarge'),
   /** Kernel line; each comes from one public image (lib/aws/catalogue.ts). */
   kernel: z.enum(KERNELS, { error: `expected one of: ${KERNELS.join(', ')} (a quoted string in YAML)` }).default('6.1'),
+  /** Whose image provides the kernel: Amazon Linux (4.14, 5.10, 6.1, 6.12) or Debian's official images (5.10, 6.1, 6.12). */
+  os: z.enum(DISTROS, { error: `expected one of: ${DISTROS.join(', ')}` }).default('amazon-linux'),
+  /** Run an image or Kubernetes minor past its end of support anyway (E3 needs a kernel below 5.9, which only Amazon Linux 2 has). */
+  acceptEndOfSupport: z.boolean({ error: 'expected true or false' }).default(false),
   /** Who may SSH to the hosts. Required: there is no world-open default. */
   sshCidr: ipv4.refine((c) => !c.endsWith('/0'), { error: 'SSH open to the whole internet is refused; give your own address range, e.g. 203.0.113.7/32' }),
   /** An OpenSSH public key for the hosts; absent = a key pair is generated and kept (secret) in the stack state. */
@@ -278,7 +282,7 @@ export const AwsSchema = strict({
   /** On-demand USD per hour of one instance, for types or regions netlab's price table lacks. */
   hourlyPriceUsd: usd(0.001, 500).optional(),
   /** Kubernetes minor version (kubeadm, kubelet, kubectl from the community package repository). */
-  kubernetesVersion: z.enum(['1.31', '1.32', '1.33'], { error: 'expected one of: 1.31, 1.32, 1.33' }).default('1.31'),
+  kubernetesVersion: z.enum(KUBERNETES_VERSIONS as [string, ...string[]], { error: `expected one of: ${KUBERNETES_VERSIONS.join(', ')} (a quoted string in YAML)` }).default('1.36'),
   vpcCidr: ipv4.default('10.20.0.0/16'),
   subnetCidr: ipv4.default('10.20.1.0/24'),
   /** Server pods (nginx replicas); with ipvlan each gets a secondary address of the server's interface. */
@@ -427,9 +431,25 @@ function targetRules(s: z.output<typeof SpecSchema>, ctx: z.RefinementCtx): void
   if ('error' in cost) issue(['aws', 'hourlyPriceUsd'], a.hourlyPriceUsd, cost.error);
   else if (cost.usdPerHour > a.maxHourlyUsd)
     issue(['aws', 'maxHourlyUsd'], a.maxHourlyUsd, `the stack would cost about ${cost.usdPerHour.toFixed(2)} USD per hour (${cost.source}); raise aws.maxHourlyUsd or pick a smaller type`);
-  const image = IMAGES[a.kernel];
+  const image = imageFor(a.os, a.kernel);
+  if (!image) issue(['aws', 'kernel'], a.kernel, `${a.os} has no image with kernel ${a.kernel}; debian offers 5.10, 6.1 and 6.12, amazon-linux 4.14, 5.10, 6.1 and 6.12`);
+  else {
+    const st = supportStatus(image);
+    if (st.ended && !a.acceptEndOfSupport)
+      issue(['aws', 'kernel'], a.kernel, `${st.text}; pick a supported image (aws.os: debian, or kernel 6.1/6.12) or set aws.acceptEndOfSupport: true to run it anyway`);
+  }
+  const k8sEnd = KUBERNETES_MINORS[a.kubernetesVersion as keyof typeof KUBERNETES_MINORS];
+  if (k8sEnd && today() > k8sEnd && !a.acceptEndOfSupport)
+    issue(['aws', 'kubernetesVersion'], a.kubernetesVersion, `Kubernetes ${a.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')}) or set aws.acceptEndOfSupport: true`);
+  if (w.tool === 'tcpkali') {
+    const need = Math.ceil((Math.max(...w.rate) * w.durationSeconds) / w.connections);
+    if (s.server.keepaliveRequests < need)
+      issue(['server', 'keepaliveRequests'], s.server.keepaliveRequests, `tcpkali measures keep-alive connections: at ${Math.max(...w.rate)} req/s over ${w.connections} connections for ${w.durationSeconds} s each connection carries ${need} requests, and nginx closes it after keepaliveRequests (default 100), so tcpkali would reconnect all the time; set it to at least ${need} (the shipped E2 stacks use 1000000)`);
+  }
+  if (kubeadmRefusesKernel(a.kernel, a.kubernetesVersion))
+    issue(['aws', 'kubernetesVersion'], a.kubernetesVersion, `kubeadm ${a.kubernetesVersion} refuses kernel ${a.kernel} in its preflight (Kubernetes 1.32 and newer need Linux 4.19 or newer); kernel 4.14 runs with 1.31 only`);
   if (s.datapath === 'cilium' && !kernelAtLeast(a.kernel, 5, 10))
-    issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer (${image.os} here); use kernel 5.10 or newer`);
+    issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer (${image?.os ?? a.os} here); use kernel 5.10 or newer`);
   const mode = s.proxy?.mode ?? 'none';
   if (mode === 'ebpf' && s.datapath !== 'cilium')
     issue(['proxy', 'mode'], mode, "ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium");

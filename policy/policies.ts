@@ -1,6 +1,7 @@
 // The guard's rules as plain objects, so the tests can call them without the policy engine.
 // They look at resource properties only (no AWS calls): what `pulumi preview` is about to create.
 import type { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from '@pulumi/policy';
+import { isPlaceholderCidr } from '../lib/aws/sweep.ts';
 import { GP3_USD_PER_GB_MONTH, HOURS_PER_MONTH, PUBLIC_IPV4_USD_PER_HOUR, TYPES } from '../lib/aws/catalogue.ts';
 
 const INSTANCE = 'aws:ec2/instance:Instance';
@@ -50,6 +51,21 @@ export const noWorldSsh: ResourceValidationPolicy = {
   },
 };
 
+/** SSH allowed only from a documentation range (RFC 5737): the stack's placeholder was never replaced. */
+export const noPlaceholderSsh: ResourceValidationPolicy = {
+  name: 'netlab-no-placeholder-ssh',
+  description: 'No security group may take SSH from the documentation placeholder ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)',
+  enforcementLevel: 'mandatory',
+  validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+    if (args.type !== 'aws:ec2/securityGroup:SecurityGroup') return;
+    for (const r of (args.props as { ingress?: { fromPort?: number; toPort?: number; protocol?: string; cidrBlocks?: string[] }[] }).ingress ?? []) {
+      const doc = (r.cidrBlocks ?? []).filter((c) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c) && isPlaceholderCidr(c));
+      if (doc.length && coversSsh(r))
+        report(`ingress ${r.protocol} ${r.fromPort}-${r.toPort} from ${doc.join(', ')}: still the documentation placeholder, nobody can reach the hosts; set netlab:aws.sshCidr to your own range`);
+    }
+  },
+};
+
 /** Hourly cost of what the stack creates: instances, gp3 root volumes, public addresses. */
 export function stackHourlyCost(resources: Pick<PolicyResource, 'type' | 'props'>[], priceOverride?: number): { usd: number; unknown: string[] } {
   let usd = 0;
@@ -85,4 +101,4 @@ export const maxHourlyCost: StackValidationPolicy = {
   },
 };
 
-export const POLICIES = [ttlRequired, noWorldSsh, maxHourlyCost];
+export const POLICIES = [ttlRequired, noWorldSsh, noPlaceholderSsh, maxHourlyCost];

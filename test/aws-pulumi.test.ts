@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { awsPlan } from '../lib/aws/plan.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from '../lib/stackfile.ts';
 import type { AwsSpec } from '../lib/spec.ts';
-import { maxHourlyCost, noWorldSsh, ttlRequired } from '../policy/policies.ts';
+import { maxHourlyCost, noPlaceholderSsh, noWorldSsh, ttlRequired } from '../policy/policies.ts';
 
 interface Registered {
   type: string;
@@ -23,7 +23,7 @@ let amiAttrs = { enaSupport: true, sriovNetSupport: 'simple' };
 function stdoutFor(name: string): string {
   if (name.endsWith('-facts')) return C4_FACTS;
   if (name.endsWith('-join-command')) return 'kubeadm join 10.20.1.10:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00\n';
-  if (name.endsWith('-kubeconfig')) return 'apiVersion: v1\nkind: Config\n';
+  if (name.endsWith('-kubeconfig')) return 'apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: S3CR3TKEYDATA\n';
   if (name.endsWith('-run')) return 'netlab: point x\nnetlab-run: /var/lib/netlab/runs/20261121T101500Z.tgz\n';
   if (name.endsWith('-collect')) return '/srv/netlab/results/x/20261121T101500Z\n';
   return '';
@@ -35,7 +35,7 @@ await pulumi.runtime.setMocks(
       registered.push({ type: a.type, name: a.name, inputs: a.inputs });
       const extra: Record<string, unknown> = {};
       if (a.type.startsWith('command:')) extra.stdout = stdoutFor(a.name);
-      if (a.type === 'aws:ec2/instance:Instance') extra.publicIp = a.name.endsWith('server') ? '198.51.100.10' : '198.51.100.11';
+      if (a.type === 'aws:ec2/instance:Instance') Object.assign(extra, { publicIp: a.name.endsWith('server') ? '198.51.100.10' : '198.51.100.11', primaryNetworkInterfaceId: `eni-${a.name.endsWith('server') ? 'server' : 'client'}` });
       if (a.type === 'tls:index/privateKey:PrivateKey') Object.assign(extra, { privateKeyOpenssh: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n', publicKeyOpenssh: 'ssh-ed25519 AAAA netlab' });
       if (a.type === 'aws:ec2/placementGroup:PlacementGroup') extra.name = `${a.name}-pg`;
       return { id: `${a.name}-id`, state: { ...a.inputs, ...extra } };
@@ -43,6 +43,8 @@ await pulumi.runtime.setMocks(
     call: (a) => {
       if (a.token === 'aws:ssm/getParameter:getParameter') return { ...a.inputs, value: 'ami-0123456789abcdef0' };
       if (a.token === 'aws:ec2/getAmi:getAmi') return { id: 'ami-0123456789abcdef0', ...amiAttrs };
+      if (a.token === 'aws:servicequotas/getServiceQuota:getServiceQuota') return { ...a.inputs, value: 96 };
+      if (a.token === 'aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings') return { ...a.inputs, locations: ['us-east-1d', 'us-east-1a', 'us-east-1b'], locationTypes: [], instanceTypes: [] };
       return a.inputs;
     },
   },
@@ -52,6 +54,7 @@ await pulumi.runtime.setMocks(
 );
 const { AwsExperiment } = await import('../components/aws/experiment.ts');
 const { checkAmiNetworking } = await import('../components/aws/host-pair.ts');
+const { checkVcpuQuota, pickZone } = await import('../components/aws/experiment.ts');
 
 const out = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
 const stacks = listStackNames().filter((n) => n.startsWith('aws-'));
@@ -105,14 +108,23 @@ for (const n of stacks)
     if (spec.datapath === 'ipvlan') t.deepEqual(instances.find((i) => i.name.endsWith('server'))!.inputs.secondaryPrivateIps, plan.hosts.server.secondaryIps);
     t.like(of('aws:ec2/placementGroup:PlacementGroup')[0]?.inputs, { strategy: 'cluster' });
     const sg = of('aws:ec2/securityGroup:SecurityGroup')[0]!.inputs as { ingress: { fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[] };
-    t.deepEqual(sg.ingress.map((r) => [r.fromPort, r.toPort, r.cidrBlocks ?? [], !!r.self]), [[22, 22, ['198.18.0.0/24'], false], [0, 0, [], true]]);
-    t.is(of('aws:iam/role:Role').length, spec.datapath === 'aws-vpc' ? 1 : 0);
+    // #11: `self` matches host addresses only; routed pod traffic carries pod addresses.
+    t.deepEqual(sg.ingress.map((r) => [r.fromPort, r.toPort, r.cidrBlocks ?? [], !!r.self]), [[22, 22, ['198.18.0.0/24'], false], [0, 0, [], true], [0, 0, [spec.network.podCidr], false]]);
+    t.is(of('aws:iam/role:Role').length, 0);
+    // #10: the zone comes from the offerings (first that offers the type), the subnet is in it.
+    t.is(of('aws:ec2/subnet:Subnet')[0]!.inputs.availabilityZone, 'us-east-1a');
+    // #3: aws-vpc = one VPC route per host's pod range to that host's interface, source/dest check off.
+    const routes = of('aws:ec2/route:Route').map((r) => [r.inputs.destinationCidrBlock, r.inputs.networkInterfaceId, r.inputs.routeTableId]);
+    if (spec.datapath === 'aws-vpc') {
+      t.deepEqual(routes, [['10.244.0.0/24', 'eni-server', `${n}-net-rt-id`], ['10.244.1.0/24', 'eni-client', `${n}-net-rt-id`]]);
+      for (const i of instances) t.is(i.inputs.sourceDestCheck, false);
+    } else t.deepEqual(routes, []);
     // The remote steps, per host, exactly the plan's.
     const remote = of('command:remote:Command').map((r) => r.name.slice(n.length + 1));
     const expected = plan.steps.map((s) => {
       if (['wait', 'verify', 'packages', 'facts', 'tuning', 'kube-packages'].includes(s.name)) return `prep-${s.host}-${s.name}`;
       if (['workload', 'run'].includes(s.name)) return `workload-${s.name}`;
-      return s.name === 'ipvlan-conf' ? `cluster-ipvlan-conf-${s.host}` : `cluster-${s.name}`;
+      return s.name === 'ipvlan-conf' || s.name === 'aws-vpc-conf' ? `cluster-${s.name}-${s.host}` : `cluster-${s.name}`;
     });
     t.deepEqual([...remote].sort(), [...expected].sort());
     // Secret inputs reach the mocks wrapped ({ <secret signature>, value }).
@@ -128,7 +140,23 @@ for (const n of stacks)
     t.regex(stdin('workload-run'), new RegExp(`^ID=${plan.points[0]!.id}; `, 'm'));
     t.is(stdin('workload-run').match(/^point /gm)?.length, plan.points.length);
     const collect = rs.find((r) => r.name === `${n}-workload-collect`)!;
-    t.regex(String(collect.inputs.create), new RegExp(`^node /srv/netlab/bin/netlab\\.js collect ${n} --host 198\\.51\\.100\\.11 --user ec2-user `));
+    t.regex(String(collect.inputs.create), new RegExp(`^node /srv/netlab/bin/netlab\\.js collect ${n} --host 198\\.51\\.100\\.11 --user ${plan.image.user} `));
+    // #6: no secret in a log. Secret steps log stderr only; no other step's script carries or prints one.
+    const secretSteps = ['cluster-join-command', 'cluster-kubeconfig', 'cluster-join'];
+    const secrets = ['abcdef.0123456789abcdef', 'S3CR3TKEYDATA', 'BEGIN OPENSSH PRIVATE KEY'];
+    for (const r of of('command:remote:Command')) {
+      const short = r.name.slice(n.length + 1);
+      if (secretSteps.includes(short)) {
+        t.is(r.inputs.logging, 'stderr', short);
+        t.true(typeof r.inputs.stdin === 'object', `${short}: stdin is a secret`);
+      } else {
+        t.is(r.inputs.logging, 'stdoutAndStderr', short);
+        const text = String(r.inputs.stdin);
+        for (const x of secrets) t.false(text.includes(x), `${short} carries ${x}`);
+        t.notRegex(text, /cat \/etc\/kubernetes\/admin\.conf|--print-join-command/, short);
+      }
+    }
+    t.regex(stdin('cluster-kubeadm-init'), /kubeadm init --config \/etc\/netlab-kubeadm\.yaml > \/var\/lib\/netlab\/kubeadm-init\.log 2>&1/);
     // The policy pack passes the stack as built.
     const violations: string[] = [];
     const report = (m: string) => void violations.push(`${m}`);
@@ -136,6 +164,7 @@ for (const n of stacks)
       const args = { type: r.type, props: r.inputs, urn: r.name, name: r.name } as never;
       (ttlRequired.validateResource as (a: never, rep: (m: string) => void) => void)(args, report);
       (noWorldSsh.validateResource as (a: never, rep: (m: string) => void) => void)(args, report);
+      (noPlaceholderSsh.validateResource as (a: never, rep: (m: string) => void) => void)(args, report);
     }
     maxHourlyCost.validateStack!({ resources: rs.map((r) => ({ type: r.type, props: r.inputs })), getConfig: () => ({ maxHourlyUsd: spec.aws.maxHourlyUsd }) } as never, report);
     t.deepEqual(violations, []);
@@ -144,8 +173,32 @@ for (const n of stacks)
 test('an AMI without the family\'s enhanced networking stops the preview with the reason', (t) => {
   const plan = awsPlan(withMySsh('aws-e2-vxlan'));
   t.is(checkAmiNetworking(plan, { id: 'ami-1', enaSupport: false, sriovNetSupport: 'simple' }), 'ami-1');
-  t.throws(() => checkAmiNetworking(plan, { id: 'ami-1', enaSupport: true, sriovNetSupport: '' }), { message: /AMI ami-1 \(\/aws\/service\/ami-amazon-linux-latest\/amzn2-ami-hvm-x86_64-gp2\) has sriovNetSupport "", not "simple": c4.8xlarge would run without ixgbevf/ });
+  t.throws(() => checkAmiNetworking(plan, { id: 'ami-1', enaSupport: true, sriovNetSupport: '' }), { message: /AMI ami-1 \(\/aws\/service\/debian\/release\/12\/latest\/amd64\) has sriovNetSupport "", not "simple": c4.8xlarge would run without ixgbevf/ });
   const ena = { ...plan, instanceType: 'c5n.9xlarge', networking: { kind: 'ena', driver: 'ena', why: '' } };
   t.throws(() => checkAmiNetworking(ena, { id: 'ami-2', enaSupport: false, sriovNetSupport: 'simple' }), { message: /lacks ENA support, which c5n.9xlarge needs/ });
   amiAttrs = { enaSupport: true, sriovNetSupport: 'simple' };
+});
+
+test('#5 plain `pulumi up` refuses the placeholder SSH range in the program itself', (t) => {
+  const spec = loadStack('aws-e2-vxlan') as AwsSpec;
+  const before = registered.length;
+  t.throws(() => new AwsExperiment('placeholder', { spec, projectDir: '/srv/netlab' }), { message: /^netlab:aws.sshCidr is still the documentation placeholder in aws-e2-vxlan \(203\.0\.113\.7\/32\).*pulumi config set --path 'netlab:aws.sshCidr'/s });
+  t.is(registered.slice(before).filter((r) => r.name.startsWith('placeholder')).length, 0);
+});
+
+test('#6 the kubeconfig output is a secret', async (t) => {
+  const e = new AwsExperiment('secret-check', { spec: withMySsh('aws-e2-hostgw'), projectDir: '/srv/netlab' });
+  t.true(await pulumi.isSecret(e.kubeconfig));
+  await out(e.resultDir);
+});
+
+test('#10 preflight: vCPU quota and the zone\'s offering, failing fast with the quota code and how to raise it', (t) => {
+  t.notThrows(() => checkVcpuQuota({ instanceType: 'c4.8xlarge', region: 'us-east-1', quota: 72 }));
+  t.throws(() => checkVcpuQuota({ instanceType: 'c4.8xlarge', region: 'us-east-1', quota: 32 }), {
+    message: /two c4.8xlarge need 72 vCPUs, but the EC2 quota L-1216C47A .* is 32 in us-east-1\. Raise it .*request-service-quota-increase --region us-east-1 --service-code ec2 --quota-code L-1216C47A --desired-value 72/,
+  });
+  t.is(pickZone({ asked: null, offered: ['us-east-1f', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), 'us-east-1b');
+  t.is(pickZone({ asked: 'us-east-1f', offered: ['us-east-1f', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), 'us-east-1f');
+  t.throws(() => pickZone({ asked: 'us-east-1e', offered: ['us-east-1a', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), { message: /us-east-1e does not offer c4.8xlarge; zones that do: us-east-1a, us-east-1b/ });
+  t.throws(() => pickZone({ asked: null, offered: [], instanceType: 'c4.8xlarge', region: 'eu-north-1' }), { message: /no availability zone of eu-north-1 offers c4.8xlarge/ });
 });

@@ -3,7 +3,7 @@
 // be Ready. The admin kubeconfig is a secret output.
 import * as pulumi from '@pulumi/pulumi';
 import type * as command from '@pulumi/command';
-import { cniScript, ipvlanConflist, ipvlanHostScript, joinCommandScript, joinScript, kubeadmInitScript } from '../../lib/aws/cluster.ts';
+import { awsVpcHostScript, cniScript, ipvlanConflist, ipvlanHostScript, joinCommandScript, joinScript, kubeadmInitScript, kubeconfigScript } from '../../lib/aws/cluster.ts';
 import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
 import { shq } from '../../lib/shell.ts';
 import { remoteStep, type Conn } from './remote.ts';
@@ -14,7 +14,8 @@ export interface ClusterArgs {
   conns: Record<Role, Conn>;
   /** The hosts' last preparation steps. */
   ready: Record<Role, command.remote.Command>;
-  routeTableId: pulumi.Input<string>;
+  /** aws-vpc: the VPC routes to each host's pod range (the pods are unreachable before they exist). */
+  podRoutes?: pulumi.Resource[] | undefined;
   triggers: pulumi.Input<unknown>[];
 }
 
@@ -29,7 +30,7 @@ export class Cluster extends pulumi.ComponentResource {
     const t = { parent: this, triggers: args.triggers };
     const init = remoteStep(`${name}-kubeadm-init`, conns.server, kubeadmInitScript(c), { ...t, dependsOn: [args.ready.server] });
     const joinCmd = remoteStep(`${name}-join-command`, conns.server, joinCommandScript(), { ...t, dependsOn: [init], secret: true });
-    const kubeconfig = remoteStep(`${name}-kubeconfig`, conns.server, '#!/bin/bash\ncat /etc/kubernetes/admin.conf\n', { ...t, dependsOn: [init], secret: true });
+    const kubeconfig = remoteStep(`${name}-kubeconfig`, conns.server, kubeconfigScript(), { ...t, dependsOn: [init], secret: true });
     this.kubeconfig = pulumi.secret(kubeconfig.stdout);
     const joinStdin = pulumi.all([joinCmd.stdout, kubeconfig.stdout]).apply(
       ([j, k]) => `NETLAB_JOIN=${shq(j.trim())}\nNETLAB_KUBECONFIG=${shq(k)}\n${joinScript().replace(/^#!\/bin\/bash\n/, '')}`,
@@ -42,7 +43,10 @@ export class Cluster extends pulumi.ComponentResource {
         const conf = ipvlanConflist({ subnetCidr: args.subnetCidr, gateway: plan.subnetGateway, first: ips[0]!, last: ips[ips.length - 1]! });
         before.push(remoteStep(`${name}-ipvlan-conf-${role}`, conns[role], ipvlanHostScript(conf), { ...t, dependsOn: [join] }));
       }
-    const cni = remoteStep(`${name}-cni`, conns.server, pulumi.output(args.routeTableId).apply((rt) => cniScript(c, { routeTableId: rt })), { ...t, dependsOn: before, timeout: '40m' });
+    if (plan.podRoutes)
+      for (const role of ['server', 'client'] as const)
+        before.push(remoteStep(`${name}-aws-vpc-conf-${role}`, conns[role], awsVpcHostScript({ nodePodCidr: plan.podRoutes[role], podCidr: c.podCidr }), { ...t, dependsOn: [join, ...(args.podRoutes ?? [])] }));
+    const cni = remoteStep(`${name}-cni`, conns.server, cniScript(c), { ...t, dependsOn: before, timeout: '40m' });
     this.ready = cni;
     this.registerOutputs({ kubeconfig: this.kubeconfig });
   }

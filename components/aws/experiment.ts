@@ -3,7 +3,9 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as aws from '@pulumi/aws';
 import { createHash } from 'node:crypto';
+import { familyOf, TYPES } from '../../lib/aws/catalogue.ts';
 import { awsPlan, type AwsPlan } from '../../lib/aws/plan.ts';
+import { isPlaceholderCidr } from '../../lib/aws/sweep.ts';
 import type { AwsSpec } from '../../lib/spec.ts';
 import { Cluster } from './cluster.ts';
 import { HostPair } from './host-pair.ts';
@@ -18,11 +20,29 @@ export interface AwsExperimentArgs {
   sshPrivateKey?: pulumi.Input<string> | undefined;
 }
 
-/** What flannel's aws-vpc backend calls: its own route entries and instance lookups. */
-export const ROUTE_POLICY = {
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: ['ec2:CreateRoute', 'ec2:DeleteRoute', 'ec2:ReplaceRoute', 'ec2:DescribeRouteTables', 'ec2:DescribeInstances', 'ec2:ModifyInstanceAttribute'], Resource: '*' }],
-};
+/** EC2 quota "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", in vCPUs. */
+export const STANDARD_VCPU_QUOTA = 'L-1216C47A';
+
+/** Refuses before anything is launched when the account's vCPU quota cannot hold the pair. Pure. */
+export function checkVcpuQuota(o: { instanceType: string; region: string; quota: number | undefined }): void {
+  const facts = TYPES[o.instanceType];
+  if (!facts || !/^[acdhimrtz]/.test(familyOf(o.instanceType)) || o.quota === undefined) return;
+  const need = 2 * facts.vcpus;
+  if (o.quota < need)
+    throw new Error(
+      `netlab preflight: two ${o.instanceType} need ${need} vCPUs, but the EC2 quota ${STANDARD_VCPU_QUOTA} ("Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances") is ${o.quota} in ${o.region}. ` +
+        `Raise it (Service Quotas console, or: aws service-quotas request-service-quota-increase --region ${o.region} --service-code ec2 --quota-code ${STANDARD_VCPU_QUOTA} --desired-value ${need}) or pick a smaller aws.instanceType`,
+    );
+}
+
+/** The zone to use: the asked one if it offers the type, else the first zone that does. Pure. */
+export function pickZone(o: { asked: string | null; offered: string[]; instanceType: string; region: string }): string {
+  const offered = [...o.offered].sort();
+  if (!offered.length) throw new Error(`netlab preflight: no availability zone of ${o.region} offers ${o.instanceType}; pick another aws.region or aws.instanceType`);
+  if (o.asked === null) return offered[0]!;
+  if (!offered.includes(o.asked)) throw new Error(`netlab preflight: ${o.asked} does not offer ${o.instanceType}; zones that do: ${offered.join(', ')} (set aws.availabilityZone to one of them, or leave it unset)`);
+  return o.asked;
+}
 
 export class AwsExperiment extends pulumi.ComponentResource {
   readonly plan: AwsPlan;
@@ -35,6 +55,12 @@ export class AwsExperiment extends pulumi.ComponentResource {
     super('netlab:aws:Experiment', name, {}, opts);
     const { spec } = args;
     const a = spec.aws;
+    // Plain `pulumi up` must refuse the documentation placeholder too, not only `netlab sweep`/`up`.
+    if (isPlaceholderCidr(a.sshCidr))
+      throw new Error(
+        `netlab:aws.sshCidr is still the documentation placeholder in ${spec.name} (${a.sshCidr}): SSH would be allowed from nowhere you are, every remote step would fail and the pair would bill until its TTL. ` +
+          `Set your own range: pulumi config set --path 'netlab:aws.sshCidr' "$(curl -s https://checkip.amazonaws.com)/32"`,
+      );
     const plan = awsPlan(spec);
     this.plan = plan;
     this.specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
@@ -42,17 +68,14 @@ export class AwsExperiment extends pulumi.ComponentResource {
     // Components take the provider map (their children inherit it); plain resources take `provider`.
     const p = { parent: this, providers: { aws: provider } };
     const own = { parent: this, provider };
-    const net = new Network(`${name}-net`, { vpcCidr: a.vpcCidr, subnetCidr: a.subnetCidr, availabilityZone: plan.availabilityZone, sshCidr: a.sshCidr, tags: plan.tags }, p);
-    let instanceProfile: pulumi.Output<string> | undefined;
-    if (plan.needsRouteRole) {
-      const role = new aws.iam.Role(
-        `${name}-routes`,
-        { assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }), tags: plan.tags },
-        own,
-      );
-      new aws.iam.RolePolicy(`${name}-routes`, { role: role.name, policy: JSON.stringify(ROUTE_POLICY) }, own);
-      instanceProfile = new aws.iam.InstanceProfile(`${name}-routes`, { role: role.name, tags: plan.tags }, own).name;
-    }
+    // Preflight, before anything is launched: the vCPU quota holds the pair, the zone offers the type.
+    const quota = aws.servicequotas.getServiceQuotaOutput({ serviceCode: 'ec2', quotaCode: STANDARD_VCPU_QUOTA }, own);
+    const offerings = aws.ec2.getInstanceTypeOfferingsOutput({ locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [a.instanceType] }] }, own);
+    const zone = pulumi.all([quota.value, offerings.locations]).apply(([q, locations]) => {
+      checkVcpuQuota({ instanceType: a.instanceType, region: a.region, quota: q });
+      return pickZone({ asked: plan.availabilityZone, offered: locations ?? [], instanceType: a.instanceType, region: a.region });
+    });
+    const net = new Network(`${name}-net`, { vpcCidr: a.vpcCidr, subnetCidr: a.subnetCidr, availabilityZone: zone, podCidr: spec.network.podCidr, sshCidr: a.sshCidr, tags: plan.tags }, p);
     const hosts = new HostPair(
       `${name}-hosts`,
       {
@@ -60,11 +83,11 @@ export class AwsExperiment extends pulumi.ComponentResource {
         subnetId: net.subnetId,
         securityGroupId: net.securityGroupId,
         placementGroupName: net.placementGroupName,
+        availabilityZone: zone,
         ttlMinutes: a.ttlMinutes,
         rootVolumeGb: a.rootVolumeGb,
         sshPublicKey: a.sshPublicKey,
         sshPrivateKey: args.sshPrivateKey,
-        instanceProfile,
       },
       p,
     );
@@ -75,9 +98,13 @@ export class AwsExperiment extends pulumi.ComponentResource {
       client: new HostPrep(`${name}-prep-client`, { spec, plan, role: 'client', conn: conns.client, triggers: [hosts.instanceIds.client] }, p),
     };
     const triggers = [hosts.instanceIds.server, hosts.instanceIds.client];
+    // aws-vpc, as flannel's removed backend did: one VPC route per host's pod range to that host's interface.
+    const podRoutes = plan.podRoutes
+      ? (['server', 'client'] as const).map((role) => new aws.ec2.Route(`${name}-pods-${role}`, { routeTableId: net.routeTableId, destinationCidrBlock: plan.podRoutes![role], networkInterfaceId: hosts.primaryEnis[role] }, own))
+      : undefined;
     const cluster = new Cluster(
       `${name}-cluster`,
-      { plan, subnetCidr: a.subnetCidr, conns, ready: { server: prep.server.ready, client: prep.client.ready }, routeTableId: net.routeTableId, triggers },
+      { plan, subnetCidr: a.subnetCidr, conns, ready: { server: prep.server.ready, client: prep.client.ready }, podRoutes, triggers },
       p,
     );
     const workload = new Workload(

@@ -12,14 +12,16 @@ export interface HostPairArgs {
   subnetId: pulumi.Input<string>;
   securityGroupId: pulumi.Input<string>;
   placementGroupName: pulumi.Input<string>;
+  /** The zone checked by the preflight (offers the type). */
+  availabilityZone: pulumi.Input<string>;
   ttlMinutes: number;
   rootVolumeGb: number;
   /** OpenSSH public key; absent = generate an ed25519 pair kept (secret) in the stack state. */
   sshPublicKey?: string | undefined;
   /** Private key for Pulumi's own SSH sessions when sshPublicKey is given (config secret). */
   sshPrivateKey?: pulumi.Input<string> | undefined;
-  /** Instance profile for hosts that must write VPC routes (flannel aws-vpc). */
-  instanceProfile?: pulumi.Input<string> | undefined;
+  /** Resources that must exist first (the quota and zone preflight). */
+  dependsOn?: pulumi.Input<pulumi.Resource>[] | undefined;
 }
 
 /** The AMI's attributes must allow the family's enhanced networking; else the run would silently use a slow NIC. */
@@ -34,6 +36,8 @@ export function checkAmiNetworking(plan: AwsPlan, ami: { id: string; enaSupport:
 export class HostPair extends pulumi.ComponentResource {
   readonly publicIps: Record<Role, pulumi.Output<string>>;
   readonly instanceIds: Record<Role, pulumi.Output<string>>;
+  /** Each host's primary network interface (aws-vpc routes point at it). */
+  readonly primaryEnis: Record<Role, pulumi.Output<string>>;
   readonly amiId: pulumi.Output<string>;
   readonly privateKey: pulumi.Output<string>;
   readonly user: string;
@@ -54,7 +58,7 @@ export class HostPair extends pulumi.ComponentResource {
     }
     const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey, tags: plan.tags }, p);
     const param = aws.ssm.getParameterOutput({ name: plan.image.ssmParameter }, p);
-    const ami = aws.ec2.getAmiOutput({ owners: ['amazon'], filters: [{ name: 'image-id', values: [param.value] }], mostRecent: true }, p);
+    const ami = aws.ec2.getAmiOutput({ owners: [plan.image.owner], filters: [{ name: 'image-id', values: [param.value] }], mostRecent: true }, p);
     this.amiId = ami.apply((a) => checkAmiNetworking(plan, { id: a.id, enaSupport: a.enaSupport, sriovNetSupport: a.sriovNetSupport }));
     this.user = plan.image.user;
     const make = (role: Role) =>
@@ -63,7 +67,7 @@ export class HostPair extends pulumi.ComponentResource {
         {
           ami: this.amiId,
           instanceType: plan.instanceType,
-          availabilityZone: plan.availabilityZone,
+          availabilityZone: args.availabilityZone,
           subnetId: args.subnetId,
           privateIp: plan.hosts[role].privateIp,
           ...(plan.hosts[role].secondaryIps.length ? { secondaryPrivateIps: plan.hosts[role].secondaryIps } : {}),
@@ -78,15 +82,15 @@ export class HostPair extends pulumi.ComponentResource {
           rootBlockDevice: { volumeSize: args.rootVolumeGb, volumeType: 'gp3', encrypted: true, deleteOnTermination: true },
           userData: ttlUserData(args.ttlMinutes),
           userDataReplaceOnChange: true,
-          ...(args.instanceProfile ? { iamInstanceProfile: args.instanceProfile } : {}),
           tags: { ...plan.tags, 'netlab:role': role, Name: `${plan.stack}-${role}` },
         },
-        p,
+        { ...p, ...(args.dependsOn ? { dependsOn: args.dependsOn } : {}) },
       );
     const server = make('server');
     const client = make('client');
     this.publicIps = { server: server.publicIp, client: client.publicIp };
     this.instanceIds = { server: server.id, client: client.id };
+    this.primaryEnis = { server: server.primaryNetworkInterfaceId, client: client.primaryNetworkInterfaceId };
     this.registerOutputs({ publicIps: this.publicIps, instanceIds: this.instanceIds, amiId: this.amiId });
   }
 }

@@ -6,9 +6,7 @@ import type * as command from '@pulumi/command';
 import type { AwsSpec } from '../../lib/spec.ts';
 import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
 import { factsScript, kubePackagesScript, packagesScript, parseFacts, verifyScript, waitScript, type HostFacts } from '../../lib/aws/scripts.ts';
-import { tuningScript } from '../../lib/aws/workload.ts';
-import { tuningSteps } from '../../lib/tuning/plan.ts';
-import { parseLscpuP } from '../../lib/tuning/topology.ts';
+import { hostTuningScript } from '../../lib/aws/workload.ts';
 import { remoteStep, type Conn } from './remote.ts';
 
 export interface HostPrepArgs {
@@ -20,20 +18,7 @@ export interface HostPrepArgs {
   triggers: pulumi.Input<unknown>[];
 }
 
-/** The tuning script for a host, from what its facts step printed. Pure. */
-export function hostTuningScript(spec: AwsSpec, factsText: string): string {
-  const f = parseFacts(factsText);
-  const steps = tuningSteps(spec.tuning, {
-    topology: parseLscpuP(f.lscpu),
-    kernel: f.kernel,
-    nics: [{ name: f.nic.name, rxQueues: f.nic.rxQueues, txQueues: f.nic.txQueues, irqs: f.nic.irqs }],
-    embedded: false,
-    namespaces: [],
-    iptables: 'iptables',
-    traffic: { tcpPorts: [80], udpPorts: spec.datapath === 'vxlan' || spec.datapath === 'calico-vxlan' ? [8472, 4789] : [] },
-  });
-  return tuningScript(steps);
-}
+export { hostTuningScript };
 
 export class HostPrep extends pulumi.ComponentResource {
   /** The last step; later components depend on it. */
@@ -57,7 +42,7 @@ export class HostPrep extends pulumi.ComponentResource {
     const facts = step('facts', factsScript());
     this.factsText = facts.stdout;
     this.facts = facts.stdout.apply(parseFacts);
-    step('tuning', facts.stdout.apply((text) => hostTuningScript(spec, text)));
+    step('tuning', facts.stdout.apply((text) => hostTuningScript(spec, text, plan.image)));
     this.ready = step('kube-packages', kubePackagesScript({ image: plan.image, kubernetesVersion: spec.aws.kubernetesVersion, ipvs: spec.proxy?.mode === 'ipvs' }));
     this.registerOutputs({ facts: this.factsText });
   }

@@ -7,7 +7,9 @@ import * as aws from '@pulumi/aws';
 export interface NetworkArgs {
   vpcCidr: string;
   subnetCidr: string;
-  availabilityZone: string;
+  availabilityZone: pulumi.Input<string>;
+  /** The pod range: routed pod traffic (host-gw, aws-vpc, calico-direct, Cilium native routing) carries these addresses between the hosts. */
+  podCidr: string;
   /** Who may SSH in (never 0.0.0.0/0: validation and the policy pack refuse it). */
   sshCidr: string;
   tags: Record<string, string>;
@@ -41,6 +43,8 @@ export class Network extends pulumi.ComponentResource {
         ingress: [
           { description: 'SSH from aws.sshCidr', protocol: 'tcp', fromPort: 22, toPort: 22, cidrBlocks: [args.sshCidr] },
           { description: 'everything between the experiment hosts', protocol: '-1', fromPort: 0, toPort: 0, self: true },
+          // `self` matches the hosts' own (primary and secondary) addresses only; routed pod packets carry pod addresses.
+          { description: 'routed pod traffic between the hosts (network.podCidr)', protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: [args.podCidr] },
         ],
         egress: [{ description: 'packages, images, manifests', protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'] }],
         tags: tags('sg'),

@@ -9,6 +9,9 @@ export interface Conn {
   privateKey: pulumi.Input<string>;
 }
 
+/** Outputs of a secret step kept encrypted in the state and masked in every display. */
+export const SECRET_OUTPUTS = ['stdout', 'stderr', 'stdin'];
+
 export function remoteStep(
   name: string,
   conn: Conn,
@@ -22,12 +25,13 @@ export function remoteStep(
       create: 'sudo bash -s',
       stdin: opts.secret ? pulumi.secret(script) : script,
       ...(opts.triggers ? { triggers: opts.triggers } : {}),
-      logging: 'stdoutAndStderr',
+      // A secret step's stdout is the secret (join command, kubeconfig): never logged, and stdout/stderr are secret outputs.
+      logging: opts.secret ? 'stderr' : 'stdoutAndStderr',
     },
     {
       parent: opts.parent,
       ...(opts.dependsOn ? { dependsOn: opts.dependsOn } : {}),
-      ...(opts.secret ? { additionalSecretOutputs: ['stdout'] } : {}),
+      ...(opts.secret ? { additionalSecretOutputs: SECRET_OUTPUTS } : {}),
       customTimeouts: { create: opts.timeout ?? '30m' },
     },
   );

@@ -6,69 +6,94 @@
 export const KERNELS = ['4.14', '5.10', '6.1', '6.12'] as const;
 export type Kernel = (typeof KERNELS)[number];
 
-export type OsFamily = 'amazon-linux-2' | 'amazon-linux-2023';
+export type OsFamily = 'amazon-linux-2' | 'amazon-linux-2023' | 'debian-11' | 'debian-12' | 'debian-13';
+/** `aws.os`: which publisher's image line provides the kernel. */
+export const DISTROS = ['amazon-linux', 'debian'] as const;
+export type Distro = (typeof DISTROS)[number];
 
 export interface Image {
   kernel: Kernel;
+  distro: Distro;
   os: OsFamily;
   /** Public SSM parameter holding the newest AMI id of the line (x86_64). */
   ssmParameter: string;
+  /** AWS account that publishes the AMIs (getAmi's owner filter). */
+  owner: string;
   /** Login user of the image. */
   user: string;
   /** Package manager of the image. */
-  packages: 'yum' | 'dnf';
+  packages: 'yum' | 'dnf' | 'apt-get';
   /** `uname -r` must start with this; host preparation fails loudly otherwise. */
   unamePrefix: string;
   /** cgroup version the image boots with (kubelet and Cilium care). */
   cgroup: 1 | 2;
+  /** The distribution packages tuned (Amazon Linux 2023 does not: its tuning step records tuned as skipped). */
+  tuned: boolean;
+  /** Last day of the publisher's (free) support, ISO date. */
+  supportEnds: string;
   note: string;
 }
 
 const AL = '/aws/service/ami-amazon-linux-latest';
+const DEBIAN = '/aws/service/debian/release';
+/** Amazon's own account alias for getAmi, and Debian's AWS account (the official Debian cloud images). */
+export const AMAZON_OWNER = 'amazon';
+export const DEBIAN_OWNER = '136693071363';
 
-/** One image per kernel. Amazon Linux lines pin the kernel series in the parameter name itself. */
-export const IMAGES: Record<Kernel, Image> = {
-  '4.14': {
-    kernel: '4.14',
-    os: 'amazon-linux-2',
-    ssmParameter: `${AL}/amzn2-ami-hvm-x86_64-gp2`,
-    user: 'ec2-user',
-    packages: 'yum',
-    unamePrefix: '4.14.',
-    cgroup: 1,
-    note: 'Amazon Linux 2 with its original 4.14 kernel: below 5.9, so IPVS conn_reuse_mode=1 drops SYNs to reused ports (E3). Amazon Linux 2 reached end of support on 2026-06-30; its last images still launch but get no fixes',
-  },
-  '5.10': {
-    kernel: '5.10',
-    os: 'amazon-linux-2',
-    ssmParameter: `${AL}/amzn2-ami-kernel-5.10-hvm-x86_64-gp2`,
-    user: 'ec2-user',
-    packages: 'yum',
-    unamePrefix: '5.10.',
-    cgroup: 1,
-    note: 'Amazon Linux 2 with the 5.10 kernel line: at or above 5.9 (IPVS fix for reused ports), below 5.13 (no kube-proxy nftables). End of support 2026-06-30',
-  },
-  '6.1': {
-    kernel: '6.1',
-    os: 'amazon-linux-2023',
-    ssmParameter: `${AL}/al2023-ami-kernel-6.1-x86_64`,
-    user: 'ec2-user',
-    packages: 'dnf',
-    unamePrefix: '6.1.',
-    cgroup: 2,
-    note: 'Amazon Linux 2023, kernel 6.1 line',
-  },
-  '6.12': {
-    kernel: '6.12',
-    os: 'amazon-linux-2023',
-    ssmParameter: `${AL}/al2023-ami-kernel-6.12-x86_64`,
-    user: 'ec2-user',
-    packages: 'dnf',
-    unamePrefix: '6.12.',
-    cgroup: 2,
-    note: 'Amazon Linux 2023, kernel 6.12 line',
-  },
-};
+const al2 = { distro: 'amazon-linux', os: 'amazon-linux-2', owner: AMAZON_OWNER, user: 'ec2-user', packages: 'yum', cgroup: 1, tuned: true, supportEnds: '2026-06-30' } as const;
+const al2023 = { distro: 'amazon-linux', os: 'amazon-linux-2023', owner: AMAZON_OWNER, user: 'ec2-user', packages: 'dnf', cgroup: 2, tuned: false, supportEnds: '2029-06-30' } as const;
+const debian = { distro: 'debian', owner: DEBIAN_OWNER, user: 'admin', packages: 'apt-get', cgroup: 2, tuned: true } as const;
+
+/**
+ * Every image line netlab knows. Amazon Linux pins the kernel series in the parameter name itself;
+ * each Debian release has one kernel series (its cloud kernel). Support ends: Amazon Linux 2
+ * 2026-06-30, Amazon Linux 2023 2029-06-30; Debian 11 LTS 2026-08-31, Debian 12 LTS 2028-06-30,
+ * Debian 13 LTS 2030-06-30.
+ */
+export const IMAGES: readonly Image[] = [
+  { ...al2, kernel: '4.14', ssmParameter: `${AL}/amzn2-ami-hvm-x86_64-gp2`, unamePrefix: '4.14.', note: 'Amazon Linux 2 with its original 4.14 kernel: below 5.9, so IPVS conn_reuse_mode=1 drops SYNs to reused ports (E3). The only kernel below 5.9 in the catalogue' },
+  { ...al2, kernel: '5.10', ssmParameter: `${AL}/amzn2-ami-kernel-5.10-hvm-x86_64-gp2`, unamePrefix: '5.10.', note: 'Amazon Linux 2 with the 5.10 kernel line: at or above 5.9 (IPVS fix for reused ports), below 5.13 (no kube-proxy nftables)' },
+  { ...al2023, kernel: '6.1', ssmParameter: `${AL}/al2023-ami-kernel-6.1-x86_64`, unamePrefix: '6.1.', note: 'Amazon Linux 2023, kernel 6.1 line; no tuned package' },
+  { ...al2023, kernel: '6.12', ssmParameter: `${AL}/al2023-ami-kernel-6.12-x86_64`, unamePrefix: '6.12.', note: 'Amazon Linux 2023, kernel 6.12 line; no tuned package' },
+  { ...debian, kernel: '5.10', os: 'debian-11', ssmParameter: `${DEBIAN}/11/latest/amd64`, unamePrefix: '5.10.', supportEnds: '2026-08-31', note: 'Debian 11 (bullseye), cloud kernel 5.10' },
+  { ...debian, kernel: '6.1', os: 'debian-12', ssmParameter: `${DEBIAN}/12/latest/amd64`, unamePrefix: '6.1.', supportEnds: '2028-06-30', note: 'Debian 12 (bookworm), cloud kernel 6.1' },
+  { ...debian, kernel: '6.12', os: 'debian-13', ssmParameter: `${DEBIAN}/13/latest/amd64`, unamePrefix: '6.12.', supportEnds: '2030-06-30', note: 'Debian 13 (trixie), cloud kernel 6.12' },
+];
+
+/** The image for a distribution and kernel line, if the catalogue has one. */
+export function imageFor(distro: Distro, kernel: Kernel): Image | undefined {
+  return IMAGES.find((i) => i.distro === distro && i.kernel === kernel);
+}
+
+/** Today as an ISO date (NETLAB_TODAY overrides it, for tests of dates to come). */
+export function today(): string {
+  return process.env.NETLAB_TODAY ?? new Date().toISOString().slice(0, 10);
+}
+
+/** Whether the publisher still supports the image on `on` (ISO date), in words. */
+export function supportStatus(i: Pick<Image, 'os' | 'supportEnds'>, on: string = today()): { ended: boolean; text: string } {
+  const ended = on > i.supportEnds;
+  return { ended, text: ended ? `${i.os}: support ended ${i.supportEnds} (no security fixes)` : `${i.os}: supported until ${i.supportEnds}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes minors
+
+/**
+ * Kubernetes minors netlab offers, with their end of life. On 2026-11-30 the module proxy's newest
+ * k8s.io/kubernetes tags are v1.35.4, v1.36.3 and v1.37.2: 1.35–1.37 are the maintained minors.
+ * 1.31 (end of life 2025-10-28) stays only for kernels below 4.19, which kubeadm's preflight
+ * refuses from 1.32 on (system-validators: kernel 4.19 or newer); it needs aws.acceptEndOfSupport.
+ */
+export const KUBERNETES_MINORS = { '1.31': '2025-10-28', '1.35': '2027-02-28', '1.36': '2027-06-28', '1.37': '2027-10-28' } as const;
+export type KubernetesMinor = keyof typeof KUBERNETES_MINORS;
+export const KUBERNETES_VERSIONS = Object.keys(KUBERNETES_MINORS) as KubernetesMinor[];
+
+/** kubeadm refuses this kernel for this Kubernetes minor (preflight SystemVerification). */
+export function kubeadmRefusesKernel(kernel: Kernel, minor: string): boolean {
+  const [, m] = minor.split('.').map(Number);
+  return m! >= 32 && !kernelAtLeast(kernel, 4, 19);
+}
 
 /** Kernel version as [major, minor]. */
 export function kernelParts(k: Kernel): [number, number] {

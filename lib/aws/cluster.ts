@@ -62,41 +62,99 @@ ${mode === 'ipvs' ? `ipvs:\n  scheduler: ${c.ipvsScheduler}\n` : ''}`);
   return docs.join('---\n');
 }
 
+/**
+ * kubeadm init. Its output holds a bootstrap token and the join command, so it goes to a root-only
+ * file, never to the step's log; on failure only the tail is shown, tokens and hashes redacted.
+ */
 export function kubeadmInitScript(c: ClusterInput): string {
-  return `${HEAD}if [ ! -f /etc/kubernetes/admin.conf ]; then
+  return `${HEAD}${REDACT_FN}if [ ! -f /etc/kubernetes/admin.conf ]; then
   cat > /etc/netlab-kubeadm.yaml <<'KUBEADM'
 ${kubeadmConfig(c)}KUBEADM
-  kubeadm init --config /etc/netlab-kubeadm.yaml
+  install -d -m 700 /var/lib/netlab
+  if ! (umask 077; kubeadm init --config /etc/netlab-kubeadm.yaml > /var/lib/netlab/kubeadm-init.log 2>&1); then
+    echo 'netlab: kubeadm init failed; the end of its output (secrets redacted; whole: /var/lib/netlab/kubeadm-init.log on the server):' >&2
+    tail -n 40 /var/lib/netlab/kubeadm-init.log | redact >&2
+    exit 1
+  fi
+  echo 'kubeadm init done (output in /var/lib/netlab/kubeadm-init.log, root only: it holds a join token)'
 fi
 install -d -m 700 /root/.kube
-cp /etc/kubernetes/admin.conf /root/.kube/config
+install -m 600 /etc/kubernetes/admin.conf /root/.kube/config
 kubectl get nodes -o wide
 `;
 }
+
+/** Strips what must never reach a log: bootstrap tokens, CA hashes, certificate keys and key material. */
+export const REDACT_FN = `redact() { sed -E -e 's/[a-z0-9]{6}\\.[a-z0-9]{16}/<redacted-token>/g' -e 's/sha256:[0-9a-f]{64}/sha256:<redacted>/g' -e 's/(certificate-key|client-key-data|client-certificate-data|certificate-authority-data|token)([:= ]+)[^ <][^ ]*/\\1\\2<redacted>/g'; }\n`;
 
 /** Printed on the server; its output (secret) is what the client runs. */
 export function joinCommandScript(): string {
   return `${HEAD}kubeadm token create --ttl 2h --print-join-command\n`;
 }
 
-/** The client joins under a fixed node name and gets the admin kubeconfig (its run script uses kubectl). */
+/** The client joins under a fixed node name and gets the admin kubeconfig (its run script uses kubectl). Nothing secret is echoed. */
 export function joinScript(): string {
-  return `${HEAD}: "\${NETLAB_JOIN:?the join command from the server}" "\${NETLAB_KUBECONFIG:?the admin kubeconfig}"
+  return `${HEAD}${REDACT_FN}: "\${NETLAB_JOIN:?the join command from the server}" "\${NETLAB_KUBECONFIG:?the admin kubeconfig}"
 if [ ! -f /etc/kubernetes/kubelet.conf ]; then
+  install -d -m 700 /var/lib/netlab
   # shellcheck disable=SC2086 # the join command is split into its words on purpose
-  $NETLAB_JOIN --node-name client
+  if ! (umask 077; $NETLAB_JOIN --node-name client > /var/lib/netlab/kubeadm-join.log 2>&1); then
+    echo 'netlab: kubeadm join failed; the end of its output (secrets redacted):' >&2
+    tail -n 40 /var/lib/netlab/kubeadm-join.log | redact >&2
+    exit 1
+  fi
+  echo 'kubeadm join done'
 fi
 install -d -m 700 /root/.kube
-printf '%s\\n' "$NETLAB_KUBECONFIG" > /root/.kube/config
-chmod 600 /root/.kube/config
+(umask 077; printf '%s\\n' "$NETLAB_KUBECONFIG" > /root/.kube/config)
 `;
 }
 
-/** flannel's net-conf.json for a backend. */
-export function flannelNetConf(podCidr: string, datapath: AwsDatapath, routeTableId: string): string {
-  const backend =
-    datapath === 'vxlan' ? { Type: 'vxlan', VNI: 1, Port: 8472 } : datapath === 'aws-vpc' ? { Type: 'aws-vpc', RouteTableID: routeTableId } : { Type: 'host-gw' };
+/** Prints the admin kubeconfig; the step's stdout is a secret output and is not logged. */
+export function kubeconfigScript(): string {
+  return `${HEAD}cat /etc/kubernetes/admin.conf\n`;
+}
+
+/** flannel's net-conf.json for a backend (flannel removed its aws-vpc backend in v0.20.0; aws-vpc is done by Pulumi routes). */
+export function flannelNetConf(podCidr: string, datapath: 'host' | 'hostgw' | 'vxlan'): string {
+  const backend = datapath === 'vxlan' ? { Type: 'vxlan', VNI: 1, Port: 8472 } : { Type: 'host-gw' };
   return JSON.stringify({ Network: podCidr, Backend: backend });
+}
+
+/**
+ * aws-vpc as flannel's removed backend did it: each host owns a /24 of the pod range, the VPC
+ * route table sends that /24 to the host's interface (aws.ec2.Route, source/dest check off), and
+ * on the host the reference bridge plugin with host-local addresses from that /24 wires the pods.
+ * Pod traffic leaving the pod range is masqueraded, as flannel does.
+ */
+export function awsVpcConflist(nodePodCidr: string): string {
+  return JSON.stringify(
+    {
+      cniVersion: '0.4.0',
+      name: 'netlab-aws-vpc',
+      plugins: [
+        { type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: nodePodCidr }]], routes: [{ dst: '0.0.0.0/0' }] } },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+/** Run on each host for aws-vpc: the conflist and the masquerade rule for traffic leaving the pod range. */
+export function awsVpcHostScript(o: { nodePodCidr: string; podCidr: string }): string {
+  return `${HEAD}install -d /etc/cni/net.d
+cat > /etc/cni/net.d/10-netlab-aws-vpc.conflist <<'CNI'
+${awsVpcConflist(o.nodePodCidr)}
+CNI
+test -x /opt/cni/bin/bridge || { echo 'netlab: /opt/cni/bin/bridge missing (kubernetes-cni package)' >&2; exit 1; }
+sysctl -qw net.ipv4.ip_forward=1
+iptables -t nat -C POSTROUTING -s ${o.nodePodCidr} ! -d ${o.podCidr} -j MASQUERADE 2> /dev/null || iptables -t nat -A POSTROUTING -s ${o.nodePodCidr} ! -d ${o.podCidr} -j MASQUERADE
+iptables -C FORWARD -s ${o.podCidr} -j ACCEPT 2> /dev/null || iptables -I FORWARD -s ${o.podCidr} -j ACCEPT
+iptables -C FORWARD -d ${o.podCidr} -j ACCEPT 2> /dev/null || iptables -I FORWARD -d ${o.podCidr} -j ACCEPT
+echo "aws-vpc: pods of this host in ${o.nodePodCidr}, routed by the VPC"
+`;
 }
 
 /** Calico's Installation resource (tigera operator) for an encapsulation. */
@@ -153,16 +211,21 @@ modprobe ipvlan || { echo 'netlab: this kernel has no ipvlan module' >&2; exit 1
 }
 
 /** Run on the server once both nodes are in: installs the pod network and waits for both nodes Ready. */
-export function cniScript(c: ClusterInput, o: { routeTableId: string }): string {
+export function cniScript(c: ClusterInput): string {
   let body: string;
   const dp = c.datapath;
-  if (dp === 'host' || dp === 'hostgw' || dp === 'vxlan' || dp === 'aws-vpc') {
-    const conf = flannelNetConf(c.podCidr, dp, o.routeTableId);
-    body = `${dp === 'host' ? '# host: nginx runs with hostNetwork; flannel host-gw only makes the nodes Ready\n' : ''}kubectl apply -f https://github.com/flannel-io/flannel/releases/download/${FLANNEL_VERSION}/kube-flannel.yml
-kubectl -n kube-flannel patch configmap kube-flannel-cfg --type merge -p "$(jq -n --arg c ${shq(conf)} '{data: {"net-conf.json": $c}}')"
-kubectl -n kube-flannel rollout restart ds/kube-flannel-ds
+  if (dp === 'host' || dp === 'hostgw' || dp === 'vxlan') {
+    const conf = flannelNetConf(c.podCidr, dp);
+    // The backend goes into the manifest before its first apply: flannel never starts with the default vxlan.
+    body = `${dp === 'host' ? '# host: nginx runs with hostNetwork; flannel host-gw only makes the nodes Ready\n' : ''}curl -fsSL --retry 5 -o /tmp/kube-flannel.yml https://github.com/flannel-io/flannel/releases/download/${FLANNEL_VERSION}/kube-flannel.yml
+kubectl create --dry-run=client -o json -f /tmp/kube-flannel.yml \\
+  | jq --arg c ${shq(conf)} '.items |= map(if .kind == "ConfigMap" and .metadata.name == "kube-flannel-cfg" then .data["net-conf.json"] = $c else . end)' > /tmp/kube-flannel.json
+jq -e --arg c ${shq(conf)} 'any(.items[]; .kind == "ConfigMap" and .data["net-conf.json"] == $c)' /tmp/kube-flannel.json > /dev/null || { echo 'netlab: kube-flannel-cfg not found in the flannel manifest' >&2; exit 1; }
+kubectl apply -f /tmp/kube-flannel.json
 kubectl -n kube-flannel rollout status ds/kube-flannel-ds --timeout=10m
 `;
+  } else if (dp === 'aws-vpc') {
+    body = '# aws-vpc: the bridge conflist was written on each host, the VPC routes were made by Pulumi; no flannel\n';
   } else if (dp === 'calico-ipip' || dp === 'calico-vxlan' || dp === 'calico-direct') {
     body = `kubectl create -f https://raw.githubusercontent.com/projectcalico/calico/${CALICO_VERSION}/manifests/tigera-operator.yaml || kubectl replace -f https://raw.githubusercontent.com/projectcalico/calico/${CALICO_VERSION}/manifests/tigera-operator.yaml
 retry 60 5 kubectl get crd installations.operator.tigera.io

@@ -9,7 +9,7 @@ import { judge } from '../local.ts';
 import { parseAb, parseTcpkali, parseWrk, ParseError } from '../parsers.ts';
 import { RESULT_SCHEMA_ID, RunResult, type Environment, type PointResult } from '../result.ts';
 import type { AwsSpec } from '../spec.ts';
-import { awsPoints } from './workload.ts';
+import { awsPoints, parseReuseLog } from './workload.ts';
 
 /** A constant-rate point holds when the response rate is within 1 % of the target. */
 export const KEPT_UP_SHARE = 0.99;
@@ -19,14 +19,14 @@ function pointFrom(dir: string, row: string[], commands: Map<string, string>): P
   const params = JSON.parse(paramsJson) as PointResult['params'];
   const code = Number(exit);
   const txt = join(dir, 'raw', `${id}.txt`);
-  const abLike = tool === 'ab' || tool === 'conn-reuse';
-  const raw = [`raw/${id}.txt`, `raw/${id}.err`, ...(abLike ? [`raw/${id}.csv`] : [])];
+  const abLike = tool === 'ab';
+  const raw = [`raw/${id}.txt`, `raw/${id}.err`, ...(abLike ? [`raw/${id}.csv`] : []), ...(tool === 'conn-reuse' ? [`raw/${id}.rollout`] : [])];
   // As the run script ran it: `bash -c` with RUN, RAW, ID, URL, HOSTPORT, CPUS and NCPUS exported.
   const base = { id, tool, repetition: Number(rep), params, wallSeconds: Number(wall), raw, command: ['bash', '-c', commands.get(id) ?? tool] };
   const empty = { requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null };
   const stdout = existsSync(txt) ? readFileSync(txt, 'utf8') : '';
   const stderr = existsSync(join(dir, 'raw', `${id}.err`)) ? readFileSync(join(dir, 'raw', `${id}.err`), 'utf8').trim().split('\n')[0] ?? '' : '';
-  if (code === 124 || code === 137) return { ...base, ...empty, status: 'failed', reason: 'killed at its time limit' };
+  if ((code === 124 || code === 137) && tool !== 'conn-reuse') return { ...base, ...empty, status: 'failed', reason: 'killed at its time limit' };
   try {
     if (tool === 'tcpkali') {
       const r = parseTcpkali(stdout);
@@ -56,6 +56,14 @@ function pointFrom(dir: string, row: string[], commands: Map<string, string>): P
             ? { status: 'ok' as const }
             : { status: 'invalid' as const, reason: `did not keep up: ${Math.round(reqPerSec)} of ${target} req/s` }),
       };
+    }
+    if (tool === 'conn-reuse') {
+      const rollFile = join(dir, 'raw', `${id}.rollout`);
+      const rollout = existsSync(rollFile) ? Number(readFileSync(rollFile, 'utf8').trim()) : undefined;
+      const m = parseReuseLog(stdout, rollout !== undefined && Number.isFinite(rollout) ? rollout : undefined);
+      // reuse_load is killed at its time limit only if a worker hangs past curl's own timeout; its log still counts.
+      const why = code !== 0 && code !== 124 ? { status: 'failed' as const, reason: `reuse_load exited ${code}${stderr ? `: ${stderr}` : ''}` } : judge(m);
+      return { ...base, ...m, ...why };
     }
     const m = abLike ? parseAb(stdout, readFileSync(join(dir, 'raw', `${id}.csv`), 'utf8')) : parseWrk(stdout);
     const why = code !== 0 ? { status: 'failed' as const, reason: `${tool} exited ${code}${stderr ? `: ${stderr}` : ''}` } : judge(m);
@@ -92,20 +100,61 @@ function tuningFrom(dir: string, spec: AwsSpec): RunResult['tuning'] {
   return { profile: spec.tuning.profile, steps, placement: null, restored: [] };
 }
 
-/** Build result.json from an unpacked run directory (points.tsv, raw/, env.json, tuning.tsv). */
+/** What the run script's exit trap recorded when the run failed (failure.tsv), if it did. */
+export function runFailure(dir: string): { exit: string; line: string; command: string; point: string } | null {
+  const f = join(dir, 'failure.tsv');
+  if (!existsSync(f)) return null;
+  const kv = Object.fromEntries(readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => [l.split('\t')[0]!, l.split('\t').slice(1).join('\t')]));
+  return { exit: kv.exit ?? '?', line: kv.line ?? '?', command: kv.command ?? '?', point: kv.point ?? '' };
+}
+
+const UNKNOWN_ENV: Omit<Environment, 'node'> = { hostname: 'unknown', kernel: 'unknown', os: 'unknown', arch: 'unknown', cpuModel: 'unknown', cpus: 0, memoryBytes: 0, tools: {} };
+
+/**
+ * Build result.json from an unpacked run directory (points.tsv, raw/, env.json, tuning.tsv, and
+ * failure.tsv when the run failed). A failed run keeps every point it measured; the points it never
+ * reached are listed as failed with the reason, and the run is failed with the script's failure.
+ */
 export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; startedAt: string; finishedAt: string }): RunResult {
-  const rows = readFileSync(join(dir, 'points.tsv'), 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split('\t'));
-  const env = JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as Omit<Environment, 'node'>;
-  const commands = new Map(awsPoints(spec).map((p) => [p.id, p.command]));
+  const tsv = join(dir, 'points.tsv');
+  const rows = existsSync(tsv) ? readFileSync(tsv, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split('\t')) : [];
+  const envFile = join(dir, 'env.json');
+  let env = UNKNOWN_ENV;
+  if (existsSync(envFile)) {
+    try {
+      env = JSON.parse(readFileSync(envFile, 'utf8')) as Omit<Environment, 'node'>;
+    } catch {
+      /* a run that died while writing it: keep the points, environment unknown */
+    }
+  }
+  const planned = awsPoints(spec);
+  const commands = new Map(planned.map((p) => [p.id, p.command]));
   const points = rows.map((r) => pointFrom(dir, r, commands));
+  const failure = runFailure(dir);
+  if (failure) {
+    const seen = new Set(points.map((p) => p.id));
+    for (const p of planned)
+      if (!seen.has(p.id))
+        points.push({
+          id: p.id, tool: p.tool, repetition: p.repetition, params: p.params as PointResult['params'], wallSeconds: 0, raw: [], command: ['bash', '-c', p.command],
+          requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null,
+          status: 'failed', reason: `not measured: the run script stopped before this point (exit ${failure.exit} at line ${failure.line})`,
+        });
+  }
   const failed = points.filter((p) => p.status === 'failed');
+  const measured = rows.length;
+  const error = failure
+    ? `the run script failed (exit ${failure.exit} at line ${failure.line}: ${failure.command})${failure.point ? ` during point ${failure.point}` : ''}; ${measured} of ${planned.length} points measured and kept`
+    : failed.length === points.length && points.length
+      ? `every point failed; first: ${failed[0]!.reason}`
+      : null;
   const result: RunResult = {
     schema: RESULT_SCHEMA_ID,
     runId: o.runId,
     stack: spec.name,
     target: 'aws',
-    status: failed.length === points.length && points.length ? 'failed' : 'ok',
-    ...(failed.length === points.length && points.length ? { error: `every point failed; first: ${failed[0]!.reason}` } : {}),
+    status: error ? 'failed' : 'ok',
+    ...(error ? { error } : {}),
     startedAt: o.startedAt,
     finishedAt: o.finishedAt,
     spec: spec as unknown as Record<string, unknown>,

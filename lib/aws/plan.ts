@@ -2,10 +2,12 @@
 // measured points and the ordered remote steps. Pure; the Pulumi components build resources from
 // it and `netlab plan` prints it.
 import { intToIp, parseCidr, SpecError, type AwsSpec, type Spec } from '../spec.ts';
-import { enhancedNetworking, hourlyCost, IMAGES, type CostEstimate, type Image } from './catalogue.ts';
+import { enhancedNetworking, hourlyCost, imageFor, supportStatus, type CostEstimate, type Image } from './catalogue.ts';
 import type { ClusterInput } from './cluster.ts';
 import { kubeProxyMode } from './cluster.ts';
-import { awsPoints, type AwsPoint } from './workload.ts';
+import { awsPoints, hostTuningScript, runScript, workloadManifest, workloadScript, type AwsPoint } from './workload.ts';
+import { awsVpcHostScript, cniScript, ipvlanConflist, ipvlanHostScript, joinCommandScript, joinScript, kubeadmInitScript, kubeconfigScript } from './cluster.ts';
+import { factsScript, kubePackagesScript, packagesScript, ttlHelper, ttlUserData, verifyScript, waitScript } from './scripts.ts';
 
 export type Role = 'client' | 'server';
 
@@ -25,15 +27,18 @@ export interface RemoteStep {
 export interface AwsPlan {
   stack: string;
   region: string;
-  availabilityZone: string;
+  /** As asked; null = the first zone of the region that offers the instance type (looked up at preview). */
+  availabilityZone: string | null;
   instanceType: string;
   image: Image;
   networking: { kind: string; driver: string | null; why: string };
   cost: CostEstimate;
   /** Off where the pod network routes pod addresses the VPC does not know (host-gw, aws-vpc, Calico without encapsulation, Cilium native routing). */
   sourceDestCheck: boolean;
-  /** flannel aws-vpc writes routes into the VPC route table: the hosts need an instance role for it. */
-  needsRouteRole: boolean;
+  /** aws-vpc: each host's pod range, routed by the VPC route table to that host's network interface (Pulumi routes; no flannel). */
+  podRoutes: Record<Role, string> | null;
+  /** The image's support status on the day the plan was made. */
+  support: { ended: boolean; text: string };
   hosts: Record<Role, AwsHost>;
   subnetGateway: string;
   cluster: ClusterInput;
@@ -53,6 +58,8 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   // Validation refuses both of these; the checks keep the plan total for direct callers.
   if ('error' in en) throw new SpecError(`stack ${spec.name}`, [`netlab:aws.instanceType = ${a.instanceType}: ${en.error}`]);
   if ('error' in cost) throw new SpecError(`stack ${spec.name}`, [`netlab:aws.hourlyPriceUsd: ${cost.error}`]);
+  const image = imageFor(a.os, a.kernel);
+  if (!image) throw new SpecError(`stack ${spec.name}`, [`netlab:aws.kernel = ${a.kernel}: no ${a.os} image has it`]);
   const sub = parseCidr(a.subnetCidr);
   const at = (n: number) => intToIp(sub.base + n);
   // Fixed host addresses make every script plannable before anything exists: server .10, client .11.
@@ -82,29 +89,34 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   const steps: RemoteStep[] = [];
   const both = (name: string, what: string) => (['server', 'client'] as const).forEach((host) => steps.push({ name, host, what }));
   both('wait', 'cloud-init finished and the time-to-live armed (refuses to go on otherwise)');
-  both('verify', `running kernel starts with ${IMAGES[a.kernel].unamePrefix} and the primary NIC's driver is ${'driver' in en && en.driver ? en.driver : '(any: no enhanced networking)'}`);
-  both('packages', 'base packages; the client also builds its load tools (tcpkali from source)');
+  both('verify', `running kernel starts with ${image.unamePrefix} and the primary NIC's driver is ${'driver' in en && en.driver ? en.driver : '(any: no enhanced networking)'}`);
+  both('packages', `base packages (${image.packages}); the client also builds its load tools (tcpkali from source: bison, flex, a C and C++ compiler)`);
   both('facts', 'lscpu -p, NIC queues and IRQs, kernel: the input of the tuning plan');
-  both('tuning', `tuning profile ${spec.tuning.profile}: the same tuningSteps as the embedded lab (embedded: false), each write read back`);
+  both('tuning', `tuning profile ${spec.tuning.profile}: the same tuningSteps as the embedded lab (embedded: false), each write read back${spec.tuning.tuned !== null && !image.tuned ? `; tuned recorded as skipped (${image.os} does not package it)` : ''}`);
   both('kube-packages', `containerd, kubeadm/kubelet/kubectl ${a.kubernetesVersion}${mode === 'ipvs' ? ', IPVS modules' : ''}`);
   steps.push({ name: 'kubeadm-init', host: 'server', what: `kubeadm init; kube-proxy ${mode ?? 'skipped (Cilium replaces it)'}` });
   steps.push({ name: 'join-command', host: 'server', what: 'kubeadm token create --print-join-command (secret)' });
   steps.push({ name: 'kubeconfig', host: 'server', what: 'admin kubeconfig (secret; also a stack output)' });
   steps.push({ name: 'join', host: 'client', what: 'kubeadm join as node "client"; kubectl configured for the run script' });
   if (ipvlan) both('ipvlan-conf', 'ipvlan CNI conflist over the ENI secondary addresses');
+  const awsVpc = spec.datapath === 'aws-vpc';
+  const pod = parseCidr(spec.network.podCidr);
+  const podRoutes = awsVpc ? { server: `${intToIp(pod.base)}/24`, client: `${intToIp(pod.base + 256)}/24` } : null;
+  if (podRoutes) for (const role of ['server', 'client'] as const) steps.push({ name: 'aws-vpc-conf', host: role, what: `bridge CNI with host-local addresses from ${podRoutes[role]} (VPC route to this host's interface); no flannel` });
   steps.push({ name: 'cni', host: 'server', what: `pod network ${spec.datapath}; both nodes Ready` });
   steps.push({ name: 'workload', host: 'server', what: `nginx × ${a.serverPods} on the server node${spec.datapath === 'host' ? ' (hostNetwork)' : ''}` });
   steps.push({ name: 'run', host: 'client', what: `${points.length} points${p ? `, Service fleet ${p.services.join('/')} (${p.mode})` : ''}; raw output, points.tsv, env.json, tarball` });
   return {
     stack: spec.name,
     region: a.region,
-    availabilityZone: a.availabilityZone ?? `${a.region}a`,
+    availabilityZone: a.availabilityZone ?? null,
     instanceType: a.instanceType,
-    image: IMAGES[a.kernel],
+    image,
+    support: supportStatus(image),
     networking: en,
     cost,
     sourceDestCheck: !routed,
-    needsRouteRole: spec.datapath === 'aws-vpc',
+    podRoutes,
     hosts,
     subnetGateway: at(1),
     cluster,
@@ -116,16 +128,63 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
 
 export function renderAwsPlan(plan: AwsPlan): string {
   const out: string[] = [];
-  out.push(`# aws stack ${plan.stack}: ${plan.instanceType} × 2 in ${plan.availabilityZone} (cluster placement group)`);
-  out.push(`# image: ${plan.image.os} via ${plan.image.ssmParameter} (kernel ${plan.image.kernel}); ${plan.image.note}`);
+  out.push(`# aws stack ${plan.stack}: ${plan.instanceType} × 2 in ${plan.availabilityZone ?? `the first zone of ${plan.region} offering ${plan.instanceType}`} (cluster placement group)`);
+  out.push(`# image: ${plan.image.os} via ${plan.image.ssmParameter} (kernel ${plan.image.kernel}, owner ${plan.image.owner}); ${plan.image.note}`);
+  out.push(`# support: ${plan.support.text}${plan.support.ended ? ' — WARNING: accepted with aws.acceptEndOfSupport' : ''}`);
   out.push(`# enhanced networking: ${plan.networking.why}`);
   out.push(`# cost: ${plan.cost.usdPerHour.toFixed(4)} USD/hour (${plan.cost.source})`);
   for (const l of plan.cost.lines) out.push(`#   ${l.count} × ${l.item}: ${l.usdPerHour.toFixed(4)} USD/hour`);
   out.push(`# hosts: server ${plan.hosts.server.privateIp}, client ${plan.hosts.client.privateIp}; source/dest check ${plan.sourceDestCheck ? 'on' : 'off'}`);
+  if (plan.podRoutes) out.push(`# VPC routes: ${plan.podRoutes.server} → server interface, ${plan.podRoutes.client} → client interface`);
   if (plan.hosts.server.secondaryIps.length) out.push(`# ipvlan pod addresses: server ${plan.hosts.server.secondaryIps.join(' ')}; client ${plan.hosts.client.secondaryIps.join(' ')}`);
   out.push('# remote steps, in order:');
   plan.steps.forEach((s, i) => out.push(`${String(i + 1).padStart(2)}. ${s.host.padEnd(6)} ${s.name.padEnd(14)} ${s.what}`));
   out.push(`# points (${plan.points.length}):`);
   for (const p of plan.points) out.push(`  ${p.id}: ${p.command}`);
+  return out.join('\n') + '\n';
+}
+
+/**
+ * Every script an aws stack sends to its hosts, by step name, in order. The tuning script, nginx's
+ * CPU affinity and the client's CPU list come from the host's facts step: with `facts` (a facts
+ * step's output) they are rendered for those facts; without, the tuning script is left out and the
+ * CPU lists are placeholders.
+ */
+export function awsScripts(spec: AwsSpec, o: { facts?: string; clientCpus?: string; cpuAffinity?: string } = {}): Record<string, string> {
+  const plan = awsPlan(spec);
+  const tool = spec.workload.tool;
+  const tools = tool === 'tcpkali' ? (['tcpkali'] as const) : tool === 'wrk' ? (['wrk'] as const) : (['ab'] as const);
+  const out: Record<string, string> = {
+    'ttl-user-data': ttlUserData(spec.aws.ttlMinutes),
+    'ttl-helper': ttlHelper(),
+    wait: waitScript(),
+    verify: verifyScript({ unamePrefix: plan.image.unamePrefix, driver: plan.networking.driver }),
+    'packages-server': packagesScript({ image: plan.image, role: 'server', tools: [...tools] }),
+    'packages-client': packagesScript({ image: plan.image, role: 'client', tools: [...tools] }),
+    facts: factsScript(),
+  };
+  if (o.facts) out.tuning = hostTuningScript(spec, o.facts, plan.image);
+  out['kube-packages'] = kubePackagesScript({ image: plan.image, kubernetesVersion: spec.aws.kubernetesVersion, ipvs: spec.proxy?.mode === 'ipvs' });
+  out['kubeadm-init'] = kubeadmInitScript(plan.cluster);
+  out['join-command'] = joinCommandScript();
+  out.kubeconfig = kubeconfigScript();
+  out.join = joinScript();
+  if (spec.datapath === 'ipvlan') {
+    const ips = plan.hosts.server.secondaryIps;
+    out['ipvlan-conf'] = ipvlanHostScript(ipvlanConflist({ subnetCidr: spec.aws.subnetCidr, gateway: plan.subnetGateway, first: ips[0]!, last: ips[ips.length - 1]! }));
+  }
+  if (plan.podRoutes)
+    for (const role of ['server', 'client'] as const) out[`aws-vpc-conf-${role}`] = awsVpcHostScript({ nodePodCidr: plan.podRoutes[role], podCidr: plan.cluster.podCidr });
+  out.cni = cniScript(plan.cluster);
+  out.workload = workloadScript(workloadManifest(spec, { cpuAffinity: o.cpuAffinity }));
+  out.run = runScript(spec, plan.points, { clientCpus: o.clientCpus ?? '<client CPUs from the facts step>' });
+  return out;
+}
+
+/** `netlab plan --full` for an aws stack: the plan, then every script whole. */
+export function renderAwsScripts(spec: AwsSpec): string {
+  const scripts = awsScripts(spec);
+  const out = ['', '# scripts, as the remote steps send them (tuning: made on each host from its facts step, not known before the host exists)'];
+  for (const [name, text] of Object.entries(scripts)) out.push(`######## ${name}`, text.trimEnd());
   return out.join('\n') + '\n';
 }

@@ -97,26 +97,68 @@ echo "kernel $kernel; $dev driver $drv"
 `;
 }
 
-/** Base packages; the client also builds its load tools. */
-export function packagesScript(o: { image: Image; role: 'client' | 'server'; tools: ('tcpkali' | 'wrk' | 'ab')[] }): string {
-  const pm = o.image.packages;
-  const base = ['tar', 'gzip', 'git', 'iproute', 'ipvsadm', 'ipset', 'conntrack-tools', 'nftables', 'jq', 'tuned', 'ethtool', 'util-linux'];
-  if (o.role === 'client') base.push('httpd-tools');
-  const build = o.role === 'client' && o.tools.some((t) => t !== 'ab') ? ['gcc', 'make', 'autoconf', 'automake', 'libtool', 'openssl-devel'] : [];
-  let s = `${HEAD}${pm} install -y ${[...base, ...build].join(' ')}\n`;
-  if (o.role === 'client' && o.tools.includes('tcpkali'))
-    s += `if ! command -v tcpkali > /dev/null; then
-  rm -rf /opt/tcpkali-src
-  timeout 300 git clone --depth 1 --branch ${TCPKALI_TAG} https://github.com/satori-com/tcpkali /opt/tcpkali-src
-  cd /opt/tcpkali-src
+/** Package names per packaging family: the same tools, named as each distribution names them. */
+export const PACKAGES = {
+  rpm: {
+    base: ['tar', 'gzip', 'git', 'iproute', 'ipvsadm', 'ipset', 'conntrack-tools', 'nftables', 'jq', 'ethtool', 'util-linux'],
+    client: ['httpd-tools'],
+    // tcpkali's configure.ac: AM_PROG_LEX (flex), bison or byacc ("plain yacc doesn't count"); its README adds a C++ compiler.
+    build: ['gcc', 'gcc-c++', 'make', 'autoconf', 'automake', 'libtool', 'bison', 'flex', 'openssl-devel', 'ncurses-devel'],
+  },
+  deb: {
+    base: ['tar', 'gzip', 'git', 'iproute2', 'ipvsadm', 'ipset', 'conntrack', 'nftables', 'jq', 'ethtool', 'util-linux', 'curl', 'ca-certificates', 'gpg', 'procps', 'iptables'],
+    client: ['apache2-utils'],
+    build: ['gcc', 'g++', 'make', 'autoconf', 'automake', 'libtool', 'bison', 'flex', 'libssl-dev', 'libncurses-dev'],
+  },
+} as const;
+
+export const packagingOf = (image: Pick<Image, 'packages'>) => (image.packages === 'apt-get' ? 'deb' : 'rpm');
+
+/** The install command of the image's package manager (non-interactive). */
+export function installCommand(image: Pick<Image, 'packages'>, names: readonly string[]): string {
+  if (image.packages === 'apt-get') return `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${names.join(' ')}`;
+  return `${image.packages} install -y ${names.join(' ')}`;
+}
+
+/** The packages a host installs: tuned only where the distribution packages it (not Amazon Linux 2023). */
+export function packageList(o: { image: Pick<Image, 'packages' | 'tuned'>; role: 'client' | 'server'; tools: readonly ('tcpkali' | 'wrk' | 'ab')[] }): string[] {
+  const set = PACKAGES[packagingOf(o.image)];
+  const out: string[] = [...set.base, ...(o.image.tuned ? ['tuned'] : [])];
+  if (o.role === 'client') out.push(...set.client);
+  if (o.role === 'client' && o.tools.some((t) => t !== 'ab')) out.push(...set.build);
+  return out;
+}
+
+/** What tcpkali's build needs on PATH; checked before the build so a missing one is named, not hit in configure. */
+export const TCPKALI_BUILD_TOOLS = ['cc', 'c++', 'make', 'autoreconf', 'libtoolize', 'bison', 'flex'] as const;
+
+/** The tcpkali build (source checkout, prerequisites checked, configure, make). NETLAB_SRC lets the tests point it at a local checkout. */
+export function tcpkaliBuild(): string {
+  return `if ! command -v tcpkali > /dev/null; then
+  missing=''
+  for t in ${TCPKALI_BUILD_TOOLS.join(' ')}; do command -v "$t" > /dev/null || missing="$missing $t"; done
+  [ -z "$missing" ] || { echo "netlab: cannot build tcpkali, missing:$missing (bison or byacc, flex and a C++ compiler are required by its configure)" >&2; exit 1; }
+  src=\${NETLAB_SRC:-/opt/tcpkali-src}
+  if [ -z "\${NETLAB_SRC:-}" ]; then
+    rm -rf "$src"
+    timeout 300 git clone --depth 1 --branch ${TCPKALI_TAG} https://github.com/satori-com/tcpkali "$src"
+  fi
+  cd "$src"
   test -x configure || autoreconf -iv
-  ./configure --prefix=/usr/local
+  ./configure --prefix=\${NETLAB_PREFIX:-/usr/local}
   make -j"$(nproc)"
   make install
   cd /
 fi
-tcpkali --version
 `;
+}
+
+/** Base packages; the client also builds its load tools. */
+export function packagesScript(o: { image: Image; role: 'client' | 'server'; tools: ('tcpkali' | 'wrk' | 'ab')[] }): string {
+  const update = o.image.packages === 'apt-get' ? 'DEBIAN_FRONTEND=noninteractive apt-get update -q\n' : '';
+  let s = `${HEAD}${update}${installCommand(o.image, packageList(o))}\n`;
+  if (!o.image.tuned) s += `echo 'netlab: ${o.image.os} does not package tuned; the tuning step records it as skipped'\n`;
+  if (o.role === 'client' && o.tools.includes('tcpkali')) s += `${tcpkaliBuild()}tcpkali --version\n`;
   if (o.role === 'client' && o.tools.includes('wrk'))
     s += `if ! command -v wrk > /dev/null; then
   rm -rf /opt/wrk-src
@@ -172,24 +214,21 @@ export function parseFacts(text: string): HostFacts {
   };
 }
 
-/** Container runtime and kubeadm/kubelet/kubectl from the community repository, pinned to a minor. */
+/** Container runtime and kubeadm/kubelet/kubectl from the community repository (rpm or deb), pinned to a minor. */
 export function kubePackagesScript(o: { image: Image; kubernetesVersion: string; ipvs: boolean }): string {
-  const pm = o.image.packages;
   const modules = ['overlay', 'br_netfilter', ...(o.ipvs ? ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack'] : [])];
-  const repo = `https://pkgs.k8s.io/core:/stable:/v${o.kubernetesVersion}/rpm/`;
-  return `${HEAD}printf '%s\\n' ${modules.join(' ')} > /etc/modules-load.d/netlab.conf
-for m in ${modules.join(' ')}; do modprobe "$m"; done
-cat > /etc/sysctl.d/90-netlab-k8s.conf <<'SYSCTL'
-net.ipv4.ip_forward = 1
-net.bridge.bridge-nf-call-iptables = 1
-SYSCTL
-sysctl --system > /dev/null
-swapoff -a
-${pm} install -y containerd iptables
-install -d /etc/containerd
-containerd config default > /etc/containerd/config.toml
-sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml
-systemctl enable --now containerd
+  const deb = o.image.packages === 'apt-get';
+  const repo = `https://pkgs.k8s.io/core:/stable:/v${o.kubernetesVersion}/${deb ? 'deb' : 'rpm'}/`;
+  const install = deb
+    ? `${installCommand(o.image, ['containerd', 'iptables'])}
+install -d -m 755 /etc/apt/keyrings
+curl -fsSL ${repo}Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] ${repo} /' > /etc/apt/sources.list.d/kubernetes.list
+DEBIAN_FRONTEND=noninteractive apt-get update -q
+${installCommand(o.image, ['kubelet', 'kubeadm', 'kubectl'])}
+apt-mark hold kubelet kubeadm kubectl
+`
+    : `${installCommand(o.image, ['containerd', 'iptables'])}
 cat > /etc/yum.repos.d/kubernetes.repo <<'REPO'
 [kubernetes]
 name=Kubernetes
@@ -199,7 +238,21 @@ gpgcheck=1
 gpgkey=${repo}repodata/repomd.xml.key
 exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
 REPO
-${pm} install -y kubelet kubeadm kubectl --disableexcludes=kubernetes
+${o.image.packages} install -y kubelet kubeadm kubectl --disableexcludes=kubernetes
+`;
+  return `${HEAD}printf '%s\\n' ${modules.join(' ')} > /etc/modules-load.d/netlab.conf
+for m in ${modules.join(' ')}; do modprobe "$m"; done
+cat > /etc/sysctl.d/90-netlab-k8s.conf <<'SYSCTL'
+net.ipv4.ip_forward = 1
+net.bridge.bridge-nf-call-iptables = 1
+SYSCTL
+sysctl --system > /dev/null
+swapoff -a
+${install}install -d /etc/containerd
+containerd config default > /etc/containerd/config.toml
+sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml
+systemctl enable --now containerd
+systemctl restart containerd
 systemctl enable --now kubelet
 kubeadm version -o short
 `;

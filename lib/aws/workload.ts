@@ -3,10 +3,13 @@
 // measuring loop. The loop writes raw tool output plus points.tsv; `netlab collect` turns those
 // into result.json on the machine running Pulumi.
 import { shq } from '../shell.ts';
+import { ParseError, type Measured } from '../parsers.ts';
 import { nginxConf, responseFiles, WRK_REPORT_LUA } from '../nginx.ts';
 import type { AwsSpec } from '../spec.ts';
-import type { TuningStep } from '../tuning/plan.ts';
-import { HEAD, HOST_DIR, RETRY_FN } from './scripts.ts';
+import { tuningSteps, type TuningStep } from '../tuning/plan.ts';
+import { parseLscpuP } from '../tuning/topology.ts';
+import type { Image } from './catalogue.ts';
+import { HEAD, HOST_DIR, parseFacts, RETRY_FN } from './scripts.ts';
 import { NGINX_IMAGE } from './cluster.ts';
 
 
@@ -41,6 +44,30 @@ skip() { record skipped "$1" '' '' '' "$2"; }
 debugfs() { mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug; }
 ${lines.join('\n')}
 `;
+}
+
+/**
+ * The tuning script for a host, from what its facts step printed. Pure. On an image without a tuned
+ * package (Amazon Linux 2023) the tuned step is recorded as skipped with the reason, never dropped.
+ */
+export function hostTuningScript(spec: AwsSpec, factsText: string, image: Pick<Image, 'os' | 'tuned'>): string {
+  const f = parseFacts(factsText);
+  const steps = tuningSteps(spec.tuning, {
+    topology: parseLscpuP(f.lscpu),
+    kernel: f.kernel,
+    nics: [{ name: f.nic.name, rxQueues: f.nic.rxQueues, txQueues: f.nic.txQueues, irqs: f.nic.irqs }],
+    embedded: false,
+    namespaces: [],
+    iptables: 'iptables',
+    traffic: { tcpPorts: [80], udpPorts: spec.datapath === 'vxlan' || spec.datapath === 'calico-vxlan' ? [8472, 4789] : [] },
+  });
+  return tuningScript(
+    steps.map((s): TuningStep =>
+      s.setting === 'tuned' && s.kind === 'command' && !image.tuned
+        ? { kind: 'skip', setting: 'tuned', why: `tuned profile ${spec.tuning.tuned} not applied: ${image.os} does not package tuned (its other settings are applied one by one above)` }
+        : s,
+    ),
+  );
 }
 
 export const NGINX_DIR = '/tmp/netlab';
@@ -143,6 +170,69 @@ export interface AwsPoint {
 export const CONN_REUSE_CONCURRENCY = 8;
 const PERCENTILES = '50,90,99,99.9,99.99,99.999,100';
 
+/**
+ * E3's load on aws: `workers` loops, each opening a new connection per request (curl with
+ * `Connection: close`, so the client port changes every time and gets reused within
+ * ip_local_port_range) until `seconds` have passed, whatever fails: a refused, reset or timed-out
+ * attempt is logged and the loop goes on. One line per attempt:
+ * `worker start_epoch curl_exit http_code connect_s total_s local_port`. Only bash, date and curl:
+ * every image has them (Node does not run on Amazon Linux 2, whose glibc is too old, and E3's
+ * kernel below 5.9 exists only there).
+ */
+export const REUSE_LOAD_FN = `reuse_worker() {
+  local w=$1 end=$2 limit=$3 t out rc
+  while [ "$(date +%s%N)" -lt "$end" ]; do
+    t=$(date +%s.%N)
+    rc=0
+    out=$(curl -s -o /dev/null -H 'Connection: close' -m "$limit" -w '%{http_code} %{time_connect} %{time_total} %{local_port}' "$URL") || rc=$?
+    printf '%s %s %s %s\\n' "$w" "$t" "$rc" "\${out:-000 0 0 0}"
+  done
+}
+reuse_load() {
+  local workers=$1 seconds=$2 limit=$3 end w
+  end=$(( $(date +%s%N) + seconds * 1000000000 ))
+  for ((w = 1; w <= workers; w++)); do reuse_worker "$w" "$end" "$limit" & done
+  wait
+}
+export -f reuse_worker reuse_load
+`;
+
+/** What reuse_load logged, as measurements; `rolloutAt` (epoch seconds) splits attempts before and after the rolling update. */
+export function parseReuseLog(text: string, rolloutAt?: number): Measured {
+  const rows = text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 6 && /^\d+$/.test(f[0]!))
+    .map((f) => ({ start: Number(f[1]), rc: Number(f[2]), code: Number(f[3]), connect: Number(f[4]), total: Number(f[5]) }));
+  if (!rows.length) throw new ParseError('reuse_load logged no attempt');
+  const first = Math.min(...rows.map((r) => r.start));
+  const last = Math.max(...rows.map((r) => r.start + r.total));
+  const done = rows.filter((r) => r.rc === 0);
+  const ms = done.map((r) => r.total * 1000).sort((a, b) => a - b);
+  const q = (p: number) => (ms.length ? ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]! : 0);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const after = rolloutAt !== undefined ? rows.filter((r) => r.start >= rolloutAt) : [];
+  const seconds = Math.max(last - first, 0.001);
+  return {
+    requests: done.length,
+    attempts: rows.length,
+    errors: rows.length - done.length,
+    non2xx: done.filter((r) => r.code < 200 || r.code > 299).length,
+    reqPerSec: round(rows.length / seconds),
+    bytesPerResponse: null,
+    latencyMs: { mean: round(ms.reduce((a, b) => a + b, 0) / (ms.length || 1)), p50: round(q(50)), p90: round(q(90)), p99: round(q(99)), p999: round(q(99.9)), max: round(ms[ms.length - 1] ?? 0) },
+    toolSeconds: round(seconds),
+    detail: {
+      // A SYN dropped to a reused port is retransmitted after 1 s: connects of 0.9 s or more.
+      connectStalls: rows.filter((r) => r.connect >= 0.9).length,
+      lastAttemptSeconds: round(Math.max(...rows.map((r) => r.start)) - first),
+      ...(rolloutAt !== undefined
+        ? { rolloutAtSeconds: round(rolloutAt - first), attemptsAfterRollout: after.length, failuresAfterRollout: after.filter((r) => r.rc !== 0 || r.code < 200 || r.code > 299).length }
+        : {}),
+    },
+  };
+}
+
 /** Every measured point of the stack, in run order (Service counts ascending: the fleet only grows). */
 export function awsPoints(spec: AwsSpec): AwsPoint[] {
   const w = spec.workload;
@@ -198,7 +288,8 @@ export function awsPoints(spec: AwsSpec): AwsPoint[] {
               tool: 'conn-reuse',
               repetition: rep,
               params: { ...common, keepalive: false, concurrency: CONN_REUSE_CONCURRENCY, durationSeconds: w.durationSeconds },
-              command: `ab -q -r -n 100000000 -t ${w.durationSeconds} -c ${CONN_REUSE_CONCURRENCY} -s ${w.timeoutSeconds} -e "$RAW/$ID.csv" "$URL"`,
+              // Not ab: with -t it stops after 50,000 requests, and it exits on a poll timeout or after 10 connect failures.
+              command: `reuse_load ${CONN_REUSE_CONCURRENCY} ${w.durationSeconds} ${w.timeoutSeconds}`,
               timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 30,
             });
           }
@@ -229,12 +320,43 @@ export function runScript(spec: AwsSpec, points: AwsPoint[], o: { clientCpus: st
       .join('\n'),
   );
   const target = p?.target === 'fixed' ? 'first' : 'last';
-  return `${HEAD}${RETRY_FN}RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+  return `${HEAD}${RETRY_FN}${conn ? REUSE_LOAD_FN : ''}RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 RUN=${HOST_DIR}/runs/$RUN_ID
 RAW=$RUN/raw
 CPUS=${shq(o.clientCpus)}
 NCPUS=$(taskset -c "$CPUS" nproc)
 mkdir -p "$RAW"
+FAIL_LINE=''
+FAIL_CMD=''
+ID=''
+write_env() {
+  jq -n --arg hostname "$(hostname)" --arg kernel "$(uname -r)" --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \\
+    --arg arch "$(uname -m)" --arg cpuModel "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson cpus "$(nproc)" \\
+    --argjson memoryBytes "$(awk '/MemTotal/ {print $2 * 1024}' /proc/meminfo)" \\
+    --arg tcpkali "$(tcpkali --version 2>&1 | head -1 || true)" --arg ab "$(ab -V 2>&1 | head -1 || true)" --arg wrk "$(wrk --version 2>&1 | head -1 || true)" \\
+    --arg kubectl "$(kubectl version --client -o json 2> /dev/null | jq -r .clientVersion.gitVersion || true)" \\
+    '{hostname: $hostname, kernel: $kernel, os: $os, arch: $arch, cpuModel: $cpuModel, cpus: $cpus, memoryBytes: $memoryBytes, tools: {tcpkali: $tcpkali, ab: $ab, wrk: $wrk, kubectl: $kubectl}}' > "$RUN/env.json"
+}
+# Whatever happens, the tarball is written with what exists; a failure is recorded in failure.tsv
+# and the step still hands the tarball to collect (which marks the result failed), so nothing measured is lost.
+finish() {
+  local code=$?
+  trap - EXIT ERR
+  set +e
+  if [ "$code" -ne 0 ]; then
+    printf 'exit\\t%s\\nline\\t%s\\ncommand\\t%s\\npoint\\t%s\\n' "$code" "$FAIL_LINE" "$FAIL_CMD" "$ID" > "$RUN/failure.tsv"
+    echo "netlab: the run failed (exit $code at line $FAIL_LINE: $FAIL_CMD)\${ID:+ during point $ID}; keeping what was measured" >&2
+  fi
+${p?.mode === 'iptables' ? '  iptables-save -t nat | gzip > "$RAW/iptables-nat.txt.gz"\n' : ''}${p?.mode === 'ipvs' ? '  ipvsadm -Ln | gzip > "$RAW/ipvs.txt.gz"\n' : ''}${p?.mode === 'nftables' ? '  nft list table ip kube-proxy | gzip > "$RAW/nft.txt.gz"\n' : ''}  cp ${HOST_DIR}/tuning.tsv "$RUN/" 2> /dev/null
+  write_env
+  tar -czf "$RUN.tgz" -C "$RUN" . || exit 1
+  echo "netlab-run: $RUN.tgz"
+  exit 0
+}
+set -E
+trap 'FAIL_LINE=$LINENO; FAIL_CMD=$BASH_COMMAND' ERR
+trap 'exit 143' TERM HUP INT
+trap finish EXIT
 cat > "$RUN/wrk-report.lua" <<'LUA'
 ${WRK_REPORT_LUA}LUA
 printf 'id\\ttool\\trepetition\\tparams\\texit\\twall_seconds\\tservices_seconds\\n' > "$RUN/points.tsv"
@@ -293,14 +415,5 @@ export RUN RAW CPUS NCPUS
 
 ${pointLines.join('\n')}
 
-${p?.mode === 'iptables' ? 'iptables-save -t nat | gzip > "$RAW/iptables-nat.txt.gz"\n' : ''}${p?.mode === 'ipvs' ? 'ipvsadm -Ln | gzip > "$RAW/ipvs.txt.gz"\n' : ''}${p?.mode === 'nftables' ? 'nft list table ip kube-proxy | gzip > "$RAW/nft.txt.gz"\n' : ''}cp ${HOST_DIR}/tuning.tsv "$RUN/" 2> /dev/null || true
-jq -n --arg hostname "$(hostname)" --arg kernel "$(uname -r)" --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \\
-  --arg arch "$(uname -m)" --arg cpuModel "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson cpus "$(nproc)" \\
-  --argjson memoryBytes "$(awk '/MemTotal/ {print $2 * 1024}' /proc/meminfo)" \\
-  --arg tcpkali "$(tcpkali --version 2>&1 | head -1 || true)" --arg ab "$(ab -V 2>&1 | head -1 || true)" --arg wrk "$(wrk --version 2>&1 | head -1 || true)" \\
-  --arg kubectl "$(kubectl version --client -o json | jq -r .clientVersion.gitVersion)" \\
-  '{hostname: $hostname, kernel: $kernel, os: $os, arch: $arch, cpuModel: $cpuModel, cpus: $cpus, memoryBytes: $memoryBytes, tools: {tcpkali: $tcpkali, ab: $ab, wrk: $wrk, kubectl: $kubectl}}' > "$RUN/env.json"
-tar -czf "$RUN.tgz" -C "$RUN" .
-echo "netlab-run: $RUN.tgz"
 `;
 }
