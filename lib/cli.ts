@@ -16,7 +16,8 @@ import { environment, machinePlanOptions, PreflightError, upLocal, type Progress
 import { buildPlan, renderPlan } from './plan.ts';
 import { LOAD_MODES, timeProxyLoad, type LoadResult } from './proxy/load.ts';
 import { resultJsonSchema, type RunResult } from './result.ts';
-import { runRps } from './rps.ts';
+import { RpsClientMissing, rpsClient, rpsFlags } from './rps.ts';
+import { spawn } from 'node:child_process';
 import { DATAPATHS, PROXY_MODES, SpecError, specFromStackDoc, type Spec } from './spec.ts';
 import { listStackNames, loadStack, loadStacks, PROJECT_DIR, stackListing } from './stackfile.ts';
 import { WriteError } from './files.ts';
@@ -49,7 +50,7 @@ function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void
 }
 
 function fail(e: unknown): never {
-  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError || e instanceof PrereqError || e instanceof UsageError || e instanceof StackNameError || e instanceof WriteError || e instanceof TeardownError;
+  const known = e instanceof SpecError || e instanceof PreflightError || e instanceof LockError || e instanceof PrereqError || e instanceof UsageError || e instanceof StackNameError || e instanceof WriteError || e instanceof TeardownError || e instanceof RpsClientMissing;
   process.stderr.write(`netlab: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
   process.exit(2);
 }
@@ -243,6 +244,39 @@ async function benchSpecs(verb: string, variants: { label: string; name: string;
     else specs.push(spec);
   }
   return { specs, skipped };
+}
+
+/** bench-client's figures from its run: the floor (ab -c 1 vs the client) and each ceiling point. */
+export function benchClientFigures(r: RunResult, dir: string) {
+  const floor = r.proxy?.clientFloor ?? null;
+  const points = r.points
+    .filter((p) => p.tool === 'rps')
+    .map((p) => ({
+      rate: p.params.rate!,
+      held: p.status === 'ok' && !!p.rps?.keptUp,
+      achievedRate: p.rps?.achievedRate ?? null,
+      p50Ms: p.latencyMs?.p50 ?? null,
+      p99Ms: p.latencyMs?.p99 ?? null,
+      clientCores: p.rps?.clientCpuCores ?? null,
+      errors: (p.errors ?? 0) + (p.non2xx ?? 0),
+      status: p.status,
+      reason: p.reason ?? null,
+    }));
+  const ceiling = points.filter((p) => p.held).reduce<number | null>((m, p) => (m === null || p.rate > m ? p.rate : m), null);
+  return { stack: r.stack, status: r.status, dir, cpus: r.tuning?.placement?.client ?? null, floor, ceilingHeld: ceiling, points };
+}
+
+function renderBenchClient(b: ReturnType<typeof benchClientFigures>): string {
+  const f = b.floor;
+  const lines = [
+    f && f.ratio !== null
+      ? `floor at ${f.rate} req/s, a new connection per request: ab -c 1 mean ${f.abMeanMs} ms; client p50 ${f.clientP50Ms} ms, mean ${f.clientMeanMs} ms; ratio client p50 ÷ ab mean = ${f.ratio} (${f.ratio <= 1.3 ? 'within' : 'ABOVE'} 1.3)`
+      : `floor: not measured${f?.error ? ` (${f.error})` : ''}`,
+  ];
+  const t = new Table({ head: ['new conn/s', 'held?', 'achieved', 'p50 ms', 'p99 ms', 'client cores', 'failed'], style: { head: [], border: [] } });
+  for (const p of b.points) t.push([p.rate, p.held ? 'yes' : 'NO', p.achievedRate ?? '-', p.p50Ms ?? '-', p.p99Ms ?? '-', p.clientCores ?? '-', p.errors]);
+  lines.push(`client pinned to CPU ${b.cpus ?? '(not pinned)'}:`, t.toString(), `ceiling: ${b.ceilingHeld === null ? 'no rate held' : `${b.ceilingHeld} new connections per second held`}; ${b.dir}/result.json`);
+  return lines.join('\n');
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -477,6 +511,43 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   program
+    .command('bench-client')
+    .description("the load client's floor and ceiling in one run: ab -c 1 and the client on the same path (a new connection per request), their ratio, and the new connections per second the client holds pinned to one CPU")
+    .option('--rate <n>', 'requests per second of the floor measurement', '1000')
+    .option('--ceiling <list>', 'new-connection rates to try, pinned to one CPU', '10000,20000,30000,40000')
+    .option('--seconds <n>', 'length of each ceiling point', '5')
+    .option('--datapath <dp>', 'path between client and server', 'host')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { rate: string; ceiling: string; seconds: string; datapath: string; json?: boolean }) => {
+      const f = flags('bench-client');
+      const { rate, ceiling, seconds, datapath } = checked(() => ({
+        rate: f.int('--rate', o.rate, 1, 100_000),
+        ceiling: f.ints('--ceiling', o.ceiling, 1, 100_000),
+        seconds: f.int('--seconds', o.seconds, 1, 600),
+        datapath: f.name('--datapath', o.datapath, DATAPATHS),
+      }));
+      const { specs, skipped } = await benchSpecs('bench-client', [
+        {
+          label: datapath,
+          name: 'bench-client',
+          config: {
+            'netlab:description': `netlab bench-client: ${datapath}`,
+            'netlab:datapath': datapath,
+            // proxy none: the client calls the server straight, and the run measures the client's
+            // floor (ab -c 1, then the client at the first rate) before its points.
+            'netlab:proxy': { mode: 'none', services: [1] },
+            'netlab:workload': { tool: 'rps', rate: [rate, ...ceiling], durationSeconds: seconds, keepalive: [false], maxConnections: 20_000 },
+            // The client on one CPU (taskset), nginx on the others; nothing machine-wide is changed.
+            'netlab:tuning': { profile: 'none', pinning: true },
+          },
+        },
+      ]);
+      const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
+      const bench = outcomes.map(({ result: r, dir }) => benchClientFigures(r, dir));
+      benchOutput(outcomes, { bench, skipped }, () => bench.map(renderBenchClient).join('\n'), skipped, o.json);
+    });
+
+  program
     .command('bench-proxy')
     .description('E1/E4 in one run: each proxy mode at 1 and 10,000 Services, 1000 req/s, keepalive off and on; prints 10,000 ÷ 1 latency ratios, programming time, rules walked, CPU')
     .option('--modes <list>', 'comma-separated proxy modes', 'iptables,nftables,ebpf')
@@ -579,11 +650,11 @@ export async function main(argv: string[]): Promise<void> {
           ...(o.expectBody !== undefined ? { expectBodyBytes: f.int('--expect-body', o.expectBody, 0, 1 << 30) } : {}),
         };
       });
-      const report = await runRps(options);
-      process.stderr.write(`rps: ${report.verdict}; p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms, mean ${report.latencyMs.mean} ms; client CPU ${report.cpu.cores} cores\n`);
-      process.stdout.write(JSON.stringify(report) + '\n');
-      // Not one response (no such name, nothing listening, …): the run failed, whatever its figures.
-      if (!report.ok) process.exitCode = 1;
+      // The client is compiled (tools/rps): it prints the verdict on stderr and the report on
+      // stdout, and exits 1 when not one request succeeded (no such name, nothing listening, …).
+      const binary = checked(() => rpsClient());
+      const child = spawn(binary, rpsFlags(options), { stdio: ['ignore', 'inherit', 'inherit'] });
+      process.exitCode = await new Promise<number>((res) => child.on('close', (code) => res(code ?? 2)).on('error', (e) => fail(e)));
     });
 
   program

@@ -9,12 +9,13 @@ import { gzipSync } from 'node:zlib';
 import { run, type ExecResult } from './exec.ts';
 import { missing, probeFeatures, toolVersions } from './features.ts';
 import { parseAb, parseRps, parseWrk, ParseError, type Measured } from './parsers.ts';
-import { buildPlan, cgroupBase, inCgroup, nsPrefix, renderPlan, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
+import { buildPlan, cgroupBase, inCgroup, nsPrefix, renderPlan, type ClientFloor, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from './result.ts';
 import type { Spec } from './spec.ts';
 import { acquireLock, cgroupRoot, listNamespaces, readState, runDirOf, teardownStack, writeState } from './state.ts';
 import { makeDir, writeFileAtomic } from './files.ts';
 import { PROJECT_DIR } from './stackfile.ts';
+import { rpsClient, rpsClientPath, RpsClientMissing } from './rps.ts';
 import { cpuBetween, sampleCpu } from './cpu.ts';
 import { rulesWalked } from './proxy/iptables.ts';
 import { multiarchInclude } from './proxy/ebpf.ts';
@@ -74,11 +75,11 @@ export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Plan options for this machine: its cgroup v2 mount, netlab's own command, clang's includes, CPU topology and kernel. */
-export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'netlab' | 'includeDir' | 'host'> {
+/** Plan options for this machine: its cgroup v2 mount, the load client built from this checkout, clang's includes, CPU topology and kernel. */
+export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'rpsClient' | 'includeDir' | 'host'> {
   return {
     cgroupRoot: cgroupRoot() ?? '/sys/fs/cgroup',
-    netlab: [process.execPath, join(PROJECT_DIR, 'bin', 'netlab.js')],
+    rpsClient: [rpsClientPath()],
     includeDir: multiarchInclude(arch()),
     host: { topology: parseLscpuP(execFileSync('lscpu', ['-p=CPU,CORE,SOCKET,NODE'], { encoding: 'utf8' })), kernel: release() },
   };
@@ -223,6 +224,40 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   }
 }
 
+/**
+ * The load client's floor, once per run, before the proxy is programmed: `ab -c 1` and the client
+ * (a new connection per request) on the same direct path. ratio = client p50 ÷ ab mean; a proxy
+ * effect smaller than the client's excess over ab cannot be told from the instrument.
+ */
+async function measureFloor(plan: Plan, f: ClientFloor, signal?: AbortSignal): Promise<NonNullable<NonNullable<RunResult['proxy']>['clientFloor']>> {
+  const out = (name: string, r: ExecResult) => writeFileSync(join(plan.rawDir, name), r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''));
+  const raw = ['raw/client-floor-ab.txt', `raw/${f.abCsv}`, 'raw/client-floor-rps.txt'];
+  try {
+    const ab = await run(f.ab, { check: false, signal, timeoutMs: f.timeoutSeconds * 1000 });
+    out('client-floor-ab.txt', ab);
+    const rps = await run(f.rps, { check: false, signal, timeoutMs: f.timeoutSeconds * 1000 });
+    out('client-floor-rps.txt', rps);
+    const a = parseAb(ab.stdout, readFileSync(join(plan.rawDir, f.abCsv), 'utf8'));
+    const { report } = parseRps(rps.stdout);
+    const abMeanMs = a.latencyMs.mean!;
+    const clientP50Ms = report.latencyMs.p50;
+    return {
+      rate: f.rate,
+      abMeanMs,
+      clientP50Ms,
+      clientMeanMs: report.latencyMs.mean,
+      ratio: abMeanMs > 0 ? Math.round((clientP50Ms / abMeanMs) * 1000) / 1000 : null,
+      clientKeptUp: report.keptUp,
+      abErrors: a.errors + a.non2xx,
+      clientErrors: report.sent - report.ok,
+      raw,
+    };
+  } catch (e) {
+    if ((e as Error).message === 'interrupted') throw e;
+    return { rate: f.rate, abMeanMs: null, clientP50Ms: null, clientMeanMs: null, ratio: null, clientKeptUp: null, abErrors: null, clientErrors: null, raw, error: (e as Error).message };
+  }
+}
+
 /** conn-reuse: requests nginx served on the drained backend's address after weight 0 and after removal. */
 function drainedHits(plan: Plan, drain: NonNullable<Point['drain']>, startMs: number): NonNullable<PointResult['connReuse']> {
   const ip = drain.backend.split(':')[0]!;
@@ -309,6 +344,14 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
   progress({ stack, phase: 'preflight', text: 'checking kernel features and tools' });
   const env = await environment();
   const problems = missing(spec, await probeFeatures(), env.tools, env.kernel);
+  if (spec.workload.tool === 'rps' || spec.workload.tool === 'conn-reuse') {
+    try {
+      rpsClient();
+    } catch (e) {
+      if (!(e instanceof RpsClientMissing)) throw e;
+      problems.push(e.message);
+    }
+  }
   if (problems.length) throw new PreflightError(stack, problems);
 
   const release = acquireLock(stack);
@@ -391,6 +434,11 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         result.tuning.placement.clientReadBack = r.stdout.split(':')[1]?.trim() ?? null;
       }
 
+      if (plan.clientFloor && result.proxy) {
+        progress({ stack, phase: 'load', text: `the load client's floor: ab -c 1 and the client at ${plan.clientFloor.rate} req/s, straight to the server` });
+        result.proxy.clientFloor = await measureFloor(plan, plan.clientFloor, signal);
+        save();
+      }
       if (plan.proxy) {
         writeFiles(plan.proxy.setup.files);
         for (const argv of plan.proxy.setup.steps) await run(argv, { signal, timeoutMs: 60_000 });

@@ -102,7 +102,26 @@ export interface Plan {
   points: Point[];
   proxy: PlanProxy | null;
   tuning: PlanTuning | null;
+  /** Proxy stacks with the rps client: its floor, measured once before the proxy is programmed. */
+  clientFloor: ClientFloor | null;
 }
+
+/**
+ * The load client's own floor: `ab -c 1` and the client at the stack's rate, a new connection per
+ * request, straight to the server's address, in the client's namespace, cgroup and CPUs.
+ */
+export interface ClientFloor {
+  rate: number;
+  url: string;
+  ab: string[];
+  /** ab's percentile CSV, relative to the raw dir. */
+  abCsv: string;
+  rps: string[];
+  timeoutSeconds: number;
+}
+
+/** Seconds the client runs for its floor; ab sends as many requests. */
+export const CLIENT_FLOOR_SECONDS = 5;
 
 export interface PlanTuning {
   spec: Tuning;
@@ -134,8 +153,8 @@ export interface PlanOptions {
   rawDir: string;
   /** Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
   cgroupRoot?: string;
-  /** How to start netlab itself for its own load client (`netlab rps`). */
-  netlab?: string[];
+  /** How to start netlab's load client (tools/rps, built into the tools cache: lib/rps.ts rpsClientPath). */
+  rpsClient?: string[];
   /** clang's multiarch include directory (ebpf). */
   includeDir?: string;
   /** The machine's CPU topology and kernel release: needed when the stack tunes the host. */
@@ -369,6 +388,24 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     points: buildPoints(spec, { ...endpoint.client, cgroup: `${cgBase}/client` }, urls, proxy, opts, tuning?.placement?.client ?? null),
     proxy,
     tuning,
+    clientFloor: proxy ? clientFloor(spec, `${cgBase}/client`, endpoint.client.netns, urls[0]!, opts, tuning?.placement?.client ?? null) : null,
+  };
+}
+
+function clientFloor(spec: Spec, cgroup: string, netns: string, u: { responseBytes: number; url: string }, opts: PlanOptions, cpus: number[] | null): ClientFloor | null {
+  const w = spec.workload;
+  if (w.tool !== 'rps' && w.tool !== 'conn-reuse') return null;
+  const rate = w.tool === 'rps' ? w.rate[0]! : w.rate;
+  const load = (argv: string[]) => inCgroup(cgroup, inNs(netns, ...(cpus ? taskset(cpus) : []), ...argv));
+  const abCsv = 'client-floor-ab.csv';
+  const n = rate * CLIENT_FLOOR_SECONDS;
+  return {
+    rate,
+    url: u.url,
+    ab: load(['ab', '-q', '-r', '-n', String(n), '-c', '1', '-s', String(w.timeoutSeconds), '-e', `${opts.rawDir}/${abCsv}`, u.url]),
+    abCsv,
+    rps: load([...(opts.rpsClient ?? ['netlab-rps']), u.url, '--rate', String(rate), '--duration', String(CLIENT_FLOOR_SECONDS), '--requests-per-connection', '1', '--hosts', '1', '--max-connections', '1000', '--timeout', String(w.timeoutSeconds * 1000), '--expect-body', String(bodyFor(u.responseBytes))]),
+    timeoutSeconds: CLIENT_FLOOR_SECONDS + w.timeoutSeconds + 60,
   };
 }
 
@@ -379,7 +416,7 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
   const points: Point[] = [];
   const pin = cpus ? taskset(cpus) : [];
   const load = (argv: string[]) => inCgroup(client.cgroup, inNs(client.netns, ...pin, ...argv));
-  const netlab = opts.netlab ?? ['node', 'bin/netlab.js'];
+  const rpsClient = opts.rpsClient ?? ['netlab-rps'];
   const counts: (number | null)[] = proxy ? proxy.counts : [null];
   const reuseModes: (number | null)[] = spec.proxy?.mode === 'ipvs' ? spec.proxy.ipvs.connReuseMode : [null];
   for (const services of counts) {
@@ -394,7 +431,7 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
       for (let rep = 1; rep <= spec.repetitions; rep++) {
         for (const { responseBytes, url, hosts } of urls) {
           const push = (pt: Omit<Point, 'repetition'>) => points.push({ ...pt, repetition: rep, params: { ...pt.params, ...extra }, ...(before ? { before: [...before, ...(pt.before ?? [])] } : {}) });
-          const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) => load([...netlab, 'rps', url, '--rate', String(rate), '--duration', String(seconds), '--requests-per-connection', String(perConn), '--hosts', String(hosts), '--max-connections', String(maxConn), '--timeout', String(timeoutS * 1000), '--expect-body', String(bodyFor(responseBytes))]);
+          const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) => load([...rpsClient, url, '--rate', String(rate), '--duration', String(seconds), '--requests-per-connection', String(perConn), '--hosts', String(hosts), '--max-connections', String(maxConn), '--timeout', String(timeoutS * 1000), '--expect-body', String(bodyFor(responseBytes))]);
           if (w.tool === 'conn-reuse') {
             const id = `conn-reuse-b${responseBytes}-q${w.rate}${sfx}-r${rep}`;
             const fleet = proxy!.fleet(services!);
@@ -538,6 +575,12 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
       if (prog.zeroCounters) out.push(`# before each point: ${prog.zeroCounters.map(shq).join(' ')}`, `# after each point (rules walked): ${prog.saveCounters!.map(shq).join(' ')}`);
       out.push(`# client calls: ${px.urls(n).map((u) => `${u.url}${u.hosts > 1 ? ` (connections spread over ${u.hosts} consecutive addresses)` : ''}`).join(', ')}`);
     }
+  }
+  const cf = plan.clientFloor;
+  if (cf) {
+    out.push('', `## host client: the load client's floor (once, before the proxy is programmed: ab -c 1, then the client at ${cf.rate} req/s, straight to the server)`);
+    out.push(`${cf.ab.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-ab.txt`)}`);
+    out.push(`${cf.rps.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-rps.txt`)}`);
   }
   out.push('', `## host client: load (${plan.points.length} measured points)`);
   for (const p of plan.points) {

@@ -160,6 +160,22 @@ export const RunResult = z.object({
           check: Check.describe('the target answered through the proxy after programming'),
         }),
       ),
+      clientFloor: z
+        .object({
+          rate: z.number().int().describe('req/s of the client (the stack\'s first rate)'),
+          abMeanMs: z.number().nullable().describe('`ab -c 1` mean latency, ms, a new connection per request'),
+          clientP50Ms: z.number().nullable().describe("the rps client's p50 latency (from intended send time), ms, a new connection per request"),
+          clientMeanMs: z.number().nullable(),
+          ratio: z.number().nullable().describe('clientP50Ms ÷ abMeanMs: how far the instrument sits above ab\'s floor (the client is meant to stay within 1.3)'),
+          clientKeptUp: z.boolean().nullable(),
+          abErrors: z.number().int().nullable(),
+          clientErrors: z.number().int().nullable(),
+          raw: z.array(z.string()).describe('raw output files, relative to the run directory'),
+          error: z.string().optional().describe('why the floor could not be measured'),
+        })
+        .nullable()
+        .optional()
+        .describe("the load client's floor, measured once per run before the proxy is programmed: ab -c 1 and the client on the same direct path to the server"),
     })
     .nullable()
     .optional(),

@@ -224,3 +224,7 @@ say "pulumi $want          ${source[pulumi]}"
 say "language nodejs       ${source[language-nodejs]}"
 say "resource command      ${source[command]}"
 say "PULUMI_HOME=$PULUMI_HOME; run pulumi as scripts/pulumi.sh <args> (or npm run pulumi -- <args>)"
+
+# --- netlab's load client (issue 15; kept apart from the Pulumi tools above) ------------------
+# tools/rps (Go) built into the same cache, keyed by a hash of its sources: see scripts/build-rps.sh.
+bash "$root/scripts/build-rps.sh"

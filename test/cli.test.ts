@@ -4,11 +4,12 @@
 // as root, the commands run as nobody: none of them may build a lab, and as nobody none could.
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rpsClient, rpsSourceHash } from '../lib/rps.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'netlab.js');
@@ -30,6 +31,19 @@ function netlab(...args: string[]): Promise<{ code: number | null; stdout: strin
 
 const scratchDirs: string[] = [];
 test.after.always(() => scratchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+// The load client lives in root's tools cache, which nobody cannot read: the rps verbs here get a
+// copy in a scratch cache (NETLAB_TOOLS_CACHE, the same <cache>/rps-<source hash>/ layout).
+test.before(() => {
+  const cache = mkdtempSync(join(tmpdir(), 'netlab-tools-'));
+  scratchDirs.push(cache);
+  const dir = join(cache, `rps-${rpsSourceHash()}`);
+  mkdirSync(dir);
+  copyFileSync(rpsClient(), join(dir, 'netlab-rps'));
+  for (const d of [cache, dir]) chmodSync(d, 0o755);
+  chmodSync(join(dir, 'netlab-rps'), 0o755);
+  process.env.NETLAB_TOOLS_CACHE = cache;
+});
 
 /** A scratch directory the commands (perhaps as nobody) can write into. */
 function scratch(): string {
@@ -110,6 +124,9 @@ const BAD: [string[], string][] = [
   [['bench-proxy-load', '--modes', 'ipvs'], 'bench-proxy-load: --modes "ipvs": expected some of iptables-legacy, iptables-nft, iptables-legacy-2019, nftables, comma-separated'],
   [['bench-proxy-load', '--services', '0'], 'bench-proxy-load: --services "0": expected one or more comma-separated whole numbers from 1 to 30000'],
   [['bench-proxy-load', '--timeout', 'never'], 'bench-proxy-load: --timeout "never": expected a whole number from 1 to 3600'],
+  [['bench-client', '--ceiling', '20000,fast'], 'bench-client: --ceiling "20000,fast": expected one or more comma-separated whole numbers from 1 to 100000'],
+  [['bench-client', '--rate', '0'], 'bench-client: --rate "0": expected a whole number from 1 to 100000'],
+  [['bench-client', '--datapath', 'flannel'], 'bench-client: --datapath "flannel": expected one of host, hostgw, vxlan, macvlan, ipvlan'],
   [['bench', '--datapaths', 'host,weave'], 'bench: --datapaths "host,weave": expected some of host, hostgw, vxlan, macvlan, ipvlan, comma-separated'],
   [['collect', 'aws-e2-vxlan', '--tarball', '/nonexistent'], 'collect: --tarball "/nonexistent": no such file; expected a run tarball (<run-id>.tgz) on this machine'],
   [['collect', 'aws-e2-vxlan', '--host', '10.0.0.1', '--remote', '/etc/shadow'], 'collect: --remote "/etc/shadow": expected the path the run step printed, /var/lib/netlab/runs/<YYYYMMDDTHHMMSSZ>.tgz'],

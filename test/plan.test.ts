@@ -103,7 +103,7 @@ test('load targets only the server endpoint inside a lab namespace', (t) => {
 
 // Whole plans with a Service fleet, one per proxy mode (2 Services × 2 backends, so every rule is
 // visible), plus the conn-reuse experiment. Reviewed by hand; regenerate as above.
-const proxyOpts = { ...opts, cgroupRoot: '/sys/fs/cgroup', netlab: ['node', '/opt/netlab/bin/netlab.js'], includeDir: '/usr/include/x86_64-linux-gnu' };
+const proxyOpts = { ...opts, cgroupRoot: '/sys/fs/cgroup', rpsClient: ['/opt/netlab/tools/netlab-rps'], includeDir: '/usr/include/x86_64-linux-gnu' };
 const proxyCases: [string, Record<string, unknown>][] = [
   ...(['none', 'iptables', 'nftables', 'ipvs', 'ebpf'] as const).map((mode): [string, Record<string, unknown>] => [
     `proxy-${mode}`,

@@ -47,6 +47,21 @@ function findingsSection(fs: Finding[]): string {
 const figure = (c: ReportPage['charts'][number]) =>
   `<figure id="${esc(c.id)}" class="chart${c.small ? ' small' : ''}">\n${c.svg}\n<figcaption><b>${esc(c.title)}.</b> ${esc(c.caption)} Exact figures: the table below. SVG: <a href="charts/${esc(c.id)}.svg">charts/${esc(c.id)}.svg</a>.</figcaption>\n</figure>`;
 
+/** The load client's floor per run (proxy stacks): ab -c 1 and the client on the same direct path, measured before the proxy was programmed. */
+function clientFloorSection(runs: Loaded[]): string {
+  const rows = runs.flatMap(({ result: r }) => {
+    const f = r.proxy?.clientFloor;
+    if (!f) return [];
+    const ms = (v: number | null) => (v === null ? '–' : v.toFixed(3));
+    const ratio = f.ratio === null ? `– <span class="range">${esc(f.error ?? '')}</span>` : `${f.ratio.toFixed(2)}×${f.ratio > 1.3 ? ' <span class="ns" title="the client adds more than 30 % to ab\'s floor: effects smaller than its excess are not resolved">above 1.3</span>' : ''}`;
+    return [[esc(r.stack), esc(r.runId), String(f.rate), ms(f.abMeanMs), ms(f.clientP50Ms), ms(f.clientMeanMs), ratio]];
+  });
+  if (!rows.length) return '';
+  return `<h3>The load client's floor</h3>
+<p>Once per run, before the proxy is programmed: <code>ab -c 1</code> and the rps client (a new connection per request) on the same direct path to the server. A proxy effect smaller than the client's excess over ab's mean cannot be told from the instrument.</p>
+${table(['stack', 'run', 'req/s', 'ab -c 1 mean ms', 'client p50 ms', 'client mean ms', 'client p50 ÷ ab mean'], rows)}`;
+}
+
 export function renderHtml(p: ReportPage): string {
   const stacks = [...new Set(p.runs.map((r) => r.result.stack))];
   const figures = table(
@@ -121,6 +136,7 @@ ${p.charts.length ? p.charts.filter((c) => !c.small).map(figure).join('\n') : '<
 ${p.charts.some((c) => c.small) ? `<h3>Latency by percentile, per configuration</h3>\n<div class="multiples">\n${p.charts.filter((c) => c.small).map(figure).join('\n')}\n</div>` : ''}
 <h2>Figures</h2>
 ${figures}
+${clientFloorSection(p.runs)}
 ${problems.length ? `<p>Configurations with invalid or failed points: ${problems.map((g) => `${esc(g.stack)} ${esc(g.load)} (${g.total - g.ok} of ${g.total})`).join('; ')}. Their figures use the valid points only.</p>` : ''}
 <h2>Stacks</h2>
 ${specs}
