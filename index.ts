@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { AwsExperiment } from './components/aws/experiment.ts';
 import { LocalExperiment } from './components/local-experiment.ts';
 import { isAwsSpec } from './lib/aws/plan.ts';
-import { missingProviderPlugins, specFromPulumiConfig } from './lib/pulumi-config.ts';
+import { localResultDir, missingProviderPlugins, specFromPulumiConfig } from './lib/pulumi-config.ts';
 
 const spec = specFromPulumiConfig(pulumi.getStack(), pulumi.runtime.allConfig());
 const projectDir = dirname(fileURLToPath(import.meta.url));
@@ -23,26 +23,37 @@ if (isAwsSpec(spec) && process.env.PULUMI_NODEJS_MONITOR) {
     );
 }
 
-export const datapath = spec.datapath;
-export const target = spec.target;
-export const proxyMode = spec.proxy?.mode ?? 'none';
-
 const awsExp = isAwsSpec(spec)
   ? new AwsExperiment(spec.name, { spec, projectDir, sshPrivateKey: new pulumi.Config('netlab').getSecret('sshPrivateKey') })
   : undefined;
 const localExp = awsExp ? undefined : new LocalExperiment(spec.name, { spec, projectDir });
 
-export const specHash = awsExp?.specHash ?? localExp!.specHash;
-/** local: `netlab up --json` output. */
-export const summary = localExp?.summary;
-// aws: what was built, what it costs, where the results went.
-export const kernel = awsExp?.plan.image.kernel;
-export const image = awsExp?.plan.image.ssmParameter;
-export const instanceType = awsExp?.plan.instanceType;
-export const hourlyCostUsd = awsExp?.plan.cost.usdPerHour;
-export const serverPublicIp = awsExp?.publicIps.server;
-export const clientPublicIp = awsExp?.publicIps.client;
-export const serverPrivateIp = awsExp?.plan.hosts.server.privateIp;
-export const clientPrivateIp = awsExp?.plan.hosts.client.privateIp;
-export const kubeconfig = awsExp?.kubeconfig;
-export const resultDir = awsExp?.resultDir;
+// The stack outputs: the keys of the default export, only those the stack's target has (a named
+// export per key would leave the other target's keys undefined, which the engine warns about on
+// every run). `resultDir` exists for both: lib/aws/sweep.ts reads it.
+const common = { datapath: spec.datapath, target: spec.target, proxyMode: spec.proxy?.mode ?? 'none' };
+const outputs = awsExp
+  ? {
+      ...common,
+      specHash: awsExp.specHash,
+      // What was built, what it costs, where the results went.
+      kernel: awsExp.plan.image.kernel,
+      image: awsExp.plan.image.ssmParameter,
+      instanceType: awsExp.plan.instanceType,
+      hourlyCostUsd: awsExp.plan.cost.usdPerHour,
+      serverPublicIp: awsExp.publicIps.server,
+      clientPublicIp: awsExp.publicIps.client,
+      serverPrivateIp: awsExp.plan.hosts.server.privateIp,
+      clientPrivateIp: awsExp.plan.hosts.client.privateIp,
+      kubeconfig: awsExp.kubeconfig,
+      resultDir: awsExp.resultDir,
+    }
+  : {
+      ...common,
+      specHash: localExp!.specHash,
+      /** `netlab up --json` output: run status, result directory, summary rows. */
+      summary: localExp!.summary,
+      /** The run's result directory (holds result.json), from that output. */
+      resultDir: localExp!.summary.apply((s) => localResultDir(s)),
+    };
+export default outputs;

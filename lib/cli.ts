@@ -18,8 +18,8 @@ import { LOAD_MODES, timeProxyLoad, type LoadResult } from './proxy/load.ts';
 import { resultJsonSchema, type RunResult } from './result.ts';
 import { RpsClientMissing, rpsClient, rpsFlags } from './rps.ts';
 import { spawn } from 'node:child_process';
-import { DATAPATHS, PROXY_MODES, SpecError, specFromStackDoc, type Spec } from './spec.ts';
-import { listStackNames, loadStack, loadStacks, PROJECT_DIR, stackListing } from './stackfile.ts';
+import { DATAPATHS, SpecError, specFromStackDoc, type Spec } from './spec.ts';
+import { listStackNames, loadStack, loadStacks, locateStack, PROJECT_DIR, STACKS_DIR, stackListing } from './stackfile.ts';
 import { WriteError } from './files.ts';
 import { interruptible } from './signals.ts';
 import { isStackName, STACK_NAME_RULE, StackNameError } from './names.ts';
@@ -28,6 +28,8 @@ import { proxyRatios, renderProxyRatios, renderTable, summarize } from './summar
 import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from './aws/plan.ts';
 import { awsPrereqs, checkSweep, PrereqError, sweep, type SweepRow } from './aws/sweep.ts';
 import { collectTarball, fetchTarball, RUN_TARBALL } from './aws/collect.ts';
+import { pulumiTools as pulumiToolsOf } from './pulumi-tools.ts';
+import { benchPulumi, renderPulumiBench } from './pulumi-bench.ts';
 
 /** Spinner on a terminal, plain lines elsewhere (CI logs). */
 function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void } {
@@ -60,27 +62,50 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** aws stacks: through the Automation API, up then always destroy; prints progress and a summary table. */
-async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolean }): Promise<SweepRow[]> {
+/**
+ * Stacks (aws or local) through the Automation API, up then always destroy; prints progress and a
+ * summary table. The engine reads each stack's config from stacks/, so a stack given as a path
+ * elsewhere is refused.
+ */
+async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolean; refs?: string[] }): Promise<SweepRow[]> {
   try {
     checkSweep(specs);
   } catch (e) {
     if (e instanceof PrereqError) throw e;
     throw new UsageError((e as Error).message);
   }
+  const outside = (o.refs ?? []).map((r) => locateStack(r)).filter((l) => resolve(l.path) !== join(STACKS_DIR, `Pulumi.${l.name}.yaml`));
+  if (outside.length)
+    throw new UsageError(`the Pulumi engine reads a stack's config from ${STACKS_DIR}/Pulumi.<stack>.yaml (Pulumi.yaml's stackConfigDir): ${outside.map((l) => l.path).join(', ')} is elsewhere; copy it there (or give its stack name)`);
   const { signal, dispose } = interruptible();
   try {
     const rows = await sweep(specs, { projectDir: PROJECT_DIR, signal, keep: o.keep, log: (stack, line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${stack}: ${line}\n`) });
     if (o.json) process.stdout.write(JSON.stringify({ runs: rows }, null, 2) + '\n');
-    else {
-      const t = new Table({ head: ['stack', 'status', 'minutes', 'USD/hour', 'est. USD', 'destroyed', 'results / error'], style: { head: [], border: [] } });
-      for (const r of rows) t.push([r.stack, r.status, r.minutes.toFixed(1), r.usdPerHour.toFixed(2), ((r.minutes / 60) * r.usdPerHour).toFixed(2), r.destroyed ? 'yes' : 'NO', r.resultDir ?? r.error ?? '']);
-      process.stdout.write(t.toString() + '\n');
-    }
+    else process.stdout.write(renderSweepTable(rows) + '\n');
     return rows;
   } finally {
     dispose();
   }
+}
+
+/** The sweep summary: one row per stack; a local stack has no cost ("-"); destroyed "-" = nothing was created. */
+export function renderSweepTable(rows: SweepRow[]): string {
+  const t = new Table({ head: ['stack', 'target', 'status', 'minutes', 'USD/hour', 'est. USD', 'destroyed', 'results / error'], style: { head: [], border: [] } });
+  for (const r of rows) {
+    const aws = r.target === 'aws';
+    t.push([
+      r.stack,
+      r.target,
+      r.status,
+      r.minutes.toFixed(1),
+      aws ? r.usdPerHour.toFixed(2) : '-',
+      aws ? ((r.minutes / 60) * r.usdPerHour).toFixed(2) : '-',
+      r.destroyed === null ? '-' : r.destroyed ? 'yes' : 'NO',
+      r.resultDir ?? r.error ?? '',
+    ]);
+    if (r.resultDir && r.error) t.push(['', '', '', '', '', '', '', r.error]);
+  }
+  return t.toString();
 }
 
 export interface RunManyOptions {
@@ -307,7 +332,7 @@ export async function main(argv: string[]): Promise<void> {
       if (specs.some(isAwsSpec)) {
         if (!specs.every(isAwsSpec)) fail(new UsageError('give either local or aws stacks to one `netlab up`, not both'));
         try {
-          const rows = await runSweep(specs, { json: o.json, keep: o.keep });
+          const rows = await runSweep(specs, { json: o.json, keep: o.keep, refs });
           process.exitCode = rows.length === specs.length && rows.every((r) => r.status === 'ok' && (r.destroyed || o.keep)) ? 0 : 1;
         } catch (e) {
           fail(e);
@@ -397,6 +422,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       const [features, env] = await Promise.all([probeFeatures(), environment()]);
+      const pulumiTools = pulumiToolsOf();
       const aws = awsPrereqs();
       const stacks = listStackNames().map((name) => {
         try {
@@ -409,7 +435,7 @@ export async function main(argv: string[]): Promise<void> {
         }
       });
       if (o.json) {
-        process.stdout.write(JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, aws, stacks }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, pulumi: pulumiTools, aws, stacks }, null, 2) + '\n');
         return;
       }
       process.stdout.write(`kernel ${env.kernel}, ${env.cpus} × ${env.cpuModel}, ${env.os}; running as ${process.getuid?.() === 0 ? 'root' : 'non-root (the local target needs root)'}\n\n`);
@@ -417,26 +443,56 @@ export async function main(argv: string[]): Promise<void> {
       for (const f of FEATURES) ft.push([f, features[f].ok ? 'ok' : 'MISSING', features[f].detail]);
       const tt = new Table({ head: ['tool', 'version'], style: { head: [], border: [] } });
       for (const [t, v] of Object.entries(env.tools)) tt.push([t, v === null ? 'MISSING' : v.length > 70 ? `${v.slice(0, 67)}...` : v]);
+      // The Pulumi tools (scripts/install-tools.sh): version and where each came from.
+      const pt = new Table({ head: ['Pulumi tool', 'version', 'from', 'detail'], style: { head: [], border: [] }, colWidths: [25, 18, 10, 73], wordWrap: true });
+      for (const x of pulumiTools) pt.push([x.tool, x.version ?? 'MISSING', x.source, x.detail]);
       const st = new Table({ head: ['stack', 'runs here', 'why not'], style: { head: [], border: [] }, colWidths: [26, 10, 90], wordWrap: true });
       for (const s of stacks) st.push([s.name, s.runnable ? 'yes' : 'no', s.problems.join('\n')]);
       const at = new Table({ head: ['aws target needs', 'state', 'detail'], style: { head: [], border: [] }, colWidths: [20, 9, 97], wordWrap: true });
       for (const x of aws) at.push([x.name, x.ok ? 'ok' : 'MISSING', x.detail]);
-      process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${at.toString()}\n${st.toString()}\n`);
+      process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${pt.toString()}\n${at.toString()}\n${st.toString()}\n`);
     });
 
   program
     .command('sweep')
-    .description('aws stacks, one after another, through the Pulumi Automation API: up, collect results, always destroy (also on failure or Ctrl-C)')
-    .argument('<stacks...>', 'aws stack names (aws-e2-vxlan → stacks/Pulumi.aws-e2-vxlan.yaml)')
+    .description('stacks (aws or local), one after another, through the Pulumi Automation API: up, collect results, always destroy (also on failure or Ctrl-C)')
+    .argument('<stacks...>', 'stack names (aws-e2-vxlan → stacks/Pulumi.aws-e2-vxlan.yaml, local-host → stacks/Pulumi.local-host.yaml)')
     .option('--json', 'print the summary as JSON')
-    .option('--keep', 'do not destroy (the hosts still end themselves at their time-to-live)')
+    .option('--keep', 'do not destroy (aws hosts still end themselves at their time-to-live; local: netlab down or pulumi destroy)')
     .action(async (refs: string[], o: { json?: boolean; keep?: boolean }) => {
       try {
         const specs = loadStacks(refs);
-        const rows = await runSweep(specs, o);
+        const rows = await runSweep(specs, { ...o, refs });
         process.exitCode = rows.length === specs.length && rows.every((r) => r.status === 'ok' && (r.destroyed || o.keep)) ? 0 : 1;
       } catch (e) {
         fail(e);
+      }
+    });
+
+  program
+    .command('bench-pulumi')
+    .description('what the Pulumi engine costs: tools install time (warm; cold with --cold), and pulumi up + destroy against netlab up on the same stack, as a ratio')
+    .argument('[stack]', 'a local stack (run from a temporary copy, so the shipped file is untouched)', 'local-host')
+    .option('--cold', 'also time a cold install: an empty temporary tools cache and Go build cache (builds the CLI again: about 9 minutes)')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o: { cold?: boolean; json?: boolean }) => {
+      let spec: Spec;
+      try {
+        spec = loadStack(ref);
+      } catch (e) {
+        fail(e);
+      }
+      if (isAwsSpec(spec)) fail(new UsageError(`bench-pulumi: ${spec.name} is an aws stack; give a local one`));
+      if (process.getuid?.() !== 0) fail(new PreflightError(ref, ['the local target creates network namespaces: run as root']));
+      const { signal, dispose } = interruptible();
+      try {
+        const b = await benchPulumi({ projectDir: PROJECT_DIR, stack: ref, cold: o.cold, signal, log: (l) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`) });
+        process.stdout.write(o.json ? JSON.stringify(b, null, 2) + '\n' : renderPulumiBench(b) + '\n');
+      } catch (e) {
+        process.stderr.write(`netlab: bench-pulumi: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      } finally {
+        dispose();
       }
     });
 

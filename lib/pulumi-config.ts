@@ -53,3 +53,13 @@ export function missingProviderPlugins(
   }
   return out;
 }
+
+/** The result directory in `netlab up --json` output (a local stack's `summary`), or '' when there is none. */
+export function localResultDir(summary: string): string {
+  try {
+    const dir = (JSON.parse(summary) as { runs?: { dir?: unknown }[] }).runs?.[0]?.dir;
+    return typeof dir === 'string' ? dir : '';
+  } catch {
+    return '';
+  }
+}

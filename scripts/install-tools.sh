@@ -43,8 +43,20 @@ pulumi_version_of() { "$1" version 2>/dev/null | head -n1 || true; }
 
 go_ok() { command -v go >/dev/null 2>&1; }
 
-# Whether the Go module proxy serves module@version (a quick answer: refused or not).
-go_served() { (cd "$cache" && timeout 120 go mod download -json "$1@$2" >/dev/null 2>&1); }
+# Whether the Go module proxy serves module@version (a quick answer: refused or not). When not,
+# go_refusal holds the reason (go's error, e.g. "... .info: 403 Forbidden").
+go_refusal=
+go_served() {
+  local out
+  if out=$(cd "$cache" && timeout 120 go mod download -json "$1@$2" 2>&1); then return 0; fi
+  go_refusal=$(printf '%s' "$out" | node -e '
+    let s=""; process.stdin.on("data",d=>s+=d).on("end",()=>{
+      let m = s.trim(); try { m = JSON.parse(s).Error || m } catch {}
+      process.stdout.write(m.split("\n")[0].replace(/^.*?: (reading |)/, "$1"))
+    })' 2>/dev/null || true)
+  [ -n "$go_refusal" ] || go_refusal="go mod download $1@$2 failed (timeout or no Go proxy)"
+  return 1
+}
 
 # go_build <dir> <out binary> <package> <ldflags> <module@version>...
 # A wrapper module in <dir> that requires the given modules, copies the (non-local) replace
@@ -106,13 +118,15 @@ plugin_installed() {
 # `pulumi plugin install --file` refuses the language kind ("bundled with Pulumi"). The engine
 # looks there after $PATH and the CLI's own directory; `pulumi plugin ls` must then list it.
 install_standin() {
-  local kind=$1 name=$2 version=$3 ts=$4
+  local kind=$1 name=$2 version=$3 ts=$4 why=$5
   local dir=$PULUMI_HOME/plugins/$kind-$name-v$version
   rm -rf "$dir" "$dir.partial" "$dir.lock"
   mkdir -p "$dir"
   write_shim "$dir/pulumi-$kind-$name" "$ts"
-  # Marks the stand-in, so a later run can tell it from an upstream binary.
+  # Marks the stand-in, so a later run can tell it from an upstream binary; and why it is there
+  # (netlab doctor shows it).
   echo "$root/$ts" > "$dir/netlab-standin"
+  echo "$why" > "$dir/netlab-standin.why"
   plugin_installed "$kind" "$name" "$version"
 }
 
@@ -179,7 +193,8 @@ else
     source[language-nodejs]="Go build ($(($(date +%s) - t0)) s): $lang_built"
   else
     say "language host: $LANGUAGE_NODEJS_GO_MODULE is not served by $(go env GOPROXY 2>/dev/null || echo 'the module proxy'); installing netlab's own"
-    install_standin language nodejs "$PULUMI_VERSION" tools/plugins/language-host.ts ||
+    install_standin language nodejs "$PULUMI_VERSION" tools/plugins/language-host.ts \
+      "no pulumi-language-nodejs next to the CLI (it ships only in the release archive, which was not downloaded) and the Go module proxy refuses $LANGUAGE_NODEJS_GO_MODULE@$LANGUAGE_NODEJS_GO_VERSION: ${go_refusal:-no Go}" ||
       fail "installing netlab's language host into $PULUMI_HOME (pulumi plugin ls does not list it)" "check $lang_dir, run PULUMI_HOME=$PULUMI_HOME $bin/pulumi plugin ls"
     source[language-nodejs]="netlab's own: $lang_dir (tools/plugins/language-host.ts)"
   fi
@@ -212,7 +227,8 @@ else
     source[command]="Go build: $cmd_built"
   else
     say "command $COMMAND_VERSION: no download and $COMMAND_GO_MODULE is not served; installing netlab's own"
-    install_standin resource command "$COMMAND_VERSION" tools/plugins/command-provider.ts ||
+    install_standin resource command "$COMMAND_VERSION" tools/plugins/command-provider.ts \
+      "pulumi plugin install resource command $COMMAND_VERSION could not download it and the Go module proxy refuses $COMMAND_GO_MODULE@$COMMAND_GO_VERSION: ${go_refusal:-no Go}" ||
       fail "installing netlab's command provider into $PULUMI_HOME (pulumi plugin ls does not list it)" "check $cmd_dir, run PULUMI_HOME=$PULUMI_HOME $bin/pulumi plugin ls"
     source[command]="netlab's own: $cmd_dir (tools/plugins/command-provider.ts; command:local:Command only)"
   fi

@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { specFromPulumiConfig } from '../lib/pulumi-config.ts';
+import { localResultDir, specFromPulumiConfig } from '../lib/pulumi-config.ts';
 import { loadStack, PROJECT_DIR } from '../lib/stackfile.ts';
 import { SpecError } from '../lib/spec.ts';
 
@@ -77,10 +77,24 @@ test('LocalExperiment: one local command that runs netlab up and, on destroy, ne
 test.serial('index.ts builds the program for a shipped stack from its config alone', async (t) => {
   const doc = parse(readFileSync(join(PROJECT_DIR, 'stacks', 'Pulumi.local-hostgw.yaml'), 'utf8')).config as Record<string, unknown>;
   pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])));
-  const program = await import('../index.ts');
+  const program = (await import('../index.ts')).default;
   t.is(program.datapath, 'hostgw');
   t.is(program.target, 'local');
-  await out(program.summary!); // resources register asynchronously
+  // The stack outputs are the default export's keys: a local stack has no aws keys (no undefined
+  // outputs for the engine to warn about), and resultDir comes from netlab up's summary.
+  t.true('summary' in program);
+  t.false('kernel' in program);
+  t.deepEqual(Object.entries(program).filter(([, v]) => v === undefined), []);
+  t.deepEqual(Object.keys(program).sort(), ['datapath', 'proxyMode', 'resultDir', 'specHash', 'summary', 'target']);
+  if (!('summary' in program)) return;
+  await out(program.summary); // resources register asynchronously
+  t.is(await out(program.resultDir), ''); // the mock's summary has no runs
   const cmd = registered.find((r) => r.type === 'command:local:Command' && r.inputs.dir === PROJECT_DIR);
   t.regex(String(cmd?.inputs.create), /bin\/netlab\.js up --json .*\/stacks\/Pulumi\.local-hostgw\.yaml$/);
+});
+
+test('localResultDir: the run directory of netlab up --json output, or empty', (t) => {
+  t.is(localResultDir('{"runs":[{"stack":"s","status":"ok","dir":"/r/s/1"}],"rows":[]}'), '/r/s/1');
+  t.is(localResultDir('{"runs":[]}'), '');
+  t.is(localResultDir('not json'), '');
 });

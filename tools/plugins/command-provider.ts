@@ -8,7 +8,8 @@
 // included, is refused at check time with what to install instead, so an aws stack fails before
 // it creates anything.
 //
-// Started by the engine as `pulumi-resource-command <engine address>`; prints its port.
+// Started by the engine as `pulumi-resource-command <engine address>`; prints its port. Commands run
+// in their own process group; Cancel, SIGINT and SIGTERM stop them with SIGTERM (see the end).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -76,10 +77,14 @@ const running = new Set<ChildProcess>();
 /** Runs one command as upstream does: `/bin/sh -c`, in `dir`, with `environment`; fails on a non-zero exit. */
 export function runCommand(cmd: string, inputs: LocalCommandInputs, sink: (s: string) => void = (s) => process.stderr.write(s)): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
+    // In its own process group, so that stopping it reaches the command's own children too
+    // (`/bin/sh -c` may not exec the last command), and a Ctrl-C to the engine's group is passed
+    // on by stopCommands (SIGTERM: `netlab up` tears down on it) rather than racing it.
     const child = spawn('/bin/sh', ['-c', cmd], {
       cwd: inputs.dir || process.cwd(),
       env: { ...process.env, ...(inputs.environment ?? {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     running.add(child);
     const logging = inputs.logging ?? 'stdoutAndStderr';
@@ -106,6 +111,26 @@ export function runCommand(cmd: string, inputs: LocalCommandInputs, sink: (s: st
     });
   });
 }
+
+/** Stops every running command: SIGTERM to its process group. Resolves when all have exited. */
+export function stopCommands(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const waits = [...running].map(
+    (c) =>
+      new Promise<void>((res) => {
+        if (c.exitCode !== null || c.signalCode !== null) return res();
+        c.once('close', () => res());
+        try {
+          process.kill(-c.pid!, signal);
+        } catch {
+          c.kill(signal);
+        }
+      }),
+  );
+  return Promise.all(waits).then(() => {});
+}
+
+/** How many commands are running (for tests). */
+export const runningCommands = () => running.size;
 
 const randomId = () => Math.random().toString(16).slice(2, 10).padEnd(8, '0');
 
@@ -137,11 +162,15 @@ export const commandProvider: provider.Provider = {
 };
 
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  const stop = () => {
-    for (const c of running) c.kill('SIGINT');
-  };
-  process.on('SIGINT', stop);
-  provider.main({ ...commandProvider, cancel: async () => stop() } as provider.Provider, process.argv.slice(2)).catch((e: Error) => {
+  // Cancel (the engine's, on Ctrl-C): stop the running commands; their failure is the create's
+  // answer, so keep serving. SIGINT is how the engine closes a plugin (to its process group, then
+  // SIGKILL after 5 s), SIGTERM how others end it: stop the commands (SIGTERM: `netlab up` tears
+  // down; it runs in its own group, so it finishes that even if this process is killed), wait
+  // for them, exit. With nothing running that is at once: no 5-second wait at every close.
+  const end = (code: number) => () => void stopCommands().finally(() => process.exit(code));
+  process.on('SIGINT', end(0));
+  process.on('SIGTERM', end(143));
+  provider.main({ ...commandProvider, cancel: () => stopCommands() } as provider.Provider, process.argv.slice(2)).catch((e: Error) => {
     process.stderr.write(`netlab command provider: ${e.stack ?? e.message}\n`);
     process.exit(1);
   });
