@@ -32,7 +32,7 @@ fail() { record failed "$1" "$2" "$3" "$4" "$5"; if [ "$6" = 0 ]; then echo "net
 put() {
   local setting=$1 path=$2 value=$3 optional=$4 why=$5 got
   if ! printf '%s' "$value" > "$path" 2> /tmp/netlab-tuning.err; then fail "$setting" "$path" "$value" "$(tr '\\n' ' ' < /tmp/netlab-tuning.err)" "$why" "$optional"; return; fi
-  got=$(tr '\\n' ' ' < "$path" | sed 's/ *$//')
+  got=$(tr '\\n\\t' '  ' < "$path" | sed 's/ *$//')
   record applied "$setting" "$path" "$value" "$got" "$why"
 }
 cmd() {
@@ -76,7 +76,7 @@ export const NGINX_DIR = '/tmp/netlab';
 export function workloadManifest(spec: AwsSpec, o: { cpuAffinity?: string | undefined }): string {
   const conf = nginxConf({ spec, listen: '80', dir: NGINX_DIR, wwwDir: `${NGINX_DIR}/www`, foreground: true, ...(o.cpuAffinity ? { cpuAffinity: o.cpuAffinity } : {}) });
   const files = responseFiles(spec.server.responseBytes)
-    .map((f) => `head -c ${f.bodyBytes} /dev/zero | tr '\\\\0' x > ${NGINX_DIR}/www/${f.responseBytes}`)
+    .map((f) => `head -c ${f.bodyBytes} /dev/zero | tr '\\0' x > ${NGINX_DIR}/www/${f.responseBytes}`)
     .join('; ');
   const indent = (text: string, n: number) => text.trimEnd().split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n');
   const hostNetwork = spec.datapath === 'host';
