@@ -1,14 +1,19 @@
-// The Pulumi tool pins (tools/versions.env) agree with the SDKs in node_modules, and netlab's
-// stand-in command provider behaves as the upstream one does for what netlab uses. No CLI needed.
+// The Pulumi tool pins (tools/versions.env) agree with the SDKs in node_modules, netlab's stand-in
+// command provider behaves as the upstream one does for what netlab uses, and lib/pulumi-tools.ts
+// finds the tools and sets their environment as scripts/pulumi.sh does. No CLI needed.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { checkSweep, PrereqError } from '../lib/aws/sweep.ts';
+import { renderSweepTable } from '../lib/cli.ts';
+import { engineMissing, passphraseProblem, pulumiEnv, pulumiTools, toolsCache } from '../lib/pulumi-tools.ts';
+import { loadStack } from '../lib/stackfile.ts';
 import { fileURLToPath } from 'node:url';
-import { checkFailures, diffInputs, plain, runCommand, VERSION } from '../tools/plugins/command-provider.ts';
+import { checkFailures, diffInputs, plain, runCommand, runningCommands, stopCommands, VERSION } from '../tools/plugins/command-provider.ts';
 import { declaredPackages, nodeArgsOf } from '../tools/plugins/language-host.ts';
 import { missingProviderPlugins } from '../lib/pulumi-config.ts';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -103,4 +108,119 @@ test('aws stacks: the provider plugins missing from PULUMI_HOME and PATH are nam
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test('pulumiEnv: the tools cache first on PATH, the project PULUMI_HOME and backend, no downloads, an empty passphrase only when none is set', (t) => {
+  const env = { PATH: '/usr/bin:/bin', HOME: '/h' };
+  const e = pulumiEnv({ projectDir: '/p', env });
+  t.deepEqual(e, {
+    PATH: '/h/.cache/netlab/tools/bin:/usr/bin:/bin',
+    PULUMI_HOME: '/p/.pulumi',
+    PULUMI_BACKEND_URL: 'file:///p/.pulumi-state',
+    PULUMI_SKIP_UPDATE_CHECK: 'true',
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+    PULUMI_CONFIG_PASSPHRASE: '',
+  });
+  t.is(toolsCache({ NETLAB_TOOLS_CACHE: '/c' }), '/c');
+  t.is(toolsCache({ XDG_CACHE_HOME: '/x', HOME: '/h' }), '/x/netlab/tools');
+  // The user's own backend and passphrase win; a default backend is used only when none is set.
+  const mine = pulumiEnv({ projectDir: '/p', env: { ...env, PULUMI_BACKEND_URL: 's3://b', PULUMI_CONFIG_PASSPHRASE: 'x' }, backend: 'file:///d' });
+  t.is(mine.PULUMI_BACKEND_URL, 's3://b');
+  t.false('PULUMI_CONFIG_PASSPHRASE' in mine);
+  t.false('PULUMI_CONFIG_PASSPHRASE' in pulumiEnv({ env: { ...env, PULUMI_CONFIG_PASSPHRASE_FILE: '/f' } }));
+  t.is(pulumiEnv({ projectDir: '/p', env, backend: 'file:///d' }).PULUMI_BACKEND_URL, 'file:///d');
+  // scripts/pulumi.sh sets the same: one place for TypeScript, the script for the shell.
+  const sh = readFileSync(join(root, 'scripts', 'pulumi.sh'), 'utf8');
+  for (const v of ['PULUMI_HOME=$root/.pulumi', 'file://$root/.pulumi-state', 'PULUMI_SKIP_UPDATE_CHECK=true', 'PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION', 'PATH=$cache/bin:$PATH']) t.true(sh.includes(v), v);
+});
+
+test('pulumiTools: where each tool came from, read from the install layout (Go build, stand-ins with why, missing with what to do)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-tools-'));
+  try {
+    const cache = join(dir, 'cache');
+    const project = join(dir, 'project');
+    const v = pins.PULUMI_VERSION!;
+    const exe = (f: string, body: string) => {
+      mkdirSync(dirname(f), { recursive: true });
+      writeFileSync(f, `#!/bin/sh\n${body}\n`);
+      chmodSync(f, 0o755);
+    };
+    mkdirSync(join(project, 'tools'), { recursive: true });
+    writeFileSync(join(project, 'tools', 'versions.env'), readFileSync(join(root, 'tools', 'versions.env')));
+    mkdirSync(join(project, 'node_modules', '@pulumi', 'pulumi'), { recursive: true });
+    writeFileSync(join(project, 'node_modules', '@pulumi', 'pulumi', 'package.json'), JSON.stringify({ version: v }));
+    const env = { NETLAB_TOOLS_CACHE: cache, PATH: '/nonexistent', HOME: dir };
+    t.deepEqual(pulumiTools({ projectDir: project, env }).map((x) => [x.tool, x.source]), [
+      ['pulumi', 'missing'],
+      ['pulumi-language-nodejs', 'missing'],
+      ['pulumi-resource-command', 'missing'],
+    ]);
+    t.regex(engineMissing({ projectDir: project, env })!, /install-tools\.sh/);
+    exe(join(cache, `pulumi-${v}`, 'bin', 'pulumi'), `echo v${v}`);
+    mkdirSync(join(cache, 'bin'), { recursive: true });
+    symlinkSync(join(cache, `pulumi-${v}`, 'bin', 'pulumi'), join(cache, 'bin', 'pulumi'));
+    for (const [kind, name, ver] of [['language', 'nodejs', v], ['resource', 'command', pins.COMMAND_VERSION!]] as const) {
+      const d = join(project, '.pulumi', 'plugins', `${kind}-${name}-v${ver}`);
+      exe(join(d, `pulumi-${kind}-${name}`), 'exit 0');
+      writeFileSync(join(d, 'netlab-standin'), 'x\n');
+      if (kind === 'language') writeFileSync(join(d, 'netlab-standin.why'), 'the module proxy says 403 Forbidden\n');
+    }
+    const tools = pulumiTools({ projectDir: project, env });
+    t.like(tools[0], { tool: 'pulumi', version: `v${v}`, source: 'Go build' });
+    t.like(tools[1], { tool: 'pulumi-language-nodejs', source: 'stand-in' });
+    t.regex(tools[1]!.detail, /language-host\.ts.*403 Forbidden/);
+    t.like(tools[2], { tool: 'pulumi-resource-command', version: `v${pins.COMMAND_VERSION}`, source: 'stand-in' });
+    t.regex(tools[2]!.detail, /command:local:Command only.*not served by the Go module proxy/, 'no .why file: the default reason');
+    t.is(engineMissing({ projectDir: project, env }), null);
+    // A pulumi of another version on PATH (no cache): found, from PATH, and named as not the pin.
+    rmSync(cache, { recursive: true });
+    exe(join(dir, 'path', 'pulumi'), 'echo v3.1.0');
+    const other = pulumiTools({ projectDir: project, env: { ...env, PATH: join(dir, 'path') } })[0]!;
+    t.like(other, { source: 'PATH', version: 'v3.1.0' });
+    t.regex(other.detail, new RegExp(`NOT the pinned v${v.replace(/\./g, '\\.')}`));
+    t.regex(engineMissing({ projectDir: project, env: { ...env, PATH: join(dir, 'path') } })!, /is v3\.1\.0, not v/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('passphraseProblem: the CLI\'s wrong and missing passphrase errors named with what to do; other errors left alone', (t) => {
+  t.regex(passphraseProblem('error: getting stack configuration: get stack secrets manager: incorrect passphrase', 's', 'file:///b')!, /passphrase is wrong for stack s.*PULUMI_CONFIG_PASSPHRASE.*Nothing was changed/);
+  t.regex(passphraseProblem('passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables', 's', 'b')!, /needs its passphrase/);
+  t.is(passphraseProblem('error: update failed', 's', 'b'), null);
+});
+
+test('checkSweep: local stacks need root and the Pulumi tools, named before anything runs', (t) => {
+  const local = loadStack('local-host');
+  const base = { env: {}, pulumiVersion: () => null, exists: () => false, home: '/h' };
+  t.notThrows(() => checkSweep([local], { ...base, isRoot: () => true, engineMissing: () => null }), 'no aws prerequisites for a local stack');
+  const e = t.throws(() => checkSweep([local], { ...base, isRoot: () => false, engineMissing: () => 'no pulumi CLI: run scripts/install-tools.sh' }));
+  t.true(e instanceof PrereqError);
+  t.regex(e!.message, /the local target through the Pulumi engine cannot run here:\n {2}- root: .*run as root\n {2}- Pulumi tools: no pulumi CLI/);
+});
+
+test('the sweep summary: cost "-" for local stacks, destroyed "-" when nothing was created, the error under a result', (t) => {
+  const out = renderSweepTable([
+    { stack: 'local-a', target: 'local', status: 'ok', minutes: 0.4, usdPerHour: 0, resultDir: '/r/local-a/1', destroyed: true },
+    { stack: 'local-b', target: 'local', status: 'failed', minutes: 0.1, usdPerHour: 0, resultDir: null, destroyed: null, error: 'the passphrase is wrong' },
+    { stack: 'aws-x', target: 'aws', status: 'ok', minutes: 30, usdPerHour: 3.4, resultDir: '/r/aws-x/1', destroyed: false, error: 'DESTROY FAILED' },
+  ]);
+  t.regex(out, /│ local-a\s+│ local\s+│ ok\s+│ 0\.4\s+│ -\s+│ -\s+│ yes\s+│ \/r\/local-a\/1/);
+  t.regex(out, /│ local-b\s+│ local\s+│ failed\s+│ 0\.1\s+│ -\s+│ -\s+│ -\s+│ the passphrase is wrong/);
+  t.regex(out, /│ aws-x\s+│ aws\s+│ ok\s+│ 30\.0\s+│ 3\.40\s+│ 1\.70\s+│ NO\s+│ \/r\/aws-x\/1/);
+  t.regex(out, /│ DESTROY FAILED/);
+});
+
+test('command stand-in: stopping runs SIGTERM to the command\'s process group (its children too) and waits for it', async (t) => {
+  const marker = join(tmpdir(), `netlab-stop-${process.pid}`);
+  rmSync(marker, { force: true });
+  // A child of the shell that traps SIGTERM (as netlab up tears down on it) and leaves a mark.
+  const p = runCommand(`sh -c 'trap "echo torn-down > ${marker}; exit 143" TERM; while :; do sleep 0.1; done'; true`, { logging: 'none' });
+  await new Promise((r) => setTimeout(r, 500));
+  t.is(runningCommands(), 1);
+  await stopCommands();
+  await t.throwsAsync(p);
+  t.is(runningCommands(), 0);
+  t.is(readFileSync(marker, 'utf8'), 'torn-down\n');
+  rmSync(marker, { force: true });
 });
