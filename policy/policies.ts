@@ -15,6 +15,11 @@ export const ttlRequired: ResourceValidationPolicy = {
   description: 'EC2 instances must terminate on shutdown and arm netlab\'s time-to-live at boot',
   enforcementLevel: 'mandatory',
   validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+    if (args.type === 'aws:ec2/capacityReservation:CapacityReservation') {
+      const r = args.props as { endDateType?: string; endDate?: string };
+      if (r.endDateType !== 'limited' || !r.endDate) report('capacity reservation without an end date: it would bill on after the hosts\' time-to-live has ended them');
+      return;
+    }
     if (args.type !== INSTANCE) return;
     const p = args.props as { instanceInitiatedShutdownBehavior?: string; userData?: string; tags?: Record<string, string> };
     if (p.instanceInitiatedShutdownBehavior !== 'terminate')

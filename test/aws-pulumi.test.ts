@@ -37,7 +37,7 @@ await pulumi.runtime.setMocks(
       if (a.type.startsWith('command:')) extra.stdout = stdoutFor(a.name);
       if (a.type === 'aws:ec2/instance:Instance') Object.assign(extra, { publicIp: a.name.endsWith('server') ? '198.51.100.10' : '198.51.100.11', primaryNetworkInterfaceId: `eni-${a.name.endsWith('server') ? 'server' : 'client'}` });
       if (a.type === 'tls:index/privateKey:PrivateKey') Object.assign(extra, { privateKeyOpenssh: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n', publicKeyOpenssh: 'ssh-ed25519 AAAA netlab' });
-      if (a.type === 'aws:ec2/placementGroup:PlacementGroup') extra.name = `${a.name}-pg`;
+      if (a.type === 'aws:ec2/placementGroup:PlacementGroup') Object.assign(extra, { name: `${a.name}-pg`, arn: `arn:aws:ec2:us-east-1:123456789012:placement-group/${a.name}-pg` });
       return { id: `${a.name}-id`, state: { ...a.inputs, ...extra } };
     },
     call: (a) => {
@@ -53,7 +53,7 @@ await pulumi.runtime.setMocks(
   false,
 );
 const { AwsExperiment } = await import('../components/aws/experiment.ts');
-const { checkAmiNetworking } = await import('../components/aws/host-pair.ts');
+const { checkAmiNetworking, reservationEnd } = await import('../components/aws/host-pair.ts');
 const { checkVcpuQuota, pickZone } = await import('../components/aws/experiment.ts');
 
 const out = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
@@ -105,6 +105,11 @@ for (const n of stacks)
       t.is((i.inputs.tags as Record<string, string>)['netlab:stack'], n);
     }
     t.deepEqual(instances.map((i) => i.inputs.privateIp).sort(), ['10.20.1.10', '10.20.1.11']);
+    // #10: the pair's capacity in one request (a targeted, time-limited reservation in the cluster group), both instances in it.
+    const cr = of('aws:ec2/capacityReservation:CapacityReservation');
+    t.is(cr.length, 1);
+    t.like(cr[0]!.inputs, { instanceType: 'c4.8xlarge', instanceCount: 2, availabilityZone: 'us-east-1a', instanceMatchCriteria: 'targeted', endDateType: 'limited', placementGroupArn: `arn:aws:ec2:us-east-1:123456789012:placement-group/${n}-net-pg-pg` });
+    for (const i of instances) t.deepEqual(i.inputs.capacityReservationSpecification, { capacityReservationTarget: { capacityReservationId: `${n}-hosts-capacity-id` } });
     if (spec.datapath === 'ipvlan') t.deepEqual(instances.find((i) => i.name.endsWith('server'))!.inputs.secondaryPrivateIps, plan.hosts.server.secondaryIps);
     t.like(of('aws:ec2/placementGroup:PlacementGroup')[0]?.inputs, { strategy: 'cluster' });
     const sg = of('aws:ec2/securityGroup:SecurityGroup')[0]!.inputs as { ingress: { fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[] };
@@ -201,4 +206,16 @@ test('#10 preflight: vCPU quota and the zone\'s offering, failing fast with the 
   t.is(pickZone({ asked: 'us-east-1f', offered: ['us-east-1f', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), 'us-east-1f');
   t.throws(() => pickZone({ asked: 'us-east-1e', offered: ['us-east-1a', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), { message: /us-east-1e does not offer c4.8xlarge; zones that do: us-east-1a, us-east-1b/ });
   t.throws(() => pickZone({ asked: null, offered: [], instanceType: 'c4.8xlarge', region: 'eu-north-1' }), { message: /no availability zone of eu-north-1 offers c4.8xlarge/ });
+});
+
+test('#10 the capacity reservation ends after the time-to-live (at least 75 minutes on), and the policy pack refuses one without an end', (t) => {
+  const now = Date.parse('2026-11-30T23:00:00Z');
+  t.is(reservationEnd(now, 180), '2026-12-01T02:15:00Z');
+  t.is(reservationEnd(now, 15), '2026-12-01T00:15:00Z');
+  const violations: string[] = [];
+  const vr = ttlRequired.validateResource as (a: never, r: (m: string) => void) => void;
+  vr({ type: 'aws:ec2/capacityReservation:CapacityReservation', props: { endDateType: 'limited', endDate: '2026-12-01T02:15:00Z' } } as never, (m) => violations.push(m));
+  t.deepEqual(violations, []);
+  vr({ type: 'aws:ec2/capacityReservation:CapacityReservation', props: { endDateType: 'unlimited' } } as never, (m) => violations.push(m));
+  t.deepEqual(violations, ["capacity reservation without an end date: it would bill on after the hosts' time-to-live has ended them"]);
 });

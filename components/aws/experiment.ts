@@ -83,6 +83,7 @@ export class AwsExperiment extends pulumi.ComponentResource {
         subnetId: net.subnetId,
         securityGroupId: net.securityGroupId,
         placementGroupName: net.placementGroupName,
+        placementGroupArn: net.placementGroupArn,
         availabilityZone: zone,
         ttlMinutes: a.ttlMinutes,
         rootVolumeGb: a.rootVolumeGb,

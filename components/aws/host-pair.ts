@@ -12,6 +12,7 @@ export interface HostPairArgs {
   subnetId: pulumi.Input<string>;
   securityGroupId: pulumi.Input<string>;
   placementGroupName: pulumi.Input<string>;
+  placementGroupArn: pulumi.Input<string>;
   /** The zone checked by the preflight (offers the type). */
   availabilityZone: pulumi.Input<string>;
   ttlMinutes: number;
@@ -33,12 +34,22 @@ export function checkAmiNetworking(plan: AwsPlan, ami: { id: string; enaSupport:
   return ami.id;
 }
 
+/**
+ * When the pair's capacity reservation ends: after the time-to-live (the hosts are gone by then)
+ * plus 15 minutes, and at least 75 minutes from now. Limited, so a reservation never bills on
+ * after a forgotten stack's hosts have ended themselves. ISO time without milliseconds. Pure.
+ */
+export function reservationEnd(nowMs: number, ttlMinutes: number): string {
+  return new Date(nowMs + Math.max(ttlMinutes + 15, 75) * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 export class HostPair extends pulumi.ComponentResource {
   readonly publicIps: Record<Role, pulumi.Output<string>>;
   readonly instanceIds: Record<Role, pulumi.Output<string>>;
   /** Each host's primary network interface (aws-vpc routes point at it). */
   readonly primaryEnis: Record<Role, pulumi.Output<string>>;
   readonly amiId: pulumi.Output<string>;
+  readonly capacityReservationId: pulumi.Output<string>;
   readonly privateKey: pulumi.Output<string>;
   readonly user: string;
 
@@ -61,6 +72,25 @@ export class HostPair extends pulumi.ComponentResource {
     const ami = aws.ec2.getAmiOutput({ owners: [plan.image.owner], filters: [{ name: 'image-id', values: [param.value] }], mostRecent: true }, p);
     this.amiId = ami.apply((a) => checkAmiNetworking(plan, { id: a.id, enaSupport: a.enaSupport, sriovNetSupport: a.sriovNetSupport }));
     this.user = plan.image.user;
+    // Both hosts' capacity in one request, in the cluster placement group: all or nothing before any
+    // instance launches (two RunInstances calls into a cluster group are what draws capacity errors).
+    const reservation = new aws.ec2.CapacityReservation(
+      `${name}-capacity`,
+      {
+        instanceType: plan.instanceType,
+        instancePlatform: 'Linux/UNIX',
+        availabilityZone: args.availabilityZone,
+        instanceCount: 2,
+        placementGroupArn: args.placementGroupArn,
+        instanceMatchCriteria: 'targeted',
+        ebsOptimized: plan.networking.kind !== 'none',
+        endDateType: 'limited',
+        endDate: reservationEnd(Date.now(), args.ttlMinutes),
+        tags: { ...plan.tags, Name: `${plan.stack}-capacity` },
+      },
+      { ...p, ignoreChanges: ['endDate'], ...(args.dependsOn ? { dependsOn: args.dependsOn } : {}) },
+    );
+    this.capacityReservationId = reservation.id;
     const make = (role: Role) =>
       new aws.ec2.Instance(
         `${name}-${role}`,
@@ -73,6 +103,7 @@ export class HostPair extends pulumi.ComponentResource {
           ...(plan.hosts[role].secondaryIps.length ? { secondaryPrivateIps: plan.hosts[role].secondaryIps } : {}),
           vpcSecurityGroupIds: [args.securityGroupId],
           placementGroup: args.placementGroupName,
+          capacityReservationSpecification: { capacityReservationTarget: { capacityReservationId: reservation.id } },
           keyName: keyPair.keyName,
           associatePublicIpAddress: true,
           sourceDestCheck: plan.sourceDestCheck,

@@ -21,6 +21,7 @@ export class Network extends pulumi.ComponentResource {
   readonly routeTableId: pulumi.Output<string>;
   readonly securityGroupId: pulumi.Output<string>;
   readonly placementGroupName: pulumi.Output<string>;
+  readonly placementGroupArn: pulumi.Output<string>;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('netlab:aws:Network', name, {}, opts);
@@ -57,6 +58,7 @@ export class Network extends pulumi.ComponentResource {
     this.routeTableId = rt.id;
     this.securityGroupId = sg.id;
     this.placementGroupName = pg.name;
+    this.placementGroupArn = pg.arn;
     this.registerOutputs({ vpcId: this.vpcId, subnetId: this.subnetId, routeTableId: this.routeTableId, securityGroupId: this.securityGroupId, placementGroupName: this.placementGroupName });
   }
 }
