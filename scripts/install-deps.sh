@@ -18,6 +18,7 @@ pkgs=(
 )
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(chromium fonts-dejavu-core)   # the report's browser test (headless, via puppeteer-core)
+  pkgs+=(debootstrap)                  # the Debian rehearsal of the aws host scripts
 fi
 
 missing=()
