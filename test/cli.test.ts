@@ -191,3 +191,14 @@ test('rps to a server on 127.0.0.1: every request answered, exit 0', async (t) =
   t.is(rep.ok, 20);
   t.is(rep.sent, 20);
 });
+
+test('bench-pulumi <aws stack>: refused, a local stack is needed', async (t) => {
+  await refused(t, ['bench-pulumi', 'aws-e2-vxlan'], 'bench-pulumi: aws-e2-vxlan is an aws stack; give a local one');
+});
+
+test('sweep <local stack> without root: the local target through the engine is refused before any Pulumi call', async (t) => {
+  const r = await netlab('sweep', 'local-host');
+  t.is(r.code, 2, r.stderr);
+  t.is(r.stdout, '');
+  t.regex(r.stderr, /^netlab: the local target through the Pulumi engine cannot run here:\n {2}- root: the local target creates network namespaces: run as root\n/);
+});
