@@ -11,6 +11,7 @@ import { PreflightError, upLocal } from '../lib/local.ts';
 import { specFromStackDoc, DATAPATHS, type Datapath, type Spec } from '../lib/spec.ts';
 import { downStack, LockError, listNamespaces } from '../lib/state.ts';
 import { RunResult } from '../lib/result.ts';
+import { serialIf } from './helpers/needs.ts';
 import { rootState, sh } from './helpers/root-namespace.ts';
 import { assertNothingLeft, processesOf } from './helpers/nothing-left.ts';
 
@@ -51,21 +52,18 @@ for (const dp of DATAPATHS) {
   });
 }
 
-test.serial('a missing kernel feature is refused before anything changes', async (t) => {
-  if (!root) return t.pass('needs root');
-  const absent = DATAPATHS.find((dp) => requirements(spec('x', dp)).features.some((f) => !features![f].ok));
-  if (!absent) return t.pass('this kernel has every datapath feature; nothing to refuse');
+const absent = features ? DATAPATHS.find((dp) => requirements(spec('x', dp)).features.some((f) => !features[f].ok)) : undefined;
+serialIf((!root && 'needs root') || (!absent && 'this kernel has every datapath feature; nothing to refuse'), 'a missing kernel feature is refused before anything changes', async (t) => {
   const before = rootState();
-  const err = await t.throwsAsync(upLocal(spec('it-refused', absent), { resultsRoot: tmp }), { instanceOf: PreflightError });
-  t.regex(err!.message, new RegExp(`datapath ${absent} needs the kernel feature`));
+  const err = await t.throwsAsync(upLocal(spec('it-refused', absent!), { resultsRoot: tmp }), { instanceOf: PreflightError });
+  t.regex(err!.message, new RegExp(`datapath ${absent!} needs the kernel feature`));
   t.regex(err!.message, /nothing was changed/);
   await assertNothingLeft(t, 'it-refused');
   t.false(existsSync(join(tmp, 'it-refused')), 'no result dir for a refused run');
   t.deepEqual(rootState(), before);
 });
 
-test.serial('ab without and with keep-alive, two response sizes', async (t) => {
-  if (!root) return t.pass('needs root');
+serialIf(!root && 'needs root', 'ab without and with keep-alive, two response sizes', async (t) => {
   const s = specFromStackDoc('it-ab', {
     config: { 'netlab:datapath': 'hostgw', 'netlab:server': { responseBytes: [350, 4096] }, 'netlab:workload': { tool: 'ab', requests: 500, concurrency: 2, keepalive: [false, true] } },
   });
@@ -84,8 +82,7 @@ test.serial('ab without and with keep-alive, two response sizes', async (t) => {
   await assertNothingLeft(t, 'it-ab');
 });
 
-test.serial('--keep leaves the lab up; a second run is refused as already up; down removes it', async (t) => {
-  if (!root) return t.pass('needs root');
+serialIf(!root && 'needs root', '--keep leaves the lab up; a second run is refused as already up; down removes it', async (t) => {
   const s = spec('it-keep', 'host');
   const { result } = await upLocal(s, { resultsRoot: tmp, keep: true });
   t.is(result.status, 'ok', result.error);
@@ -116,8 +113,7 @@ async function startUp(name: string) {
   return { child, exited, output: () => out };
 }
 
-test.serial('kill -9 half-way leaves the lab up; `netlab down` then removes everything', async (t) => {
-  if (!root) return t.pass('needs root');
+serialIf(!root && 'needs root', 'kill -9 half-way leaves the lab up; `netlab down` then removes everything', async (t) => {
   const name = 'it-kill';
   const before = rootState();
   const run = await startUp(name);
@@ -132,8 +128,7 @@ test.serial('kill -9 half-way leaves the lab up; `netlab down` then removes ever
   t.deepEqual(rootState(), before);
 });
 
-test.serial('Ctrl-C tears down and records the run as interrupted; a second run of the stack is locked out meanwhile', async (t) => {
-  if (!root) return t.pass('needs root');
+serialIf(!root && 'needs root', 'Ctrl-C tears down and records the run as interrupted; a second run of the stack is locked out meanwhile', async (t) => {
   const name = 'it-sigint';
   const run = await startUp(name);
   t.true(loadRunning(name), `load never started: ${run.output()}`);

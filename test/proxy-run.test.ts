@@ -11,6 +11,7 @@ import { probeFeatures, requirements } from '../lib/features.ts';
 import { cgroupBase } from '../lib/plan.ts';
 import { PreflightError, upLocal } from '../lib/local.ts';
 import { RunResult } from '../lib/result.ts';
+import { serialIf } from './helpers/needs.ts';
 import { rootState, sh } from './helpers/root-namespace.ts';
 import { assertNothingLeft } from './helpers/nothing-left.ts';
 import { specFromStackDoc, type Spec } from '../lib/spec.ts';
@@ -67,9 +68,7 @@ for (const [mode, datapath] of [['iptables', 'hostgw'], ['nftables', 'hostgw'], 
   });
 }
 
-test.serial('ipvs: refused before anything changes where the kernel has no IPVS, naming it', async (t) => {
-  if (!root) return t.pass('needs root');
-  if (features!.ipvs.ok) return t.pass('this kernel has IPVS; nothing to refuse');
+serialIf((!root && 'needs root') || ((features!.ipvs.ok) && 'this kernel has IPVS; nothing to refuse'), 'ipvs: refused before anything changes where the kernel has no IPVS, naming it', async (t) => {
   const before = rootState();
   const err = await t.throwsAsync(upLocal(spec('it-px-refused', 'ipvs'), { resultsRoot: tmp }), { instanceOf: PreflightError });
   t.regex(err!.message, /proxy mode ipvs needs the kernel feature "ipvs"/);
@@ -79,9 +78,7 @@ test.serial('ipvs: refused before anything changes where the kernel has no IPVS,
   t.deepEqual(rootState(), before);
 });
 
-test.serial('ebpf: kill -9 mid-run, then `netlab down` removes the cgroup, the BPF program and the namespaces', async (t) => {
-  if (!root) return t.pass('needs root');
-  if (!features!.bpf.ok || !features!.cgroup2.ok) return t.pass('no BPF or cgroup2 here');
+serialIf((!root && 'needs root') || ((!features!.bpf.ok || !features!.cgroup2.ok) && 'no BPF or cgroup2 here'), 'ebpf: kill -9 mid-run, then `netlab down` removes the cgroup, the BPF program and the namespaces', async (t) => {
   const stack = 'it-px-kill';
   const before = rootState();
   const doc = join(tmp, `Pulumi.${stack}.yaml`);
