@@ -283,6 +283,7 @@ export function benchClientFigures(r: RunResult, dir: string) {
       p50Ms: p.latencyMs?.p50 ?? null,
       p99Ms: p.latencyMs?.p99 ?? null,
       clientCores: p.rps?.clientCpuCores ?? null,
+      serverCores: p.cpu?.serverCores ?? null,
       errors: (p.errors ?? 0) + (p.non2xx ?? 0),
       status: p.status,
       reason: p.reason ?? null,
@@ -298,8 +299,8 @@ function renderBenchClient(b: ReturnType<typeof benchClientFigures>): string {
       ? `floor at ${f.rate} req/s, a new connection per request: ab -c 1 mean ${f.abMeanMs} ms; client p50 ${f.clientP50Ms} ms, mean ${f.clientMeanMs} ms; ratio client p50 ÷ ab mean = ${f.ratio} (${f.ratio <= 1.3 ? 'within' : 'ABOVE'} 1.3)`
       : `floor: not measured${f?.error ? ` (${f.error})` : ''}`,
   ];
-  const t = new Table({ head: ['new conn/s', 'held?', 'achieved', 'p50 ms', 'p99 ms', 'client cores', 'failed'], style: { head: [], border: [] } });
-  for (const p of b.points) t.push([p.rate, p.held ? 'yes' : 'NO', p.achievedRate ?? '-', p.p50Ms ?? '-', p.p99Ms ?? '-', p.clientCores ?? '-', p.errors]);
+  const t = new Table({ head: ['new conn/s', 'held?', 'achieved', 'p50 ms', 'p99 ms', 'client cores', 'nginx cores', 'failed'], style: { head: [], border: [] } });
+  for (const p of b.points) t.push([p.rate, p.held ? 'yes' : 'NO', p.achievedRate ?? '-', p.p50Ms ?? '-', p.p99Ms ?? '-', p.clientCores ?? '-', p.serverCores?.toFixed(2) ?? '-', p.errors]);
   lines.push(`client pinned to CPU ${b.cpus ?? '(not pinned)'}:`, t.toString(), `ceiling: ${b.ceilingHeld === null ? 'no rate held' : `${b.ceilingHeld} new connections per second held`}; ${b.dir}/result.json`);
   return lines.join('\n');
 }
@@ -688,7 +689,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--max-connections <n>', 'open connections allowed at once', '1000')
     .option('--timeout <ms>', 'per-request time limit', '5000')
     .option('--expect-body <n>', 'count a response whose body has any other size as an error')
-    .action(async (url: string, o: { rate: string; duration: string; requestsPerConnection: string; hosts: string; maxConnections: string; timeout: string; expectBody?: string }) => {
+    .option('--busy-poll', "keep the client's CPUs out of idle (nice-19 spinners; their CPU is reported apart)")
+    .action(async (url: string, o: { rate: string; duration: string; requestsPerConnection: string; hosts: string; maxConnections: string; timeout: string; expectBody?: string; busyPoll?: boolean }) => {
       const f = flags('rps');
       const options = checked(() => {
         const target = httpTarget(url);
@@ -704,6 +706,7 @@ export async function main(argv: string[]): Promise<void> {
           maxConnections: f.int('--max-connections', o.maxConnections, 1, 20_000),
           timeoutMs: f.int('--timeout', o.timeout, 1, 60_000),
           ...(o.expectBody !== undefined ? { expectBodyBytes: f.int('--expect-body', o.expectBody, 0, 1 << 30) } : {}),
+          ...(o.busyPoll ? { busyPoll: true } : {}),
         };
       });
       // The client is compiled (tools/rps): it prints the verdict on stderr and the report on

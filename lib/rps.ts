@@ -31,6 +31,8 @@ export interface RpsOptions {
   timeoutMs: number;
   /** Count a response whose body is not exactly this many bytes as an error. */
   expectBodyBytes?: number;
+  /** Keep the client's CPUs out of idle with nice-19 spinner processes (README, "The constant-rate client"). */
+  busyPoll?: boolean;
 }
 
 export interface Percentiles {
@@ -79,8 +81,8 @@ export interface RpsReport {
   connectStalls: number;
   /** How late requests left the client compared with their schedule, ms. */
   lagMs: Percentiles;
-  /** The client process's own CPU over the run. */
-  cpu: { userSeconds: number; systemSeconds: number; cores: number };
+  /** The client process's own CPU over the run; with --busy-poll its spinners' CPU apart. */
+  cpu: { userSeconds: number; systemSeconds: number; cores: number; busyPollSeconds?: number };
   /** Latency histogram, HdrHistogram compressed base64, µs. */
   histogram: string;
 }
@@ -127,6 +129,7 @@ export function rpsClient(): string {
 export function rpsFlags(o: RpsOptions): string[] {
   const a = [`http://${o.host}:${o.port}${o.path}`, '--rate', String(o.rate), '--duration', String(o.durationSeconds), '--requests-per-connection', String(o.requestsPerConnection), '--hosts', String(o.hosts), '--max-connections', String(o.maxConnections), '--timeout', String(o.timeoutMs)];
   if (o.expectBodyBytes !== undefined) a.push('--expect-body', String(o.expectBodyBytes));
+  if (o.busyPoll) a.push('--busy-poll', 'true');
   return a;
 }
 

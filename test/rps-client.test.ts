@@ -115,7 +115,8 @@ test.serial('a stall of the client itself is charged to the requests scheduled d
     t.true(countAtLeast(r, 100) >= 15, `≥ 15 requests ≥ 100 ms late, got ${countAtLeast(r, 100)}`);
     t.true(r.latencyMs.max >= 180, `latency max ${r.latencyMs.max}`);
     t.true(r.lagMs.max >= 180, `lag max ${r.lagMs.max}`);
-    t.true(r.serviceMs.p99 < 50, `service p99 ${r.serviceMs.p99}`);
+    // Service time (from hand-out) does not carry the pause: those requests were handed out after it.
+    t.true(r.serviceMs.p99 < r.latencyMs.p99 / 2, `service p99 ${r.serviceMs.p99}, latency p99 ${r.latencyMs.p99}`);
   } finally {
     await srv.close();
   }
@@ -136,18 +137,27 @@ test.serial('percentiles of a known delay distribution', async (t) => {
   }
   const srv = await scripted((k, s) => setTimeout(() => s.write(ok()), delays[k % 1000]!));
   try {
-    const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 2, requestsPerConnection: 1 }));
-    t.is(r.ok, 1000, r.verdict);
-    // HDR keeps 3 significant digits (0.1 %); the path and Node's timers add a few ms (more on a
-    // busy machine: the lower bounds are what a misread percentile would break).
-    const within = (v: number, lo: number, what: string) => t.true(v >= lo && v <= lo * 1.001 + 15, `${what} ${v}, expected ${lo} to ${lo * 1.001 + 15}`);
-    within(r.latencyMs.p50, 5, 'p50');
-    within(r.latencyMs.p90, 20, 'p90');
-    within(r.latencyMs.p99, 40, 'p99');
-    within(r.latencyMs.p999, 80, 'p99.9');
-    within(r.latencyMs.max, 80, 'max');
-    within(r.latencyMs.mean, 12.95, 'mean');
-    t.is(r.latencyMs.count, 1000);
+    // Delays only add: every lower bound must hold in every run (a misread percentile breaks
+    // one). A busy machine adds its own stalls, so the upper bounds get up to three runs.
+    let late = '';
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 2, requestsPerConnection: 1 }));
+      t.is(r.ok, 1000, r.verdict);
+      t.is(r.latencyMs.count, 1000);
+      const want: [string, number, number][] = [
+        ['p50', r.latencyMs.p50, 5],
+        ['p90', r.latencyMs.p90, 20],
+        ['p99', r.latencyMs.p99, 40],
+        ['p99.9', r.latencyMs.p999, 80],
+        ['max', r.latencyMs.max, 80],
+        ['mean', r.latencyMs.mean, 12.95],
+      ];
+      for (const [what, v, lo] of want) t.true(v >= lo, `${what} ${v} below ${lo}`);
+      // HDR keeps 3 significant digits (0.1 %); the path and Node's timers add a few ms.
+      late = want.filter(([, v, lo]) => v > lo * 1.001 + 8).map(([what, v]) => `${what} ${v}`).join(', ');
+      if (!late) break;
+    }
+    t.is(late, '', 'upper bounds (lower bound × 1.001 + 8 ms) missed in three runs');
   } finally {
     await srv.close();
   }
@@ -260,6 +270,23 @@ test.serial('the report decodes with hdr-histogram-js and carries impl: go', asy
     const h = hdr.decodeFromCompressedBase64(r.histogram);
     t.is(h.totalCount, 100);
     t.is(Math.round(h.getValueAtPercentile(50)) / 1000, r.latencyMs.p50);
+  } finally {
+    await srv.close();
+  }
+});
+
+// --busy-poll: one nice-19 spinner per CPU the client may use, their CPU reported apart, and none
+// left after the run.
+test.serial('--busy-poll: spinners run during the run, are reported apart and are gone after it', async (t) => {
+  const srv = await scripted((_k, s) => s.write(ok()));
+  try {
+    const r = await runRps(opts(srv.port, { rate: 200, durationSeconds: 1, busyPoll: true }));
+    t.is(r.ok, 200, r.verdict);
+    t.true(r.cpu.busyPollSeconds! > 0.3, `spinners used ${r.cpu.busyPollSeconds} s`);
+    t.true(r.cpu.cores < 0.5, `client cores ${r.cpu.cores} (spinners not included)`);
+    const left = spawn('pgrep', ['-f', `${rpsClient()} --spin`]);
+    const code = await new Promise((res) => left.on('close', res));
+    t.is(code, 1, 'no spinner process left');
   } finally {
     await srv.close();
   }
