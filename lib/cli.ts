@@ -649,7 +649,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--modes <list>', `comma-separated: ${LOAD_MODES.join(', ')}`, LOAD_MODES.join(','))
     .option('--timeout <s>', 'give up on one load after this many seconds', '300')
     .option('--json', 'machine-readable output')
-    .action(async (o: { services: string; backends: string; modes: string; timeout: string; json?: boolean }) => {
+    .action(async (o: { services: string; backends: string; modes: string; timeout: string; noflush?: boolean; json?: boolean }) => {
       const f = flags('bench-proxy-load');
       const { counts, backends, modes, timeout } = checked(() => ({
         counts: f.ints('--services', o.services, 1, 30_000),
@@ -658,6 +658,7 @@ export async function main(argv: string[]): Promise<void> {
         timeout: f.int('--timeout', o.timeout, 1, 3600),
       }));
       if (process.getuid?.() !== 0) fail(new PreflightError('bench-proxy-load', ['it creates a network namespace: run as root']));
+    .option('--noflush', 'iptables modes: load with --noflush as kube-proxy does, instead of replacing the nat table as the lab does')
       const { signal, dispose } = interruptible();
       const results: LoadResult[] = [];
       try {
@@ -665,7 +666,7 @@ export async function main(argv: string[]): Promise<void> {
           for (const services of counts) {
             if (signal.aborted) break;
             if (!o.json) process.stderr.write(`${mode}: ${services} Services × ${backends} backends …\n`);
-            results.push(await timeProxyLoad({ mode, services, backendsPerService: backends, timeoutSeconds: timeout }));
+            results.push(await timeProxyLoad({ mode, services, backendsPerService: backends, timeoutSeconds: timeout, noflush: o.noflush }));
           }
       } finally {
         dispose();
@@ -673,7 +674,7 @@ export async function main(argv: string[]): Promise<void> {
       if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
       else {
         const t = new Table({ head: ['mode', 'Services', 'backends each', 'rules loaded', 'seconds', 'status'], style: { head: [], border: [] } });
-        for (const r of results) t.push([r.mode, r.services, r.backendsPerService, r.rulesLoaded, r.seconds.toFixed(2), r.status + (r.error ? `: ${r.error}` : '')]);
+        for (const r of results) t.push([`${r.mode}${r.noflush ? ' --noflush' : ''}`, r.services, r.backendsPerService, r.rulesLoaded, r.seconds.toFixed(2), r.status + (r.error ? `: ${r.error}` : '')]);
         process.stdout.write(`${t.toString()}\n`);
       }
     });

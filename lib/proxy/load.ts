@@ -13,6 +13,8 @@ export type LoadMode = (typeof LOAD_MODES)[number];
 
 export interface LoadResult {
   mode: LoadMode;
+  /** Loaded with --noflush (kube-proxy's way) rather than replacing the table (the lab's). */
+  noflush: boolean;
   services: number;
   backendsPerService: number;
   /** Rules the kernel holds afterwards (iptables: `-A` lines of the nat save; nftables: rules listed). */
@@ -22,12 +24,16 @@ export interface LoadResult {
   error?: string;
 }
 
-export async function timeProxyLoad(o: { mode: LoadMode; services: number; backendsPerService: number; timeoutSeconds: number; batchSize?: number }): Promise<LoadResult> {
+/**
+ * Load one fleet into a fresh scratch namespace and time it. `noflush` (iptables modes only) loads
+ * with `--noflush`, as kube-proxy itself does, instead of replacing the nat table as the lab does.
+ */
+export async function timeProxyLoad(o: { mode: LoadMode; services: number; backendsPerService: number; timeoutSeconds: number; batchSize?: number; noflush?: boolean }): Promise<LoadResult> {
   const fleet = buildFleet({ count: o.services, backendsPerService: o.backendsPerService, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
   const ns = scratchNs('load');
   const dir = mkdtempSync(join(tmpdir(), 'netlab-load-'));
   const inNs = (...a: string[]) => ['ip', 'netns', 'exec', ns, ...a];
-  const base = { mode: o.mode, services: o.services, backendsPerService: o.backendsPerService };
+  const base = { mode: o.mode, noflush: !!o.noflush && o.mode !== 'nftables', services: o.services, backendsPerService: o.backendsPerService };
   const where = { fleet, hostNs: ns, dir, clusterCidr: '10.244.0.0/16' };
   await run(['ip', 'netns', 'add', ns]);
   try {
@@ -37,9 +43,10 @@ export async function timeProxyLoad(o: { mode: LoadMode; services: number; backe
         ? nftablesProgram({ ...where, batchSize: o.batchSize })
         : iptablesProgram({ ...where, layout: o.mode.endsWith('2019') ? '2019' : 'current', backend: o.mode.startsWith('iptables-nft') ? 'nft' : 'legacy' });
     for (const f of prog.files) writeFileSync(f.path, f.content);
+    const steps = o.noflush && o.mode !== 'nftables' ? prog.steps.map((argv) => [...argv.slice(0, -1), '--noflush', argv.at(-1)!]) : prog.steps;
     const t0 = Date.now();
     const deadline = t0 + o.timeoutSeconds * 1000;
-    for (const argv of prog.steps) {
+    for (const argv of steps) {
       const r = await run(argv, { check: false, timeoutMs: Math.max(1, deadline - Date.now()) });
       const seconds = (Date.now() - t0) / 1000;
       if (r.timedOut) return { ...base, rulesLoaded: 0, seconds, status: 'timeout', error: `not loaded after ${o.timeoutSeconds} s` };
