@@ -170,7 +170,12 @@ export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]>
     const row: SweepRow = { stack: spec.name, target: aws ? 'aws' : 'local', status: 'failed', minutes: 0, usdPerHour: aws ? awsPlan(spec).cost.usdPerHour : 0, resultDir: null, destroyed: null };
     const stackFile = join(o.projectDir, 'stacks', `Pulumi.${spec.name}.yaml`);
     const original = !aws && existsSync(stackFile) ? readFileSync(stackFile, 'utf8') : null;
-    const onOutput = (s: string) => s.split('\n').filter(Boolean).forEach((l) => o.log(spec.name, l));
+    // The CLI's own progress dots ("@ updating....", ".") say nothing a log line should: dropped.
+    const onOutput = (s: string) =>
+      s
+        .split('\n')
+        .filter((l) => l.trim() && !/^\s*(@ [a-z]+)?\.*\s*$/.test(l))
+        .forEach((l) => o.log(spec.name, l));
     const retry = `PULUMI_BACKEND_URL=${backend} npm run pulumi -- destroy -s ${spec.name}`;
     let stack: Awaited<ReturnType<typeof LocalWorkspace.createOrSelectStack>> | null = null;
     let created = false;
