@@ -52,8 +52,12 @@ for (const [mode, datapath] of [['iptables', 'hostgw'], ['nftables', 'hostgw'], 
       t.is(p.status, 'ok', `${p.id}: ${p.reason}`);
       t.is(p.requests, 400, p.id);
       t.true(p.rps!.keptUp, p.rps!.verdict);
-      // keepalive off: one connection per request; on: 20 requests per connection.
-      t.is(p.rps!.connections, p.params.keepalive ? 20 : 400, p.id);
+      // keepalive off: one connection per request; on: 20 requests per connection, so 20
+      // connections, plus one for each response slower than the 5 ms between requests (open loop:
+      // a request due while the only connection is busy gets a new one; a busy machine makes a few).
+      // The exact count per connection is tested against a counting server in rps-client.test.ts.
+      if (p.params.keepalive) t.true(p.rps!.connections >= 20 && p.rps!.connections <= 26, `${p.id}: ${p.rps!.connections} connections`);
+      else t.is(p.rps!.connections, 400, p.id);
       t.true(p.cpu!.cores > 0 && p.cpu!.clientCores! > 0, JSON.stringify(p.cpu));
       if (mode === 'iptables') {
         // Per new connection: the hook rule, KUBE-SERVICES down to the target (n rules), the

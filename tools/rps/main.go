@@ -27,7 +27,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -144,9 +143,6 @@ type client struct {
 	idle                  []*conn
 	finished              bool
 	done                  chan struct{}
-
-	// Requests handed out and not yet ended.
-	inflight atomic.Int64
 }
 
 func (c *client) now() time.Duration { return time.Since(c.base) }
@@ -198,7 +194,6 @@ func (c *client) fail(kind, why, cause string) {
 
 // settle counts one request as ended (mu held).
 func (c *client) settle() {
-	c.inflight.Add(-1)
 	c.settled++
 	if c.settled == c.planned && !c.finished {
 		c.finished = true
@@ -311,7 +306,6 @@ func readResponse(br *bufio.Reader) (status int, length int64, closing bool, err
 
 // handOut gives a request to an idle connection, a new one, or the queue.
 func (c *client) handOut(r *req) {
-	c.inflight.Add(1)
 	c.mu.Lock()
 	c.sent++
 	if n := len(c.idle); n > 0 {
@@ -564,7 +558,6 @@ func runClient(o options) report {
 		for range c.queue {
 			c.fail("timeout", "still queued at the end of the run", "")
 			c.settled++
-			c.inflight.Add(-1)
 		}
 		c.queue = nil
 		if !c.finished {
