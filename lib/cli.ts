@@ -249,6 +249,13 @@ function httpTarget(url: string): { host: string; port: number; path: string } |
 
 /** Stacks a bench builds in code from its options: each validated first (a refusal is a usage
  * error), then skipped with the reason where this machine cannot run it. */
+/** bench-proxy's modes: iptables and ipvs with the iptables backend that loads their rules. */
+const BENCH_PROXY_MODES = ['iptables-nft', 'iptables-legacy', 'nftables', 'ebpf', 'ipvs-nft', 'ipvs-legacy', 'none'] as const;
+const benchProxyMode = (m: string) => {
+  const [mode, backend] = m.split('-') as [string, string | undefined];
+  return backend ? { mode, iptablesBackend: backend } : { mode };
+};
+
 async function benchSpecs(verb: string, variants: { label: string; name: string; config: Record<string, unknown> }[]): Promise<{ specs: Spec[]; skipped: string[] }> {
   const built = variants.map((v) =>
     checked(() => {
@@ -607,18 +614,20 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('bench-proxy')
     .description('E1/E4 in one run: each proxy mode at 1 and 10,000 Services, 1000 req/s, keepalive off and on; prints 10,000 ÷ 1 latency ratios, programming time, rules walked, CPU')
-    .option('--modes <list>', 'comma-separated proxy modes', 'iptables,nftables,ebpf')
+    .option('--modes <list>', `comma-separated: ${BENCH_PROXY_MODES.join(', ')} (iptables and ipvs name their iptables backend)`, 'iptables-nft,iptables-legacy,nftables,ebpf')
     .option('--services <list>', 'the two Service counts to compare', '1,10000')
-    .option('--seconds <n>', 'length of each point', '20')
+    .option('--seconds <n>', 'length of each point', '10')
+    .option('--repetitions <n>', 'measurements of each point, for the confidence intervals', '5')
     .option('--rate <n>', 'requests per second', '1000')
     .option('--datapath <dp>', 'pod network between the two hosts', 'hostgw')
     .option('--json', 'machine-readable output')
-    .action(async (o: { modes: string; services: string; seconds: string; rate: string; datapath: string; json?: boolean }) => {
+    .action(async (o: { modes: string; services: string; seconds: string; repetitions: string; rate: string; datapath: string; json?: boolean }) => {
       const f = flags('bench-proxy');
-      const { modes, counts, seconds, rate, datapath } = checked(() => ({
-        modes: f.names('--modes', o.modes, PROXY_MODES),
+      const { modes, counts, seconds, repetitions, rate, datapath } = checked(() => ({
+        modes: f.names('--modes', o.modes, BENCH_PROXY_MODES),
         counts: f.ints('--services', o.services, 1, 30_000, 2),
         seconds: f.int('--seconds', o.seconds, 1, 3600),
+        repetitions: f.int('--repetitions', o.repetitions, 1, 100),
         rate: f.int('--rate', o.rate, 1, 100_000),
         datapath: f.name('--datapath', o.datapath, DATAPATHS),
       }));
@@ -630,8 +639,9 @@ export async function main(argv: string[]): Promise<void> {
           config: {
             'netlab:description': `netlab bench-proxy: ${mode}`,
             'netlab:datapath': datapath,
-            'netlab:proxy': { mode, services: counts, backendsPerService: 10, target: 'last' },
+            'netlab:proxy': { ...benchProxyMode(mode), services: counts, backendsPerService: 10, target: 'last' },
             'netlab:workload': { tool: 'rps', rate, durationSeconds: seconds, keepalive: [false, true], requestsPerConnection: 100 },
+            'netlab:repetitions': repetitions,
             'netlab:warmupSeconds': 2,
           },
         })),
@@ -648,6 +658,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--backends <n>', 'backends per Service', '10')
     .option('--modes <list>', `comma-separated: ${LOAD_MODES.join(', ')}`, LOAD_MODES.join(','))
     .option('--timeout <s>', 'give up on one load after this many seconds', '300')
+    .option('--noflush', 'iptables modes: load with --noflush as kube-proxy does, instead of replacing the nat table as the lab does')
     .option('--json', 'machine-readable output')
     .action(async (o: { services: string; backends: string; modes: string; timeout: string; noflush?: boolean; json?: boolean }) => {
       const f = flags('bench-proxy-load');
@@ -658,7 +669,6 @@ export async function main(argv: string[]): Promise<void> {
         timeout: f.int('--timeout', o.timeout, 1, 3600),
       }));
       if (process.getuid?.() !== 0) fail(new PreflightError('bench-proxy-load', ['it creates a network namespace: run as root']));
-    .option('--noflush', 'iptables modes: load with --noflush as kube-proxy does, instead of replacing the nat table as the lab does')
       const { signal, dispose } = interruptible();
       const results: LoadResult[] = [];
       try {
