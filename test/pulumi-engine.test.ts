@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { probeFeatures } from '../lib/features.ts';
 import { engineMissing, pulumiBinary, pulumiEnv, toolsCache } from '../lib/pulumi-tools.ts';
-import { listNamespaces } from '../lib/state.ts';
 import { PROJECT_DIR as root } from '../lib/stackfile.ts';
-import { assertNothingLeft } from './helpers/nothing-left.ts';
+import { cgroupBase } from '../lib/plan.ts';
+import { cgroupRoot, listNamespaces, stateDir } from '../lib/state.ts';
+import { processesOf } from './helpers/nothing-left.ts';
 
 const notRoot = process.getuid?.() !== 0 ? 'needs root (the local target builds network namespaces)' : null;
 const maybe = notRoot ? test.skip : test.serial;
@@ -86,6 +87,18 @@ async function cleanUp(t: ExecutionContext, names: string[], backend: string, en
     rmSync(join(root, 'results', name), { recursive: true, force: true });
   }
   rmSync(backend, { recursive: true, force: true });
+}
+
+/**
+ * Nothing of the stack is left: helpers/nothing-left.ts's checks but its BPF one. That one counts
+ * netlab's BPF programs machine-wide, which another session's eBPF run may hold at the same time;
+ * these stacks have no proxy, so they load none.
+ */
+async function assertNothingLeft(t: ExecutionContext, stack: string): Promise<void> {
+  t.deepEqual(await listNamespaces(`netlab.${stack}.`), [], 'namespaces left behind');
+  t.is(processesOf(stack), '', 'processes left behind');
+  t.false(existsSync(cgroupBase(cgroupRoot()!, stack)), 'cgroup left behind');
+  for (const f of [stack, `${stack}.state.json`, `${stack}.lock`, `${stack}.tuning.json`]) t.false(existsSync(join(stateDir(), f)), `${f} left behind`);
 }
 
 const resultOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as { stack: string; status: string; description?: string };
