@@ -38,12 +38,16 @@ const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
         return { id: f.id, width: box?.width ?? 0, height: box?.height ?? 0, marks: svg?.querySelectorAll('path, line, rect').length ?? 0 };
       }),
     );
-    t.deepEqual(figures.map((f) => f.id), report.charts);
+    // The full-width charts first, then the per-configuration percentile curves as small multiples.
+    t.deepEqual([...figures.map((f) => f.id)].sort(), [...report.charts].sort());
+    t.true(figures.findIndex((f) => f.id.startsWith('latency-percentile-')) > figures.findLastIndex((f) => !f.id.startsWith('latency-percentile-')), 'small multiples come after the full-width charts');
     for (const f of figures) {
-      t.true(f.width > 300 && f.height > 200, `${f.id} drawn ${f.width}×${f.height}`);
+      const small = f.id.startsWith('latency-percentile-');
+      t.true(small ? f.width > 250 && f.height > 150 : f.width > 300 && f.height > 200, `${f.id} drawn ${f.width}×${f.height}`);
       t.true(f.marks > 10, `${f.id} has ${f.marks} marks`);
     }
     t.true((await page.$$eval('table tbody tr', (rows) => rows.length)) > 20, 'the figures tables are there');
+    t.true((await page.$$eval('ul.findings li', (items) => items.length)) > 0, 'the page opens with findings');
     t.deepEqual(problems, []);
     t.true(requests.every((u) => u.startsWith('file:')), `the page fetched ${requests.filter((u) => !u.startsWith('file:')).join(', ')}`);
     mkdirSync(ARTIFACTS, { recursive: true });
