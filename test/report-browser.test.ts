@@ -40,7 +40,8 @@ const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
     );
     // The full-width charts first, then the per-configuration percentile curves as small multiples.
     t.deepEqual([...figures.map((f) => f.id)].sort(), [...report.charts].sort());
-    t.true(figures.findIndex((f) => f.id.startsWith('latency-percentile-')) > figures.findLastIndex((f) => !f.id.startsWith('latency-percentile-')), 'small multiples come after the full-width charts');
+    const isSmall = figures.map((f) => f.id.startsWith('latency-percentile-'));
+    t.true(isSmall.indexOf(true) > isSmall.lastIndexOf(false), 'small multiples come after the full-width charts');
     for (const f of figures) {
       const small = f.id.startsWith('latency-percentile-');
       t.true(small ? f.width > 250 && f.height > 150 : f.width > 300 && f.height > 200, `${f.id} drawn ${f.width}×${f.height}`);
