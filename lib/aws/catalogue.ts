@@ -84,6 +84,8 @@ export function supportStatus(i: Pick<Image, 'os' | 'supportEnds'>, on: string =
  * k8s.io/kubernetes tags are v1.35.4, v1.36.3 and v1.37.2: 1.35–1.37 are the maintained minors.
  * 1.31 (end of life 2025-10-28) stays only for kernels below 4.19, which kubeadm's preflight
  * refuses from 1.32 on (system-validators: kernel 4.19 or newer); it needs aws.acceptEndOfSupport.
+ * The end-of-life dates of 1.35–1.37 are estimates (release date + the project's 14 months of
+ * patch support), not read from a published table: check them against kubernetes.io/releases.
  */
 export const KUBERNETES_MINORS = { '1.31': '2025-10-28', '1.35': '2027-02-28', '1.36': '2027-06-28', '1.37': '2027-10-28' } as const;
 export type KubernetesMinor = keyof typeof KUBERNETES_MINORS;
