@@ -310,7 +310,8 @@ function leftoversOf(stack: string, namespaces: string[]): string[] {
   const out: string[] = [];
   if (namespaces.length) out.push(`namespaces ${namespaces.join(', ')}`);
   if (root && existsSync(cgroupBase(root, stack))) out.push(`cgroup ${cgroupBase(root, stack)}`);
-  if (readState(stack)) out.push(`state file (run ${readState(stack)!.runId})`);
+  const state = readState(stack);
+  if (state) out.push(`state file (run ${state.runId})`);
   if (stacksWithTuning().includes(stack)) out.push('machine-wide tuning not yet put back');
   return out;
 }
