@@ -88,7 +88,7 @@ async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolean; refs
   }
 }
 
-/** The sweep summary: one row per stack; a local stack has no cost ("-"); destroyed "-" = nothing was created. */
+/** The sweep summary: one row per stack; a local stack has no cost ("-"); destroyed "-" = nothing was created, "kept" = --keep left it up. */
 export function renderSweepTable(rows: SweepRow[]): string {
   const t = new Table({ head: ['stack', 'target', 'status', 'minutes', 'USD/hour', 'est. USD', 'destroyed', 'results / error'], style: { head: [], border: [] } });
   for (const r of rows) {
@@ -100,7 +100,7 @@ export function renderSweepTable(rows: SweepRow[]): string {
       r.minutes.toFixed(1),
       aws ? r.usdPerHour.toFixed(2) : '-',
       aws ? ((r.minutes / 60) * r.usdPerHour).toFixed(2) : '-',
-      r.destroyed === null ? '-' : r.destroyed ? 'yes' : 'NO',
+      r.destroyed === null ? '-' : r.destroyed === 'kept' ? 'kept (--keep)' : r.destroyed ? 'yes' : 'NO',
       r.resultDir ?? r.error ?? '',
     ]);
     if (r.resultDir && r.error) t.push(['', '', '', '', '', '', '', r.error]);
@@ -156,10 +156,11 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
 }
 
 /** A bench's figures: JSON or a table plus what was skipped; the exit code says whether every run was ok. */
-function benchOutput(outcomes: UpOutcome[], json: object, table: () => string, skipped: string[], asJson?: boolean): void {
+/** A bench exits 0 only when every stack it planned ran and ended ok (none skipped by Ctrl-C, and at least one). */
+function benchOutput(specs: Spec[], outcomes: UpOutcome[], json: object, table: () => string, skipped: string[], asJson?: boolean): void {
   if (asJson) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   else process.stdout.write(`\n${table()}\n${skipped.map((s) => `${s}\n`).join('')}`);
-  process.exitCode = outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
+  process.exitCode = specs.length > 0 && outcomes.length === specs.length && outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;
 }
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -373,17 +374,21 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write('nothing of netlab is on this machine\n');
         return;
       }
+      // Every stack is tried: one that cannot be removed is reported, and the others still go.
+      const failures: unknown[] = [];
       for (const s of names) {
         let r: Awaited<ReturnType<typeof downStack>>;
         try {
           r = await downStack(s);
         } catch (e) {
-          fail(e);
+          failures.push(e);
+          continue;
         }
         process.stdout.write(
           `${s}: ${r.stoppedRun ? `stopped run ${r.stoppedRun}; ` : ''}removed ${r.namespaces.length} namespaces and ${r.cgroups.length} cgroups (with any BPF program attached), stopped ${r.processes} processes${r.restored.length ? `, put back ${r.restored.join(', ')}` : ''}${r.markedFailed ? `; marked the unfinished run failed in ${r.markedFailed}` : ''}\n`,
         );
       }
+      if (failures.length) fail(failures.length === 1 ? failures[0] : new TeardownError(failures.map((e) => (e as Error).message).join('\n')));
     });
 
   program
@@ -571,7 +576,7 @@ export async function main(argv: string[]): Promise<void> {
       }));
       for (const b of bench)
         t.push([b.datapath, b.setupSeconds?.toFixed(3) ?? '-', b.teardownSeconds?.toFixed(3) ?? '-', b.setupSeconds !== null && b.teardownSeconds !== null ? (b.setupSeconds + b.teardownSeconds).toFixed(3) : '-']);
-      benchOutput(outcomes, { bench, skipped }, () => t.toString(), skipped, o.json);
+      benchOutput(specs, outcomes, { bench, skipped }, () => t.toString(), skipped, o.json);
     });
 
   program
@@ -608,7 +613,7 @@ export async function main(argv: string[]): Promise<void> {
       ]);
       const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
       const bench = outcomes.map(({ result: r, dir }) => benchClientFigures(r, dir));
-      benchOutput(outcomes, { bench, skipped }, () => bench.map(renderBenchClient).join('\n'), skipped, o.json);
+      benchOutput(specs, outcomes, { bench, skipped }, () => bench.map(renderBenchClient).join('\n'), skipped, o.json);
     });
 
   program
@@ -648,7 +653,7 @@ export async function main(argv: string[]): Promise<void> {
       );
       const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: join(PROJECT_DIR, 'results') });
       const rows = proxyRatios(outcomes.map((x) => x.result), counts[0]!, counts[1]!);
-      benchOutput(outcomes, { ratios: rows, skipped }, () => renderProxyRatios(rows, counts[0]!, counts[1]!), skipped, o.json);
+      benchOutput(specs, outcomes, { ratios: rows, skipped }, () => renderProxyRatios(rows, counts[0]!, counts[1]!), skipped, o.json);
     });
 
   program

@@ -140,6 +140,9 @@ async function checks(plan: Plan, signal?: AbortSignal): Promise<Check[]> {
   return out;
 }
 
+/** A tool's output as it was: stdout, then its stderr under a marker. */
+const saveRaw = (plan: Plan, name: string, r: ExecResult) => writeFileSync(join(plan.rawDir, name), r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''));
+
 /** A point is valid when requests completed and at most MAX_ERROR_SHARE of the attempts failed. */
 export function judge(m: Measured): { status: PointResult['status']; reason?: string } {
   if (m.requests === 0) return { status: 'invalid', reason: `no request completed (${m.attempts} attempted, ${m.errors} socket errors)` };
@@ -166,7 +169,7 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   let failure: string | null = null;
   try {
     r = await run(p.argv, { check: false, signal, timeoutMs: p.timeoutSeconds * 1000 });
-    writeFileSync(join(plan.rawDir, rawTxt), r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''));
+    saveRaw(plan, rawTxt, r);
   } catch (e) {
     if ((e as Error).message === 'interrupted') throw e;
     failure = (e as Error).message;
@@ -230,13 +233,12 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
  * effect smaller than the client's excess over ab cannot be told from the instrument.
  */
 async function measureFloor(plan: Plan, f: ClientFloor, signal?: AbortSignal): Promise<NonNullable<NonNullable<RunResult['proxy']>['clientFloor']>> {
-  const out = (name: string, r: ExecResult) => writeFileSync(join(plan.rawDir, name), r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''));
   const raw = ['raw/client-floor-ab.txt', `raw/${f.abCsv}`, 'raw/client-floor-rps.txt'];
   try {
     const ab = await run(f.ab, { check: false, signal, timeoutMs: f.timeoutSeconds * 1000 });
-    out('client-floor-ab.txt', ab);
+    saveRaw(plan, 'client-floor-ab.txt', ab);
     const rps = await run(f.rps, { check: false, signal, timeoutMs: f.timeoutSeconds * 1000 });
-    out('client-floor-rps.txt', rps);
+    saveRaw(plan, 'client-floor-rps.txt', rps);
     const a = parseAb(ab.stdout, readFileSync(join(plan.rawDir, f.abCsv), 'utf8'));
     const { report } = parseRps(rps.stdout);
     const abMeanMs = a.latencyMs.mean!;
@@ -463,6 +465,8 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         save();
         if (broken) throw new Error(`the lab broke during point ${p.id}: ${broken}`);
       }
+      // A Ctrl-C after the last point still makes the run interrupted, never ok.
+      if (signal?.aborted) throw new Error('interrupted');
     } catch (e) {
       interrupted = signal?.aborted ?? false;
       result.status = interrupted ? 'interrupted' : 'failed';

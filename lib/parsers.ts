@@ -134,9 +134,11 @@ export function parseRps(stdout: string): Measured & { report: RpsReport } {
   }
   const e = r.errors;
   if (typeof r.ok !== 'number' || !e || !r.latencyMs) throw new ParseError('rps report lacks ok/errors/latencyMs');
+  const ended = r.ok + e.connect + e.timeout + e.reset + e.http + e.size;
   return {
-    requests: r.ok + e.connect + e.timeout + e.reset + e.http + e.size,
-    attempts: r.ok + e.connect + e.timeout + e.reset + e.http + e.size,
+    // rps counts every request that ended, however: they are its attempts too.
+    requests: ended,
+    attempts: ended,
     errors: e.connect + e.timeout + e.reset,
     non2xx: e.http + e.size,
     reqPerSec: r.achievedRate,

@@ -158,6 +158,8 @@ export function renderTable(all: Row[]): string {
 export interface ProxyRatio {
   stack: string;
   mode: string;
+  /** The load (loadLabel) both counts were measured with. */
+  load: string;
   keepalive: boolean;
   meanLow: number | null;
   meanHigh: number | null;
@@ -193,6 +195,7 @@ export function proxyRatios(results: RunResult[], low: number, high: number): Pr
     out.push({
       stack: hi.stack,
       mode: hi.proxyMode ?? '?',
+      load: hi.load,
       keepalive: hi.keepalive,
       meanLow: lo?.mean ?? null,
       meanHigh: hi.mean,

@@ -1,12 +1,14 @@
 // What a run may claim (issue 19): points judged against attempts, a run's final status from what
 // happened, unfinished runs never counted by the report. Pure: no root needed.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finalStatus, judge, MAX_ERROR_SHARE } from '../lib/local.ts';
 import type { Measured } from '../lib/parsers.ts';
 import type { PointResult } from '../lib/result.ts';
 import { parseResult } from '../lib/report/data.ts';
+import { runStatus } from '../lib/aws/sweep.ts';
 
 const m = (o: Partial<Measured>): Measured => ({
   requests: 1000,
@@ -58,4 +60,25 @@ test('the report never counts a run still marked running', (t) => {
   const r = parseResult(file, JSON.stringify({ ...doc, status: 'running', finishedAt: null }));
   t.false('result' in r);
   t.regex((r as { why: string }).why, /unfinished run \(status running\).*netlab down local-host/);
+});
+
+test('the report skips interrupted runs too: their points are a prefix of what was asked', (t) => {
+  const file = join(import.meta.dirname, 'fixtures', 'report', 'local-host', '20261121T194543Z-48d9', 'result.json');
+  const doc = JSON.parse(readFileSync(file, 'utf8'));
+  const r = parseResult(file, JSON.stringify({ ...doc, status: 'interrupted', error: 'SIGINT' }));
+  t.false('result' in r);
+  t.regex((r as { why: string }).why, /^interrupted run/);
+});
+
+test('a sweep row is ok only when the run\'s own result.json says ok, not merely because pulumi up succeeded', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-sweep-row-'));
+  const write = (doc: object) => writeFileSync(join(dir, 'result.json'), JSON.stringify(doc));
+  write({ status: 'ok' });
+  t.deepEqual(runStatus(dir), { status: 'ok' });
+  write({ status: 'failed', error: 'point 3: tcpkali exited 1' });
+  t.deepEqual(runStatus(dir), { status: 'failed', error: 'result.json says failed: point 3: tcpkali exited 1' });
+  write({ status: 'interrupted' });
+  t.is(runStatus(dir).status, 'interrupted');
+  t.is(runStatus(null).status, 'failed');
+  t.regex(runStatus(join(dir, 'nope')).error!, /cannot read/);
 });

@@ -47,6 +47,18 @@ export const defaultPrereqEnv = (): PrereqEnv => ({
 /** The default state backend of `netlab sweep`: a local directory, no Pulumi Cloud account needed. */
 export const defaultBackend = (home: string) => `file://${join(home, '.netlab', 'pulumi-state')}`;
 
+/** How a run ended, from its result.json: ok only if the file says ok; a missing or unreadable file is not ok. */
+export function runStatus(resultDir: string | null): { status: SweepRow['status']; error?: string } {
+  if (!resultDir) return { status: 'failed', error: 'the run left no result directory' };
+  try {
+    const r = JSON.parse(readFileSync(join(resultDir, 'result.json'), 'utf8')) as { status?: string; error?: string };
+    if (r.status === 'ok') return { status: 'ok' };
+    return { status: r.status === 'interrupted' ? 'interrupted' : 'failed', error: `result.json says ${r.status}${r.error ? `: ${r.error}` : ''}` };
+  } catch (e) {
+    return { status: 'failed', error: `cannot read ${join(resultDir, 'result.json')}: ${(e as Error).message}` };
+  }
+}
+
 /** What an aws run needs on this machine, each with what to do when it is missing. */
 export function awsPrereqs(p: PrereqEnv = defaultPrereqEnv()): Prereq[] {
   const e = p.env;
@@ -98,7 +110,8 @@ export interface SweepRow {
   usdPerHour: number;
   resultDir: string | null;
   /** Whether `pulumi destroy` ended with nothing left; null when nothing was created (e.g. a wrong passphrase). */
-  destroyed: boolean | null;
+  /** true/false: destroy ran and succeeded/failed; 'kept': --keep left the stack up; null: nothing was created. */
+  destroyed: boolean | 'kept' | null;
   error?: string;
 }
 
@@ -185,7 +198,11 @@ export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]>
       o.log(spec.name, aws ? `up (${row.usdPerHour.toFixed(2)} USD/hour while it exists; hosts end themselves after ${spec.aws.ttlMinutes} min)` : 'up (netlab up on this machine, through the Pulumi engine)');
       const up = await stack.up({ onOutput, color: 'never', signal: o.signal });
       row.resultDir = String(up.outputs.resultDir?.value ?? '') || null;
-      row.status = 'ok';
+      // A successful `up` only says the steps ran: the run's own result.json says how it ended
+      // (an aws run that failed half-way still collects, so its up succeeds).
+      const ended = runStatus(row.resultDir);
+      row.status = ended.status;
+      if (ended.error) row.error = ended.error;
     } catch (e) {
       row.status = o.signal.aborted ? 'interrupted' : 'failed';
       // The CLI checks the passphrase as it reads the stack's config, before it changes anything:
@@ -209,6 +226,7 @@ export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]>
           row.error = `${row.error ? `${row.error}; ` : ''}DESTROY FAILED (${firstLines(e, 2)}): run \`${retry}\`${aws ? '; the hosts still end themselves at their time-to-live' : ' (or netlab down ' + spec.name + ')'}`;
         }
       }
+      if (stack && created && o.keep) row.destroyed = 'kept';
       row.minutes = (Date.now() - t0) / 60_000;
       rows.push(row);
     }

@@ -205,8 +205,15 @@ export function parseReuseLog(text: string, rolloutAt?: number): Measured {
     .filter((f) => f.length >= 6 && /^\d+$/.test(f[0]!))
     .map((f) => ({ start: Number(f[1]), rc: Number(f[2]), code: Number(f[3]), connect: Number(f[4]), total: Number(f[5]) }));
   if (!rows.length) throw new ParseError('reuse_load logged no attempt');
-  const first = Math.min(...rows.map((r) => r.start));
-  const last = Math.max(...rows.map((r) => r.start + r.total));
+  // One pass (a spread of ~100,000 rows into Math.min would overflow the stack).
+  let first = Infinity;
+  let last = -Infinity;
+  let lastStart = -Infinity;
+  for (const r of rows) {
+    first = Math.min(first, r.start);
+    last = Math.max(last, r.start + r.total);
+    lastStart = Math.max(lastStart, r.start);
+  }
   const done = rows.filter((r) => r.rc === 0);
   const ms = done.map((r) => r.total * 1000).sort((a, b) => a - b);
   const q = (p: number) => (ms.length ? ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]! : 0);
@@ -218,14 +225,14 @@ export function parseReuseLog(text: string, rolloutAt?: number): Measured {
     attempts: rows.length,
     errors: rows.length - done.length,
     non2xx: done.filter((r) => r.code < 200 || r.code > 299).length,
-    reqPerSec: round(rows.length / seconds),
+    reqPerSec: round(done.length / seconds),
     bytesPerResponse: null,
     latencyMs: { mean: round(ms.reduce((a, b) => a + b, 0) / (ms.length || 1)), p50: round(q(50)), p90: round(q(90)), p99: round(q(99)), p999: round(q(99.9)), max: round(ms[ms.length - 1] ?? 0) },
     toolSeconds: round(seconds),
     detail: {
       // A SYN dropped to a reused port is retransmitted after 1 s: connects of 0.9 s or more.
       connectStalls: rows.filter((r) => r.connect >= 0.9).length,
-      lastAttemptSeconds: round(Math.max(...rows.map((r) => r.start)) - first),
+      lastAttemptSeconds: round(lastStart - first),
       ...(rolloutAt !== undefined
         ? { rolloutAtSeconds: round(rolloutAt - first), attemptsAfterRollout: after.length, failuresAfterRollout: after.filter((r) => r.rc !== 0 || r.code < 200 || r.code > 299).length }
         : {}),
@@ -402,13 +409,14 @@ point() {
   export ID BYTES HOSTPORT URL
   echo "netlab: point $ID" >&2
   if [ -n "$ROLLOUT_AT" ]; then
-    (sleep "$ROLLOUT_AT"; date -u +%s.%N > "$RAW/$ID.rollout"; kubectl -n netlab rollout restart deployment/nginx > /dev/null) &
+    # The rollout time is recorded only once the restart was accepted: a failed restart records none.
+    (sleep "$ROLLOUT_AT"; t=$(date -u +%s.%N); kubectl -n netlab rollout restart deployment/nginx > /dev/null && echo "$t" > "$RAW/$ID.rollout") &
     roll=$!
   fi
   t0=$(date +%s.%N)
   timeout --kill-after=10 "$limit" bash -c "$command" > "$RAW/$ID.txt" 2> "$RAW/$ID.err" || code=$?
   wall=$(since "$t0")
-  if [ -n "$roll" ]; then wait "$roll" || true; kubectl -n netlab rollout status deployment/nginx --timeout=5m > /dev/null; fi
+  if [ -n "$roll" ]; then wait "$roll" || { echo "netlab: the rolling update of point $ID failed" >&2; return 1; }; kubectl -n netlab rollout status deployment/nginx --timeout=5m > /dev/null; fi
   printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$ID" "$tool" "$rep" "$params" "$code" "$wall" "$PROGRAM_SECONDS" >> "$RUN/points.tsv"
 }
 export RUN RAW CPUS NCPUS

@@ -33,6 +33,7 @@ export function parseResult(file: string, text: string): Loaded | Skipped {
   // may have been broken when it died.
   if (r.data.status === 'running')
     return { file, why: `unfinished run (status running): its process is still going or died; \`netlab down ${r.data.stack}\` marks a dead run failed` };
+  if (r.data.status === 'interrupted') return { file, why: 'interrupted run (Ctrl-C or SIGTERM): its points are a prefix of what was asked' };
   return { file, result: r.data };
 }
 

@@ -32,7 +32,7 @@ function proxyFindings(results: RunResult[]): Finding[] {
       if (!row.meanRatio) continue;
       // Machine CPU: difference of the means of the repetitions, in cores.
       const cores = (n: number) =>
-        runs.flatMap((r) => r.points).filter((p) => p.status === 'ok' && p.params.services === n && p.params.keepalive === row.keepalive && typeof p.cpu?.cores === 'number').map((p) => p.cpu!.cores);
+        runs.flatMap((r) => r.points).filter((p) => p.status === 'ok' && p.params.services === n && p.params.keepalive === row.keepalive && loadLabel(p) === row.load && typeof p.cpu?.cores === 'number').map((p) => p.cpu!.cores);
       const cpu = slopeInterval(cores(high), cores(low), 1);
       const slope = row.slope ? `, ${intervalText(row.slope, 1, ' ns')} per ${row.slope.per}` : '';
       out.push({

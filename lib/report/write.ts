@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { baselineStack, flatten, groupRuns, parseResult, programming, toCsv, type Loaded, type Skipped } from './data.ts';
 import { buildCharts, renderSvg } from './charts.ts';
 import { findings } from './findings.ts';
+import { isStackName } from '../names.ts';
 import { renderHtml } from './html.ts';
 
 /** result.json files under each path (a run dir, a stack's results dir, or any tree), or of a stack name. */
@@ -20,7 +21,7 @@ export function findResults(paths: string[], resultsRoot: string): { files: stri
   };
   for (const p of paths) {
     const asStack = join(resultsRoot, p);
-    const target = existsSync(p) ? p : /^[a-z0-9][a-z0-9-]*$/.test(p) && existsSync(asStack) ? asStack : null;
+    const target = existsSync(p) ? p : isStackName(p) && existsSync(asStack) ? asStack : null;
     if (!target) {
       missing.push(p);
       continue;

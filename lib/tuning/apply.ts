@@ -1,11 +1,12 @@
 // Applies a tuning plan and undoes it. Thin: every write and command comes from tuning/plan.ts.
 // Before the first machine-wide write, the previous values are saved in the state dir, so a
 // finished run, a failed one and `netlab down` after a crash all put them back.
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, run } from '../exec.ts';
 import { stateDir, stateFile } from '../state.ts';
 import { isStackName } from '../names.ts';
+import { writeFileAtomic } from '../files.ts';
 import { tuningStepText, type TuningStep } from './plan.ts';
 
 export interface TuningRecord {
@@ -110,10 +111,8 @@ export async function applyTuning(stack: string, steps: TuningStep[], records: T
       /* otherwise the write will fail and say why */
     }
   }
-  if (saved.length) {
-    mkdirSync(stateDir(), { recursive: true });
-    writeFileSync(restorePath(stack), JSON.stringify(saved, null, 2) + '\n');
-  }
+  // Whole or not at all: `down` reads this file to put the machine-wide values back.
+  if (saved.length) writeFileAtomic(restorePath(stack), JSON.stringify(saved, null, 2) + '\n');
   for (const s of steps) {
     if (signal?.aborted) throw new Error('interrupted');
     if (s.kind === 'skip') {
