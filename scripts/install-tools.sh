@@ -13,7 +13,7 @@
 # The CLI lands in <cache>/bin (scripts/pulumi.sh puts it first on PATH); plugins are installed
 # into the project's own PULUMI_HOME, <project>/.pulumi (git-ignored), which scripts/pulumi.sh and
 # the tests use, so nothing is written to ~/.pulumi. The aws and tls providers are not installed:
-# local stacks do not use them (see README, "With Pulumi").
+# local stacks do not use them (see README, "With the Pulumi CLI").
 # Needs: bash, curl, node + npm ci done; for a Go build, Go >= 1.25 (GOMODCACHE is left at its
 # default so CI and later runs reuse downloaded modules).
 set -euo pipefail
