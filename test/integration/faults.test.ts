@@ -14,9 +14,8 @@ import { RunResult } from '../../lib/result.ts';
 import { cgroupRoot, listNamespaces, stateDir } from '../../lib/state.ts';
 import { rootState, sh } from '../helpers/root-namespace.ts';
 import { assertNothingLeft } from '../helpers/nothing-left.ts';
+import { PROJECT, BIN } from '../helpers/paths.ts';
 
-const PROJECT = join(import.meta.dirname, '..', '..');
-const BIN = join(PROJECT, 'bin', 'netlab.js');
 const root = process.getuid?.() === 0;
 const serial = (title: string, fn: (t: ExecutionContext) => unknown) =>
   root ? test.serial(title, fn) : test.skip(`${title} — skipped: needs root (network namespaces)`, fn);

@@ -1,0 +1,200 @@
+import test from 'ava';
+import { buildFleet, nftEndpointChain, nftServiceChain, sepChain, svcChain, type ServicePort } from '../../../lib/proxy/fleet.ts';
+import { iptablesRuleset, rulesWalked } from '../../../lib/proxy/iptables.ts';
+import { nftablesRuleset } from '../../../lib/proxy/nftables.ts';
+import { ebpfCompile, ebpfLoadScript, ebpfMaps, multiarchInclude } from '../../../lib/proxy/ebpf.ts';
+import { ipvsRuleset, ipvsSysctls } from '../../../lib/proxy/ipvs.ts';
+import { proxyProgram, proxyTarget, specFleet } from '../../../lib/proxy/program.ts';
+import { requirements } from '../../../lib/features.ts';
+import { specFromStackDoc } from '../../../lib/spec.ts';
+
+// The Service of kube-proxy's own proxier tests: ns1/svc1:p80 at 172.30.0.41:80.
+const svc1 = (ips: string[]): ServicePort => ({
+  namespace: 'ns1', name: 'svc1', portName: 'p80', protocol: 'tcp', clusterIP: '172.30.0.41', port: 80,
+  endpoints: ips.map((ip) => ({ ip, port: 80 })),
+});
+
+test('chain names hash exactly as kube-proxy does (its own test vectors)', (t) => {
+  const s = svc1(['10.180.0.1', '10.180.2.1', '10.180.0.2']);
+  t.is(svcChain(s), 'KUBE-SVC-XPGD46QRK7WJZT7O');
+  t.deepEqual(s.endpoints.map((e) => sepChain(s, e)), ['KUBE-SEP-SXIVWICOYRO3J4NJ', 'KUBE-SEP-ZX7GRIZKSNUQ3LAJ', 'KUBE-SEP-LXVODXWDISEETFEF']);
+  t.is(nftServiceChain(s), 'service-ULMVA6XW-ns1/svc1/tcp/p80');
+  t.is(nftEndpointChain(s, s.endpoints[0]!), 'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80');
+});
+
+test('iptables, current layout: the whole nat ruleset for two endpoints', (t) => {
+  const r = iptablesRuleset([svc1(['10.180.0.1', '10.180.2.1'])], { clusterCidr: '10.0.0.0/8', layout: 'current' });
+  t.is(r.text, `*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
+:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+:KUBE-SEP-ZX7GRIZKSNUQ3LAJ - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.2.1:80" -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
+-A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -s 10.180.2.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.2.1:80
+COMMIT
+`);
+  t.is(r.natRules, 16); // 3 hook jumps + 3 KUBE-POSTROUTING + 1 KUBE-MARK-MASQ + 2 KUBE-SERVICES + 3 KUBE-SVC + 4 KUBE-SEP
+  t.is(r.natChains, 7);
+});
+
+test('iptables, 2019 layout: masquerade and jump both in KUBE-SERVICES, 2 rules per Service', (t) => {
+  const r = iptablesRuleset([svc1(['10.180.0.1', '10.180.2.1', '10.180.0.2'])], { clusterCidr: '10.0.0.0/8', layout: '2019' });
+  const lines = r.text.split('\n');
+  t.deepEqual(lines.filter((l) => l.startsWith('-A KUBE-SERVICES')), [
+    '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ',
+    '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O',
+    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+  ]);
+  t.deepEqual(lines.filter((l) => l.startsWith('-A KUBE-SVC-')), [
+    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.33333 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
+    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.50000 -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ',
+    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -j KUBE-SEP-LXVODXWDISEETFEF',
+  ]);
+  t.true(lines.includes('-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1/32 -j KUBE-MARK-MASQ'));
+  t.true(lines.includes('-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000'));
+});
+
+test('iptables rule count grows as the studies say: 1 (current) or 2 (2019) rules per Service in KUBE-SERVICES', (t) => {
+  const fleet = buildFleet({ count: 100, backendsPerService: 10, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
+  const count = (layout: 'current' | '2019') => iptablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', layout }).text.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES')).length - 1;
+  t.is(count('current'), 100);
+  t.is(count('2019'), 200);
+});
+
+test('nftables: the whole per-Service part for one endpoint, and the base', (t) => {
+  const r = nftablesRuleset([svc1(['10.180.0.1'])], { clusterCidr: '10.0.0.0/8' });
+  t.is(r.batches.length, 1);
+  t.is(r.batches[0], `add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
+add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 ip saddr 10.180.0.1 jump mark-for-masquerade
+add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 meta l4proto tcp dnat to 10.180.0.1:80
+add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }
+add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }
+`);
+  t.regex(r.base, /^add table ip kube-proxy \{ comment "rules for kube-proxy" ; \}\n/);
+  t.true(r.base.includes('add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ;'));
+  t.true(r.base.includes('add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips\n'));
+  t.deepEqual([r.chains, r.rules, r.mapElements], [8, 12, 1]);
+  const big = nftablesRuleset(buildFleet({ count: 1200, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' }), { clusterCidr: '10.0.0.0/8', batchSize: 500 });
+  t.is(big.batches.length, 3);
+});
+
+test('fleet: real-looking names, ClusterIPs from .2, distinct backends; too big a fleet is refused', (t) => {
+  const f = buildFleet({ count: 3, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/16' });
+  t.deepEqual(f.map((s) => `${s.namespace}/${s.name}:${s.portName} ${s.clusterIP}`), ['netlab/svc-1:http 10.96.0.2', 'netlab/svc-2:http 10.96.0.3', 'netlab/svc-3:http 10.96.0.4']);
+  t.deepEqual(f.flatMap((s) => s.endpoints.map((e) => e.ip)), ['10.128.0.1', '10.128.0.2', '10.128.0.3', '10.128.0.4', '10.128.0.5', '10.128.0.6']);
+  t.throws(() => buildFleet({ count: 300, backendsPerService: 1, serviceCidr: '10.96.0.0/24', backendCidr: '10.128.0.0/16' }), { message: '300 Services do not fit in 10.96.0.0/24 (253 addresses)' });
+});
+
+test('rules walked per new connection, from counters and positions', (t) => {
+  // 3 Services; 100 connections to the last one, whose 2 endpoints took 60 and 40.
+  const save = `*nat
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [100:6000]
+:POSTROUTING ACCEPT [100:6000]
+:KUBE-SERVICES - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-A - [0:0]
+:KUBE-SVC-B - [0:0]
+:KUBE-SVC-C - [0:0]
+:KUBE-SEP-1 - [0:0]
+:KUBE-SEP-2 - [0:0]
+[0:0] -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+[100:6000] -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+[0:0] -A KUBE-SERVICES -d 10.96.0.2 -j KUBE-SVC-A
+[0:0] -A KUBE-SERVICES -d 10.96.0.3 -j KUBE-SVC-B
+[100:6000] -A KUBE-SERVICES -d 10.96.0.4 -j KUBE-SVC-C
+[0:0] -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+[0:0] -A KUBE-SVC-C ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+[60:3600] -A KUBE-SVC-C -m statistic --mode random --probability 0.5 -j KUBE-SEP-1
+[40:2400] -A KUBE-SVC-C -j KUBE-SEP-2
+[0:0] -A KUBE-SEP-1 -s 10.128.0.1 -j KUBE-MARK-MASQ
+[60:3600] -A KUBE-SEP-1 -p tcp -j DNAT --to-destination 10.128.0.1:80
+[0:0] -A KUBE-SEP-2 -s 10.128.0.2 -j KUBE-MARK-MASQ
+[40:2400] -A KUBE-SEP-2 -p tcp -j DNAT --to-destination 10.128.0.2:80
+COMMIT
+`;
+  const w = rulesWalked(save);
+  // per connection: 1 hook rule + 3 in KUBE-SERVICES + (1 masq + 1 statistic + 0.4 second) in
+  // KUBE-SVC-C + 2 in its KUBE-SEP = 8.4
+  t.is(w.connections, 100);
+  t.is(w.evaluations, 840);
+  t.is(w.perConnection, 8.4);
+});
+
+test('ebpf: map contents in the program\'s byte order, and the load script', (t) => {
+  const m = ebpfMaps([svc1(['10.180.0.1', '10.180.2.1']), { ...svc1(['10.180.0.3']), name: 'svc2', clusterIP: '172.30.0.42', port: 8080 }], '/sys/fs/bpf/maps');
+  t.is(m.services, 2);
+  t.is(m.backends, 3);
+  t.is(m.batch, `map update pinned /sys/fs/bpf/maps/backends key hex 00 00 00 00 value hex 0a b4 00 01 00 50 00 00
+map update pinned /sys/fs/bpf/maps/backends key hex 01 00 00 00 value hex 0a b4 02 01 00 50 00 00
+map update pinned /sys/fs/bpf/maps/services key hex ac 1e 00 29 00 50 00 00 value hex 00 00 00 00 02 00 00 00
+map update pinned /sys/fs/bpf/maps/backends key hex 02 00 00 00 value hex 0a b4 00 03 00 50 00 00
+map update pinned /sys/fs/bpf/maps/services key hex ac 1e 00 2a 1f 90 00 00 value hex 02 00 00 00 01 00 00 00
+`);
+  t.deepEqual(ebpfCompile({ src: 'lb.c', obj: 'lb.o', services: 10, backends: 100, includeDir: '/usr/include/x86_64-linux-gnu' }), [
+    'clang', '-O2', '-g', '-Wall', '-Werror', '-target', 'bpf', '-I/usr/include/x86_64-linux-gnu', '-DMAX_SERVICES=10', '-DMAX_BACKENDS=100', '-c', 'lb.c', '-o', 'lb.o',
+  ]);
+  t.is(multiarchInclude('arm64'), '/usr/include/aarch64-linux-gnu');
+  const load = ebpfLoadScript({ obj: '/r/lb.o', batchFile: '/r/maps.batch', cgroup: '/sys/fs/cgroup/netlab.s/client' });
+  t.deepEqual(load.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', 'sh']);
+  t.deepEqual(load.slice(-3), ['/sys/fs/cgroup/netlab.s/client', '/r/lb.o', '/r/maps.batch']);
+  // Maps are filled before the program is attached.
+  const script = load[6]!;
+  t.true(script.indexOf('bpftool batch') < script.indexOf('bpftool cgroup attach'));
+});
+
+test('ipvs: kube-ipvs0 addresses, virtual and real servers, the ipset and the nat rules', (t) => {
+  const r = ipvsRuleset([svc1(['10.180.0.1', '10.180.2.1'])], { clusterCidr: '10.0.0.0/8', scheduler: 'rr' });
+  t.is(r.addresses, 'addr add 172.30.0.41/32 dev kube-ipvs0\n');
+  t.is(r.ipvsadm, '-A -t 172.30.0.41:80 -s rr\n-a -t 172.30.0.41:80 -r 10.180.0.1:80 -m -w 1\n-a -t 172.30.0.41:80 -r 10.180.2.1:80 -m -w 1\n');
+  t.is(r.ipset, 'create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nflush KUBE-CLUSTER-IP\nadd KUBE-CLUSTER-IP 172.30.0.41,tcp:80\n');
+  t.true(r.iptables.includes('-A KUBE-SERVICES ! -s 10.0.0.0/8 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n'));
+  t.deepEqual([r.virtualServers, r.realServers, r.ipsetEntries], [1, 2, 1]);
+  t.deepEqual(ipvsSysctls(0), ['net.ipv4.ip_forward=1', 'net.ipv4.vs.conntrack=1', 'net.ipv4.vs.conn_reuse_mode=0', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1']);
+});
+
+test('the client targets the first, the last, or (rps) any Service; mode none calls backends directly', (t) => {
+  const fleet = buildFleet({ count: 3, backendsPerService: 4, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
+  const target = (mode: string, tgt: string) =>
+    proxyTarget(specFromStackDoc('x', { config: { 'netlab:proxy': { mode, target: tgt }, 'netlab:workload': { tool: 'rps' } } }), fleet);
+  t.deepEqual(target('iptables', 'fixed'), { ip: '10.96.0.2', hosts: 1, port: 80 });
+  t.deepEqual(target('iptables', 'last'), { ip: '10.96.0.4', hosts: 1, port: 80 });
+  t.deepEqual(target('ebpf', 'random'), { ip: '10.96.0.2', hosts: 3, port: 80 });
+  t.deepEqual(target('none', 'last'), { ip: '10.128.0.9', hosts: 4, port: 80 });
+  t.deepEqual(target('none', 'random'), { ip: '10.128.0.1', hosts: 12, port: 80 });
+});
+
+test('iptables backend: nft by default, legacy on request, named in the commands and in what preflight checks', (t) => {
+  const spec = (proxy: Record<string, unknown>) => specFromStackDoc('b', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': proxy, 'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 1 } } });
+  const nft = spec({ mode: 'iptables', services: [2] });
+  t.is(nft.proxy!.iptablesBackend, 'nft');
+  const legacy = spec({ mode: 'iptables', services: [2], iptablesBackend: 'legacy' });
+  const prog = (s: typeof nft) => proxyProgram({ mode: 'iptables', hostNs: 'ns', dir: '/d', clientCgroup: '/c', includeDir: '/i', spec: s }, specFleet(s, 2));
+  t.deepEqual(prog(nft).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-nft-restore', '/d/iptables-2.rules']]);
+  t.deepEqual(prog(nft).saveCounters, ['ip', 'netns', 'exec', 'ns', 'iptables-nft-save', '-c', '-t', 'nat']);
+  t.deepEqual(prog(legacy).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-legacy-restore', '/d/iptables-2.rules']]);
+  t.deepEqual(requirements(nft).features.filter((f) => f.startsWith('iptables')), ['iptables-nft']);
+  t.true(requirements(legacy).tools.includes('iptables-legacy'));
+  t.deepEqual(requirements(spec({ mode: 'nftables', services: [2] })).features.filter((f) => f.startsWith('iptables')), []);
+  const e = t.throws(() => spec({ mode: 'iptables', iptablesBackend: 'xtables' }));
+  t.regex(e!.message, /netlab:proxy\.iptablesBackend = "xtables": expected one of: nft, legacy/);
+});
