@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { AwsExperiment } from './components/aws/experiment.ts';
 import { LocalExperiment } from './components/local-experiment.ts';
 import { isAwsSpec } from './lib/aws/plan.ts';
-import { localResultDir, missingProviderPlugins, specFromPulumiConfig } from './lib/pulumi-config.ts';
+import { localResultDir, missingProviderPlugins, specFromPulumiConfig } from './lib/spec/pulumi-config.ts';
 
 const spec = specFromPulumiConfig(pulumi.getStack(), pulumi.runtime.allConfig());
 const projectDir = dirname(fileURLToPath(import.meta.url));

@@ -6,7 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as command from '@pulumi/command';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Spec } from '../lib/spec.ts';
+import type { Spec } from '../lib/spec/schema.ts';
 
 export interface LocalExperimentArgs {
   spec: Spec;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds netlab's load client (tools/rps, Go) into the tools cache, keyed by a hash of its
 # sources: ${NETLAB_TOOLS_CACHE:-${XDG_CACHE_HOME:-~/.cache}/netlab/tools}/rps-<hash>/netlab-rps,
-# linked from <cache>/bin/netlab-rps. lib/rps.ts computes the same hash (rpsSourceHash) and runs
+# linked from <cache>/bin/netlab-rps. lib/workload/rps.ts computes the same hash (rpsSourceHash) and runs
 # exactly that binary, so a changed source is never measured with a stale build. Idempotent.
 # Needs Go >= 1.25; github.com/HdrHistogram/hdrhistogram-go comes from the Go module proxy
 # (pinned with its checksum in tools/rps/go.sum).

@@ -6,7 +6,7 @@
 # PULUMI_CONFIG_PASSPHRASE (or _FILE) encrypts the stack's secrets in the file backend. The local
 # stacks hold no secrets, so an empty passphrase is used when none is set; set your own for aws
 # stacks (their SSH key and kubeconfig are secrets). A wrong one is named after pulumi's error.
-# The same environment for TypeScript (netlab sweep, doctor, tests): lib/pulumi-tools.ts pulumiEnv.
+# The same environment for TypeScript (netlab sweep, doctor, tests): lib/pulumi/tools.ts pulumiEnv.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

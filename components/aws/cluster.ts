@@ -5,7 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type * as command from '@pulumi/command';
 import { awsVpcHostScript, cniScript, ipvlanConflist, ipvlanHostScript, joinCommandScript, joinScript, kubeadmInitScript, kubeconfigScript } from '../../lib/aws/cluster.ts';
 import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
-import { shq } from '../../lib/shell.ts';
+import { shq } from '../../lib/core/shell.ts';
 import { remoteStep, type Conn } from './remote.ts';
 
 export interface ClusterArgs {

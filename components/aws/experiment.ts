@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { familyOf, TYPES } from '../../lib/aws/catalogue.ts';
 import { awsPlan, type AwsPlan } from '../../lib/aws/plan.ts';
 import { isPlaceholderCidr } from '../../lib/aws/sweep.ts';
-import type { AwsSpec } from '../../lib/spec.ts';
+import type { AwsSpec } from '../../lib/spec/schema.ts';
 import { Cluster } from './cluster.ts';
 import { HostPair } from './host-pair.ts';
 import { HostPrep } from './host-prep.ts';

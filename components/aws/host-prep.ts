@@ -3,7 +3,7 @@
 // apply the tuning plan made from those facts, install containerd and kubeadm.
 import * as pulumi from '@pulumi/pulumi';
 import type * as command from '@pulumi/command';
-import type { AwsSpec } from '../../lib/spec.ts';
+import type { AwsSpec } from '../../lib/spec/schema.ts';
 import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
 import { factsScript, kubePackagesScript, packagesScript, parseFacts, verifyScript, waitScript, type HostFacts } from '../../lib/aws/scripts.ts';
 import { hostTuningScript } from '../../lib/aws/workload.ts';

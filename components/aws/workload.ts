@@ -7,7 +7,7 @@ import type * as remoteCmd from '@pulumi/command';
 import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
 import type { HostFacts } from '../../lib/aws/scripts.ts';
 import { runScript, workloadManifest, workloadScript } from '../../lib/aws/workload.ts';
-import type { AwsSpec } from '../../lib/spec.ts';
+import type { AwsSpec } from '../../lib/spec/schema.ts';
 import { formatCpuList, parseLscpuP } from '../../lib/tuning/topology.ts';
 import { placement, workerCpuAffinity } from '../../lib/tuning/plan.ts';
 import { remoteStep, type Conn } from './remote.ts';

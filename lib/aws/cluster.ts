@@ -1,7 +1,7 @@
 // The Kubernetes part of an aws stack as pure text: kubeadm configuration (kube-proxy mode
 // included), init/join, and the pod network (CNI) manifests or install commands.
-import { shq } from '../shell.ts';
-import type { AwsDatapath, ProxyMode } from '../spec.ts';
+import { shq } from '../core/shell.ts';
+import type { AwsDatapath, ProxyMode } from '../spec/schema.ts';
 import { HEAD, RETRY_FN } from './scripts.ts';
 
 

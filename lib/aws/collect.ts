@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { judge } from '../local.ts';
-import { parseAb, parseTcpkali, parseWrk, ParseError } from '../parsers.ts';
-import { RESULT_SCHEMA_ID, RunResult, type Environment, type PointResult } from '../result.ts';
-import type { AwsSpec } from '../spec.ts';
+import { judge } from '../local/run.ts';
+import { parseAb, parseTcpkali, parseWrk, ParseError } from '../workload/parsers.ts';
+import { RESULT_SCHEMA_ID, RunResult, type Environment, type PointResult } from '../results/result.ts';
+import type { AwsSpec } from '../spec/schema.ts';
 import { awsPoints, parseReuseLog } from './workload.ts';
 
 /** A constant-rate point holds when the response rate is within 1 % of the target. */

@@ -1,7 +1,7 @@
 // An aws stack as data: addresses, image, enhanced networking, cost, the cluster input, the
 // measured points and the ordered remote steps. Pure; the Pulumi components build resources from
 // it and `netlab plan` prints it.
-import { intToIp, parseCidr, SpecError, type AwsSpec, type Spec } from '../spec.ts';
+import { intToIp, parseCidr, SpecError, type AwsSpec, type Spec } from '../spec/schema.ts';
 import { enhancedNetworking, hourlyCost, imageFor, supportStatus, type CostEstimate, type Image } from './catalogue.ts';
 import type { ClusterInput } from './cluster.ts';
 import { kubeProxyMode } from './cluster.ts';

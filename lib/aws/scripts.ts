@@ -1,7 +1,7 @@
 // The bash scripts the EC2 hosts run, as pure text. Each is complete (shebang, `set -euo
 // pipefail`, every wait bounded by `timeout`), is checked with `bash -n` and shellcheck by the
 // tests, and the parts that can run on any Linux (TTL, kernel/driver check) are run for real.
-import { shq } from '../shell.ts';
+import { shq } from '../core/shell.ts';
 import type { Image } from './catalogue.ts';
 
 /** Every generated host script starts so: bash, strict mode. */

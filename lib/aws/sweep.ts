@@ -3,12 +3,12 @@
 // that the Automation API path is exercised for real on any machine, local stacks too. The
 // prerequisites (the Pulumi CLI and plugins, AWS credentials, a passphrase for the local state
 // backend, root for local stacks) are checked first, so a missing one is named before anything is
-// created. The Pulumi environment (tools cache, PULUMI_HOME) comes from lib/pulumi-tools.ts.
+// created. The Pulumi environment (tools cache, PULUMI_HOME) comes from lib/pulumi/tools.ts.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { engineMissing, passphraseProblem, pulumiBinary, pulumiEnv, toolsCache, versionOf } from '../pulumi-tools.ts';
-import { parseCidr, type Spec } from '../spec.ts';
+import { engineMissing, passphraseProblem, pulumiBinary, pulumiEnv, toolsCache, versionOf } from '../pulumi/tools.ts';
+import { parseCidr, type Spec } from '../spec/schema.ts';
 import { awsPlan, isAwsSpec } from './plan.ts';
 
 export interface Prereq {

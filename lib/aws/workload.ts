@@ -2,10 +2,10 @@
 // (from the same tuning plan as the embedded lab), nginx's Deployment, the Service fleet and the
 // measuring loop. The loop writes raw tool output plus points.tsv; `netlab collect` turns those
 // into result.json on the machine running Pulumi.
-import { shq } from '../shell.ts';
-import { ParseError, type Measured } from '../parsers.ts';
-import { nginxConf, responseFiles, WRK_REPORT_LUA } from '../nginx.ts';
-import type { AwsSpec } from '../spec.ts';
+import { shq } from '../core/shell.ts';
+import { ParseError, type Measured } from '../workload/parsers.ts';
+import { nginxConf, responseFiles, WRK_REPORT_LUA } from '../server/nginx.ts';
+import type { AwsSpec } from '../spec/schema.ts';
 import { tuningSteps, type TuningStep } from '../tuning/plan.ts';
 import { parseLscpuP } from '../tuning/topology.ts';
 import type { Image } from './catalogue.ts';

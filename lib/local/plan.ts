@@ -1,15 +1,15 @@
 // spec → plan: every command `netlab up` runs, per host, in order, plus the files it writes and
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
-import { intToIp, parseCidr, SpecError, type Datapath, type ProxyMode, type Spec } from './spec.ts';
-import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from './tuning/plan.ts';
-import { untuned, type Tuning } from './tuning/profile.ts';
-import { formatCpuList, type Topology } from './tuning/topology.ts';
-import { shq } from './shell.ts';
-import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from './nginx.ts';
-import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from './proxy/program.ts';
-import type { ServicePort } from './proxy/fleet.ts';
+import { intToIp, parseCidr, SpecError, type Datapath, type ProxyMode, type Spec } from '../spec/schema.ts';
+import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from '../tuning/plan.ts';
+import { untuned, type Tuning } from '../tuning/profile.ts';
+import { formatCpuList, type Topology } from '../tuning/topology.ts';
+import { shq } from '../core/shell.ts';
+import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from '../server/nginx.ts';
+import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from '../proxy/program.ts';
+import type { ServicePort } from '../proxy/fleet.ts';
 
-import { checkStackName, PREFIX } from './names.ts';
+import { checkStackName, PREFIX } from '../core/names.ts';
 export { PREFIX };
 
 /** Teardown waits this long after SIGTERM before SIGKILL: nginx alone takes over a second to
@@ -153,7 +153,7 @@ export interface PlanOptions {
   rawDir: string;
   /** Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
   cgroupRoot?: string;
-  /** How to start netlab's load client (tools/rps, built into the tools cache: lib/rps.ts rpsClientPath). */
+  /** How to start netlab's load client (tools/rps, built into the tools cache: lib/workload/rps.ts rpsClientPath). */
   rpsClient?: string[];
   /** clang's multiarch include directory (ebpf). */
   includeDir?: string;

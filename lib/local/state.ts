@@ -3,12 +3,12 @@
 // clears it together with the namespaces it describes); NETLAB_STATE_DIR overrides.
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { makeDir, WriteError, writeFileAtomic } from './files.ts';
+import { makeDir, WriteError, writeFileAtomic } from '../core/files.ts';
 import { join } from 'node:path';
-import { checkStackName, inside, isStackName } from './names.ts';
-import { run } from './exec.ts';
+import { checkStackName, inside, isStackName } from '../core/names.ts';
+import { run } from '../core/exec.ts';
 import { cgroupBase, KILL_GRACE_MS, nsPrefix, PREFIX } from './plan.ts';
-import { restoreTuning } from './tuning/apply.ts';
+import { restoreTuning } from '../tuning/apply.ts';
 
 export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
 /** A stack's file in the state folder; only a valid stack name gets a path, and never one outside it. */
@@ -308,7 +308,7 @@ export interface TeardownReport {
  * everything in the stack's cgroups and remove them (which frees attached BPF programs), stop every
  * process in its namespaces and delete them, put back machine-wide tuning, remove the run dir and
  * state file; then look again and report anything still there. Its commands run in their own
- * process group (lib/exec.ts), so a second Ctrl-C on the terminal does not kill them half-way.
+ * process group (lib/core/exec.ts), so a second Ctrl-C on the terminal does not kill them half-way.
  */
 export async function teardownStack(stack: string, known: { namespaces?: string[]; cgroups?: string[] } = {}): Promise<TeardownReport> {
   const t0 = Date.now();

@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../exec.ts';
-import { removeNamespaces, scratchNs } from '../state.ts';
+import { run } from '../core/exec.ts';
+import { removeNamespaces, scratchNs } from '../local/state.ts';
 import { buildFleet } from './fleet.ts';
 import { iptablesProgram, nftablesProgram } from './program.ts';
 

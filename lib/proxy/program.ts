@@ -1,7 +1,7 @@
 // Proxy mode → the commands and files that install a Service fleet on the client's host, once per
 // Service count of a sweep. Pure: `netlab plan` prints exactly what `up` runs, and the runner only
 // times the `steps` (the programming time) and reads the counters.
-import type { IptablesBackend, ProxyMode, Spec } from '../spec.ts';
+import type { IptablesBackend, ProxyMode, Spec } from '../spec/schema.ts';
 import { buildFleet, type ServicePort } from './fleet.ts';
 import { EBPF_MAP_DIR, EBPF_SOURCE, ebpfCompile, ebpfLoadScript, ebpfMaps } from './ebpf.ts';
 import { iptablesRuleset, type IptablesLayout } from './iptables.ts';

@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engineMissing, pulumiBinary, pulumiEnv } from './pulumi-tools.ts';
-import { locateStack } from './stackfile.ts';
+import { engineMissing, pulumiBinary, pulumiEnv } from './tools.ts';
+import { locateStack } from '../spec/stackfile.ts';
 
 export interface PulumiBench {
   stack: string;

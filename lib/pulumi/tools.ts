@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { PROJECT_DIR } from './stackfile.ts';
+import { PROJECT_DIR } from '../spec/stackfile.ts';
 
 /** tools/versions.env: KEY=value pins (the install script sources the same file). */
 export function toolPins(projectDir = PROJECT_DIR): Record<string, string> {

@@ -1,6 +1,6 @@
 // The server side: nginx configuration and the fixed-size response files, plus the wrk report
 // script. Pure text generation.
-import type { Spec } from './spec.ts';
+import type { Spec } from '../spec/schema.ts';
 
 /**
  * Header bytes of nginx's keep-alive response for one of our static files, given the body size.

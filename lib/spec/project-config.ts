@@ -2,13 +2,13 @@
 // top-level keys the project declares as integers. Pulumi stores a plain config value as a string
 // (`pulumi stack init` and `pulumi config set` write `netlab:repetitions: "3"`), so for these keys a
 // string holding a whole number is read as that number, as the engine's config map is read
-// (lib/pulumi-config.ts: JSON.parse of each value).
+// (lib/spec/pulumi-config.ts: JSON.parse of each value).
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse } from 'yaml';
+import { PROJECT_DIR } from '../core/project.ts';
 
-export const PROJECT_FILE = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'Pulumi.yaml');
+export const PROJECT_FILE = join(PROJECT_DIR, 'Pulumi.yaml');
 
 const cache = new Map<string, readonly string[]>();
 

@@ -1,10 +1,10 @@
 // The experiment spec: one Pulumi stack file (`config: { netlab:<key>: … }`) validated into one
 // typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
 import { z } from 'zod';
-import { isStackName, STACK_NAME_RULE } from './names.ts';
-import { bodyOrNull } from './nginx.ts';
-import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from './tuning/profile.ts';
-import { DISTROS, enhancedNetworking, hourlyCost, imageFor, kernelAtLeast, KERNELS, kubeadmRefusesKernel, KUBERNETES_MINORS, KUBERNETES_VERSIONS, supportStatus, today, TYPES } from './aws/catalogue.ts';
+import { isStackName, STACK_NAME_RULE } from '../core/names.ts';
+import { bodyOrNull } from '../server/nginx.ts';
+import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from '../tuning/profile.ts';
+import { DISTROS, enhancedNetworking, hourlyCost, imageFor, kernelAtLeast, KERNELS, kubeadmRefusesKernel, KUBERNETES_MINORS, KUBERNETES_VERSIONS, supportStatus, today, TYPES } from '../aws/catalogue.ts';
 
 /** Datapaths of the embedded lab (network namespaces with flannel-identical devices and routes). */
 export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
@@ -500,7 +500,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 // ---------------------------------------------------------------------------------------------
 // Stack names and config documents
 
-export { STACK_NAME } from './names.ts';
+export { STACK_NAME } from '../core/names.ts';
 
 /** A refused stack: its source and every problem, each made printable (it may quote the file). */
 export class SpecError extends Error {

@@ -7,13 +7,13 @@
 // before it is read; a YAML error as its code, line and column; another document as "not a stack file".
 import { Buffer, isUtf8 } from 'node:buffer';
 import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { PROJECT_DIR } from '../core/project.ts';
 import { withProjectTypes } from './project-config.ts';
-import { NOT_A_STACK_FILE, printable, show, SpecError, SpecErrors, specFromStackDoc, type Spec } from './spec.ts';
+import { NOT_A_STACK_FILE, printable, show, SpecError, SpecErrors, specFromStackDoc, type Spec } from './schema.ts';
 
-export const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { PROJECT_DIR };
 export const STACKS_DIR = join(PROJECT_DIR, 'stacks');
 
 /** A stack file holds a few hundred bytes; anything above this is refused unread. */

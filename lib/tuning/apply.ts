@@ -3,10 +3,10 @@
 // finished run, a failed one and `netlab down` after a crash all put them back.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CommandError, run } from '../exec.ts';
-import { stateDir, stateFile } from '../state.ts';
-import { isStackName } from '../names.ts';
-import { writeFileAtomic } from '../files.ts';
+import { CommandError, run } from '../core/exec.ts';
+import { stateDir, stateFile } from '../local/state.ts';
+import { isStackName } from '../core/names.ts';
+import { writeFileAtomic } from '../core/files.ts';
 import { tuningStepText, type TuningStep } from './plan.ts';
 
 export interface TuningRecord {

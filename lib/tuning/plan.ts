@@ -3,7 +3,7 @@
 // seed 001's setup, derived from the topology rather than copied, so it fits any instance type.
 import { cpuMask, formatCpuList, nodes, physicalCpus, type Topology } from './topology.ts';
 import { PROFILES, SCHED_MIGRATION_COST, type Tuning } from './profile.ts';
-import { shq } from '../shell.ts';
+import { shq } from '../core/shell.ts';
 
 export interface Nic {
   name: string;

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT_DIR } from './stackfile.ts';
+import { PROJECT_DIR } from '../spec/stackfile.ts';
 
 export interface RpsOptions {
   /** First target address; with `hosts` > 1, each connection picks one of `hosts` consecutive addresses at random. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import puppeteer from 'puppeteer-core';
-import { findResults, writeReport } from '../../lib/report/write.ts';
+import { findResults, writeReport } from '../../lib/results/report/write.ts';
 import { PROJECT, FIXTURES } from '../helpers/paths.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -2,8 +2,8 @@
 import type { ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupBase } from '../../lib/plan.ts';
-import { cgroupRoot, listNamespaces, stateDir } from '../../lib/state.ts';
+import { cgroupBase } from '../../lib/local/plan.ts';
+import { cgroupRoot, listNamespaces, stateDir } from '../../lib/local/state.ts';
 import { sh } from './root-namespace.ts';
 
 const bpfPrograms = () => sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim();

@@ -6,7 +6,7 @@ import { buildFleet } from '../../lib/proxy/fleet.ts';
 import { iptablesRuleset } from '../../lib/proxy/iptables.ts';
 import { LOAD_MODES, timeProxyLoad } from '../../lib/proxy/load.ts';
 import { nftablesRuleset } from '../../lib/proxy/nftables.ts';
-import { listNamespaces, removeOrphanScratch } from '../../lib/state.ts';
+import { listNamespaces, removeOrphanScratch } from '../../lib/local/state.ts';
 
 const root = process.getuid?.() === 0;
 const fleet = buildFleet({ count: 5, backendsPerService: 3, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });

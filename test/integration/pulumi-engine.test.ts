@@ -1,6 +1,6 @@
 // The real Pulumi engine (root): small local stacks go up and are destroyed by the Pulumi CLI and
 // the Automation API, with the CLI and plugins from scripts/install-tools.sh (npm test installs
-// them), the environment of lib/pulumi-tools.ts and a file backend in a temporary directory.
+// them), the environment of lib/pulumi/tools.ts and a file backend in a temporary directory.
 // Checked against the machine (nothing left) and against result.json: up, no-op up, a changed
 // stack file, a failing stack, Ctrl-C during up, a wrong passphrase, a sweep of two stacks.
 // Every stack is a temporary copy of local-host (stacks/Pulumi.pe-*.yaml, git-ignored) with one
@@ -11,11 +11,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { probeFeatures } from '../../lib/features.ts';
-import { engineMissing, pulumiBinary, pulumiEnv, toolsCache } from '../../lib/pulumi-tools.ts';
-import { PROJECT_DIR as root } from '../../lib/stackfile.ts';
-import { cgroupBase } from '../../lib/plan.ts';
-import { cgroupRoot, listNamespaces, stateDir } from '../../lib/state.ts';
+import { probeFeatures } from '../../lib/local/features.ts';
+import { engineMissing, pulumiBinary, pulumiEnv, toolsCache } from '../../lib/pulumi/tools.ts';
+import { PROJECT_DIR as root } from '../../lib/spec/stackfile.ts';
+import { cgroupBase } from '../../lib/local/plan.ts';
+import { cgroupRoot, listNamespaces, stateDir } from '../../lib/local/state.ts';
 import { processesOf } from '../helpers/nothing-left.ts';
 
 const notRoot = process.getuid?.() !== 0 ? 'needs root (the local target builds network namespaces)' : null;
@@ -38,7 +38,7 @@ function writeStack(tag: string, over: Record<string, unknown> = {}): string {
   return name;
 }
 
-/** The environment of a Pulumi call: lib/pulumi-tools.ts's, with a temporary backend and the test's passphrase. */
+/** The environment of a Pulumi call: lib/pulumi/tools.ts's, with a temporary backend and the test's passphrase. */
 function envFor(backend: string, passphrase = PASSPHRASE): NodeJS.ProcessEnv {
   const base = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: passphrase };
   return { ...base, ...pulumiEnv({ env: base }) };

@@ -8,8 +8,8 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
-import { rpsClient, rpsFlags, runRps, type RpsOptions, type RpsReport } from '../../lib/rps.ts';
-import { parseRps } from '../../lib/parsers.ts';
+import { rpsClient, rpsFlags, runRps, type RpsOptions, type RpsReport } from '../../lib/workload/rps.ts';
+import { parseRps } from '../../lib/workload/parsers.ts';
 
 test.serial.before(() => {
   rpsClient(); // a clear "not built: run …" instead of eight spawn failures

@@ -1,6 +1,6 @@
 // netlab-rps: netlab's open-loop HTTP/1.1 load client (the E1 client), compiled so that its own
 // added latency stays well under the effects the lab measures. Flags and the one JSON report line
-// are those of `netlab rps` (lib/rps.ts holds the report's type and runs this binary).
+// are those of `netlab rps` (lib/workload/rps.ts holds the report's type and runs this binary).
 //
 // Requests are scheduled at a fixed rate whatever the server does; each request's latency is
 // measured from its intended send time, so a stall delays the clock of every request behind it
@@ -88,7 +88,7 @@ type cpuUse struct {
 	BusyPollSeconds float64 `json:"busyPollSeconds"`
 }
 
-// report: field for field lib/rps.ts's RpsReport, in that order ("tool" first: parseRps looks for it).
+// report: field for field lib/workload/rps.ts's RpsReport, in that order ("tool" first: parseRps looks for it).
 type report struct {
 	Tool                  string        `json:"tool"`
 	Impl                  string        `json:"impl"`

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { baselineStack, flatten, groupRuns, parseResult, programming, toCsv, type Loaded, type Skipped } from './data.ts';
 import { buildCharts, renderSvg } from './charts.ts';
 import { findings } from './findings.ts';
-import { isStackName } from '../names.ts';
+import { isStackName } from '../../core/names.ts';
 import { renderHtml } from './html.ts';
 
 /** result.json files under each path (a run dir, a stack's results dir, or any tree), or of a stack name. */

@@ -12,9 +12,9 @@ import { awsPlan, awsScripts, isAwsSpec, renderAwsPlan } from '../../../lib/aws/
 import { factsScript, PACKAGES, packageList, parseFacts, tcpkaliBuild, ttlHelper, ttlUserData, verifyScript } from '../../../lib/aws/scripts.ts';
 import { awsPrereqs, checkSweep, isPlaceholderCidr, PrereqError } from '../../../lib/aws/sweep.ts';
 import { parseReuseLog, REUSE_LOAD_FN, runScript, tuningScript, workloadManifest } from '../../../lib/aws/workload.ts';
-import { parseTcpkali } from '../../../lib/parsers.ts';
-import { specFromStackDoc, SpecError, type AwsSpec } from '../../../lib/spec.ts';
-import { listStackNames, loadStack, PROJECT_DIR } from '../../../lib/stackfile.ts';
+import { parseTcpkali } from '../../../lib/workload/parsers.ts';
+import { specFromStackDoc, SpecError, type AwsSpec } from '../../../lib/spec/schema.ts';
+import { listStackNames, loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { hostTuningScript } from '../../../lib/aws/workload.ts';
 import { maxHourlyCost, noPlaceholderSsh, noWorldSsh, stackHourlyCost, ttlRequired } from '../../../policy/policies.ts';
 import { assertGolden } from '../../helpers/golden.ts';

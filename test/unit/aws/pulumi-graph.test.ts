@@ -6,8 +6,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { awsPlan } from '../../../lib/aws/plan.ts';
-import { listStackNames, loadStack, PROJECT_DIR } from '../../../lib/stackfile.ts';
-import type { AwsSpec } from '../../../lib/spec.ts';
+import { listStackNames, loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
+import type { AwsSpec } from '../../../lib/spec/schema.ts';
 import { maxHourlyCost, noPlaceholderSsh, noWorldSsh, ttlRequired } from '../../../policy/policies.ts';
 
 interface Registered {

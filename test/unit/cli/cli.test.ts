@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rpsClient, rpsSourceHash } from '../../../lib/rps.ts';
+import { rpsClient, rpsSourceHash } from '../../../lib/workload/rps.ts';
 import { PROJECT, BIN } from '../../helpers/paths.ts';
 
 const ROOT = PROJECT;

@@ -4,10 +4,10 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { finalStatus, judge, MAX_ERROR_SHARE } from '../../../lib/local.ts';
-import type { Measured } from '../../../lib/parsers.ts';
-import type { PointResult } from '../../../lib/result.ts';
-import { parseResult } from '../../../lib/report/data.ts';
+import { finalStatus, judge, MAX_ERROR_SHARE } from '../../../lib/local/run.ts';
+import type { Measured } from '../../../lib/workload/parsers.ts';
+import type { PointResult } from '../../../lib/results/result.ts';
+import { parseResult } from '../../../lib/results/report/data.ts';
 import { runStatus } from '../../../lib/aws/sweep.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { assertGolden } from '../../helpers/golden.ts';
-import { buildPlan, renderPlan, type Plan } from '../../../lib/plan.ts';
-import { specFromStackDoc, DATAPATHS } from '../../../lib/spec.ts';
-import { loadStack } from '../../../lib/stackfile.ts';
+import { buildPlan, renderPlan, type Plan } from '../../../lib/local/plan.ts';
+import { specFromStackDoc, DATAPATHS } from '../../../lib/spec/schema.ts';
+import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 
 const GOLDEN = join(FIXTURES, 'plan');

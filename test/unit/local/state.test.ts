@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkStackName, inside, StackNameError } from '../../../lib/names.ts';
+import { checkStackName, inside, StackNameError } from '../../../lib/core/names.ts';
 import { BIN } from '../../helpers/paths.ts';
 
 const HOSTILE = ['..', '.', '', '../../tmp/x/victim', '/etc', 'a/../..', 'a/b', '-rf', 'A', 'a'.repeat(41), 'ok\n', 'x y', '.hidden', '...'];
@@ -33,7 +33,7 @@ function sandbox() {
 test.serial('state paths refuse hostile names before touching anything', async (t) => {
   const { state, victim } = sandbox();
   process.env.NETLAB_STATE_DIR = state;
-  const { downStack, runDirOf, stateFile } = await import('../../../lib/state.ts');
+  const { downStack, runDirOf, stateFile } = await import('../../../lib/local/state.ts');
   for (const name of HOSTILE) {
     t.throws(() => runDirOf(name), { instanceOf: StackNameError });
     t.throws(() => stateFile(name, '.lock'), { instanceOf: StackNameError });
@@ -47,7 +47,7 @@ test.serial('state paths refuse hostile names before touching anything', async (
 test.serial('stacksPresent never yields a name built from a hostile file in the state folder', async (t) => {
   const { state } = sandbox();
   process.env.NETLAB_STATE_DIR = state;
-  const { stacksPresent } = await import('../../../lib/state.ts');
+  const { stacksPresent } = await import('../../../lib/local/state.ts');
   for (const f of ['...lock', '..state.json', '.tuning.json', 'A.lock', 'ok-stack.lock', 'x y.state.json']) writeFileSync(join(state, f), '1\n');
   const names = (await stacksPresent()).filter((n) => !n.startsWith('it-'));
   t.true(names.includes('ok-stack'));

@@ -5,8 +5,8 @@ import { nftablesRuleset } from '../../../lib/proxy/nftables.ts';
 import { ebpfCompile, ebpfLoadScript, ebpfMaps, multiarchInclude } from '../../../lib/proxy/ebpf.ts';
 import { ipvsRuleset, ipvsSysctls } from '../../../lib/proxy/ipvs.ts';
 import { proxyProgram, proxyTarget, specFleet } from '../../../lib/proxy/program.ts';
-import { requirements } from '../../../lib/features.ts';
-import { specFromStackDoc } from '../../../lib/spec.ts';
+import { requirements } from '../../../lib/local/features.ts';
+import { specFromStackDoc } from '../../../lib/spec/schema.ts';
 
 // The Service of kube-proxy's own proxier tests: ns1/svc1:p80 at 172.30.0.41:80.
 const svc1 = (ips: string[]): ServicePort => ({

@@ -1,17 +1,17 @@
 // The Pulumi tool pins (tools/versions.env) agree with the SDKs in node_modules, netlab's stand-in
-// command provider behaves as the upstream one does for what netlab uses, and lib/pulumi-tools.ts
+// command provider behaves as the upstream one does for what netlab uses, and lib/pulumi/tools.ts
 // finds the tools and sets their environment as scripts/pulumi.sh does. No CLI needed.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { checkSweep, PrereqError } from '../../../lib/aws/sweep.ts';
-import { renderSweepTable } from '../../../lib/cli.ts';
-import { engineMissing, passphraseProblem, pulumiEnv, pulumiTools, toolsCache } from '../../../lib/pulumi-tools.ts';
-import { loadStack } from '../../../lib/stackfile.ts';
+import { renderSweepTable } from '../../../lib/cli/index.ts';
+import { engineMissing, passphraseProblem, pulumiEnv, pulumiTools, toolsCache } from '../../../lib/pulumi/tools.ts';
+import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { checkFailures, diffInputs, plain, runCommand, runningCommands, stopCommands, VERSION } from '../../../tools/plugins/command-provider.ts';
 import { declaredPackages, nodeArgsOf } from '../../../tools/plugins/language-host.ts';
-import { missingProviderPlugins } from '../../../lib/pulumi-config.ts';
+import { missingProviderPlugins } from '../../../lib/spec/pulumi-config.ts';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { PROJECT } from '../../helpers/paths.ts';

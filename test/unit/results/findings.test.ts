@@ -3,11 +3,11 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseResult, type Loaded } from '../../../lib/report/data.ts';
-import { findings } from '../../../lib/report/findings.ts';
-import { renderHtml } from '../../../lib/report/html.ts';
-import { findResults } from '../../../lib/report/write.ts';
-import { mean, ratioInterval } from '../../../lib/stats.ts';
+import { parseResult, type Loaded } from '../../../lib/results/report/data.ts';
+import { findings } from '../../../lib/results/report/findings.ts';
+import { renderHtml } from '../../../lib/results/report/html.ts';
+import { findResults } from '../../../lib/results/report/write.ts';
+import { mean, ratioInterval } from '../../../lib/results/stats.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 
 const FIX = join(FIXTURES, 'report');

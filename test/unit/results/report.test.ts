@@ -4,9 +4,9 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compare, csvCell, extent, flatten, groupRuns, nines, parseResult, percentileCurve, programming, spread, toCsv, type Loaded } from '../../../lib/report/data.ts';
-import { buildCharts } from '../../../lib/report/charts.ts';
-import { BaselineError, findResults, writeReport } from '../../../lib/report/write.ts';
+import { compare, csvCell, extent, flatten, groupRuns, nines, parseResult, percentileCurve, programming, spread, toCsv, type Loaded } from '../../../lib/results/report/data.ts';
+import { buildCharts } from '../../../lib/results/report/charts.ts';
+import { BaselineError, findResults, writeReport } from '../../../lib/results/report/write.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 
 const FIX = join(FIXTURES, 'report');

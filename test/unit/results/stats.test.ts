@@ -2,7 +2,7 @@
 // the estimate, narrow with more repetitions, and say "not significant" exactly when they reach
 // the no-effect value.
 import test from 'ava';
-import { intervalText, mean, quantile, ratioInterval, seeded, slopeInterval } from '../../../lib/stats.ts';
+import { intervalText, mean, quantile, ratioInterval, seeded, slopeInterval } from '../../../lib/results/stats.ts';
 
 test('the seeded generator is deterministic and uniform enough', (t) => {
   const a = seeded(7);

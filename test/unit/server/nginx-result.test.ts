@@ -1,9 +1,9 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bodyFor, headerBytes } from '../../../lib/nginx.ts';
-import { resultJsonSchema, RunResult } from '../../../lib/result.ts';
-import { median, renderTable, summarize } from '../../../lib/summary.ts';
+import { bodyFor, headerBytes } from '../../../lib/server/nginx.ts';
+import { resultJsonSchema, RunResult } from '../../../lib/results/result.ts';
+import { median, renderTable, summarize } from '../../../lib/results/summary.ts';
 import { PROJECT } from '../../helpers/paths.ts';
 
 test('response body sizes make the whole keep-alive response the asked size', (t) => {

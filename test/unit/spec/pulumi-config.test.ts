@@ -3,9 +3,9 @@ import * as pulumi from '@pulumi/pulumi';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { localResultDir, specFromPulumiConfig } from '../../../lib/pulumi-config.ts';
-import { loadStack, PROJECT_DIR } from '../../../lib/stackfile.ts';
-import { SpecError } from '../../../lib/spec.ts';
+import { localResultDir, specFromPulumiConfig } from '../../../lib/spec/pulumi-config.ts';
+import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
+import { SpecError } from '../../../lib/spec/schema.ts';
 
 interface Registered {
   type: string;

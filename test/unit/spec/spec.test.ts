@@ -1,9 +1,9 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listStackNames, loadStack, parseStackText, PROJECT_DIR } from '../../../lib/stackfile.ts';
-import { integerConfigKeys, withProjectTypes } from '../../../lib/project-config.ts';
-import { SpecError, specFromStackDoc } from '../../../lib/spec.ts';
+import { listStackNames, loadStack, parseStackText, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
+import { integerConfigKeys, withProjectTypes } from '../../../lib/spec/project-config.ts';
+import { SpecError, specFromStackDoc } from '../../../lib/spec/schema.ts';
 
 const bad = (config: Record<string, unknown>, name = 'x') => {
   try {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { perNamespace, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity, type TuningHost, type TuningStep } from '../../../lib/tuning/plan.ts';
 import { resolveTuning } from '../../../lib/tuning/profile.ts';
 import { applyTuning, sameValue, type TuningRecord } from '../../../lib/tuning/apply.ts';
-import { buildPlan, renderPlan } from '../../../lib/plan.ts';
-import { specFromStackDoc, SpecError } from '../../../lib/spec.ts';
+import { buildPlan, renderPlan } from '../../../lib/local/plan.ts';
+import { specFromStackDoc, SpecError } from '../../../lib/spec/schema.ts';
 import { cpuMask, formatCpuList, nodes, parseCpuList, parseLscpuP, physicalCpus } from '../../../lib/tuning/topology.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAb, parseWrk, ParseError } from '../../../lib/parsers.ts';
+import { parseAb, parseWrk, ParseError } from '../../../lib/workload/parsers.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 
 // Fixtures are real output of Debian 12's ab 2.3 and wrk 4.1.0 captured on this machine

@@ -1,9 +1,9 @@
 // The rps report's parsing, the CPU accounting and the proxy summary (the client itself: rps-client.test.ts).
 import test from 'ava';
-import { cpuBetween, parseCpuStatUsec, parseProcStat } from '../../../lib/cpu.ts';
-import { parseRps, ParseError } from '../../../lib/parsers.ts';
-import { proxyRatios } from '../../../lib/summary.ts';
-import type { RunResult } from '../../../lib/result.ts';
+import { cpuBetween, parseCpuStatUsec, parseProcStat } from '../../../lib/core/cpu.ts';
+import { parseRps, ParseError } from '../../../lib/workload/parsers.ts';
+import { proxyRatios } from '../../../lib/results/summary.ts';
+import type { RunResult } from '../../../lib/results/result.ts';
 
 test('/proc/stat and cpu.stat deltas become cores, split by kind', (t) => {
   const a = parseProcStat('cpu  100 0 50 1000 0 0 10 0 0 0\ncpu0 1 2 3\n', 0);
