@@ -1,5 +1,12 @@
 // The Pulumi program: reads the stack's config, validates it into a spec, and instantiates the
 // experiment for its target. All logic lives in lib/ and components/.
+//
+// Its inputs are the stack's config, not arguments: every `netlab:<key>` of stacks/Pulumi.<stack>.yaml,
+// validated by lib/spec/schema.ts, which holds each key's default (the README's config table lists
+// them), plus the config secret `netlab:sshPrivateKey` (aws only: the private half of
+// `aws.sshPublicKey`; required when that key is set, unused otherwise). Target local builds one
+// LocalExperiment, target aws one AwsExperiment, named after the stack; the stack outputs are the
+// keys of the default export below.
 import * as pulumi from '@pulumi/pulumi';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,25 +38,44 @@ const localExp = awsExp ? undefined : new LocalExperiment(spec.name, { spec, pro
 // The stack outputs: the keys of the default export, only those the stack's target has (a named
 // export per key would leave the other target's keys undefined, which the engine warns about on
 // every run). `resultDir` exists for both: lib/aws/sweep.ts reads it.
-const common = { datapath: spec.datapath, target: spec.target, proxyMode: spec.proxy?.mode ?? 'none' };
+const common = {
+  /** The pod network (`netlab:datapath`). */
+  datapath: spec.datapath,
+  /** Where the hosts are: `local` or `aws` (`netlab:target`). */
+  target: spec.target,
+  /** How the client's host implements Services (`netlab:proxy.mode`); `none` without a proxy block. */
+  proxyMode: spec.proxy?.mode ?? 'none',
+};
 const outputs = awsExp
   ? {
       ...common,
+      /** SHA-256 (hex) of the resolved spec; a change measures again. */
       specHash: awsExp.specHash,
       // What was built, what it costs, where the results went.
+      /** The kernel line of the image (`aws.kernel`). */
       kernel: awsExp.plan.image.kernel,
+      /** The public SSM parameter the AMI was read from. */
       image: awsExp.plan.image.ssmParameter,
+      /** The EC2 instance type of both hosts (`aws.instanceType`). */
       instanceType: awsExp.plan.instanceType,
+      /** Estimated US dollars per hour while the stack exists: both instances, their root volumes and public addresses. */
       hourlyCostUsd: awsExp.plan.cost.usdPerHour,
+      /** The server host's public IPv4 address. */
       serverPublicIp: awsExp.publicIps.server,
+      /** The client host's public IPv4 address. */
       clientPublicIp: awsExp.publicIps.client,
+      /** The server host's private address in the subnet (.10). */
       serverPrivateIp: awsExp.plan.hosts.server.privateIp,
+      /** The client host's private address in the subnet (.11). */
       clientPrivateIp: awsExp.plan.hosts.client.privateIp,
+      /** The cluster's admin kubeconfig (a secret; its API server is reached through an SSH tunnel). */
       kubeconfig: awsExp.kubeconfig,
+      /** The run's result directory here, results/<stack>/<run-id>/ (holds result.json). */
       resultDir: awsExp.resultDir,
     }
   : {
       ...common,
+      /** SHA-256 (hex) of the resolved spec; a change runs the experiment again. */
       specHash: localExp!.specHash,
       /** `netlab up --json` output: run status, result directory, summary rows. */
       summary: localExp!.summary,

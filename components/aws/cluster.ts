@@ -8,21 +8,54 @@ import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
 import { shq } from '../../lib/core/shell.ts';
 import { remoteStep, type Conn } from './remote.ts';
 
+/** ClusterArgs: the plan the cluster is built from and the prepared hosts it is built on. */
 export interface ClusterArgs {
+  /**
+   * The aws plan: its `cluster` input (pod network, kube-proxy mode, pod and Service ranges,
+   * Kubernetes version), each host's secondary addresses (ipvlan), the subnet's gateway and the
+   * aws-vpc pod routes. Required.
+   */
   plan: AwsPlan;
+  /** The subnet's range (CIDR; `aws.subnetCidr`), written into the ipvlan conflist. Required. */
   subnetCidr: string;
+  /** How to reach each host over SSH (from HostPair's outputs). Required. */
   conns: Record<Role, Conn>;
-  /** The hosts' last preparation steps. */
+  /** The hosts' last preparation steps (HostPrep.ready): kubeadm init and join wait for them. Required. */
   ready: Record<Role, command.remote.Command>;
-  /** aws-vpc: the VPC routes to each host's pod range (the pods are unreachable before they exist). */
+  /**
+   * aws-vpc: the VPC routes to each host's pod range, which the hosts' bridge conflists wait for
+   * (the pods are unreachable before they exist). Ignored by every other pod network.
+   * @default undefined: nothing extra to wait for.
+   */
   podRoutes?: pulumi.Resource[] | undefined;
+  /**
+   * Values whose change re-runs every step; the experiment passes both instance ids, so new hosts
+   * get a new cluster. Required.
+   */
   triggers: pulumi.Input<unknown>[];
 }
 
+/**
+ * Cluster is a component that builds the kubeadm cluster over SSH: `kubeadm init` on the server
+ * (kube-proxy in the spec's mode, or skipped for Cilium's replacement), the join command and the
+ * admin kubeconfig read from it (secret steps), the client's join, the per-host pod-network
+ * configuration where the datapath needs one (ipvlan conflists; aws-vpc bridge conflists), then the
+ * pod network itself, after which both nodes must be Ready (up to 40 minutes).
+ *
+ * Its outputs are the kubeconfig (a secret) and the last step. The steps have no delete command:
+ * `pulumi destroy` undoes nothing on the hosts, which HostPair's destroy terminates.
+ */
 export class Cluster extends pulumi.ComponentResource {
+  /** The cluster's admin kubeconfig (a secret); its server address is the server's private one, reached through an SSH tunnel. */
   readonly kubeconfig: pulumi.Output<string>;
+  /** The pod-network step (cni): once it is created both nodes are Ready. */
   readonly ready: command.remote.Command;
 
+  /**
+   * @param name The unique name of the component; its steps are named `<name>-kubeadm-init`, `<name>-join`, `<name>-cni`, ….
+   * @param args The plan, the connections and what to wait for.
+   * @param opts Options of the component.
+   */
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('netlab:aws:Cluster', name, {}, opts);
     const { plan, conns } = args;

@@ -13,10 +13,23 @@ import { HostPrep } from './host-prep.ts';
 import { Network } from './network.ts';
 import { Workload } from './workload.ts';
 
+/** AwsExperimentArgs: one validated aws stack, and where this project lives. */
 export interface AwsExperimentArgs {
+  /**
+   * The validated spec of an aws stack (target aws, with its `aws` block): everything the
+   * experiment builds and measures comes from it and the plan made from it. Its defaults are
+   * lib/spec/schema.ts's; `aws.sshCidr` has none, and the documentation placeholder ranges are
+   * refused here before anything is created. Required.
+   */
   spec: AwsSpec;
+  /** The netlab project directory on this machine (holds bin/netlab.js; results go to its results/). Required. */
   projectDir: string;
-  /** Private half of aws.sshPublicKey (config secret netlab:sshPrivateKey), when a key is given. */
+  /**
+   * The private half of `aws.sshPublicKey` (the config secret `netlab:sshPrivateKey`), for Pulumi's
+   * own SSH sessions. Required when `aws.sshPublicKey` is set (HostPair throws without it); unused
+   * otherwise.
+   * @default undefined: with no `aws.sshPublicKey`, an ed25519 key pair is generated in the stack state.
+   */
   sshPrivateKey?: pulumi.Input<string> | undefined;
 }
 
@@ -44,13 +57,33 @@ export function pickZone(o: { asked: string | null; offered: string[]; instanceT
   return o.asked;
 }
 
+/**
+ * AwsExperiment is a component that runs one aws stack end to end, with its own aws provider (the
+ * spec's region; the plan's tags on every resource). A preflight (the account's vCPU quota holds
+ * the pair; a zone offers the type) runs at preview, then: Network, HostPair, a HostPrep per host,
+ * the aws-vpc pod routes when that is the datapath, Cluster and Workload.
+ *
+ * Its outputs are the plan, the spec's hash, the hosts' public addresses, the kubeconfig (secret)
+ * and the result directory. `pulumi destroy` deletes every AWS resource it created (hosts,
+ * capacity reservation, key pair, routes, network); the results on this machine stay.
+ */
 export class AwsExperiment extends pulumi.ComponentResource {
+  /** The plan made from the spec (`awsPlan(spec)`): addresses, image, cost, points, steps. */
   readonly plan: AwsPlan;
+  /** SHA-256 (hex) of the resolved spec's JSON; a change re-runs the workload. */
   readonly specHash: string;
+  /** Each host's public IPv4 address. */
   readonly publicIps: Record<'client' | 'server', pulumi.Output<string>>;
+  /** The cluster's admin kubeconfig (a secret). */
   readonly kubeconfig: pulumi.Output<string>;
+  /** The run's result directory here, `results/<stack>/<run-id>/` (holds result.json). */
   readonly resultDir: pulumi.Output<string>;
 
+  /**
+   * @param name The unique name of the component (index.ts passes the stack's name); its children are named `<name>-…`.
+   * @param args The spec, the project directory and the private SSH key, if any.
+   * @param opts Options of the component.
+   */
   constructor(name: string, args: AwsExperimentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('netlab:aws:Experiment', name, {}, opts);
     const { spec } = args;

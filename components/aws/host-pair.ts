@@ -7,21 +7,59 @@ import * as tls from '@pulumi/tls';
 import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
 import { ttlUserData } from '../../lib/aws/scripts.ts';
 
+/**
+ * HostPairArgs: what the two hosts are launched from. The experiment passes its plan, the Network's
+ * ids, the preflight's zone and the spec's `aws.*` values.
+ */
 export interface HostPairArgs {
+  /**
+   * The aws plan (`awsPlan(spec)`): instance type, image (SSM parameter, owner, login user),
+   * enhanced-networking kind, each host's private and secondary addresses, source/dest check and
+   * the tags. Required.
+   */
   plan: AwsPlan;
+  /** The subnet both instances are launched in (Network.subnetId). Required. */
   subnetId: pulumi.Input<string>;
+  /** The security group of both instances (Network.securityGroupId). Required. */
   securityGroupId: pulumi.Input<string>;
+  /** The cluster placement group both instances are launched into (Network.placementGroupName). Required. */
   placementGroupName: pulumi.Input<string>;
+  /** The same placement group's ARN, named by the capacity reservation (Network.placementGroupArn). Required. */
   placementGroupArn: pulumi.Input<string>;
-  /** The zone checked by the preflight (offers the type). */
+  /**
+   * The zone of the reservation and the instances, e.g. us-east-1a; it must be the subnet's zone
+   * and offer the instance type (the experiment passes the zone its preflight checked). Required.
+   */
   availabilityZone: pulumi.Input<string>;
+  /**
+   * Time-to-live in minutes: each host powers off, and so terminates, this long after its first
+   * boot, whatever happens to the stack. Also sets when the capacity reservation ends
+   * (see reservationEnd). Validation allows 15 to 2880; the experiment passes `aws.ttlMinutes`,
+   * whose spec default is 180. Required.
+   */
   ttlMinutes: number;
+  /**
+   * Size of each host's root volume in GiB (gp3, encrypted, deleted on termination). Validation
+   * allows 8 to 1000; the experiment passes `aws.rootVolumeGb`, whose spec default is 30. Required.
+   */
   rootVolumeGb: number;
-  /** OpenSSH public key; absent = generate an ed25519 pair kept (secret) in the stack state. */
+  /**
+   * An OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*) for the hosts' key pair;
+   * `aws.sshPublicKey`. When given, sshPrivateKey is required.
+   * @default undefined: an ed25519 key pair is generated and kept (secret) in the stack state.
+   */
   sshPublicKey?: string | undefined;
-  /** Private key for Pulumi's own SSH sessions when sshPublicKey is given (config secret). */
+  /**
+   * The private half of sshPublicKey, for Pulumi's own SSH sessions (the config secret
+   * `netlab:sshPrivateKey`). Required when sshPublicKey is given (the component throws without it);
+   * unused otherwise.
+   * @default undefined
+   */
   sshPrivateKey?: pulumi.Input<string> | undefined;
-  /** Resources that must exist first (the quota and zone preflight). */
+  /**
+   * Resources the capacity reservation and both instances must wait for.
+   * @default undefined: none (the experiment passes none; the preflight already gates the zone input).
+   */
   dependsOn?: pulumi.Input<pulumi.Resource>[] | undefined;
 }
 
@@ -43,16 +81,39 @@ export function reservationEnd(nowMs: number, ttlMinutes: number): string {
   return new Date(nowMs + Math.max(ttlMinutes + 15, 75) * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * HostPair is a component that launches the experiment's two EC2 hosts, `server` and `client`:
+ * the key pair (from the given public key, or a generated ed25519 pair), one capacity reservation
+ * for both in the placement group (targeted, ending after the time-to-live), and the two
+ * instances from the image's public SSM parameter, whose AMI must allow the family's enhanced
+ * networking (checked at preview). The instances have fixed private addresses, IMDSv2 only,
+ * terminate on shutdown and user data that arms the time-to-live.
+ *
+ * Its outputs are the addresses, ids and SSH credentials the later components connect with.
+ * `pulumi destroy` terminates both instances (their root volumes go with them), cancels the
+ * reservation and deletes the key pair; a generated key exists only in the stack state.
+ */
 export class HostPair extends pulumi.ComponentResource {
+  /** Each host's public IPv4 address (SSH and the copy of the results). */
   readonly publicIps: Record<Role, pulumi.Output<string>>;
+  /** Each host's EC2 instance id; a new id re-runs every step that prepares it. */
   readonly instanceIds: Record<Role, pulumi.Output<string>>;
   /** Each host's primary network interface (aws-vpc routes point at it). */
   readonly primaryEnis: Record<Role, pulumi.Output<string>>;
+  /** The AMI both hosts run, after the enhanced-networking check. */
   readonly amiId: pulumi.Output<string>;
+  /** The capacity reservation holding both hosts. */
   readonly capacityReservationId: pulumi.Output<string>;
+  /** The OpenSSH private key for the hosts (a secret): sshPrivateKey, or the generated key's. */
   readonly privateKey: pulumi.Output<string>;
+  /** The image's login user (e.g. ec2-user on Amazon Linux, admin on Debian). */
   readonly user: string;
 
+  /**
+   * @param name The unique name of the component; its resources are named `<name>-key`, `<name>-capacity`, `<name>-server`, `<name>-client`.
+   * @param args The plan, the network's ids and the hosts' settings.
+   * @param opts Options of the component; the experiment passes its aws provider here.
+   */
   constructor(name: string, args: HostPairArgs, opts?: pulumi.ComponentResourceOptions) {
     super('netlab:aws:HostPair', name, {}, opts);
     const p = { parent: this };

@@ -12,13 +12,27 @@ import { formatCpuList, parseLscpuP } from '../../lib/tuning/topology.ts';
 import { placement, workerCpuAffinity } from '../../lib/tuning/plan.ts';
 import { remoteStep, type Conn } from './remote.ts';
 
+/** WorkloadArgs: what to serve and measure, on which hosts, once the cluster is ready. */
 export interface WorkloadArgs {
+  /**
+   * The validated aws spec: server (response size, workers, keep-alive), proxy (the Service
+   * fleet), workload, tuning (pinning) and the stack's name (`netlab collect <name>`). Required.
+   */
   spec: AwsSpec;
+  /** The aws plan: its measured points (the sweep, run in order). Required. */
   plan: AwsPlan;
+  /** How to reach each host over SSH (from HostPair's outputs); the client's is also used to copy the results back. Required. */
   conns: Record<Role, Conn>;
+  /** Each host's facts (HostPrep.facts): their CPU topology places the load tool and nginx's workers when `tuning.pinning` is on. Required. */
   facts: Record<Role, pulumi.Output<HostFacts>>;
+  /** The cluster's last step (Cluster.ready); nginx is deployed after it. Required. */
   clusterReady: remoteCmd.remote.Command;
+  /** The netlab project directory on this machine (holds bin/netlab.js; results go to its results/). Required. */
   projectDir: string;
+  /**
+   * Values whose change re-runs deploy and run (and so collect); the experiment passes both
+   * instance ids and the spec's hash, so any change of the spec measures again. Required.
+   */
   triggers: pulumi.Input<unknown>[];
 }
 
@@ -30,10 +44,26 @@ export function pinning(spec: AwsSpec, client: HostFacts, server: HostFacts): { 
   return { clientCpus: formatCpuList(placement(clientTopo, false).client), cpuAffinity: workerCpuAffinity(s, spec.server.workers) };
 }
 
+/**
+ * Workload is a component that measures: nginx deployed on the server node (pinned when
+ * `tuning.pinning` is on), the measuring loop on the client host over every point of the plan
+ * (up to 6 hours), then `netlab collect` run here, which copies the run's tarball back over SSH and
+ * writes result.json under `results/<stack>/<run-id>/`.
+ *
+ * Its outputs are the run's output and the result directory. Nothing is removed on
+ * `pulumi destroy`: the steps have no delete command, and the results stay on this machine.
+ */
 export class Workload extends pulumi.ComponentResource {
+  /** What the run step printed; its last `netlab-run: <path>` line names the tarball on the client. */
   readonly runOutput: pulumi.Output<string>;
+  /** The result directory written by collect (the last line it printed), or '' if it printed nothing. */
   readonly resultDir: pulumi.Output<string>;
 
+  /**
+   * @param name The unique name of the component; its steps are named `<name>-workload`, `<name>-run`, `<name>-collect`.
+   * @param args The spec, plan, connections and facts.
+   * @param opts Options of the component.
+   */
   constructor(name: string, args: WorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
     super('netlab:aws:Workload', name, {}, opts);
     const { spec, plan, conns } = args;
