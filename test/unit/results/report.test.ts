@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compare, csvCell, extent, flatten, groupRuns, nines, parseResult, percentileCurve, programming, spread, toCsv, type Loaded } from '../../../lib/results/report/data.ts';
 import { buildCharts } from '../../../lib/results/report/charts.ts';
+import { renderHtml } from '../../../lib/results/report/html.ts';
 import { BaselineError, findResults, writeReport } from '../../../lib/results/report/write.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 
@@ -138,4 +139,21 @@ test('min and max of long lists (no spreading into Math.min/max)', (t) => {
   const xs = Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 300_000 - 5);
   t.deepEqual(extent(xs), [-5, 299_994]);
   t.deepEqual(spread(xs)!.min, -5);
+});
+
+// Issue 12: esc() made the identity survived the tests. Text from a stack file reaches the page
+// (the description in the stacks table): markup in it must come out as text.
+test('HTML injection: a stack description holding <script> comes out escaped', (t) => {
+  const file = join(FIX, 'local-host', '20261121T194543Z-48d9', 'result.json');
+  const doc = JSON.parse(readFileSync(file, 'utf8'));
+  const evil = `</td><script>alert("x")</script><img src=x onerror='alert(1)'> & more`;
+  doc.spec.description = evil;
+  const run = parseResult(file, JSON.stringify(doc));
+  if (!('result' in run)) return t.fail(`the edited result no longer loads: ${run.why}`);
+  t.is((run.result.spec as { description?: string }).description, evil, 'the description reaches the page as written');
+  const html = renderHtml({ generatedAt: 'now', runs: [run], skipped: [], groups: [], charts: [], baseline: null, findings: [] });
+  t.false(/<script/i.test(html), 'no script element');
+  t.false(/<img/i.test(html), 'no img element');
+  t.false(html.includes('</td><script>'), 'the table cell is not closed by the description');
+  t.true(html.includes('&lt;/td&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=&#39;alert(1)&#39;&gt; &amp; more'), 'every special character is escaped');
 });
