@@ -14,7 +14,7 @@
 // Exit status: 0 when every mutation is caught; 1 when one survived, a snippet is not found
 // exactly once, a test glob matches nothing, or the unmutated tests already fail.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -132,6 +132,8 @@ export function globFiles(root: string, glob: string): string[] {
 
 function copyProject(): string {
   const dir = mkdtempSync(join(tmpdir(), 'netlab-mutation-'));
+  // Some unit tests run the CLI as nobody (it must never be able to build a lab): let it in.
+  chmodSync(dir, 0o755);
   for (const name of COPY) if (existsSync(join(PROJECT, name))) cpSync(join(PROJECT, name), join(dir, name), { recursive: true });
   symlinkSync(join(PROJECT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
