@@ -1,13 +1,15 @@
 // An aws stack as data: addresses, image, enhanced networking, cost, the cluster input, the
 // measured points and the ordered remote steps. Pure; the Pulumi components build resources from
 // it and `netlab plan` prints it.
-import { intToIp, parseCidr, SpecError, type AwsSpec, type Spec } from '../spec/schema.ts';
+import { type AwsSpec, type Spec } from '../spec/schema.ts';
 import { enhancedNetworking, hourlyCost, imageFor, supportStatus, type CostEstimate, type Image } from './catalogue.ts';
 import type { ClusterInput } from './cluster.ts';
 import { kubeProxyMode } from './cluster.ts';
 import { awsPoints, hostTuningScript, runScript, workloadManifest, workloadScript, type AwsPoint } from './workload.ts';
 import { awsVpcHostScript, cniScript, ipvlanConflist, ipvlanHostScript, joinCommandScript, joinScript, kubeadmInitScript, kubeconfigScript } from './cluster.ts';
 import { factsScript, kubePackagesScript, packagesScript, ttlHelper, ttlUserData, verifyScript, waitScript } from './scripts.ts';
+import { intToIp, parseCidr } from '../core/cidr.ts';
+import { SpecError } from '../spec/errors.ts';
 
 export type Role = 'client' | 'server';
 

@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { engineMissing, passphraseProblem, pulumiBinary, pulumiEnv, toolsCache, versionOf } from '../pulumi/tools.ts';
-import { parseCidr, type Spec } from '../spec/schema.ts';
+import { type Spec } from '../spec/schema.ts';
 import { awsPlan, isAwsSpec } from './plan.ts';
+import { parseCidr } from '../core/cidr.ts';
 
 export interface Prereq {
   name: string;

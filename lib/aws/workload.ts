@@ -4,13 +4,14 @@
 // into result.json on the machine running Pulumi.
 import { shq } from '../core/shell.ts';
 import { ParseError, type Measured } from '../workload/parsers.ts';
-import { nginxConf, responseFiles, WRK_REPORT_LUA } from '../server/nginx.ts';
+import { nginxConf, WRK_REPORT_LUA } from '../server/nginx.ts';
 import type { AwsSpec } from '../spec/schema.ts';
 import { tuningSteps, type TuningStep } from '../tuning/plan.ts';
 import { parseLscpuP } from '../tuning/topology.ts';
 import type { Image } from './catalogue.ts';
 import { HEAD, HOST_DIR, parseFacts, RETRY_FN } from './scripts.ts';
 import { NGINX_IMAGE } from './cluster.ts';
+import { responseFiles } from '../server/http.ts';
 
 
 /**

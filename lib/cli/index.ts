@@ -18,18 +18,20 @@ import { LOAD_MODES, timeProxyLoad, type LoadResult } from '../proxy/load.ts';
 import { resultJsonSchema, type RunResult } from '../results/result.ts';
 import { RpsClientMissing, rpsClient, rpsFlags } from '../workload/rps.ts';
 import { spawn } from 'node:child_process';
-import { DATAPATHS, SpecError, specFromStackDoc, type Spec } from '../spec/schema.ts';
+import { DATAPATHS, type Spec } from '../spec/schema.ts';
 import { listStackNames, loadStack, loadStacks, locateStack, PROJECT_DIR, STACKS_DIR, stackListing } from '../spec/stackfile.ts';
 import { WriteError } from '../core/files.ts';
 import { interruptible } from '../core/signals.ts';
-import { isStackName, STACK_NAME_RULE, StackNameError } from '../core/names.ts';
-import { downStack, LockError, TeardownError, removeOrphanScratch, runDirOf, stacksPresent } from '../local/state.ts';
+import { isStackName, STACK_NAME_RULE, StackNameError, runDirOf } from '../core/names.ts';
+import { downStack, LockError, TeardownError, removeOrphanScratch, stacksPresent } from '../local/state.ts';
 import { proxyRatios, renderProxyRatios, renderTable, summarize } from '../results/summary.ts';
 import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from '../aws/plan.ts';
 import { awsPrereqs, checkSweep, PrereqError, sweep, type SweepRow } from '../aws/sweep.ts';
 import { collectTarball, fetchTarball, RUN_TARBALL } from '../aws/collect.ts';
 import { pulumiTools as pulumiToolsOf } from '../pulumi/tools.ts';
 import { benchPulumi, renderPulumiBench } from '../pulumi/bench.ts';
+import { SpecError } from '../spec/errors.ts';
+import { specFromStackDoc } from '../spec/document.ts';
 
 /** Spinner on a terminal, plain lines elsewhere (CI logs). */
 function progressDisplay(quiet: boolean): { progress: Progress; stop: () => void } {

@@ -37,3 +37,21 @@ export function inside(dir: string, file: string): string {
   if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) throw new Error(`refusing path ${JSON.stringify(p)}: not a file directly inside ${base}`);
   return p;
 }
+
+/** Every network namespace of a stack is named `netlab.<stack>.<role>[.<pod>]`. */
+export const nsPrefix = (stack: string) => `${PREFIX}.${checkStackName(stack)}.`;
+
+/** Every cgroup of a stack is `<cgroup2 mount>/netlab.<stack>[/client|/server]`. */
+export const cgroupBase = (cgroupRoot: string, stack: string) => `${cgroupRoot}/${PREFIX}.${checkStackName(stack)}`;
+
+/** A scratch namespace (feature probe, load bench) is named after its purpose and the process that owns it. */
+export const scratchNs = (purpose: string) => `${PREFIX}._${purpose}.${process.pid}`;
+
+/** Where runs keep their state, locks and run folders: /run/netlab (tmpfs); NETLAB_STATE_DIR overrides. */
+export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
+
+/** A stack's file in the state folder; only a valid stack name gets a path, and never one outside it. */
+export const stateFile = (stack: string, suffix: string) => inside(stateDir(), `${checkStackName(stack)}${suffix}`);
+
+/** The run folder of a stack (nginx config, response bodies, proxy rule files). */
+export const runDirOf = (stack: string) => stateFile(stack, '');

@@ -3,9 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { run } from '../core/exec.ts';
-import { scratchNs } from './state.ts';
 
 import type { Datapath, ProxyMode, Spec } from '../spec/schema.ts';
+import { scratchNs } from '../core/names.ts';
 
 export const FEATURES = ['netns', 'veth', 'bridge', 'vxlan', 'macvlan', 'ipvlan', 'dummy', 'ipvs', 'nftables', 'iptables-nft', 'iptables-legacy', 'bpf', 'cgroup2'] as const;
 export type Feature = (typeof FEATURES)[number];

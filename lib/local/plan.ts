@@ -1,26 +1,19 @@
 // spec → plan: every command `netlab up` runs, per host, in order, plus the files it writes and
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
-import { intToIp, parseCidr, SpecError, type Datapath, type ProxyMode, type Spec } from '../spec/schema.ts';
+import { type Datapath, type ProxyMode, type Spec } from '../spec/schema.ts';
 import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from '../tuning/plan.ts';
 import { untuned, type Tuning } from '../tuning/profile.ts';
 import { formatCpuList, type Topology } from '../tuning/topology.ts';
 import { shq } from '../core/shell.ts';
-import { bodyFor, nginxConf, responseFiles, WRK_REPORT_LUA } from '../server/nginx.ts';
+import { nginxConf, WRK_REPORT_LUA } from '../server/nginx.ts';
 import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from '../proxy/program.ts';
 import type { ServicePort } from '../proxy/fleet.ts';
 
-import { checkStackName, PREFIX } from '../core/names.ts';
-export { PREFIX };
-
-/** Teardown waits this long after SIGTERM before SIGKILL: nginx alone takes over a second to
- * finish a TERM shutdown, and nothing of a finished run needs it. */
-export const KILL_GRACE_MS = 300;
-
-/** Every network namespace of a stack is named `netlab.<stack>.<role>[.<pod>]`. */
-export const nsPrefix = (stack: string) => `${PREFIX}.${checkStackName(stack)}.`;
-
-/** Every cgroup of a stack is `<cgroup2 mount>/netlab.<stack>[/client|/server]`. */
-export const cgroupBase = (cgroupRoot: string, stack: string) => `${cgroupRoot}/${PREFIX}.${checkStackName(stack)}`;
+import { cgroupBase, nsPrefix } from '../core/names.ts';
+import { inCgroup, inNs, ipn, KILL_GRACE_MS } from '../core/netns.ts';
+import { intToIp, parseCidr } from '../core/cidr.ts';
+import { SpecError } from '../spec/errors.ts';
+import { bodyFor, responseFiles } from '../server/http.ts';
 
 /** A command run as is (no shell), or a teardown action: stop every process in a namespace, or
  * kill everything in a cgroup tree and remove it (which also frees BPF programs attached to it). */
@@ -28,9 +21,6 @@ export type Step =
   | { host: string; argv: string[] }
   | { host: string; killNetns: string }
   | { host: string; removeCgroup: string };
-
-/** Run `argv` inside a cgroup: the shell moves itself in, then becomes the command. */
-export const inCgroup = (cgroup: string, argv: string[]) => ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...argv];
 
 export interface PlanFile {
   path: string;
@@ -161,9 +151,7 @@ export interface PlanOptions {
   host?: { topology: Topology; kernel: string };
 }
 
-const ipn = (ns: string, ...args: string[]) => ['ip', '-n', ns, ...args];
 const taskset = (cpus: number[]) => ['taskset', '-c', formatCpuList(cpus)];
-const inNs = (ns: string, ...argv: string[]) => ['ip', 'netns', 'exec', ns, ...argv];
 
 interface HostAddr {
   role: 'client' | 'server';

@@ -9,10 +9,10 @@ import { gzipSync } from 'node:zlib';
 import { run, type ExecResult } from '../core/exec.ts';
 import { missing, probeFeatures, toolVersions } from './features.ts';
 import { parseAb, parseRps, parseWrk, ParseError, type Measured } from '../workload/parsers.ts';
-import { buildPlan, cgroupBase, inCgroup, nsPrefix, renderPlan, type ClientFloor, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
+import { buildPlan, renderPlan, type ClientFloor, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from '../results/result.ts';
 import type { Spec } from '../spec/schema.ts';
-import { acquireLock, cgroupRoot, listNamespaces, readState, runDirOf, teardownStack, writeState } from './state.ts';
+import { acquireLock, cgroupRoot, listNamespaces, readState, teardownStack, writeState } from './state.ts';
 import { makeDir, writeFileAtomic } from '../core/files.ts';
 import { PROJECT_DIR } from '../spec/stackfile.ts';
 import { rpsClient, rpsClientPath, RpsClientMissing } from '../workload/rps.ts';
@@ -22,6 +22,8 @@ import { multiarchInclude } from '../proxy/ebpf.ts';
 import type { ProxyProgram } from '../proxy/program.ts';
 import { formatCpuList, parseLscpuP } from '../tuning/topology.ts';
 import { applyTuning, stacksWithTuning, type TuningRecord } from '../tuning/apply.ts';
+import { cgroupBase, nsPrefix, runDirOf } from '../core/names.ts';
+import { inCgroup } from '../core/netns.ts';
 
 export class PreflightError extends Error {
   override name = 'PreflightError';

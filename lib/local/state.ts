@@ -5,15 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { makeDir, WriteError, writeFileAtomic } from '../core/files.ts';
 import { join } from 'node:path';
-import { checkStackName, inside, isStackName } from '../core/names.ts';
+import { cgroupBase, checkStackName, isStackName, nsPrefix, PREFIX, runDirOf, stateDir, stateFile } from '../core/names.ts';
+import { KILL_GRACE_MS } from '../core/netns.ts';
 import { run } from '../core/exec.ts';
-import { cgroupBase, KILL_GRACE_MS, nsPrefix, PREFIX } from './plan.ts';
 import { restoreTuning } from '../tuning/apply.ts';
 
-export const stateDir = () => process.env.NETLAB_STATE_DIR ?? '/run/netlab';
-/** A stack's file in the state folder; only a valid stack name gets a path, and never one outside it. */
-export const stateFile = (stack: string, suffix: string) => inside(stateDir(), `${checkStackName(stack)}${suffix}`);
-export const runDirOf = (stack: string) => stateFile(stack, '');
 const lockPath = (stack: string) => stateFile(stack, '.lock');
 const statePath = (stack: string) => stateFile(stack, '.state.json');
 
@@ -283,7 +279,6 @@ export async function removeCgroupTree(root: string): Promise<{ removed: boolean
 }
 
 /** Scratch namespaces are named `netlab._<purpose>.<pid>`: orphaned once that process is gone. */
-export const scratchNs = (purpose: string) => `${PREFIX}._${purpose}.${process.pid}`;
 
 /** Remove scratch namespaces (feature probes, load benches) whose creating process has died. */
 export async function removeOrphanScratch(): Promise<string[]> {

@@ -1,7 +1,7 @@
 // The Service fleet: Services named like real ones, each with a ClusterIP and its endpoints, and
 // the hash-based chain names kube-proxy derives from them. Pure.
 import { createHash } from 'node:crypto';
-import { intToIp, parseCidr } from '../spec/schema.ts';
+import { intToIp, parseCidr } from '../core/cidr.ts';
 
 export interface Endpoint {
   ip: string;

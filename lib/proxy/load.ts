@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../core/exec.ts';
-import { removeNamespaces, scratchNs } from '../local/state.ts';
+import { removeNamespaces } from '../local/state.ts';
 import { buildFleet } from './fleet.ts';
 import { iptablesProgram, nftablesProgram } from './program.ts';
+import { scratchNs } from '../core/names.ts';
 
 export const LOAD_MODES = ['iptables-nft', 'iptables-legacy', 'iptables-nft-2019', 'iptables-legacy-2019', 'nftables'] as const;
 export type LoadMode = (typeof LOAD_MODES)[number];

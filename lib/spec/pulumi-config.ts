@@ -2,7 +2,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { specFromStackDoc, type Spec } from './schema.ts';
+import { type Spec } from './schema.ts';
+import { specFromStackDoc } from './document.ts';
 
 /**
  * `allConfig` is what pulumi.runtime.allConfig() returns: 'netlab:key' → value, where structured

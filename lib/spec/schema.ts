@@ -1,10 +1,10 @@
 // The experiment spec: one Pulumi stack file (`config: { netlab:<key>: … }`) validated into one
 // typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
 import { z } from 'zod';
-import { isStackName, STACK_NAME_RULE } from '../core/names.ts';
-import { bodyOrNull } from '../server/nginx.ts';
+import { NOT_PRINTABLE } from '../core/text.ts';
 import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from '../tuning/profile.ts';
-import { DISTROS, enhancedNetworking, hourlyCost, imageFor, kernelAtLeast, KERNELS, kubeadmRefusesKernel, KUBERNETES_MINORS, KUBERNETES_VERSIONS, supportStatus, today, TYPES } from '../aws/catalogue.ts';
+import { DISTROS, KERNELS, KUBERNETES_VERSIONS } from '../aws/catalogue.ts';
+import { bodyOrNull } from '../server/http.ts';
 
 /** Datapaths of the embedded lab (network namespaces with flannel-identical devices and routes). */
 export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
@@ -20,11 +20,6 @@ const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapat
 
 export const TARGETS = ['local', 'aws'] as const;
 
-/** `netlab:` config secrets read by the Pulumi program only: the private half of aws.sshPublicKey. */
-export const SECRET_KEYS = ['sshPrivateKey'] as const;
-
-/** Config namespaces other than `netlab` that a stack file may carry (read by Pulumi, ignored here). */
-export const FOREIGN_NAMESPACES = ['pulumi', 'aws', 'command', 'kubernetes'] as const;
 
 /** A strict object whose unknown-key error lists the keys that are allowed there. */
 function strict<T extends z.ZodRawShape>(shape: T) {
@@ -61,16 +56,9 @@ const bool = z.boolean({ error: 'expected true or false' });
  * issue, and an out-of-range sweep item does not abort (see `int`), so without this a check would
  * be handed the raw, untransformed value (a scalar where it expects a list).
  */
-const ONCE_VALID = { when: (payload: z.core.ParsePayload) => payload.issues.length === 0 };
+export const ONCE_VALID = { when: (payload: z.core.ParsePayload) => payload.issues.length === 0 };
 
-/** Control, format (e.g. bidi overrides) and line/paragraph-separator characters: never shown raw. */
-const NOT_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 const DESCRIPTION_MSG = 'expected one line of printable text, at most 200 characters (no line breaks, tabs, escape codes or other control characters)';
-
-/** `s` with every character NOT_PRINTABLE matches escaped as \uXXXX, so printing it cannot drive a terminal. */
-export function printable(s: string): string {
-  return s.replace(new RegExp(NOT_PRINTABLE.source, 'gu'), (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
-}
 
 const CIDR_MSG = 'expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)';
 const ipv4 = z.string({ error: CIDR_MSG }).refine(
@@ -290,7 +278,8 @@ export const AwsSchema = strict({
   rootVolumeGb: int(8, 1000).default(30),
 });
 
-export const SpecSchema = strict({
+/** Every key of a stack, each validated on its own (rules across keys: rules.ts). */
+export const SpecShape = strict({
   /** One line shown by `netlab list` and in reports. */
   description: z
     .string({ error: DESCRIPTION_MSG })
@@ -314,283 +303,8 @@ export const SpecSchema = strict({
   repetitions: int(1, 100).default(1),
   /** Seconds of unrecorded load before each point (wrk only: ab has no warm-up). */
   warmupSeconds: int(0, 60).default(1),
-}).superRefine((s, ctx) => {
-  const w = s.workload;
-  targetRules(s, ctx);
-  if (w.tool === 'wrk') {
-    const low = w.connections.filter((c) => c < w.threads);
-    if (low.length)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['workload', 'connections'],
-        input: w.connections,
-        message: `every connection count must be >= workload.threads (${w.threads}); ${low.join(', ')} is lower`,
-      });
-  } else if (w.tool === 'ab') {
-    const high = w.concurrency.filter((c) => c > w.requests);
-    if (high.length)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['workload', 'concurrency'],
-        input: w.concurrency,
-        message: `concurrency must not exceed workload.requests (${w.requests}); ${high.join(', ')} does`,
-      });
-  }
-  const under = parseCidr(s.network.underlayCidr);
-  const pods = parseCidr(s.network.podCidr);
-  if (under.prefix > 29)
-    ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: 'prefix must be /29 or shorter: the hosts and their macvlan/ipvlan pods need addresses' });
-  if (pods.prefix > 23)
-    ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: 'prefix must be /23 or shorter: each of the two hosts gets a /24' });
-  if (overlaps(under, pods))
-    ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: `must not overlap network.underlayCidr (${s.network.underlayCidr})` });
-  if (s.target === 'local' && (s.datapath === 'macvlan' || s.datapath === 'ipvlan')) {
-    if (under.prefix > 27)
-      ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
-  }
-  proxyRules(s, ctx);
-  if (s.tuning.notrack && s.proxy && (s.proxy.mode === 'iptables' || s.proxy.mode === 'nftables' || s.proxy.mode === 'ipvs'))
-    ctx.addIssue({
-      code: 'custom',
-      path: ['tuning', 'notrack'],
-      input: true,
-      message: `proxy.mode ${s.proxy.mode} needs conntrack (its DNAT is undone on the replies through conntrack), so NOTRACK would break the Services; set tuning.notrack: false${s.tuning.profile !== 'none' ? ` (profile ${s.tuning.profile} turns it on)` : ''}, or use proxy.mode none or ebpf`,
-    });
-}, ONCE_VALID);
+});
 
-interface CrossFields {
-  target: (typeof TARGETS)[number];
-  datapath: Datapath | AwsDatapath;
-  network: z.output<typeof NetworkSchema>;
-  proxy?: z.output<typeof ProxySchema> | undefined;
-  workload: z.output<typeof WorkloadSchema>;
-}
-
-function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
-  const p = s.proxy;
-  const w = s.workload;
-  if (!p) {
-    if (w.tool === 'conn-reuse') ctx.addIssue({ code: 'custom', path: ['workload', 'tool'], input: w.tool, message: 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs' });
-    return;
-  }
-  const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
-  const svc = parseCidr(p.serviceCidr);
-  const be = parseCidr(p.backendCidr);
-  const named: [string, Cidr][] = [
-    ['network.underlayCidr', parseCidr(s.network.underlayCidr)],
-    ['network.podCidr', parseCidr(s.network.podCidr)],
-    ['proxy.serviceCidr', svc],
-  ];
-  for (const [key, c] of named.slice(0, 2)) if (overlaps(svc, c)) issue(['proxy', 'serviceCidr'], p.serviceCidr, `must not overlap ${key}`);
-  for (const [key, c] of named) if (overlaps(be, c)) issue(['proxy', 'backendCidr'], p.backendCidr, `must not overlap ${key}`);
-  const most = Math.max(...p.services);
-  const svcRoom = 2 ** (32 - svc.prefix) - 3;
-  if (most > svcRoom) issue(['proxy', 'services'], p.services, `${most} Services do not fit in proxy.serviceCidr ${p.serviceCidr} (${svcRoom} usable addresses)`);
-  const beRoom = 2 ** (32 - be.prefix) - 2;
-  if (most * p.backendsPerService > beRoom)
-    issue(['proxy', 'backendsPerService'], p.backendsPerService, `${most} Services × ${p.backendsPerService} backends do not fit in proxy.backendCidr ${p.backendCidr} (${beRoom} addresses)`);
-  const netfilter = p.mode === 'iptables' || p.mode === 'nftables' || p.mode === 'ipvs';
-  // On aws the client runs in the client host's own namespace, where kube-proxy's rules are.
-  if (netfilter && s.target === 'local' && (s.datapath === 'macvlan' || s.datapath === 'ipvlan'))
-    issue(['proxy', 'mode'], p.mode, `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`);
-  if (p.target === 'random' && w.tool !== 'rps')
-    issue(['proxy', 'target'], p.target, `random needs workload.tool rps (it picks a Service per connection); ${w.tool} calls one URL: use fixed or last`);
-  if (w.tool === 'conn-reuse' && p.mode !== 'ipvs')
-    issue(['workload', 'tool'], w.tool, 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs');
-  if (w.tool === 'conn-reuse' && p.services.length > 1)
-    issue(['proxy', 'services'], p.services, 'conn-reuse runs against one Service count: give a single number');
-}
-
-/** What each target allows: the embedded lab and the EC2 pair differ in datapaths, tools and keys. */
-function targetRules(s: z.output<typeof SpecSchema>, ctx: z.RefinementCtx): void {
-  const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
-  const w = s.workload;
-  if (s.target === 'local') {
-    if (s.aws) issue(['aws'], s.aws, 'only with target aws (this stack runs on local network namespaces)');
-    if (!(DATAPATHS as readonly string[]).includes(s.datapath))
-      issue(['datapath'], s.datapath, `${s.datapath} needs a real cluster (target aws); the embedded lab has: ${DATAPATHS.join(', ')}`);
-    if (w.tool === 'tcpkali')
-      issue(['workload', 'tool'], w.tool, 'tcpkali is not packaged for Debian, so the embedded lab has no tcpkali; use rps for a constant rate here (tcpkali runs on target aws, built from source on the client host)');
-    return;
-  }
-  const a = s.aws;
-  if (!a) {
-    issue(['aws'], undefined, 'target aws needs netlab:aws with at least sshCidr (the address range allowed to SSH to the hosts)');
-    return;
-  }
-  if (!(AWS_DATAPATHS as readonly string[]).includes(s.datapath))
-    issue(['datapath'], s.datapath, `${s.datapath} is an embedded-lab datapath; on aws expected one of: ${AWS_DATAPATHS.join(', ')}`);
-  if (w.tool === 'rps')
-    issue(['workload', 'tool'], w.tool, "rps is netlab's own Node client, which the EC2 hosts do not run; on aws use tcpkali (constant rate, E2) or ab/wrk");
-  const en = enhancedNetworking(a.instanceType);
-  if ('error' in en) issue(['aws', 'instanceType'], a.instanceType, en.error);
-  const facts = TYPES[a.instanceType];
-  if (s.datapath === 'ipvlan' && facts && a.serverPods + 1 > facts.ipv4PerEni)
-    issue(['aws', 'serverPods'], a.serverPods, `ipvlan gives every server pod a secondary address of the server's interface; ${a.instanceType} holds ${facts.ipv4PerEni} addresses per interface (one is the host's)`);
-  const cost = hourlyCost({ instanceType: a.instanceType, region: a.region, rootVolumeGb: a.rootVolumeGb, hosts: 2, overrideUsdPerHour: a.hourlyPriceUsd });
-  if ('error' in cost) issue(['aws', 'hourlyPriceUsd'], a.hourlyPriceUsd, cost.error);
-  else if (cost.usdPerHour > a.maxHourlyUsd)
-    issue(['aws', 'maxHourlyUsd'], a.maxHourlyUsd, `the stack would cost about ${cost.usdPerHour.toFixed(2)} USD per hour (${cost.source}); raise aws.maxHourlyUsd or pick a smaller type`);
-  const image = imageFor(a.os, a.kernel);
-  if (!image) issue(['aws', 'kernel'], a.kernel, `${a.os} has no image with kernel ${a.kernel}; debian offers 5.10, 6.1 and 6.12, amazon-linux 4.14, 5.10, 6.1 and 6.12`);
-  else {
-    const st = supportStatus(image);
-    if (st.ended && !a.acceptEndOfSupport)
-      issue(['aws', 'kernel'], a.kernel, `${st.text}; pick a supported image (aws.os: debian, or kernel 6.1/6.12) or set aws.acceptEndOfSupport: true to run it anyway`);
-  }
-  const k8sEnd = KUBERNETES_MINORS[a.kubernetesVersion as keyof typeof KUBERNETES_MINORS];
-  if (k8sEnd && today() > k8sEnd && !a.acceptEndOfSupport)
-    issue(['aws', 'kubernetesVersion'], a.kubernetesVersion, `Kubernetes ${a.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')}) or set aws.acceptEndOfSupport: true`);
-  if (w.tool === 'tcpkali') {
-    const need = Math.ceil((Math.max(...w.rate) * w.durationSeconds) / w.connections);
-    if (s.server.keepaliveRequests < need)
-      issue(['server', 'keepaliveRequests'], s.server.keepaliveRequests, `tcpkali measures keep-alive connections: at ${Math.max(...w.rate)} req/s over ${w.connections} connections for ${w.durationSeconds} s each connection carries ${need} requests, and nginx closes it after keepaliveRequests (default 100), so tcpkali would reconnect all the time; set it to at least ${need} (the shipped E2 stacks use 1000000)`);
-  }
-  if (kubeadmRefusesKernel(a.kernel, a.kubernetesVersion))
-    issue(['aws', 'kubernetesVersion'], a.kubernetesVersion, `kubeadm ${a.kubernetesVersion} refuses kernel ${a.kernel} in its preflight (Kubernetes 1.32 and newer need Linux 4.19 or newer); kernel 4.14 runs with 1.31 only`);
-  if (s.datapath === 'cilium' && !kernelAtLeast(a.kernel, 5, 10))
-    issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer (${image?.os ?? a.os} here); use kernel 5.10 or newer`);
-  const mode = s.proxy?.mode ?? 'none';
-  if (mode === 'ebpf' && s.datapath !== 'cilium')
-    issue(['proxy', 'mode'], mode, "ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium");
-  if (mode === 'nftables' && !kernelAtLeast(a.kernel, 5, 13))
-    issue(['aws', 'kernel'], a.kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
-  const vpc = parseCidr(a.vpcCidr);
-  const sub = parseCidr(a.subnetCidr);
-  if (sub.prefix < vpc.prefix || !overlaps(sub, vpc)) issue(['aws', 'subnetCidr'], a.subnetCidr, `must lie inside aws.vpcCidr (${a.vpcCidr})`);
-  if (sub.prefix > 26) issue(['aws', 'subnetCidr'], a.subnetCidr, 'prefix must be /26 or shorter: AWS keeps 5 addresses, the hosts and ipvlan pods need the rest');
-  if (vpc.prefix < 16 || vpc.prefix > 24) issue(['aws', 'vpcCidr'], a.vpcCidr, 'AWS allows VPC prefixes /16 to /24');
-  if (overlaps(vpc, parseCidr(s.network.podCidr))) issue(['network', 'podCidr'], s.network.podCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
-  if (s.proxy && overlaps(vpc, parseCidr(s.proxy.serviceCidr))) issue(['proxy', 'serviceCidr'], s.proxy.serviceCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
-}
-
-export type Spec = z.output<typeof SpecSchema> & { name: string };
+export type Spec = z.output<typeof SpecShape> & { name: string };
 export type AwsSpec = Spec & { target: 'aws'; aws: NonNullable<Spec['aws']>; datapath: AwsDatapath };
 export type Workload = Spec['workload'];
-
-// ---------------------------------------------------------------------------------------------
-// Addresses
-
-export interface Cidr {
-  base: number; // network address as unsigned 32-bit
-  prefix: number;
-}
-
-export function parseCidr(s: string): Cidr {
-  const [ip, p] = s.split('/');
-  const prefix = Number(p);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return { base: (ipToInt(ip!) & mask) >>> 0, prefix };
-}
-
-export function ipToInt(ip: string): number {
-  return ip.split('.').reduce((acc, o) => ((acc << 8) | Number(o)) >>> 0, 0);
-}
-
-export function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
-}
-
-function overlaps(a: Cidr, b: Cidr): boolean {
-  const p = Math.min(a.prefix, b.prefix);
-  const mask = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0;
-  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stack names and config documents
-
-export { STACK_NAME } from '../core/names.ts';
-
-/** A refused stack: its source and every problem, each made printable (it may quote the file). */
-export class SpecError extends Error {
-  readonly problems: string[];
-  constructor(
-    readonly source: string,
-    problems: string[],
-  ) {
-    const shown = problems.map(printable);
-    super(`${printable(source)}: invalid experiment spec\n${shown.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'SpecError';
-    this.problems = shown;
-  }
-}
-
-/** Several refused stacks, reported together: each with its own source and problems. */
-export class SpecErrors extends SpecError {
-  constructor(readonly errors: SpecError[]) {
-    super(errors.map((e) => e.source).join(', '), errors.flatMap((e) => e.problems.map((p) => `${e.source}: ${p}`)));
-    this.message = errors.map((e) => e.message).join('\n');
-  }
-}
-
-/**
- * A value as JSON, cut to 80 characters (and never rendering more than that). A number YAML reads
- * but JSON cannot hold is shown as YAML writes it: `.nan`, `.inf`, or the text of a Symbol that
- * stackfile.ts puts in its place (such as `1e400`).
- */
-export function show(v: unknown): string {
-  const s = render(v, 81);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-function render(v: unknown, room: number): string {
-  if (typeof v === 'symbol') return v.description ?? '?';
-  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf';
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? String(v);
-  const entries = Array.isArray(v) ? v.map((x) => ['', x] as const) : Object.entries(v);
-  let out = '';
-  for (const [k, x] of entries) {
-    if (out.length > room) break;
-    out += `${out ? ',' : ''}${Array.isArray(v) ? '' : `${JSON.stringify(k)}:`}${render(x, room - out.length)}`;
-  }
-  return Array.isArray(v) ? `[${out}]` : `{${out}}`;
-}
-
-/** The refusal of a document that is not a Pulumi stack file; it quotes nothing of the document. */
-export const NOT_A_STACK_FILE = 'not a stack file: expected a YAML mapping with a "config:" key (Pulumi stack config format); nothing of the file is shown';
-
-/**
- * Validate a parsed stack document (`{ config: { 'netlab:key': value } }`) into a Spec.
- * Throws SpecError listing every problem: `netlab:<key path> = <value>: <what is allowed>`.
- */
-export function specFromStackDoc(name: string, doc: unknown, source = `stack ${name}`): Spec {
-  if (!isStackName(name)) throw new SpecError(source, [`stack name ${show(name)}: ${STACK_NAME_RULE}`]);
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || !Object.hasOwn(doc, 'config')) throw new SpecError(source, [NOT_A_STACK_FILE]);
-  const top = doc as Record<string, unknown>;
-  const problems: string[] = [];
-  for (const k of Object.keys(top))
-    if (!['config', 'secretsprovider', 'encryptedkey', 'encryptionsalt', 'environment'].includes(k))
-      problems.push(`top-level key ${show(k)}: unknown; a Pulumi stack file holds "config:" (and secrets settings)`);
-  const config = top.config;
-  if (config === null || typeof config !== 'object' || Array.isArray(config))
-    throw new SpecError(source, [...problems, 'config: expected a mapping of "netlab:<key>": value (config: {} for every default)']);
-  const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
-    const colon = key.indexOf(':');
-    const ns = colon < 0 ? '' : key.slice(0, colon);
-    // Secrets the program reads itself (never part of the spec, so never in result.json).
-    if (ns === 'netlab' && (SECRET_KEYS as readonly string[]).includes(key.slice(colon + 1))) continue;
-    if (ns === 'netlab') raw[key.slice(colon + 1)] = value;
-    else if (!(FOREIGN_NAMESPACES as readonly string[]).includes(ns))
-      problems.push(`config key ${show(key)}: expected "netlab:<key>" (or a ${FOREIGN_NAMESPACES.join('/')} provider key)`);
-  }
-  const parsed = SpecSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    for (const iss of parsed.error.issues) {
-      const keyPath = iss.path.map(String).join('.');
-      if (iss.code === 'unrecognized_keys') {
-        problems.push(`${keyPath ? `netlab:${keyPath}` : 'config'}: ${iss.message}`);
-      } else {
-        let value = 'input' in iss ? iss.input : undefined;
-        // A discriminator error carries the whole object: show the offending field instead.
-        const last = iss.path[iss.path.length - 1];
-        if (value && typeof value === 'object' && !Array.isArray(value) && typeof last === 'string' && last in value)
-          value = (value as Record<string, unknown>)[last];
-        problems.push(`netlab:${keyPath} = ${value === undefined ? '(missing)' : show(value)}: ${iss.message}`);
-      }
-    }
-  }
-  if (problems.length || !parsed.success) throw new SpecError(source, problems);
-  return { ...parsed.data, name };
-}

@@ -4,8 +4,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, run } from '../core/exec.ts';
-import { stateDir, stateFile } from '../local/state.ts';
-import { isStackName } from '../core/names.ts';
+import { isStackName, stateDir, stateFile } from '../core/names.ts';
 import { writeFileAtomic } from '../core/files.ts';
 import { tuningStepText, type TuningStep } from './plan.ts';
 

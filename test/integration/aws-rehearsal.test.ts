@@ -18,12 +18,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRunDir } from '../../lib/aws/collect.ts';
-import { responseFiles } from '../../lib/server/nginx.ts';
 import { awsPlan, awsScripts } from '../../lib/aws/plan.ts';
 import { parseFacts, tcpkaliBuild } from '../../lib/aws/scripts.ts';
 import { hostTuningScript, runScript, workloadManifest } from '../../lib/aws/workload.ts';
-import { specFromStackDoc, type AwsSpec } from '../../lib/spec/schema.ts';
+import { type AwsSpec } from '../../lib/spec/schema.ts';
 import { PROJECT_DIR } from '../../lib/spec/stackfile.ts';
+import { specFromStackDoc } from '../../lib/spec/document.ts';
+import { responseFiles } from '../../lib/server/http.ts';
 
 const CACHE = join(process.env.NETLAB_CACHE ?? join(homedir(), '.cache', 'netlab'), 'rehearsal');
 // Named like a stack's namespaces, so `netlab down rehearsal` (or `down --all`) removes them after a crash.

@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeFeatures, requirements } from '../../lib/local/features.ts';
 import { PreflightError, upLocal } from '../../lib/local/run.ts';
-import { specFromStackDoc, DATAPATHS, type Datapath, type Spec } from '../../lib/spec/schema.ts';
+import { DATAPATHS, type Datapath, type Spec } from '../../lib/spec/schema.ts';
 import { downStack, LockError, listNamespaces } from '../../lib/local/state.ts';
 import { RunResult } from '../../lib/results/result.ts';
 import { serialIf } from '../helpers/needs.ts';
 import { rootState, sh } from '../helpers/root-namespace.ts';
 import { assertNothingLeft, processesOf } from '../helpers/nothing-left.ts';
 import { BIN } from '../helpers/paths.ts';
+import { specFromStackDoc } from '../../lib/spec/document.ts';
 
 const root = process.getuid?.() === 0;
 const features = root ? await probeFeatures() : null;

@@ -11,10 +11,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunResult } from '../../lib/results/result.ts';
-import { cgroupRoot, listNamespaces, stateDir } from '../../lib/local/state.ts';
+import { cgroupRoot, listNamespaces } from '../../lib/local/state.ts';
 import { rootState, sh } from '../helpers/root-namespace.ts';
 import { assertNothingLeft } from '../helpers/nothing-left.ts';
 import { PROJECT, BIN } from '../helpers/paths.ts';
+import { stateDir } from '../../lib/core/names.ts';
 
 const root = process.getuid?.() === 0;
 const serial = (title: string, fn: (t: ExecutionContext) => unknown) =>

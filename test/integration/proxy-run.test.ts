@@ -8,15 +8,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeFeatures, requirements } from '../../lib/local/features.ts';
-import { cgroupBase } from '../../lib/local/plan.ts';
 import { PreflightError, upLocal } from '../../lib/local/run.ts';
 import { RunResult } from '../../lib/results/result.ts';
 import { serialIf } from '../helpers/needs.ts';
 import { rootState, sh } from '../helpers/root-namespace.ts';
 import { assertNothingLeft } from '../helpers/nothing-left.ts';
-import { specFromStackDoc, type Spec } from '../../lib/spec/schema.ts';
+import { type Spec } from '../../lib/spec/schema.ts';
 import { cgroupRoot, downStack, listNamespaces } from '../../lib/local/state.ts';
 import { BIN } from '../helpers/paths.ts';
+import { cgroupBase } from '../../lib/core/names.ts';
+import { specFromStackDoc } from '../../lib/spec/document.ts';
 
 const root = process.getuid?.() === 0;
 const features = root ? await probeFeatures() : null;

@@ -14,9 +14,9 @@ import YAML from 'yaml';
 import { probeFeatures } from '../../lib/local/features.ts';
 import { engineMissing, pulumiBinary, pulumiEnv, toolsCache } from '../../lib/pulumi/tools.ts';
 import { PROJECT_DIR as root } from '../../lib/spec/stackfile.ts';
-import { cgroupBase } from '../../lib/local/plan.ts';
-import { cgroupRoot, listNamespaces, stateDir } from '../../lib/local/state.ts';
+import { cgroupRoot, listNamespaces } from '../../lib/local/state.ts';
 import { processesOf } from '../helpers/nothing-left.ts';
+import { cgroupBase, stateDir } from '../../lib/core/names.ts';
 
 const notRoot = process.getuid?.() !== 0 ? 'needs root (the local target builds network namespaces)' : null;
 const maybe = notRoot ? test.skip : test.serial;

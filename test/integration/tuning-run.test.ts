@@ -7,12 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { upLocal } from '../../lib/local/run.ts';
-import { specFromStackDoc, type Spec } from '../../lib/spec/schema.ts';
-import { downStack, stateDir } from '../../lib/local/state.ts';
+import { type Spec } from '../../lib/spec/schema.ts';
+import { downStack } from '../../lib/local/state.ts';
 import { placement } from '../../lib/tuning/plan.ts';
 import { formatCpuList, parseLscpuP } from '../../lib/tuning/topology.ts';
 import { rootState } from '../helpers/root-namespace.ts';
 import { assertNothingLeft } from '../helpers/nothing-left.ts';
+import { stateDir } from '../../lib/core/names.ts';
+import { specFromStackDoc } from '../../lib/spec/document.ts';
 
 const root = process.getuid?.() === 0;
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-tune-'));

@@ -13,11 +13,13 @@ import { factsScript, PACKAGES, packageList, parseFacts, tcpkaliBuild, ttlHelper
 import { awsPrereqs, checkSweep, isPlaceholderCidr, PrereqError } from '../../../lib/aws/sweep.ts';
 import { parseReuseLog, REUSE_LOAD_FN, runScript, tuningScript, workloadManifest } from '../../../lib/aws/workload.ts';
 import { parseTcpkali } from '../../../lib/workload/parsers.ts';
-import { specFromStackDoc, SpecError, type AwsSpec } from '../../../lib/spec/schema.ts';
+import { type AwsSpec } from '../../../lib/spec/schema.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { hostTuningScript } from '../../../lib/aws/workload.ts';
 import { maxHourlyCost, noPlaceholderSsh, noWorldSsh, stackHourlyCost, ttlRequired } from '../../../policy/policies.ts';
 import { assertGolden } from '../../helpers/golden.ts';
+import { specFromStackDoc } from '../../../lib/spec/document.ts';
+import { SpecError } from '../../../lib/spec/errors.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures');
 const awsStacks = listStackNames().filter((n) => n.startsWith('aws-'));

@@ -3,47 +3,19 @@
 // before anything changes); verbs that build nothing print what they should. When the tests run
 // as root, the commands run as nobody: none of them may build a lab, and as nobody none could.
 import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rpsClient, rpsSourceHash } from '../../../lib/workload/rps.ts';
-import { PROJECT, BIN } from '../../helpers/paths.ts';
+import { PROJECT } from '../../helpers/paths.ts';
+import { netlab } from '../../helpers/cli.ts';
 
 const ROOT = PROJECT;
 const LSCPU = join(ROOT, 'test', 'fixtures', 'tuning', 'c4.8xlarge.lscpu-p.txt');
 const REPORTS = join(ROOT, 'test', 'fixtures', 'report');
-const nobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-
-function netlab(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...nobody });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const scratchDirs: string[] = [];
 test.after.always(() => scratchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-// The load client lives in root's tools cache, which nobody cannot read: the rps verbs here get a
-// copy in a scratch cache (NETLAB_TOOLS_CACHE, the same <cache>/rps-<source hash>/ layout).
-test.before(() => {
-  const cache = mkdtempSync(join(tmpdir(), 'netlab-tools-'));
-  scratchDirs.push(cache);
-  const dir = join(cache, `rps-${rpsSourceHash()}`);
-  mkdirSync(dir);
-  copyFileSync(rpsClient(), join(dir, 'netlab-rps'));
-  for (const d of [cache, dir]) chmodSync(d, 0o755);
-  chmodSync(join(dir, 'netlab-rps'), 0o755);
-  process.env.NETLAB_TOOLS_CACHE = cache;
-});
 
 /** A scratch directory the commands (perhaps as nobody) can write into. */
 function scratch(): string {
@@ -150,46 +122,6 @@ test('plan local-proxy-iptables --full prints (10,000 Services, every rule)', as
   t.false(r.stdout.includes('more lines (netlab plan --full prints them all)'));
   t.true(r.stdout.includes('-A KUBE-SERVICES'));
   t.true(r.stdout.endsWith('ip netns del netlab.local-proxy-iptables.client\n'));
-});
-
-type Report = { ok: number; sent: number; errors: Record<string, number>; connectErrors: Record<string, number>; firstError: string };
-const reportOf = (stdout: string) => JSON.parse(stdout) as Report;
-
-test('rps to a name that does not resolve (.invalid): DNS failures, exit 1', async (t) => {
-  const r = await netlab('rps', 'http://nosuch.invalid/', '--rate', '5', '--duration', '1', '--timeout', '4000');
-  t.is(r.code, 1, r.stderr);
-  const rep = reportOf(r.stdout);
-  t.is(rep.ok, 0);
-  t.deepEqual(rep.errors, { connect: rep.sent, timeout: 0, reset: 0, http: 0, size: 0 });
-  t.deepEqual(rep.connectErrors, { dns: rep.sent, refused: 0, unreachable: 0, other: 0 });
-  t.regex(rep.firstError, /^nosuch\.invalid:80: the name does not resolve \((ENOTFOUND|EAI_AGAIN)\)$/);
-  t.regex(r.stderr, /^rps: no request succeeded: all 5 failed/);
-});
-
-test('rps to a closed port on 127.0.0.1: refused connects, exit 1', async (t) => {
-  const port = await new Promise<number>((resolve) => {
-    const s = createTcpServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-  const r = await netlab('rps', `http://127.0.0.1:${port}/`, '--rate', '5', '--duration', '1');
-  t.is(r.code, 1, r.stderr);
-  const rep = reportOf(r.stdout);
-  t.deepEqual(rep.connectErrors, { dns: 0, refused: rep.sent, unreachable: 0, other: 0 });
-  t.is(rep.errors.reset, 0);
-});
-
-test('rps to a server on 127.0.0.1: every request answered, exit 0', async (t) => {
-  const server = createServer((_req, res) => res.end('hello'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => server.close());
-  const { port } = server.address() as { port: number };
-  const r = await netlab('rps', `http://127.0.0.1:${port}/`, '--rate', '20', '--duration', '1', '--expect-body', '5');
-  t.is(r.code, 0, r.stderr);
-  const rep = reportOf(r.stdout);
-  t.is(rep.ok, 20);
-  t.is(rep.sent, 20);
 });
 
 test('bench-pulumi <aws stack>: refused, a local stack is needed', async (t) => {

@@ -2,9 +2,10 @@ import test from 'ava';
 import { join } from 'node:path';
 import { assertGolden } from '../../helpers/golden.ts';
 import { buildPlan, renderPlan, type Plan } from '../../../lib/local/plan.ts';
-import { specFromStackDoc, DATAPATHS } from '../../../lib/spec/schema.ts';
+import { DATAPATHS } from '../../../lib/spec/schema.ts';
 import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
+import { specFromStackDoc } from '../../../lib/spec/document.ts';
 
 const GOLDEN = join(FIXTURES, 'plan');
 const opts = { runDir: '/run/netlab/t', rawDir: '/tmp/results/t/run/raw' };

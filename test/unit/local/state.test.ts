@@ -33,7 +33,8 @@ function sandbox() {
 test.serial('state paths refuse hostile names before touching anything', async (t) => {
   const { state, victim } = sandbox();
   process.env.NETLAB_STATE_DIR = state;
-  const { downStack, runDirOf, stateFile } = await import('../../../lib/local/state.ts');
+  const { downStack } = await import('../../../lib/local/state.ts');
+  const { runDirOf, stateFile } = await import('../../../lib/core/names.ts');
   for (const name of HOSTILE) {
     t.throws(() => runDirOf(name), { instanceOf: StackNameError });
     t.throws(() => stateFile(name, '.lock'), { instanceOf: StackNameError });

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bodyFor, headerBytes } from '../../../lib/server/nginx.ts';
 import { resultJsonSchema, RunResult } from '../../../lib/results/result.ts';
 import { median, renderTable, summarize } from '../../../lib/results/summary.ts';
 import { PROJECT } from '../../helpers/paths.ts';
+import { bodyFor, headerBytes } from '../../../lib/server/http.ts';
 
 test('response body sizes make the whole keep-alive response the asked size', (t) => {
   t.is(headerBytes(126), 224); // measured with curl against the lab's nginx: 224 B headers

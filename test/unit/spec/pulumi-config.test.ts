@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { localResultDir, specFromPulumiConfig } from '../../../lib/spec/pulumi-config.ts';
 import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
-import { SpecError } from '../../../lib/spec/schema.ts';
+import { SpecError } from '../../../lib/spec/errors.ts';
 
 interface Registered {
   type: string;

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listStackNames, loadStack, parseStackText, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { integerConfigKeys, withProjectTypes } from '../../../lib/spec/project-config.ts';
-import { SpecError, specFromStackDoc } from '../../../lib/spec/schema.ts';
+import { SpecError } from '../../../lib/spec/errors.ts';
+import { specFromStackDoc } from '../../../lib/spec/document.ts';
 
 const bad = (config: Record<string, unknown>, name = 'x') => {
   try {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadStack, loadStacks, MAX_STACK_BYTES, PROJECT_DIR, stackListing } from '../../../lib/spec/stackfile.ts';
-import { SpecError } from '../../../lib/spec/schema.ts';
+import { SpecError } from '../../../lib/spec/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-stackfile-'));
 chmodSync(dir, 0o755); // the command runs as nobody when the tests run as root
