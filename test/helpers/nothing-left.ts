@@ -2,9 +2,9 @@
 import type { ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupBase } from '../../lib/local/plan.ts';
-import { cgroupRoot, listNamespaces, stateDir } from '../../lib/local/state.ts';
+import { cgroupRoot, listNamespaces } from '../../lib/local/state.ts';
 import { sh } from './root-namespace.ts';
+import { cgroupBase, stateDir } from '../../lib/core/names.ts';
 
 const bpfPrograms = () => sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

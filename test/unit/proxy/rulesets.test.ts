@@ -6,7 +6,7 @@ import { ebpfCompile, ebpfLoadScript, ebpfMaps, multiarchInclude } from '../../.
 import { ipvsRuleset, ipvsSysctls } from '../../../lib/proxy/ipvs.ts';
 import { proxyProgram, proxyTarget, specFleet } from '../../../lib/proxy/program.ts';
 import { requirements } from '../../../lib/local/features.ts';
-import { specFromStackDoc } from '../../../lib/spec/schema.ts';
+import { specFromStackDoc } from '../../../lib/spec/document.ts';
 
 // The Service of kube-proxy's own proxier tests: ns1/svc1:p80 at 172.30.0.41:80.
 const svc1 = (ips: string[]): ServicePort => ({

@@ -9,9 +9,10 @@ import { perNamespace, placement, renderTuning, studyTuning, tuningSteps, worker
 import { resolveTuning } from '../../../lib/tuning/profile.ts';
 import { applyTuning, sameValue, type TuningRecord } from '../../../lib/tuning/apply.ts';
 import { buildPlan, renderPlan } from '../../../lib/local/plan.ts';
-import { specFromStackDoc, SpecError } from '../../../lib/spec/schema.ts';
 import { cpuMask, formatCpuList, nodes, parseCpuList, parseLscpuP, physicalCpus } from '../../../lib/tuning/topology.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
+import { specFromStackDoc } from '../../../lib/spec/document.ts';
+import { SpecError } from '../../../lib/spec/errors.ts';
 
 const c4 = parseLscpuP(readFileSync(join(FIXTURES, 'tuning', 'c4.8xlarge.lscpu-p.txt'), 'utf8'));
 
