@@ -4,11 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { run } from '../core/exec.ts';
 
-import type { Datapath, ProxyMode, Spec } from '../spec/schema.ts';
+import type { ProxyMode, Spec } from '../spec/schema.ts';
 import { scratchNs } from '../core/names.ts';
 
-export const FEATURES = ['netns', 'veth', 'bridge', 'vxlan', 'macvlan', 'ipvlan', 'dummy', 'ipvs', 'nftables', 'iptables-nft', 'iptables-legacy', 'bpf', 'cgroup2'] as const;
-export type Feature = (typeof FEATURES)[number];
+import { FEATURES, type Feature } from '../core/features.ts';
+import { findDatapath } from '../datapath/index.ts';
+export { FEATURES, type Feature };
 export interface FeatureState {
   ok: boolean;
   detail: string;
@@ -114,13 +115,6 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
   return res;
 }
 
-const BY_DATAPATH: Record<Datapath, Feature[]> = {
-  host: ['netns', 'veth'],
-  hostgw: ['netns', 'veth', 'bridge'],
-  vxlan: ['netns', 'veth', 'bridge', 'vxlan'],
-  macvlan: ['netns', 'veth', 'macvlan'],
-  ipvlan: ['netns', 'veth', 'ipvlan'],
-};
 
 const BY_PROXY_MODE: Record<ProxyMode, { features: Feature[]; tools: string[] }> = {
   none: { features: [], tools: [] },
@@ -134,7 +128,7 @@ const BY_PROXY_MODE: Record<ProxyMode, { features: Feature[]; tools: string[] }>
 export function requirements(spec: Spec): { features: Feature[]; neededBy: Partial<Record<Feature, string>>; tools: string[] } {
   const neededBy: Partial<Record<Feature, string>> = {};
   const need = (fs: Feature[], by: string) => fs.forEach((f) => (neededBy[f] ??= by));
-  need(BY_DATAPATH[spec.datapath as Datapath] ?? [], `datapath ${spec.datapath}`);
+  need([...(findDatapath(spec.datapath)?.features ?? [])], `datapath ${spec.datapath}`);
   need(['cgroup2'], 'the client and server cgroups (CPU accounting)');
   const mode = spec.proxy?.mode ?? 'none';
   need(BY_PROXY_MODE[mode].features, `proxy mode ${mode}`);

@@ -8,6 +8,8 @@ import { shq } from '../core/shell.ts';
 import { nginxConf, WRK_REPORT_LUA } from '../server/nginx.ts';
 import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from '../proxy/program.ts';
 import type { ServicePort } from '../proxy/fleet.ts';
+import { datapathBackend } from '../datapath/index.ts';
+import type { DatapathBuild, Endpoint, LabHost } from '../datapath/types.ts';
 
 import { cgroupBase, nsPrefix } from '../core/names.ts';
 import { inCgroup, inNs, ipn, KILL_GRACE_MS } from '../core/netns.ts';
@@ -29,11 +31,7 @@ export interface PlanFile {
   fill?: number;
 }
 
-export interface Endpoint {
-  host: string;
-  netns: string;
-  ip: string;
-}
+export type { Endpoint };
 
 export type Tool = 'ab' | 'wrk' | 'rps' | 'conn-reuse' | 'tcpkali';
 
@@ -153,15 +151,6 @@ export interface PlanOptions {
 
 const taskset = (cpus: number[]) => ['taskset', '-c', formatCpuList(cpus)];
 
-interface HostAddr {
-  role: 'client' | 'server';
-  netns: string;
-  underlayIp: string;
-  podSubnetBase: number; // network address of this host's /24
-  vtepMac: string;
-}
-
-export const VXLAN_OVERHEAD = 50;
 
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (spec.target !== 'local') throw new Error(`buildPlan plans the embedded lab; stack ${spec.name} has target ${spec.target} (see lib/aws/plan.ts)`);
@@ -169,7 +158,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const under = parseCidr(spec.network.underlayCidr);
   const pods = parseCidr(spec.network.podCidr);
   const mtu = spec.network.underlayMtu;
-  const hosts: HostAddr[] = (['client', 'server'] as const).map((role, i) => ({
+  const hosts: LabHost[] = (['client', 'server'] as const).map((role, i) => ({
     role,
     netns: `${prefix}${role}`,
     underlayIp: intToIp(under.base + i + 1),
@@ -189,79 +178,23 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     add(h.role, ['ip', 'netns', 'add', h.netns]);
     add(h.role, ipn(h.netns, 'link', 'set', 'lo', 'up'));
   }
-  const [c, s] = hosts as [HostAddr, HostAddr];
+  const [c, s] = hosts as [LabHost, LabHost];
   add('client', ipn(c.netns, 'link', 'add', 'eth0', 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(mtu), 'netns', s.netns));
   for (const h of hosts) {
     add(h.role, ipn(h.netns, 'addr', 'add', `${h.underlayIp}/${underPrefix}`, 'dev', 'eth0'));
     add(h.role, ipn(h.netns, 'link', 'set', 'eth0', 'up'));
   }
 
-  // Endpoints: where the load runs (client) and where nginx listens (server).
-  const endpoint: Record<'client' | 'server', Endpoint> = {
-    client: { host: 'client', netns: c.netns, ip: c.underlayIp },
-    server: { host: 'server', netns: s.netns, ip: s.underlayIp },
+  // The datapath: its devices, pods and routes (lib/datapath/<name>.ts).
+  const datapath = datapathBackend(spec.datapath);
+  const build: DatapathBuild = {
+    hosts: [c, s],
+    underlay: under,
+    mtu,
+    add: (host, argv) => add(host, argv),
+    namespace: (name) => namespaces.push(name),
   };
-  let pathMtu = mtu;
-
-  const dp = spec.datapath as Datapath; // validation keeps local stacks to the embedded datapaths
-  if (dp === 'hostgw' || dp === 'vxlan') {
-    const podMtu = dp === 'vxlan' ? mtu - VXLAN_OVERHEAD : mtu;
-    pathMtu = podMtu;
-    for (const h of hosts) {
-      const gw = intToIp(h.podSubnetBase + 1);
-      add(h.role, inNs(h.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'));
-      add(h.role, ipn(h.netns, 'link', 'add', 'cni0', 'mtu', String(podMtu), 'type', 'bridge'));
-      add(h.role, ipn(h.netns, 'addr', 'add', `${gw}/24`, 'dev', 'cni0'));
-      add(h.role, ipn(h.netns, 'link', 'set', 'cni0', 'up'));
-      const pod = `${h.netns}.pod0`;
-      const podIp = intToIp(h.podSubnetBase + 2);
-      namespaces.push(pod);
-      add(h.role, ['ip', 'netns', 'add', pod]);
-      add(h.role, ipn(pod, 'link', 'set', 'lo', 'up'));
-      add(h.role, ipn(h.netns, 'link', 'add', 'veth0', 'mtu', String(podMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(podMtu), 'netns', pod));
-      add(h.role, ipn(h.netns, 'link', 'set', 'veth0', 'master', 'cni0'));
-      add(h.role, ipn(h.netns, 'link', 'set', 'veth0', 'up'));
-      add(h.role, ipn(pod, 'addr', 'add', `${podIp}/24`, 'dev', 'eth0'));
-      add(h.role, ipn(pod, 'link', 'set', 'eth0', 'up'));
-      add(h.role, ipn(pod, 'route', 'add', 'default', 'via', gw));
-      endpoint[h.role] = { host: h.role, netns: pod, ip: podIp };
-    }
-    for (const h of hosts) {
-      const peer = h === c ? s : c;
-      const peerSubnet = `${intToIp(peer.podSubnetBase)}/24`;
-      if (dp === 'hostgw') {
-        // flannel host-gw: the peer's pod subnet via the peer's underlay address.
-        add(h.role, ipn(h.netns, 'route', 'add', peerSubnet, 'via', peer.underlayIp, 'dev', 'eth0'));
-      } else {
-        // flannel vxlan: flannel.1 (VNI 1, UDP 8472, no learning) holding <subnet>.0/32; per peer a
-        // permanent neighbour for the peer's VTEP address, an fdb entry to the peer's underlay
-        // address and an onlink route to the peer's pod subnet via its VTEP address.
-        const vtepIp = intToIp(h.podSubnetBase);
-        const peerVtep = intToIp(peer.podSubnetBase);
-        add(h.role, ipn(h.netns, 'link', 'add', 'flannel.1', 'address', h.vtepMac, 'mtu', String(podMtu), 'type', 'vxlan', 'id', '1', 'local', h.underlayIp, 'dev', 'eth0', 'dstport', '8472', 'nolearning'));
-        add(h.role, ipn(h.netns, 'addr', 'add', `${vtepIp}/32`, 'dev', 'flannel.1'));
-        add(h.role, ipn(h.netns, 'link', 'set', 'flannel.1', 'up'));
-        add(h.role, ipn(h.netns, 'neigh', 'add', peerVtep, 'lladdr', peer.vtepMac, 'dev', 'flannel.1', 'nud', 'permanent'));
-        add(h.role, ['bridge', '-n', h.netns, 'fdb', 'append', peer.vtepMac, 'dev', 'flannel.1', 'dst', peer.underlayIp]);
-        add(h.role, ipn(h.netns, 'route', 'add', peerSubnet, 'via', peerVtep, 'dev', 'flannel.1', 'onlink'));
-      }
-    }
-  } else if (dp === 'macvlan' || dp === 'ipvlan') {
-    // The pod's interface is a child of the host's underlay NIC, created straight into the pod
-    // namespace; pods take addresses on the underlay (client pods .10, server pods .20).
-    for (const [i, h] of hosts.entries()) {
-      const pod = `${h.netns}.pod0`;
-      const podIp = intToIp(under.base + 10 * (i + 1));
-      namespaces.push(pod);
-      add(h.role, ['ip', 'netns', 'add', pod]);
-      add(h.role, ipn(pod, 'link', 'set', 'lo', 'up'));
-      const type = dp === 'macvlan' ? ['type', 'macvlan', 'mode', 'bridge'] : ['type', 'ipvlan', 'mode', 'l2'];
-      add(h.role, ipn(h.netns, 'link', 'add', 'link', 'eth0', 'name', 'eth0', 'netns', pod, ...type));
-      add(h.role, ipn(pod, 'addr', 'add', `${podIp}/${underPrefix}`, 'dev', 'eth0'));
-      add(h.role, ipn(pod, 'link', 'set', 'eth0', 'up'));
-      endpoint[h.role] = { host: h.role, netns: pod, ip: podIp };
-    }
-  }
+  const { endpoints: endpoint, pathMtu } = datapath.build(build);
 
   // Service fleet: backend addresses are routed to the server endpoint, which takes the whole
   // backend CIDR as local (AnyIP), so one nginx answers on every backend address.
@@ -274,18 +207,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     const be = p.backendCidr;
     const srvEp = endpoint.server;
     add('server', ipn(srvEp.netns, 'route', 'add', 'local', be, 'dev', 'lo'));
-    if (dp === 'hostgw' || dp === 'vxlan') {
-      add('server', ipn(s.netns, 'route', 'add', be, 'via', srvEp.ip, 'dev', 'cni0'));
-      if (dp === 'hostgw') add('client', ipn(c.netns, 'route', 'add', be, 'via', s.underlayIp, 'dev', 'eth0'));
-      else add('client', ipn(c.netns, 'route', 'add', be, 'via', intToIp(s.podSubnetBase), 'dev', 'flannel.1', 'onlink'));
-    } else if (dp === 'host') {
-      add('client', ipn(c.netns, 'route', 'add', be, 'via', s.underlayIp, 'dev', 'eth0'));
-      // A socket on the host looks up a route for the VIP before netfilter's OUTPUT DNAT runs;
-      // nodes have a default route for that, the lab a route for the Service CIDR only.
-      if (p.mode !== 'none' && p.mode !== 'ebpf') add('client', ipn(c.netns, 'route', 'add', p.serviceCidr, 'via', s.underlayIp, 'dev', 'eth0'));
-    } else {
-      add('client', ipn(endpoint.client.netns, 'route', 'add', be, 'via', srvEp.ip, 'dev', 'eth0'));
-    }
+    datapath.serviceRoutes(build, { endpoints: endpoint, backendCidr: be, serviceCidr: p.serviceCidr, vipNeedsRoute: p.mode !== 'none' && p.mode !== 'ebpf' });
     const ctx: ProxyContext = {
       mode: p.mode,
       hostNs: c.netns,
@@ -327,7 +249,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       embedded: true,
       namespaces,
       iptables: 'iptables-legacy',
-      traffic: { tcpPorts: [80], udpPorts: dp === 'vxlan' ? [8472] : [] },
+      traffic: { tcpPorts: [80], udpPorts: [...datapath.udpPorts] },
     });
     const probe = place ? inCgroup(`${cgBase}/client`, inNs(endpoint.client.netns, ...taskset(place.client), 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status')) : null;
     tuning = { spec: spec.tuning, steps, placement: place, probe };
@@ -361,7 +283,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
 
   return {
     stack: spec.name,
-    datapath: dp,
+    datapath: spec.datapath as Datapath,
     runDir: opts.runDir,
     rawDir: opts.rawDir,
     namespaces,

@@ -4,6 +4,7 @@
 import type { z } from 'zod';
 import { enhancedNetworking, hourlyCost, imageFor, kernelAtLeast, kubeadmRefusesKernel, KUBERNETES_MINORS, KUBERNETES_VERSIONS, supportStatus, today, TYPES } from '../aws/catalogue.ts';
 import { overlaps, parseCidr, type Cidr } from '../core/cidr.ts';
+import { findDatapath } from '../datapath/index.ts';
 import { AWS_DATAPATHS, DATAPATHS, type AwsDatapath, type Datapath, type NetworkSchema, type ProxySchema, type SpecShape, type TARGETS, type WorkloadSchema } from './schema.ts';
 
 /** Every cross-key rule of a stack; adds one issue per problem. */
@@ -37,7 +38,7 @@ export function crossKeyRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCt
     ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: 'prefix must be /23 or shorter: each of the two hosts gets a /24' });
   if (overlaps(under, pods))
     ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: `must not overlap network.underlayCidr (${s.network.underlayCidr})` });
-  if (s.target === 'local' && (s.datapath === 'macvlan' || s.datapath === 'ipvlan')) {
+  if (s.target === 'local' && findDatapath(s.datapath)?.podsOnUnderlay) {
     if (under.prefix > 27)
       ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
   }
@@ -84,7 +85,7 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
     issue(['proxy', 'backendsPerService'], p.backendsPerService, `${most} Services × ${p.backendsPerService} backends do not fit in proxy.backendCidr ${p.backendCidr} (${beRoom} addresses)`);
   const netfilter = p.mode === 'iptables' || p.mode === 'nftables' || p.mode === 'ipvs';
   // On aws the client runs in the client host's own namespace, where kube-proxy's rules are.
-  if (netfilter && s.target === 'local' && (s.datapath === 'macvlan' || s.datapath === 'ipvlan'))
+  if (netfilter && s.target === 'local' && findDatapath(s.datapath)?.bypassesHostNetfilter)
     issue(['proxy', 'mode'], p.mode, `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`);
   if (p.target === 'random' && w.tool !== 'rps')
     issue(['proxy', 'target'], p.target, `random needs workload.tool rps (it picks a Service per connection); ${w.tool} calls one URL: use fixed or last`);

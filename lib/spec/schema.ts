@@ -1,14 +1,16 @@
 // The experiment spec: one Pulumi stack file (`config: { netlab:<key>: … }`) validated into one
 // typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
 import { z } from 'zod';
+import { DATAPATH_NAMES, type DatapathName } from '../datapath/index.ts';
 import { NOT_PRINTABLE } from '../core/text.ts';
 import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from '../tuning/profile.ts';
 import { DISTROS, KERNELS, KUBERNETES_VERSIONS } from '../aws/catalogue.ts';
 import { bodyOrNull } from '../server/http.ts';
 
-/** Datapaths of the embedded lab (network namespaces with flannel-identical devices and routes). */
-export const DATAPATHS = ['host', 'hostgw', 'vxlan', 'macvlan', 'ipvlan'] as const;
-export type Datapath = (typeof DATAPATHS)[number];
+/** Datapaths of the embedded lab (network namespaces with flannel-identical devices and routes):
+ * the registry's names (lib/datapath/index.ts). */
+export const DATAPATHS = DATAPATH_NAMES;
+export type Datapath = DatapathName;
 
 /**
  * Pod networks of the aws target: the same names mean the same datapath (hostgw and vxlan are
