@@ -45,8 +45,8 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: 'spec: NOTRACK with proxy.mode nftables accepted',
-    find: `s.proxy.mode === 'iptables' || s.proxy.mode === 'nftables' || s.proxy.mode === 'ipvs'`,
-    replace: `s.proxy.mode === 'iptables' || s.proxy.mode === 'ipvs'`,
+    find: `s.tuning.notrack && s.proxy && proxyProvider(s.proxy.mode).netfilter`,
+    replace: `s.tuning.notrack && s.proxy && s.proxy.mode !== 'nftables' && proxyProvider(s.proxy.mode).netfilter`,
     tests: ['test/unit/spec/**/*.test.ts', 'test/unit/tuning/**/*.test.ts'],
   },
   {

@@ -4,11 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { run } from '../core/exec.ts';
 
-import type { ProxyMode, Spec } from '../spec/schema.ts';
+import type { Spec } from '../spec/schema.ts';
 import { scratchNs } from '../core/names.ts';
 
 import { FEATURES, type Feature } from '../core/features.ts';
 import { findDatapath } from '../datapath/index.ts';
+import { proxyProvider } from '../proxy/index.ts';
 export { FEATURES, type Feature };
 export interface FeatureState {
   ok: boolean;
@@ -115,15 +116,6 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
   return res;
 }
 
-
-const BY_PROXY_MODE: Record<ProxyMode, { features: Feature[]; tools: string[] }> = {
-  none: { features: [], tools: [] },
-  iptables: { features: [], tools: [] },
-  nftables: { features: ['nftables'], tools: ['nft'] },
-  ipvs: { features: ['ipvs', 'dummy'], tools: ['ipvsadm', 'ipset'] },
-  ebpf: { features: ['bpf'], tools: ['clang', 'bpftool'] },
-};
-
 /** Kernel features and tools a spec needs; `neededBy` says which part of the spec needs each feature. */
 export function requirements(spec: Spec): { features: Feature[]; neededBy: Partial<Record<Feature, string>>; tools: string[] } {
   const neededBy: Partial<Record<Feature, string>> = {};
@@ -131,15 +123,14 @@ export function requirements(spec: Spec): { features: Feature[]; neededBy: Parti
   need([...(findDatapath(spec.datapath)?.features ?? [])], `datapath ${spec.datapath}`);
   need(['cgroup2'], 'the client and server cgroups (CPU accounting)');
   const mode = spec.proxy?.mode ?? 'none';
-  need(BY_PROXY_MODE[mode].features, `proxy mode ${mode}`);
+  const provider = proxyProvider(mode);
   const tools = ['ip', 'bridge', 'nginx', 'curl', 'ping'];
   if (spec.workload.tool === 'ab' || spec.workload.tool === 'wrk') tools.push(spec.workload.tool);
-  tools.push(...BY_PROXY_MODE[mode].tools);
-  // iptables and ipvs modes load kube-proxy's nat rules through the chosen iptables backend.
-  if (mode === 'iptables' || mode === 'ipvs') {
-    const backend = `iptables-${spec.proxy!.iptablesBackend}` as const;
-    need([backend], `proxy mode ${mode} with iptablesBackend ${spec.proxy!.iptablesBackend}`);
-    tools.push(backend);
+  if (spec.proxy) {
+    // iptables and ipvs modes load kube-proxy's nat rules through the chosen iptables backend.
+    for (const f of provider.features(spec.proxy))
+      need([f], f.startsWith('iptables-') ? `proxy mode ${mode} with iptablesBackend ${spec.proxy.iptablesBackend}` : `proxy mode ${mode}`);
+    tools.push(...provider.tools(spec.proxy));
   }
   return { features: Object.keys(neededBy) as Feature[], neededBy, tools: [...new Set(tools)] };
 }

@@ -6,7 +6,9 @@ import { untuned, type Tuning } from '../tuning/profile.ts';
 import { formatCpuList, type Topology } from '../tuning/topology.ts';
 import { shq } from '../core/shell.ts';
 import { nginxConf, WRK_REPORT_LUA } from '../server/nginx.ts';
-import { proxyProgram, proxySetup, proxyTarget, specFleet, type ProxyContext, type ProxyProgram } from '../proxy/program.ts';
+import { proxyProvider } from '../proxy/index.ts';
+import type { ProxyContext, ProxyProgram } from '../proxy/provider.ts';
+import { fleetOf, serviceTarget } from '../proxy/target.ts';
 import type { ServicePort } from '../proxy/fleet.ts';
 import { datapathBackend } from '../datapath/index.ts';
 import type { DatapathBuild, Endpoint, LabHost } from '../datapath/types.ts';
@@ -16,6 +18,7 @@ import { inCgroup, inNs, ipn, KILL_GRACE_MS } from '../core/netns.ts';
 import { intToIp, parseCidr } from '../core/cidr.ts';
 import { SpecError } from '../spec/errors.ts';
 import { bodyFor, responseFiles } from '../server/http.ts';
+import { gridPoints, type GridPoint, type Tool } from '../workload/points.ts';
 
 /** A command run as is (no shell), or a teardown action: stop every process in a namespace, or
  * kill everything in a cgroup tree and remove it (which also frees BPF programs attached to it). */
@@ -33,28 +36,10 @@ export interface PlanFile {
 
 export type { Endpoint };
 
-export type Tool = 'ab' | 'wrk' | 'rps' | 'conn-reuse' | 'tcpkali';
+export type { Tool };
 
-export interface Point {
-  id: string;
-  tool: Tool;
-  repetition: number;
-  params: {
-    responseBytes: number;
-    keepalive: boolean;
-    concurrency?: number;
-    requests?: number;
-    connections?: number;
-    threads?: number;
-    durationSeconds?: number;
-    rate?: number;
-    requestsPerConnection?: number;
-    /** Services programmed when this point ran (stacks with a proxy). */
-    services?: number;
-    proxyMode?: ProxyMode;
-    target?: string;
-    connReuseMode?: number;
-  };
+/** A point of the grid (lib/workload/points.ts) with the commands that measure it here. */
+export interface Point extends GridPoint {
   /** Commands run just before the point, not timed (sysctls of the point). */
   before?: string[][];
   /** Commands run at a given second into the point (conn-reuse: drain, then remove a backend). */
@@ -66,8 +51,6 @@ export interface Point {
   argv: string[];
   /** Where the tool writes extra raw output (ab's percentile CSV), relative to the raw dir. */
   extraRaw?: string;
-  /** Upper bound on the tool's run time; the runner kills it after this. */
-  timeoutSeconds: number;
 }
 
 export interface Plan {
@@ -132,6 +115,9 @@ export interface PlanProxy {
   program: (services: number) => ProxyProgram;
   /** URLs the client calls at a Service count, per response size. */
   urls: (services: number) => { responseBytes: number; url: string; hosts: number }[];
+  /** Commands that remove the mode's state from the host namespace, leaving the namespace (the
+   * teardown deletes the namespace instead; tests use these to check each mode owns its cleanup). */
+  cleanup: string[][];
 }
 
 export interface PlanOptions {
@@ -207,26 +193,28 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     const be = p.backendCidr;
     const srvEp = endpoint.server;
     add('server', ipn(srvEp.netns, 'route', 'add', 'local', be, 'dev', 'lo'));
-    datapath.serviceRoutes(build, { endpoints: endpoint, backendCidr: be, serviceCidr: p.serviceCidr, vipNeedsRoute: p.mode !== 'none' && p.mode !== 'ebpf' });
+    datapath.serviceRoutes(build, { endpoints: endpoint, backendCidr: be, serviceCidr: p.serviceCidr, vipNeedsRoute: proxyProvider(p.mode).netfilter });
+    const mode = proxyProvider(p.mode);
     const ctx: ProxyContext = {
-      mode: p.mode,
       hostNs: c.netns,
       dir: `${opts.runDir}/proxy`,
       clientCgroup: `${cgBase}/client`,
       includeDir: opts.includeDir ?? '/usr/include/x86_64-linux-gnu',
-      spec,
+      clusterCidr: spec.network.podCidr,
+      options: p,
     };
     const fleets = new Map<number, ServicePort[]>();
-    const fleet = (n: number) => fleets.get(n) ?? fleets.set(n, specFleet(spec, n)).get(n)!;
+    const fleet = (n: number) => fleets.get(n) ?? fleets.set(n, fleetOf(p, n)).get(n)!;
     proxy = {
       mode: p.mode,
       hostNs: c.netns,
-      setup: proxySetup(ctx),
+      setup: mode.setup(ctx),
       counts: p.services,
       fleet,
-      program: (n) => proxyProgram(ctx, fleet(n)),
+      program: (n) => mode.program(ctx, fleet(n)),
+      cleanup: mode.cleanup(ctx),
       urls: (n) => {
-        const t = proxyTarget(spec, fleet(n));
+        const t = serviceTarget(mode, p.target, fleet(n));
         return spec.server.responseBytes.map((b) => ({ responseBytes: b, url: `http://${t.ip}:${t.port}/${b}`, hosts: t.hosts }));
       },
     };
@@ -321,107 +309,68 @@ function clientFloor(spec: Spec, cgroup: string, netns: string, u: { responseByt
 
 type Url = { responseBytes: number; url: string; hosts: number };
 
+/** The grid's points (lib/workload/points.ts) with the commands that measure them in the lab. */
 function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: Plan['server']['urls'], proxy: PlanProxy | null, opts: PlanOptions, cpus: number[] | null): Point[] {
   const w = spec.workload;
-  const points: Point[] = [];
+  if (w.tool === 'tcpkali') throw new Error('tcpkali runs on target aws only'); // refused at validation
   const pin = cpus ? taskset(cpus) : [];
   const load = (argv: string[]) => inCgroup(client.cgroup, inNs(client.netns, ...pin, ...argv));
   const rpsClient = opts.rpsClient ?? ['netlab-rps'];
-  const counts: (number | null)[] = proxy ? proxy.counts : [null];
-  const reuseModes: (number | null)[] = spec.proxy?.mode === 'ipvs' ? spec.proxy.ipvs.connReuseMode : [null];
-  for (const services of counts) {
-    const urls: Url[] = services !== null && proxy ? proxy.urls(services) : direct.map((u) => ({ ...u, hosts: 1 }));
-    for (const connReuseMode of reuseModes) {
-      const sfx = `${services !== null ? `-s${services}` : ''}${connReuseMode !== null ? `-crm${connReuseMode}` : ''}`;
-      const extra = {
-        ...(services !== null ? { services, proxyMode: spec.proxy!.mode, target: spec.proxy!.target } : {}),
-        ...(connReuseMode !== null ? { connReuseMode } : {}),
-      };
-      const before = connReuseMode !== null ? [inNs(proxy!.hostNs, 'sysctl', '-qw', `net.ipv4.vs.conn_reuse_mode=${connReuseMode}`)] : undefined;
-      for (let rep = 1; rep <= spec.repetitions; rep++) {
-        for (const { responseBytes, url, hosts } of urls) {
-          const push = (pt: Omit<Point, 'repetition'>) => points.push({ ...pt, repetition: rep, params: { ...pt.params, ...extra }, ...(before ? { before: [...before, ...(pt.before ?? [])] } : {}) });
-          const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) => load([...rpsClient, url, '--rate', String(rate), '--duration', String(seconds), '--requests-per-connection', String(perConn), '--hosts', String(hosts), '--max-connections', String(maxConn), '--timeout', String(timeoutS * 1000), '--expect-body', String(bodyFor(responseBytes))]);
-          if (w.tool === 'conn-reuse') {
-            const id = `conn-reuse-b${responseBytes}-q${w.rate}${sfx}-r${rep}`;
-            const fleet = proxy!.fleet(services!);
-            const svc = fleet[spec.proxy!.target === 'fixed' ? 0 : fleet.length - 1]!;
-            const vs = `${svc.clusterIP}:${svc.port}`;
-            const drained = `${svc.endpoints[0]!.ip}:${svc.endpoints[0]!.port}`;
-            push({
-              id,
-              tool: 'conn-reuse',
-              params: { responseBytes, keepalive: false, rate: w.rate, requestsPerConnection: 1, durationSeconds: w.durationSeconds },
-              before: [inNs(client.netns, 'sysctl', '-qw', `net.ipv4.ip_local_port_range=${w.localPortRange[0]} ${w.localPortRange[1]}`, 'net.ipv4.tcp_tw_reuse=1')],
-              drain: { backend: drained, atSeconds: w.drainAtSeconds, removedAtSeconds: w.drainAtSeconds + w.removeAfterSeconds },
-              events: [
-                { atSeconds: w.drainAtSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--edit-server', '-t', vs, '-r', drained, '-m', '-w', '0') },
-                { atSeconds: w.drainAtSeconds + w.removeAfterSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--delete-server', '-t', vs, '-r', drained) },
-              ],
-              argv: rpsArgv(w.rate, 1, w.durationSeconds, 20_000, w.timeoutSeconds),
-              timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 30,
-            });
-            continue;
-          }
-          if (w.tool === 'tcpkali') throw new Error('tcpkali runs on target aws only'); // refused at validation
-          for (const keepalive of w.keepalive) {
-            const ka = keepalive ? 'ka' : 'noka';
-            if (w.tool === 'ab') {
-              for (const concurrency of w.concurrency) {
-                const id = `ab-b${responseBytes}-c${concurrency}-${ka}${sfx}-r${rep}`;
-                const extraRaw = `${id}.csv`;
-                const argv = ['ab', '-q', '-r', '-n', String(w.requests), '-c', String(concurrency), '-s', String(w.timeoutSeconds)];
-                if (keepalive) argv.push('-k');
-                argv.push('-e', `${opts.rawDir}/${extraRaw}`, url);
-                push({
-                  id,
-                  tool: 'ab',
-                  params: { responseBytes, keepalive, concurrency, requests: w.requests },
-                  argv: load(argv),
-                  extraRaw,
-                  // Generous bound: every request may take the full timeout, spread over the clients.
-                  timeoutSeconds: Math.min(3600, 30 + Math.ceil((w.requests * w.timeoutSeconds) / concurrency / 100)),
-                });
-              }
-            } else if (w.tool === 'wrk') {
-              for (const connections of w.connections) {
-                const id = `wrk-b${responseBytes}-c${connections}-${ka}${sfx}-r${rep}`;
-                const wrk = (secs: number, script: boolean) => {
-                  const a = ['wrk', '--threads', String(w.threads), '--connections', String(connections), '--duration', `${secs}s`, '--timeout', `${w.timeoutSeconds}s`];
-                  if (script) a.push('--latency', '--script', `${opts.runDir}/wrk-report.lua`);
-                  if (!keepalive) a.push('--header', 'Connection: close');
-                  a.push(url);
-                  return load(a);
-                };
-                push({
-                  id,
-                  tool: 'wrk',
-                  params: { responseBytes, keepalive, connections, threads: w.threads, durationSeconds: w.durationSeconds },
-                  ...(spec.warmupSeconds > 0 ? { warmup: wrk(spec.warmupSeconds, false) } : {}),
-                  argv: wrk(w.durationSeconds, true),
-                  timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 15,
-                });
-              }
-            } else {
-              for (const rate of w.rate) {
-                const id = `rps-b${responseBytes}-q${rate}-${ka}${sfx}-r${rep}`;
-                const perConn = keepalive ? w.requestsPerConnection : 1;
-                push({
-                  id,
-                  tool: 'rps',
-                  params: { responseBytes, keepalive, rate, requestsPerConnection: perConn, durationSeconds: w.durationSeconds },
-                  ...(spec.warmupSeconds > 0 ? { warmup: rpsArgv(rate, perConn, spec.warmupSeconds, w.maxConnections, w.timeoutSeconds) } : {}),
-                  argv: rpsArgv(rate, perConn, w.durationSeconds, w.maxConnections, w.timeoutSeconds),
-                  timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 30,
-                });
-              }
-            }
-          }
-        }
-      }
+  // The URL of a response size at a Service count (straight to the server without a proxy).
+  const urlsAt = new Map<number | undefined, Map<number, Url>>();
+  const urlFor = (services: number | undefined, bytes: number): Url => {
+    let m = urlsAt.get(services);
+    if (!m) urlsAt.set(services, (m = new Map((services !== undefined && proxy ? proxy.urls(services) : direct.map((u) => ({ ...u, hosts: 1 }))).map((u) => [u.responseBytes, u]))));
+    return m.get(bytes)!;
+  };
+  return gridPoints(spec).map((g): Point => {
+    const { id, params: pa } = g;
+    const { responseBytes, url, hosts } = urlFor(pa.services, pa.responseBytes);
+    const point = (own: Partial<Point> & { argv: string[] }): Point => {
+      const before = [...(pa.connReuseMode !== undefined ? [inNs(proxy!.hostNs, 'sysctl', '-qw', `net.ipv4.vs.conn_reuse_mode=${pa.connReuseMode}`)] : []), ...(own.before ?? [])];
+      return { ...g, ...own, ...(before.length ? { before } : {}) };
+    };
+    const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) => load([...rpsClient, url, '--rate', String(rate), '--duration', String(seconds), '--requests-per-connection', String(perConn), '--hosts', String(hosts), '--max-connections', String(maxConn), '--timeout', String(timeoutS * 1000), '--expect-body', String(bodyFor(responseBytes))]);
+    if (w.tool === 'conn-reuse') {
+      const fleet = proxy!.fleet(pa.services!);
+      const svc = fleet[spec.proxy!.target === 'fixed' ? 0 : fleet.length - 1]!;
+      const vs = `${svc.clusterIP}:${svc.port}`;
+      const drained = `${svc.endpoints[0]!.ip}:${svc.endpoints[0]!.port}`;
+      return point({
+        before: [inNs(client.netns, 'sysctl', '-qw', `net.ipv4.ip_local_port_range=${w.localPortRange[0]} ${w.localPortRange[1]}`, 'net.ipv4.tcp_tw_reuse=1')],
+        drain: { backend: drained, atSeconds: w.drainAtSeconds, removedAtSeconds: w.drainAtSeconds + w.removeAfterSeconds },
+        events: [
+          { atSeconds: w.drainAtSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--edit-server', '-t', vs, '-r', drained, '-m', '-w', '0') },
+          { atSeconds: w.drainAtSeconds + w.removeAfterSeconds, argv: inNs(proxy!.hostNs, 'ipvsadm', '--delete-server', '-t', vs, '-r', drained) },
+        ],
+        argv: rpsArgv(w.rate, 1, w.durationSeconds, 20_000, w.timeoutSeconds),
+      });
     }
-  }
-  return points;
+    const keepalive = pa.keepalive;
+    if (w.tool === 'ab') {
+      const extraRaw = `${id}.csv`;
+      const argv = ['ab', '-q', '-r', '-n', String(w.requests), '-c', String(pa.concurrency!), '-s', String(w.timeoutSeconds)];
+      if (keepalive) argv.push('-k');
+      argv.push('-e', `${opts.rawDir}/${extraRaw}`, url);
+      return point({ argv: load(argv), extraRaw });
+    }
+    if (w.tool === 'wrk') {
+      const wrk = (secs: number, script: boolean) => {
+        const a = ['wrk', '--threads', String(w.threads), '--connections', String(pa.connections!), '--duration', `${secs}s`, '--timeout', `${w.timeoutSeconds}s`];
+        if (script) a.push('--latency', '--script', `${opts.runDir}/wrk-report.lua`);
+        if (!keepalive) a.push('--header', 'Connection: close');
+        a.push(url);
+        return load(a);
+      };
+      return point({ ...(spec.warmupSeconds > 0 ? { warmup: wrk(spec.warmupSeconds, false) } : {}), argv: wrk(w.durationSeconds, true) });
+    }
+    const rate = pa.rate!;
+    const perConn = pa.requestsPerConnection!;
+    return point({
+      ...(spec.warmupSeconds > 0 ? { warmup: rpsArgv(rate, perConn, spec.warmupSeconds, w.maxConnections, w.timeoutSeconds) } : {}),
+      argv: rpsArgv(rate, perConn, w.durationSeconds, w.maxConnections, w.timeoutSeconds),
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

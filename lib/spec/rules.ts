@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { enhancedNetworking, hourlyCost, imageFor, kernelAtLeast, kubeadmRefusesKernel, KUBERNETES_MINORS, KUBERNETES_VERSIONS, supportStatus, today, TYPES } from '../aws/catalogue.ts';
 import { overlaps, parseCidr, type Cidr } from '../core/cidr.ts';
 import { findDatapath } from '../datapath/index.ts';
+import { proxyProvider } from '../proxy/index.ts';
 import { AWS_DATAPATHS, DATAPATHS, type AwsDatapath, type Datapath, type NetworkSchema, type ProxySchema, type SpecShape, type TARGETS, type WorkloadSchema } from './schema.ts';
 
 /** Every cross-key rule of a stack; adds one issue per problem. */
@@ -43,7 +44,7 @@ export function crossKeyRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCt
       ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
   }
   proxyRules(s, ctx);
-  if (s.tuning.notrack && s.proxy && (s.proxy.mode === 'iptables' || s.proxy.mode === 'nftables' || s.proxy.mode === 'ipvs'))
+  if (s.tuning.notrack && s.proxy && proxyProvider(s.proxy.mode).netfilter)
     ctx.addIssue({
       code: 'custom',
       path: ['tuning', 'notrack'],
@@ -83,7 +84,7 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
   const beRoom = 2 ** (32 - be.prefix) - 2;
   if (most * p.backendsPerService > beRoom)
     issue(['proxy', 'backendsPerService'], p.backendsPerService, `${most} Services × ${p.backendsPerService} backends do not fit in proxy.backendCidr ${p.backendCidr} (${beRoom} addresses)`);
-  const netfilter = p.mode === 'iptables' || p.mode === 'nftables' || p.mode === 'ipvs';
+  const netfilter = proxyProvider(p.mode).netfilter;
   // On aws the client runs in the client host's own namespace, where kube-proxy's rules are.
   if (netfilter && s.target === 'local' && findDatapath(s.datapath)?.bypassesHostNetfilter)
     issue(['proxy', 'mode'], p.mode, `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`);

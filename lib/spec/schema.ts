@@ -2,6 +2,8 @@
 // typed object with documented defaults. Pure: no I/O here (see stackfile.ts for reading files).
 import { z } from 'zod';
 import { DATAPATH_NAMES, type DatapathName } from '../datapath/index.ts';
+import { PROXY_MODE_NAMES, type ProxyModeName } from '../proxy/index.ts';
+import { IPTABLES_BACKENDS, IPVS_SCHEDULERS, type IptablesBackend } from '../proxy/provider.ts';
 import { NOT_PRINTABLE } from '../core/text.ts';
 import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from '../tuning/profile.ts';
 import { DISTROS, KERNELS, KUBERNETES_VERSIONS } from '../aws/catalogue.ts';
@@ -177,12 +179,11 @@ export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema,
       : undefined,
 });
 
-export const PROXY_MODES = ['none', 'iptables', 'nftables', 'ipvs', 'ebpf'] as const;
-export type ProxyMode = (typeof PROXY_MODES)[number];
+/** The proxy modes: the registry's names (lib/proxy/index.ts). */
+export const PROXY_MODES = PROXY_MODE_NAMES;
+export type ProxyMode = ProxyModeName;
 export const PROXY_TARGETS = ['fixed', 'last', 'random'] as const;
-export const IPTABLES_BACKENDS = ['nft', 'legacy'] as const;
-export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
-export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq'] as const;
+export { IPTABLES_BACKENDS, IPVS_SCHEDULERS, type IptablesBackend };
 
 export const ProxySchema = strict({
   /** How the client's host implements Services: none = the client addresses backends directly. */

@@ -3,9 +3,9 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { buildFleet } from '../../lib/proxy/fleet.ts';
-import { iptablesRuleset } from '../../lib/proxy/iptables.ts';
+import { iptablesRuleset } from '../../lib/proxy/iptables/ruleset.ts';
 import { LOAD_MODES, timeProxyLoad } from '../../lib/proxy/load.ts';
-import { nftablesRuleset } from '../../lib/proxy/nftables.ts';
+import { nftablesRuleset } from '../../lib/proxy/nftables/ruleset.ts';
 import { listNamespaces, removeOrphanScratch } from '../../lib/local/state.ts';
 
 const root = process.getuid?.() === 0;

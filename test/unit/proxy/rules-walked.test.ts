@@ -4,7 +4,7 @@
 // KUBE-MARK-MASQ jumps, so it cannot tell (issue 12: this mutation survived; see
 // scripts/mutation-check.ts).
 import test from 'ava';
-import { rulesWalked } from '../../../lib/proxy/iptables.ts';
+import { rulesWalked } from '../../../lib/proxy/iptables/ruleset.ts';
 
 // 100 connections from outside the cluster CIDR to one Service with two endpoints: every one is
 // marked for masquerade in KUBE-SVC-C, and 10 of the 60 to endpoint 1 are hairpin (from the

@@ -1,10 +1,11 @@
 import test from 'ava';
 import { buildFleet, nftEndpointChain, nftServiceChain, sepChain, svcChain, type ServicePort } from '../../../lib/proxy/fleet.ts';
-import { iptablesRuleset, rulesWalked } from '../../../lib/proxy/iptables.ts';
-import { nftablesRuleset } from '../../../lib/proxy/nftables.ts';
-import { ebpfCompile, ebpfLoadScript, ebpfMaps, multiarchInclude } from '../../../lib/proxy/ebpf.ts';
-import { ipvsRuleset, ipvsSysctls } from '../../../lib/proxy/ipvs.ts';
-import { proxyProgram, proxyTarget, specFleet } from '../../../lib/proxy/program.ts';
+import { iptablesRuleset, rulesWalked } from '../../../lib/proxy/iptables/ruleset.ts';
+import { nftablesRuleset } from '../../../lib/proxy/nftables/ruleset.ts';
+import { ebpfCompile, ebpfLoadScript, ebpfMaps, multiarchInclude } from '../../../lib/proxy/ebpf/program.ts';
+import { ipvsRuleset, ipvsSysctls } from '../../../lib/proxy/ipvs/ruleset.ts';
+import { proxyProvider } from '../../../lib/proxy/index.ts';
+import { fleetOf, serviceTarget } from '../../../lib/proxy/target.ts';
 import { requirements } from '../../../lib/local/features.ts';
 import { specFromStackDoc } from '../../../lib/spec/document.ts';
 
@@ -174,8 +175,10 @@ test('ipvs: kube-ipvs0 addresses, virtual and real servers, the ipset and the na
 
 test('the client targets the first, the last, or (rps) any Service; mode none calls backends directly', (t) => {
   const fleet = buildFleet({ count: 3, backendsPerService: 4, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
-  const target = (mode: string, tgt: string) =>
-    proxyTarget(specFromStackDoc('x', { config: { 'netlab:proxy': { mode, target: tgt }, 'netlab:workload': { tool: 'rps' } } }), fleet);
+  const target = (mode: string, tgt: string) => {
+    const p = specFromStackDoc('x', { config: { 'netlab:proxy': { mode, target: tgt }, 'netlab:workload': { tool: 'rps' } } }).proxy!;
+    return serviceTarget(proxyProvider(p.mode), p.target, fleet);
+  };
   t.deepEqual(target('iptables', 'fixed'), { ip: '10.96.0.2', hosts: 1, port: 80 });
   t.deepEqual(target('iptables', 'last'), { ip: '10.96.0.4', hosts: 1, port: 80 });
   t.deepEqual(target('ebpf', 'random'), { ip: '10.96.0.2', hosts: 3, port: 80 });
@@ -188,7 +191,8 @@ test('iptables backend: nft by default, legacy on request, named in the commands
   const nft = spec({ mode: 'iptables', services: [2] });
   t.is(nft.proxy!.iptablesBackend, 'nft');
   const legacy = spec({ mode: 'iptables', services: [2], iptablesBackend: 'legacy' });
-  const prog = (s: typeof nft) => proxyProgram({ mode: 'iptables', hostNs: 'ns', dir: '/d', clientCgroup: '/c', includeDir: '/i', spec: s }, specFleet(s, 2));
+  const prog = (s: typeof nft) =>
+    proxyProvider('iptables').program({ hostNs: 'ns', dir: '/d', clientCgroup: '/c', includeDir: '/i', clusterCidr: s.network.podCidr, options: s.proxy! }, fleetOf(s.proxy!, 2));
   t.deepEqual(prog(nft).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-nft-restore', '/d/iptables-2.rules']]);
   t.deepEqual(prog(nft).saveCounters, ['ip', 'netns', 'exec', 'ns', 'iptables-nft-save', '-c', '-t', 'nat']);
   t.deepEqual(prog(legacy).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-legacy-restore', '/d/iptables-2.rules']]);

@@ -2,7 +2,7 @@
 // VIPs on the `kube-ipvs0` dummy (ip -batch), one virtual server per VIP:port with its real
 // servers in masquerade mode (ipvsadm-restore), the `KUBE-CLUSTER-IP` ipset (ipset restore), the
 // few nat rules IPVS mode keeps (iptables-restore), and the sysctls kube-proxy sets. Pure.
-import type { ServicePort } from './fleet.ts';
+import type { ServicePort } from '../fleet.ts';
 
 export const IPVS_DEVICE = 'kube-ipvs0';
 

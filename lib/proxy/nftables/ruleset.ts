@@ -2,7 +2,7 @@
 // map keyed ipv4_addr . inet_proto . inet_service, a chain per Service port with
 // `numgen random mod N vmap`, a chain per endpoint doing the DNAT, masquerading by mark 0x4000.
 // Pure. The text is split into batches so one `nft -f` never holds the whole fleet.
-import { nftEndpointChain, nftServiceChain, type ServicePort } from './fleet.ts';
+import { nftEndpointChain, nftServiceChain, type ServicePort } from '../fleet.ts';
 
 const T = 'ip kube-proxy';
 

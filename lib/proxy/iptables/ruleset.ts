@@ -1,4 +1,4 @@
-// kube-proxy iptables mode as iptables-restore input, for one `iptables-restore --noflush` load.
+// kube-proxy iptables mode as iptables-restore input: the whole nat table, loaded in one restore.
 // Two layouts:
 //   current — kube-proxy ≥ 1.21-ish: one rule per Service port in KUBE-SERVICES, the
 //             masquerade rule first in KUBE-SVC-*, per-endpoint comments `svc -> ip:port`,
@@ -6,9 +6,10 @@
 //   2019    — the layout the 2019 study measured: the masquerade rule and the jump both in
 //             KUBE-SERVICES (2 rules per Service), probabilities with %0.5f.
 // Pure; tests compare whole outputs, as kube-proxy's own tests do.
-import { sepChain, servicePortName, svcChain, type ServicePort } from './fleet.ts';
+import { sepChain, servicePortName, svcChain, type ServicePort } from '../fleet.ts';
 
-export type IptablesLayout = 'current' | '2019';
+import type { IptablesLayout } from '../provider.ts';
+export type { IptablesLayout };
 
 const MASQ_MARK = '0x4000';
 

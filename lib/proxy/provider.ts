@@ -1,0 +1,90 @@
+// The proxy-mode interface: how the client's host turns a Service fleet into kernel state. One
+// folder per mode implements it (iptables/, nftables/, ipvs/, ebpf/, none/), each with a README on
+// its theory; index.ts registers them. README.md "Add a proxy mode" says how to add one.
+import type { Feature } from '../core/features.ts';
+import type { ServicePort } from './fleet.ts';
+
+export const IPTABLES_BACKENDS = ['nft', 'legacy'] as const;
+export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
+export type IptablesLayout = 'current' | '2019';
+export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq'] as const;
+export type IpvsScheduler = (typeof IPVS_SCHEDULERS)[number];
+
+/** What a mode reads from the stack's `proxy:` section (the spec's parsed values fit this shape). */
+export interface ProxyOptions {
+  /** Service counts of the sweep. */
+  services: number[];
+  backendsPerService: number;
+  serviceCidr: string;
+  backendCidr: string;
+  iptablesLayout: IptablesLayout;
+  iptablesBackend: IptablesBackend;
+  ipvs: { scheduler: IpvsScheduler; connReuseMode: number[] };
+}
+
+/** Where a mode works: the client's host namespace, a folder for its files, the client's cgroup. */
+export interface ProxyContext {
+  /** Namespace of the client's host, where kube-proxy would run. */
+  hostNs: string;
+  /** Directory for generated rule files. */
+  dir: string;
+  /** cgroup v2 directory the client workload runs in (ebpf attaches here). */
+  clientCgroup: string;
+  /** Multiarch include directory for clang (asm/types.h), e.g. /usr/include/x86_64-linux-gnu. */
+  includeDir: string;
+  /** The pod network (network.podCidr): kube-proxy's --cluster-cidr. */
+  clusterCidr: string;
+  options: ProxyOptions;
+}
+
+export interface ProxyFile {
+  path: string;
+  content: string;
+}
+
+export interface ProxySize {
+  rules: number;
+  chains: number;
+  mapElements: number;
+}
+
+/** A fleet of one size in a mode's form: the files, the timed load steps and the counters. */
+export interface ProxyProgram {
+  services: number;
+  fleet: ServicePort[];
+  files: ProxyFile[];
+  /** Run in order; their total time is the programming time. */
+  steps: string[][];
+  size: ProxySize;
+  /** Counters the mode keeps per packet: zero them before a point, save them after (iptables: rules walked). */
+  zeroCounters?: string[];
+  saveCounters?: string[];
+}
+
+export interface ProxyProvider {
+  /** The spec's `proxy.mode` value. */
+  readonly name: string;
+  /** One line for listings and docs. */
+  readonly summary: string;
+  /** The Service's translation lives in netfilter and is undone on replies through conntrack, so
+   * NOTRACK would break it; its DNAT in OUTPUT runs after the socket's route lookup, so the VIP
+   * needs a route; and pods whose packets bypass the host's netfilter never meet it. */
+  readonly netfilter: boolean;
+  /** Clients call a backend address directly instead of a Service VIP. */
+  readonly callsBackends: boolean;
+  /** Kernel features needed with these options (probed before anything is built). */
+  features(o: ProxyOptions): Feature[];
+  /** Tools needed with these options (command names of lib/local/features.ts TOOLS). */
+  tools(o: ProxyOptions): string[];
+  /** One-time set-up before the first Service count: sysctls, devices, a compiled program. */
+  setup(ctx: ProxyContext): { files: ProxyFile[]; steps: string[][] };
+  /** The fleet at one Service count: files, load steps (each replaces the previous count's state), counters. */
+  program(ctx: ProxyContext, fleet: ServicePort[]): ProxyProgram;
+  /** Commands that remove everything the mode put in the host namespace, leaving the namespace
+   * itself (as kube-proxy's cleanup does when switching modes). The lab's teardown deletes the
+   * namespace and the cgroup, which removes the same state and more. */
+  cleanup(ctx: ProxyContext): string[][];
+}
+
+/** An empty program of `fleet` (for modes that hold nothing per Service). */
+export const emptyProgram = (fleet: ServicePort[]): ProxyProgram => ({ services: fleet.length, fleet, files: [], steps: [], size: { rules: 0, chains: 0, mapElements: 0 } });

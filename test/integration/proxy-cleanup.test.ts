@@ -1,0 +1,56 @@
+// Each proxy mode owns its cleanup: in a scratch namespace, program a small fleet with the mode's
+// own set-up and load steps, run its cleanup commands, and find the namespace's tables empty again
+// (the namespace itself stays, as when kube-proxy switches modes). Needs root and the mode's tools.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../lib/core/exec.ts';
+import { scratchNs } from '../../lib/core/names.ts';
+import { inNs } from '../../lib/core/netns.ts';
+import { probeFeatures } from '../../lib/local/features.ts';
+import { removeNamespaces } from '../../lib/local/state.ts';
+import { proxyProvider } from '../../lib/proxy/index.ts';
+import type { IptablesBackend, ProxyContext } from '../../lib/proxy/provider.ts';
+import { fleetOf } from '../../lib/proxy/target.ts';
+import { serialIf } from '../helpers/needs.ts';
+
+const root = process.getuid?.() === 0;
+const features = root ? await probeFeatures() : null;
+
+/** What a mode leaves in a namespace, as the kernel lists it: empty when nothing is left. */
+async function state(ns: string, backend: IptablesBackend): Promise<string> {
+  const nat = await run(inNs(ns, `iptables-${backend}-save`, '-t', 'nat'), { check: false });
+  const rules = nat.stdout.split('\n').filter((l) => /^-A |^:KUBE/.test(l));
+  const nft = await run(inNs(ns, 'nft', 'list', 'tables'), { check: false });
+  return [...rules, ...nft.stdout.split('\n').filter((l) => l.includes('kube-proxy'))].join('\n');
+}
+
+const cases: { mode: string; backend: IptablesBackend; feature: 'iptables-nft' | 'iptables-legacy' | 'nftables' }[] = [
+  { mode: 'iptables', backend: 'nft', feature: 'iptables-nft' },
+  { mode: 'iptables', backend: 'legacy', feature: 'iptables-legacy' },
+  { mode: 'nftables', backend: 'nft', feature: 'nftables' },
+];
+
+for (const c of cases) {
+  const why = !root ? 'needs root' : !features![c.feature].ok ? `this kernel lacks ${c.feature}: ${features![c.feature].detail}` : null;
+  serialIf(why, `${c.mode} (${c.backend}): its cleanup empties what its program loaded`, async (t) => {
+    const ns = scratchNs('cleanup');
+    const dir = mkdtempSync(join(tmpdir(), 'netlab-cleanup-'));
+    await run(['ip', 'netns', 'add', ns]);
+    try {
+      const options = { services: [3], backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12', iptablesLayout: 'current' as const, iptablesBackend: c.backend, ipvs: { scheduler: 'rr' as const, connReuseMode: [1] } };
+      const ctx: ProxyContext = { hostNs: ns, dir, clientCgroup: '/nonexistent', includeDir: '/usr/include', clusterCidr: '10.244.0.0/16', options };
+      const mode = proxyProvider(c.mode);
+      const setup = mode.setup(ctx);
+      const prog = mode.program(ctx, fleetOf(options, 3));
+      for (const f of [...setup.files, ...prog.files]) writeFileSync(f.path, f.content);
+      for (const argv of [...setup.steps, ...prog.steps]) await run(argv);
+      t.not(await state(ns, c.backend), '', 'the program loaded something');
+      for (const argv of mode.cleanup(ctx)) await run(argv);
+      t.is(await state(ns, c.backend), '');
+    } finally {
+      await removeNamespaces([ns]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
