@@ -53,6 +53,15 @@ export interface Point extends GridPoint {
   extraRaw?: string;
 }
 
+/** How the lab is checked: an HTTP fetch from the client endpoint (in its cgroup, so through an
+ * ebpf proxy) and pings at the path MTU and one byte above it, never fragmented. */
+export interface PlanChecks {
+  /** curl printing `<status> <header bytes> <body bytes>` for one URL. */
+  http: (url: string) => string[];
+  /** ping of the server endpoint with an IP packet of exactly `packetBytes`, DF set. */
+  ping: (packetBytes: number) => string[];
+}
+
 export interface Plan {
   stack: string;
   datapath: Datapath;
@@ -60,6 +69,8 @@ export interface Plan {
   rawDir: string;
   /** Namespaces in creation order. */
   namespaces: string[];
+  /** The checks of the built lab, as commands: the runner runs these and nothing of its own. */
+  checks: PlanChecks;
   setup: Step[];
   files: PlanFile[];
   start: Step[];
@@ -279,6 +290,11 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     files,
     start,
     teardown,
+    checks: {
+      http: (url) => inCgroup(`${cgBase}/client`, inNs(endpoint.client.netns, 'curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{size_header} %{size_download}', url)),
+      // 20 B IPv4 header + 8 B ICMP header around the payload.
+      ping: (packetBytes) => inNs(endpoint.client.netns, 'ping', '-n', '-q', '-c', '1', '-W', '2', '-M', 'do', '-s', String(packetBytes - 28), endpoint.server.ip),
+    },
     client: { ...endpoint.client, cgroup: `${cgBase}/client` },
     server: { ...srv, port, urls, cgroup: `${cgBase}/server` },
     cgroups,

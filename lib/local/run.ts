@@ -12,7 +12,7 @@ import { parseAb, parseRps, parseWrk, ParseError, type Measured } from '../workl
 import { buildPlan, renderPlan, type ClientFloor, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from '../results/result.ts';
 import type { Spec } from '../spec/schema.ts';
-import { acquireLock, cgroupRoot, listNamespaces, readState, teardownStack, writeState } from './state.ts';
+import { acquireLock, cgroupRoot, listNamespaces, readState, teardownStack, teardownTargets, writeState } from './state.ts';
 import { makeDir, writeFileAtomic } from '../core/files.ts';
 import { PROJECT_DIR } from '../spec/stackfile.ts';
 import { rpsClient, rpsClientPath, RpsClientMissing } from '../workload/rps.ts';
@@ -23,7 +23,6 @@ import type { ProxyProgram } from '../proxy/provider.ts';
 import { formatCpuList, parseLscpuP } from '../tuning/topology.ts';
 import { applyTuning, stacksWithTuning, type TuningRecord } from '../tuning/apply.ts';
 import { cgroupBase, nsPrefix, runDirOf } from '../core/names.ts';
-import { inCgroup } from '../core/netns.ts';
 
 export class PreflightError extends Error {
   override name = 'PreflightError';
@@ -114,8 +113,7 @@ async function exec(step: Step, signal?: AbortSignal): Promise<void> {
 
 /** One HTTP fetch from the client endpoint (inside the client's cgroup, so through an ebpf proxy). */
 async function httpCheck(plan: Plan, url: string, responseBytes: number, signal?: AbortSignal): Promise<Check> {
-  const argv = inCgroup(plan.client.cgroup, ['ip', 'netns', 'exec', plan.client.netns, 'curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{size_header} %{size_download}', url]);
-  const r = await run(argv, { check: false, signal });
+  const r = await run(plan.checks.http(url), { check: false, signal });
   const [code, h, b] = r.stdout.trim().split(' ').map(Number);
   const total = (h ?? 0) + (b ?? 0);
   return {
@@ -128,12 +126,10 @@ async function httpCheck(plan: Plan, url: string, responseBytes: number, signal?
 /** Verify the built datapath: HTTP answer and size for every URL, and the path MTU both ways of the limit. */
 async function checks(plan: Plan, signal?: AbortSignal): Promise<Check[]> {
   const out: Check[] = [];
-  const c = plan.client.netns;
   for (const u of plan.server.urls) out.push(await httpCheck(plan, u.url, u.responseBytes, signal));
-  const ping = (size: number) =>
-    run(['ip', 'netns', 'exec', c, 'ping', '-n', '-q', '-c', '1', '-W', '2', '-M', 'do', '-s', String(size), plan.server.ip], { check: false, signal });
-  const fits = await ping(plan.pathMtu - 28);
-  const over = await ping(plan.pathMtu - 27);
+  const ping = (packetBytes: number) => run(plan.checks.ping(packetBytes), { check: false, signal });
+  const fits = await ping(plan.pathMtu);
+  const over = await ping(plan.pathMtu + 1);
   out.push({
     name: `path MTU ${plan.pathMtu}`,
     ok: fits.code === 0 && over.code !== 0,
@@ -370,7 +366,8 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     const runDir = runDirOf(stack);
     const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw'), ...machinePlanOptions() });
     const startedAt = new Date().toISOString();
-    const cgroups = [plan.cgroups[0]!];
+    // The plan's teardown, recorded in the state file so `netlab down` runs the same one.
+    const { namespaces, cgroups } = teardownTargets(plan.teardown);
     const resultFile = join(dir, 'result.json');
     const result: RunResult = {
       schema: RESULT_SCHEMA_ID,
@@ -393,7 +390,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     makeDir(plan.rawDir);
     writeFileAtomic(join(dir, 'plan.txt'), renderPlan(plan));
     save();
-    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: false, resultFile });
+    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces, cgroups, kept: false, resultFile });
 
     let interrupted = false;
     try {
@@ -476,7 +473,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     } finally {
       if (!keep || interrupted) {
         progress({ stack, phase: 'teardown', text: 'removing namespaces, links and processes' });
-        const td = await teardownStack(stack, { namespaces: plan.namespaces, cgroups });
+        const td = await teardownStack(stack, { namespaces, cgroups });
         if (result.tuning) result.tuning.restored = td.restored;
         result.teardown = { seconds: td.seconds, by: 'run', left: td.left };
         if (td.left.length) {
@@ -484,7 +481,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
           result.error = `${result.error ? `${result.error}; ` : ''}teardown left something on the machine (netlab down ${stack} retries): ${td.left.join('; ')}`;
         }
       } else {
-        writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: plan.namespaces, cgroups, kept: true, resultFile });
+        writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces, cgroups, kept: true, resultFile });
       }
       Object.assign(result, finalStatus(result));
       result.finishedAt = new Date().toISOString();

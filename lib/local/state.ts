@@ -9,6 +9,7 @@ import { cgroupBase, checkStackName, isStackName, nsPrefix, PREFIX, runDirOf, st
 import { KILL_GRACE_MS } from '../core/netns.ts';
 import { run } from '../core/exec.ts';
 import { restoreTuning } from '../tuning/apply.ts';
+import type { Step } from './plan.ts';
 
 const lockPath = (stack: string) => stateFile(stack, '.lock');
 const statePath = (stack: string) => stateFile(stack, '.state.json');
@@ -284,6 +285,14 @@ export async function removeCgroupTree(root: string): Promise<{ removed: boolean
 export async function removeOrphanScratch(): Promise<string[]> {
   const orphans = (await listNamespaces(`${PREFIX}._`)).filter((ns) => !alive(Number(ns.split('.').at(-1))));
   return (await removeNamespaces(orphans)).namespaces;
+}
+
+/** What a plan's teardown removes: the namespaces it stops and deletes, the cgroup trees it kills
+ * and removes. The run records these in its state, so `netlab down` runs the same teardown. */
+export function teardownTargets(steps: Step[]): { namespaces: string[]; cgroups: string[] } {
+  const namespaces = steps.flatMap((st) => ('killNetns' in st ? [st.killNetns] : []));
+  const cgroups = steps.flatMap((st) => ('removeCgroup' in st ? [st.removeCgroup] : []));
+  return { namespaces, cgroups };
 }
 
 /** What one teardown removed, and what it could not remove (then the run is not clean). */
