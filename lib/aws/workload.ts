@@ -12,6 +12,7 @@ import type { Image } from './catalogue.ts';
 import { HEAD, HOST_DIR, parseFacts, RETRY_FN } from './scripts.ts';
 import { NGINX_IMAGE } from './cluster.ts';
 import { responseFiles } from '../server/http.ts';
+import { gridPoints, type GridPoint } from '../workload/points.ts';
 
 
 /**
@@ -143,28 +144,11 @@ kubectl -n netlab get pods -o wide
 `;
 }
 
-export interface AwsPoint {
-  id: string;
+/** A point of the grid (lib/workload/points.ts) with the command that measures it on the client host. */
+export interface AwsPoint extends GridPoint {
   tool: 'tcpkali' | 'ab' | 'wrk' | 'conn-reuse';
-  repetition: number;
-  params: {
-    responseBytes: number;
-    keepalive: boolean;
-    rate?: number;
-    connections?: number;
-    threads?: number;
-    concurrency?: number;
-    requests?: number;
-    durationSeconds?: number;
-    services?: number;
-    proxyMode?: string;
-    target?: string;
-    connReuseMode?: number;
-  };
   /** The tool's command line; URL and CPU list are filled in by the run script ($URL, $CPUS, $RAW). */
   command: string;
-  /** Upper bound on the tool's run time (seconds); the run script kills it after this. */
-  timeoutSeconds: number;
 }
 
 /** Concurrency of the closed-loop client that makes new connections during E3's rolling update on aws. */
@@ -245,64 +229,22 @@ export function parseReuseLog(text: string, rolloutAt?: number): Measured {
 export function awsPoints(spec: AwsSpec): AwsPoint[] {
   const w = spec.workload;
   const p = spec.proxy;
-  const services = p ? [...p.services].sort((a, b) => a - b) : [undefined];
-  const modes = p?.mode === 'ipvs' ? p.ipvs.connReuseMode : [undefined];
-  const out: AwsPoint[] = [];
-  for (let rep = 1; rep <= spec.repetitions; rep++)
-    for (const svc of services)
-      for (const crm of modes)
-        for (const responseBytes of spec.server.responseBytes) {
-          const sfx = `${svc !== undefined ? `-s${svc}` : ''}${crm !== undefined ? `-crm${crm}` : ''}-b${responseBytes}-r${rep}`;
-          const common = { responseBytes, ...(svc !== undefined ? { services: svc, proxyMode: p!.mode, target: p!.target } : {}), ...(crm !== undefined ? { connReuseMode: crm } : {}) };
-          if (w.tool === 'tcpkali') {
-            for (const rate of w.rate) {
-              const perConn = Math.round((rate / w.connections) * 1000) / 1000;
-              // 0: one worker per CPU the client may use (the seed: 18 threads on 18 pinned cores).
-              const threads = w.threads ? `--workers ${w.threads} ` : '--workers "$NCPUS" ';
-              out.push({
-                id: `tcpkali-q${rate}${sfx}`,
-                tool: 'tcpkali',
-                repetition: rep,
-                params: { ...common, keepalive: true, rate, connections: w.connections, durationSeconds: w.durationSeconds },
-                command: `taskset -ac "$CPUS" tcpkali ${threads}--connections ${w.connections} --connect-rate 10000 --message-rate ${perConn} --duration ${w.durationSeconds}s -e --message 'GET /${responseBytes} HTTP/1.1\\r\\nHost: netlab\\r\\n\\r\\n' --latency-marker 'HTTP/1.1 200' --latency-percentiles ${PERCENTILES} "$HOSTPORT"`,
-                timeoutSeconds: w.durationSeconds + 120,
-              });
-            }
-          } else if (w.tool === 'ab') {
-            for (const keepalive of w.keepalive)
-              for (const c of w.concurrency)
-                out.push({
-                  id: `ab-c${c}-${keepalive ? 'ka' : 'noka'}${sfx}`,
-                  tool: 'ab',
-                  repetition: rep,
-                  params: { ...common, keepalive, concurrency: c, requests: w.requests },
-                  command: `ab -q -r -n ${w.requests} -c ${c} -s ${w.timeoutSeconds}${keepalive ? ' -k' : ''} -e "$RAW/$ID.csv" "$URL"`,
-                  timeoutSeconds: Math.min(3600, 30 + Math.ceil((w.requests * w.timeoutSeconds) / c / 100)),
-                });
-          } else if (w.tool === 'wrk') {
-            for (const keepalive of w.keepalive)
-              for (const c of w.connections)
-                out.push({
-                  id: `wrk-c${c}-${keepalive ? 'ka' : 'noka'}${sfx}`,
-                  tool: 'wrk',
-                  repetition: rep,
-                  params: { ...common, keepalive, connections: c, threads: w.threads, durationSeconds: w.durationSeconds },
-                  command: `taskset -ac "$CPUS" wrk --threads ${w.threads} --connections ${c} --duration ${w.durationSeconds}s --timeout ${w.timeoutSeconds}s --latency --script "$RUN/wrk-report.lua"${keepalive ? '' : " --header 'Connection: close'"} "$URL"`,
-                  timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 30,
-                });
-          } else if (w.tool === 'conn-reuse') {
-            out.push({
-              id: `conn-reuse${sfx}`,
-              tool: 'conn-reuse',
-              repetition: rep,
-              params: { ...common, keepalive: false, concurrency: CONN_REUSE_CONCURRENCY, durationSeconds: w.durationSeconds },
-              // Not ab: with -t it stops after 50,000 requests, and it exits on a poll timeout or after 10 connect failures.
-              command: `reuse_load ${CONN_REUSE_CONCURRENCY} ${w.durationSeconds} ${w.timeoutSeconds}`,
-              timeoutSeconds: w.durationSeconds + w.timeoutSeconds + 30,
-            });
-          }
-        }
-  return out;
+  const grid = gridPoints(p ? { ...spec, proxy: { ...p, services: [...p.services].sort((a, b) => a - b) } } : spec, { connReuseWorkers: CONN_REUSE_CONCURRENCY });
+  return grid.map((g): AwsPoint => {
+    const { responseBytes, keepalive } = g.params;
+    if (w.tool === 'tcpkali') {
+      const perConn = Math.round((g.params.rate! / w.connections) * 1000) / 1000;
+      // 0: one worker per CPU the client may use (the seed: 18 threads on 18 pinned cores).
+      const threads = w.threads ? `--workers ${w.threads} ` : '--workers "$NCPUS" ';
+      return { ...g, tool: 'tcpkali', command: `taskset -ac "$CPUS" tcpkali ${threads}--connections ${w.connections} --connect-rate 10000 --message-rate ${perConn} --duration ${w.durationSeconds}s -e --message 'GET /${responseBytes} HTTP/1.1\\r\\nHost: netlab\\r\\n\\r\\n' --latency-marker 'HTTP/1.1 200' --latency-percentiles ${PERCENTILES} "$HOSTPORT"` };
+    }
+    if (w.tool === 'ab') return { ...g, tool: 'ab', command: `ab -q -r -n ${w.requests} -c ${g.params.concurrency} -s ${w.timeoutSeconds}${keepalive ? ' -k' : ''} -e "$RAW/$ID.csv" "$URL"` };
+    if (w.tool === 'wrk')
+      return { ...g, tool: 'wrk', command: `taskset -ac "$CPUS" wrk --threads ${w.threads} --connections ${g.params.connections} --duration ${w.durationSeconds}s --timeout ${w.timeoutSeconds}s --latency --script "$RUN/wrk-report.lua"${keepalive ? '' : " --header 'Connection: close'"} "$URL"` };
+    // Not ab: with -t it stops after 50,000 requests, and it exits on a poll timeout or after 10 connect failures.
+    if (w.tool === 'conn-reuse') return { ...g, tool: 'conn-reuse', command: `reuse_load ${CONN_REUSE_CONCURRENCY} ${w.durationSeconds} ${w.timeoutSeconds}` };
+    throw new Error(`${w.tool} does not run on target aws`); // refused at validation
+  });
 }
 
 /**

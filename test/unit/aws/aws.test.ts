@@ -303,17 +303,17 @@ test('collect: a run directory as the client leaves it becomes a valid result.js
   const spec = specOf('aws-e2-vxlan');
   const dir = mkdtempSync(join(tmpdir(), 'netlab-run-'));
   mkdirSync(join(dir, 'raw'));
-  copyFileSync(join(FIX, 'aws', 'tcpkali-q150000.txt'), join(dir, 'raw', 'tcpkali-q150000-b350-r1.txt'));
-  copyFileSync(join(FIX, 'aws', 'tcpkali-q150000.txt'), join(dir, 'raw', 'tcpkali-q250000-b350-r1.txt'));
-  writeFileSync(join(dir, 'raw', 'tcpkali-q350000-b350-r1.txt'), 'tcpkali: connection refused\n');
-  for (const f of ['tcpkali-q150000-b350-r1', 'tcpkali-q250000-b350-r1', 'tcpkali-q350000-b350-r1']) writeFileSync(join(dir, 'raw', `${f}.err`), '');
+  copyFileSync(join(FIX, 'aws', 'tcpkali-q150000.txt'), join(dir, 'raw', 'tcpkali-b350-q150000-r1.txt'));
+  copyFileSync(join(FIX, 'aws', 'tcpkali-q150000.txt'), join(dir, 'raw', 'tcpkali-b350-q250000-r1.txt'));
+  writeFileSync(join(dir, 'raw', 'tcpkali-b350-q350000-r1.txt'), 'tcpkali: connection refused\n');
+  for (const f of ['tcpkali-b350-q150000-r1', 'tcpkali-b350-q250000-r1', 'tcpkali-b350-q350000-r1']) writeFileSync(join(dir, 'raw', `${f}.err`), '');
   const params = (rate: number) => JSON.stringify({ responseBytes: 350, keepalive: true, rate, connections: 1000, durationSeconds: 60 });
   writeFileSync(
     join(dir, 'points.tsv'),
     'id\ttool\trepetition\tparams\texit\twall_seconds\tservices_seconds\n' +
-      `tcpkali-q150000-b350-r1\ttcpkali\t1\t${params(150000)}\t0\t61.2\t0\n` +
-      `tcpkali-q250000-b350-r1\ttcpkali\t1\t${params(250000)}\t0\t61.3\t0\n` +
-      `tcpkali-q350000-b350-r1\ttcpkali\t1\t${params(350000)}\t1\t0.2\t0\n`,
+      `tcpkali-b350-q150000-r1\ttcpkali\t1\t${params(150000)}\t0\t61.2\t0\n` +
+      `tcpkali-b350-q250000-r1\ttcpkali\t1\t${params(250000)}\t0\t61.3\t0\n` +
+      `tcpkali-b350-q350000-r1\ttcpkali\t1\t${params(350000)}\t1\t0.2\t0\n`,
   );
   writeFileSync(join(dir, 'env.json'), JSON.stringify({ hostname: 'ip-10-20-1-11', kernel: '4.14.355-277.647.amzn2.x86_64', os: 'Amazon Linux 2', arch: 'x86_64', cpuModel: 'Intel(R) Xeon(R) CPU E5-2666 v3 @ 2.90GHz', cpus: 36, memoryBytes: 63_000_000_000, tools: { tcpkali: 'tcpkali version 1.1.1', ab: '', wrk: '', kubectl: 'v1.31.4' } }));
   writeFileSync(join(dir, 'tuning.tsv'), 'applied\trps\t/sys/class/net/eth0/queues/rx-0/rps_cpus\t0003fdfe\t0003fdfe\tRPS\nskipped\tnet.ipv4.tcp_tw_recycle\t\t\t\tremoved\n');
@@ -548,17 +548,17 @@ test('#9 a failed run keeps its results: the run script, run for real with stand
   const script = runScript(spec, plan.points, { clientCpus: '0' }).replaceAll('/var/lib/netlab', join(dir, 'host'));
   const r = spawnSync('bash', ['--norc', '-c', script], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.is(r.status, 0, r.stderr);
-  t.regex(r.stderr, /netlab: the run failed \(exit 1 at line \d+: .*pod_ip.*\) during point tcpkali-q250000-b350-r1; keeping what was measured/);
+  t.regex(r.stderr, /netlab: the run failed \(exit 1 at line \d+: .*pod_ip.*\) during point tcpkali-b350-q250000-r1; keeping what was measured/);
   const tgz = /^netlab-run: (.*\.tgz)$/m.exec(r.stdout)?.[1];
   t.truthy(tgz);
   const out = join(dir, 'out');
   mkdirSync(out);
   execFileSync('tar', ['-xzf', tgz!, '-C', out]);
-  t.regex(readFileSync(join(out, 'failure.tsv'), 'utf8'), /^exit\t1\nline\t\d+\ncommand\t.*\npoint\ttcpkali-q250000-b350-r1\n$/);
+  t.regex(readFileSync(join(out, 'failure.tsv'), 'utf8'), /^exit\t1\nline\t\d+\ncommand\t.*\npoint\ttcpkali-b350-q250000-r1\n$/);
   const res = readRunDir(out, spec, { runId: 'x', startedAt: 'a', finishedAt: 'b' });
   t.is(res.status, 'failed');
-  t.regex(res.error!, /^the run script failed \(exit 1 at line \d+: .*\) during point tcpkali-q250000-b350-r1; 2 of 10 points measured and kept$/);
-  t.deepEqual(res.points.slice(0, 2).map((p) => [p.id, p.requests]), [['tcpkali-q50000-b350-r1', 9_000_000], ['tcpkali-q150000-b350-r1', 9_000_000]]);
+  t.regex(res.error!, /^the run script failed \(exit 1 at line \d+: .*\) during point tcpkali-b350-q250000-r1; 2 of 10 points measured and kept$/);
+  t.deepEqual(res.points.slice(0, 2).map((p) => [p.id, p.requests]), [['tcpkali-b350-q50000-r1', 9_000_000], ['tcpkali-b350-q150000-r1', 9_000_000]]);
   t.is(res.points.length, 10);
   t.regex(res.points[2]!.reason!, /^not measured: the run script stopped before this point/);
   t.is(res.environment.tools.tcpkali, 'tcpkali version 1.1.1');
