@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT } from '../../helpers/paths.ts';
 import { netlab } from '../../helpers/cli.ts';
+import { netlabProgram } from '../../../lib/cli/index.ts';
 
 const ROOT = PROJECT;
 const LSCPU = join(ROOT, 'test', 'fixtures', 'tuning', 'c4.8xlarge.lscpu-p.txt');
@@ -76,7 +77,29 @@ test('tuning-plan --lscpu <missing file>: names the option', async (t) => {
 });
 
 // Every verb that takes paths or flags: a bad one names the verb, the flag, its value and what is allowed.
+const FILE = aFile();
+const OUT = scratch();
 const BAD: [string[], string][] = [
+  [['up', 'local-host', '--results', FILE], `up: --results ${JSON.stringify(FILE)}: not a directory; expected a directory (created if missing)`],
+  [['report', REPORTS, '--out', FILE], `report: --out ${JSON.stringify(FILE)}: not a directory; expected a directory (created if missing)`],
+  [['report', REPORTS, '--out', OUT, '--baseline', 'nosuch'], 'report: --baseline "nosuch": no run of that stack among the results; expected one of: '],
+  [['down', '../local-host'], 'down: stack name "../local-host": '],
+  [['down'], 'down: name a stack, or use --all; nothing was changed'],
+  [['down', 'local-host', '--all'], 'down: name stacks or use --all, not both; nothing was changed'],
+  [['report', REPORTS, '--results', FILE], `report: --results ${JSON.stringify(FILE)}: not a directory; expected a directory (created if missing)`],
+  [['schema', '--out', join(FILE, 'schema.json')], `schema: --out ${JSON.stringify(join(FILE, 'schema.json'))}: ${FILE} is not a directory; expected a file to write (its directory created if missing)`],
+  [['schema', '--out', tmpdir()], `schema: --out ${JSON.stringify(tmpdir())}: a directory, not a file; expected a file to write (its directory created if missing)`],
+  [['tuning-plan', '--lscpu', LSCPU, '--tx-queues', '2000'], 'tuning-plan: --tx-queues "2000": expected a whole number from 1 to 1024'],
+  [['rps', 'http://127.0.0.1/', '--requests-per-connection', '0'], 'rps: --requests-per-connection "0": expected a whole number from 1 to 1000000'],
+  [['rps', 'http://127.0.0.1/', '--max-connections', '20001'], 'rps: --max-connections "20001": expected a whole number from 1 to 20000'],
+  [['rps', 'http://127.0.0.1/', '--timeout', '5s'], 'rps: --timeout "5s": expected a whole number from 1 to 60000'],
+  [['rps', 'http://127.0.0.1/', '--expect-body', 'some'], 'rps: --expect-body "some": expected a whole number from 0 to 1073741824'],
+  [['rps', 'http://127.0.0.1/', '--hosts', '0'], 'rps: --hosts "0": expected a whole number from 1 to 1048576'],
+  [['bench-proxy', '--repetitions', '0'], 'bench-proxy: --repetitions "0": expected a whole number from 1 to 100'],
+  [['bench-proxy', '--rate', '1e3'], 'bench-proxy: --rate "1e3": expected a whole number from 1 to 100000'],
+  [['bench-proxy-load', '--backends', '101'], 'bench-proxy-load: --backends "101": expected a whole number from 1 to 100'],
+  [['bench-client', '--seconds', '601'], 'bench-client: --seconds "601": expected a whole number from 1 to 600'],
+  [['bench', '--seconds', '-'], 'bench: --seconds "-": expected a whole number from 1 to 600'],
   [['tuning-plan', '--lscpu', '/etc/hostname'], 'tuning-plan: --lscpu "/etc/hostname": lscpu -p line 1: expected CPU,Core,Socket,Node numbers, got '],
   [['tuning-plan', '--lscpu', LSCPU, '--kernel', 'x'], 'tuning-plan: --kernel "x": expected a kernel release such as 5.10.0 or 6.1.0-13-amd64'],
   [['tuning-plan', '--lscpu', LSCPU, '--profile', 'fast'], 'tuning-plan: --profile "fast": expected one of study, none'],
@@ -110,6 +133,29 @@ for (const [args, message] of BAD) {
   const argv = args[0] === 'collect' ? [...args, '--results', scratch()] : args;
   test(`refused: netlab ${args.join(' ')}`, (t) => refused(t, argv, new RegExp(`^netlab: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\n]*\n$`)));
 }
+
+// Flags whose refusal is tested apart from BAD (above or below).
+const ALSO: [string, string][] = [['collect', '--results']];
+
+test('every flag that takes a value, of every verb, has a refusal in BAD (or apart)', (t) => {
+  const tried = new Set([...BAD.flatMap(([args]) => args.filter((a) => a.startsWith('--')).map((a) => `${args[0]} ${a}`)), ...ALSO.map(([verb, flag]) => `${verb} ${flag}`)]);
+  const untried = netlabProgram()
+    .commands.flatMap((c) => c.options.filter((o) => o.required || o.optional).map((o) => `${c.name()} ${o.long}`))
+    .filter((x) => !tried.has(x));
+  t.deepEqual(untried, []);
+});
+
+test('a bad stack file stays a spec error (exit 2, every problem named), from every verb that reads one', async (t) => {
+  const file = join(scratch(), 'Pulumi.bad.yaml');
+  writeFileSync(file, 'config:\n  netlab:target: local\n  netlab:datapath: flannel\n');
+  for (const args of [['validate', file], ['plan', file], ['up', file, '--results', scratch()], ['sweep', file], ['bench-pulumi', file]]) {
+    const r = await netlab(...args);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.is(r.stdout, '');
+    t.true(r.stderr.startsWith(`netlab: ${file}: invalid experiment spec\n  - `), `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, /flannel/);
+  }
+});
 
 test('collect --results <a file>: refused', async (t) => {
   const file = aFile();
