@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { missing, probeFeatures } from '../local/features.ts';
 import { environment, PreflightError } from '../local/run.ts';
-import { LOAD_MODES, timeProxyLoad, type LoadResult } from '../proxy/load.ts';
+import { LOAD_MODES, timeProxyLoad, type LoadResult } from '../local/proxy-load.ts';
 import type { RunResult } from '../results/result.ts';
 import { proxyRatios, renderProxyRatios } from '../results/summary.ts';
 import { DATAPATHS, type Spec } from '../spec/schema.ts';

@@ -4,7 +4,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { buildFleet } from '../../lib/proxy/fleet.ts';
 import { iptablesRuleset } from '../../lib/proxy/iptables/ruleset.ts';
-import { LOAD_MODES, timeProxyLoad } from '../../lib/proxy/load.ts';
+import { LOAD_MODES, timeProxyLoad } from '../../lib/local/proxy-load.ts';
 import { nftablesRuleset } from '../../lib/proxy/nftables/ruleset.ts';
 import { listNamespaces, removeOrphanScratch } from '../../lib/local/state.ts';
 

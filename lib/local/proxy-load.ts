@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../core/exec.ts';
-import { removeNamespaces } from '../local/state.ts';
-import { buildFleet } from './fleet.ts';
-import { iptablesProgram } from './iptables/index.ts';
-import { nftablesProgram } from './nftables/index.ts';
+import { removeNamespaces } from './state.ts';
+import { buildFleet } from '../proxy/fleet.ts';
+import { iptablesProgram } from '../proxy/iptables/index.ts';
+import { nftablesProgram } from '../proxy/nftables/index.ts';
 import { scratchNs } from '../core/names.ts';
 
 export const LOAD_MODES = ['iptables-nft', 'iptables-legacy', 'iptables-nft-2019', 'iptables-legacy-2019', 'nftables'] as const;
