@@ -1,6 +1,13 @@
 // The guard's rules as plain objects, so the tests can call them without the policy engine.
 // They look at resource properties only (no AWS calls): what `pulumi preview` is about to create.
-import type { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from '@pulumi/policy';
+import type {
+  PolicyResource,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from '@pulumi/policy';
 import { isPlaceholderCidr } from '../lib/aws/sweep.ts';
 import { GP3_USD_PER_GB_MONTH, HOURS_PER_MONTH, PUBLIC_IPV4_USD_PER_HOUR, TYPES } from '../lib/aws/catalogue.ts';
 
@@ -12,18 +19,21 @@ export const DEFAULT_MAX_HOURLY_USD = 10;
 /** An instance that can outlive a forgotten stack: no terminate-on-shutdown, or no TTL armed at boot. */
 export const ttlRequired: ResourceValidationPolicy = {
   name: 'netlab-ttl-required',
-  description: 'EC2 instances must terminate on shutdown and arm netlab\'s time-to-live at boot',
+  description: "EC2 instances must terminate on shutdown and arm netlab's time-to-live at boot",
   enforcementLevel: 'mandatory',
   validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
     if (args.type === 'aws:ec2/capacityReservation:CapacityReservation') {
       const r = args.props as { endDateType?: string; endDate?: string };
-      if (r.endDateType !== 'limited' || !r.endDate) report('capacity reservation without an end date: it would bill on after the hosts\' time-to-live has ended them');
+      if (r.endDateType !== 'limited' || !r.endDate)
+        report("capacity reservation without an end date: it would bill on after the hosts' time-to-live has ended them");
       return;
     }
     if (args.type !== INSTANCE) return;
     const p = args.props as { instanceInitiatedShutdownBehavior?: string; userData?: string; tags?: Record<string, string> };
     if (p.instanceInitiatedShutdownBehavior !== 'terminate')
-      report(`instanceInitiatedShutdownBehavior is ${JSON.stringify(p.instanceInitiatedShutdownBehavior ?? 'stop')}, not "terminate": the time-to-live would only stop the host, which keeps its volume (and a stopped host can be restarted)`);
+      report(
+        `instanceInitiatedShutdownBehavior is ${JSON.stringify(p.instanceInitiatedShutdownBehavior ?? 'stop')}, not "terminate": the time-to-live would only stop the host, which keeps its volume (and a stopped host can be restarted)`,
+      );
     if (!p.userData?.includes('/usr/local/sbin/netlab-ttl'))
       report('user data does not arm netlab-ttl: nothing ends this host if the stack is never destroyed');
     if (!p.tags?.['netlab:ttl-minutes']) report('tag netlab:ttl-minutes missing: the time-to-live should be visible in the console');
@@ -41,9 +51,19 @@ export const noWorldSsh: ResourceValidationPolicy = {
   description: 'No security group may open SSH (or everything) to the whole internet',
   enforcementLevel: 'mandatory',
   validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
-    type Rule = { fromPort?: number; toPort?: number; protocol?: string; cidrBlocks?: string[]; ipv6CidrBlocks?: string[]; cidrIpv4?: string; cidrIpv6?: string; ipProtocol?: string; type?: string };
+    type Rule = {
+      fromPort?: number;
+      toPort?: number;
+      protocol?: string;
+      cidrBlocks?: string[];
+      ipv6CidrBlocks?: string[];
+      cidrIpv4?: string;
+      cidrIpv6?: string;
+      ipProtocol?: string;
+      type?: string;
+    };
     let rules: Rule[] = [];
-    if (args.type === 'aws:ec2/securityGroup:SecurityGroup') rules = ((args.props as { ingress?: Rule[] }).ingress ?? []);
+    if (args.type === 'aws:ec2/securityGroup:SecurityGroup') rules = (args.props as { ingress?: Rule[] }).ingress ?? [];
     else if (args.type === 'aws:ec2/securityGroupRule:SecurityGroupRule' && (args.props as Rule).type === 'ingress') rules = [args.props as Rule];
     else if (args.type === 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule') {
       const r = args.props as Rule;
@@ -51,7 +71,8 @@ export const noWorldSsh: ResourceValidationPolicy = {
     }
     for (const r of rules) {
       const open = [...(r.cidrBlocks ?? []), ...(r.ipv6CidrBlocks ?? [])].filter((c) => WORLD.has(c));
-      if (open.length && coversSsh(r)) report(`ingress ${r.protocol} ${r.fromPort}-${r.toPort} from ${open.join(', ')} opens SSH to the whole internet; use the stack's aws.sshCidr`);
+      if (open.length && coversSsh(r))
+        report(`ingress ${r.protocol} ${r.fromPort}-${r.toPort} from ${open.join(', ')} opens SSH to the whole internet; use the stack's aws.sshCidr`);
     }
   },
 };
@@ -66,7 +87,9 @@ export const noPlaceholderSsh: ResourceValidationPolicy = {
     for (const r of (args.props as { ingress?: { fromPort?: number; toPort?: number; protocol?: string; cidrBlocks?: string[] }[] }).ingress ?? []) {
       const doc = (r.cidrBlocks ?? []).filter((c) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c) && isPlaceholderCidr(c));
       if (doc.length && coversSsh(r))
-        report(`ingress ${r.protocol} ${r.fromPort}-${r.toPort} from ${doc.join(', ')}: still the documentation placeholder, nobody can reach the hosts; set netlab:aws.sshCidr to your own range`);
+        report(
+          `ingress ${r.protocol} ${r.fromPort}-${r.toPort} from ${doc.join(', ')}: still the documentation placeholder, nobody can reach the hosts; set netlab:aws.sshCidr to your own range`,
+        );
     }
   },
 };
@@ -89,12 +112,12 @@ export function stackHourlyCost(resources: Pick<PolicyResource, 'type' | 'props'
 
 export const maxHourlyCost: StackValidationPolicy = {
   name: 'netlab-max-hourly-cost',
-  description: 'The stack\'s estimated cost per hour must stay under maxHourlyUsd',
+  description: "The stack's estimated cost per hour must stay under maxHourlyUsd",
   enforcementLevel: 'mandatory',
   configSchema: {
     properties: {
       maxHourlyUsd: { type: 'number', default: DEFAULT_MAX_HOURLY_USD },
-      hourlyPriceUsd: { type: 'number', description: 'price of one instance for types or regions netlab\'s table lacks' },
+      hourlyPriceUsd: { type: 'number', description: "price of one instance for types or regions netlab's table lacks" },
     },
   },
   validateStack: (args: StackValidationArgs, report: ReportViolation) => {

@@ -165,7 +165,9 @@ function main(args: string[]): number {
     const files = [...new Set(m.tests.flatMap((g) => globFiles(PROJECT, g)))];
     const empty = m.tests.filter((g) => !globFiles(PROJECT, g).length);
     if (where.total !== 1) {
-      console.log(`NOT FOUND ONCE  ${m.name}: snippet found ${where.total} times${where.hits.length ? ` (${where.hits.map((h) => `${h.file} ×${h.count}`).join(', ')})` : ''}: ${JSON.stringify(m.find)}`);
+      console.log(
+        `NOT FOUND ONCE  ${m.name}: snippet found ${where.total} times${where.hits.length ? ` (${where.hits.map((h) => `${h.file} ×${h.count}`).join(', ')})` : ''}: ${JSON.stringify(m.find)}`,
+      );
       bad++;
     } else if (empty.length) {
       console.log(`NO TESTS        ${m.name}: ${empty.join(', ')} matches no file`);
@@ -187,7 +189,10 @@ function main(args: string[]): number {
     for (const { m, file, files } of plan) {
       const path = join(dir, file);
       const original = readFileSync(path, 'utf8');
-      writeFileSync(path, original.replace(m.find, () => m.replace));
+      writeFileSync(
+        path,
+        original.replace(m.find, () => m.replace),
+      );
       try {
         const r = runAva(dir, files);
         console.log(`${r.ok ? 'SURVIVED' : 'caught  '}        ${m.name}  [${file}; ${files.length} test files, ${r.seconds.toFixed(1)} s]`);

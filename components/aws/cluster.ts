@@ -3,7 +3,16 @@
 // be Ready. The admin kubeconfig is a secret output.
 import * as pulumi from '@pulumi/pulumi';
 import type * as command from '@pulumi/command';
-import { awsVpcHostScript, cniScript, ipvlanConflist, ipvlanHostScript, joinCommandScript, joinScript, kubeadmInitScript, kubeconfigScript } from '../../lib/aws/cluster.ts';
+import {
+  awsVpcHostScript,
+  cniScript,
+  ipvlanConflist,
+  ipvlanHostScript,
+  joinCommandScript,
+  joinScript,
+  kubeadmInitScript,
+  kubeconfigScript,
+} from '../../lib/aws/cluster.ts';
 import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
 import { shq } from '../../lib/core/shell.ts';
 import { remoteStep, type Conn } from './remote.ts';
@@ -65,9 +74,9 @@ export class Cluster extends pulumi.ComponentResource {
     const joinCmd = remoteStep(`${name}-join-command`, conns.server, joinCommandScript(), { ...t, dependsOn: [init], secret: true });
     const kubeconfig = remoteStep(`${name}-kubeconfig`, conns.server, kubeconfigScript(), { ...t, dependsOn: [init], secret: true });
     this.kubeconfig = pulumi.secret(kubeconfig.stdout);
-    const joinStdin = pulumi.all([joinCmd.stdout, kubeconfig.stdout]).apply(
-      ([j, k]) => `NETLAB_JOIN=${shq(j.trim())}\nNETLAB_KUBECONFIG=${shq(k)}\n${joinScript().replace(/^#!\/bin\/bash\n/, '')}`,
-    );
+    const joinStdin = pulumi
+      .all([joinCmd.stdout, kubeconfig.stdout])
+      .apply(([j, k]) => `NETLAB_JOIN=${shq(j.trim())}\nNETLAB_KUBECONFIG=${shq(k)}\n${joinScript().replace(/^#!\/bin\/bash\n/, '')}`);
     const join = remoteStep(`${name}-join`, conns.client, joinStdin, { ...t, dependsOn: [args.ready.client, joinCmd, kubeconfig], secret: true });
     const before: command.remote.Command[] = [join];
     if (c.datapath === 'ipvlan')
@@ -78,7 +87,12 @@ export class Cluster extends pulumi.ComponentResource {
       }
     if (plan.podRoutes)
       for (const role of ['server', 'client'] as const)
-        before.push(remoteStep(`${name}-aws-vpc-conf-${role}`, conns[role], awsVpcHostScript({ nodePodCidr: plan.podRoutes[role], podCidr: c.podCidr }), { ...t, dependsOn: [join, ...(args.podRoutes ?? [])] }));
+        before.push(
+          remoteStep(`${name}-aws-vpc-conf-${role}`, conns[role], awsVpcHostScript({ nodePodCidr: plan.podRoutes[role], podCidr: c.podCidr }), {
+            ...t,
+            dependsOn: [join, ...(args.podRoutes ?? [])],
+          }),
+        );
     const cni = remoteStep(`${name}-cni`, conns.server, cniScript(c), { ...t, dependsOn: before, timeout: '40m' });
     this.ready = cni;
     this.registerOutputs({ kubeconfig: this.kubeconfig });

@@ -51,9 +51,13 @@ export function checkVcpuQuota(o: { instanceType: string; region: string; quota:
 /** The zone to use: the asked one if it offers the type, else the first zone that does. Pure. */
 export function pickZone(o: { asked: string | null; offered: string[]; instanceType: string; region: string }): string {
   const offered = [...o.offered].sort();
-  if (!offered.length) throw new Error(`netlab preflight: no availability zone of ${o.region} offers ${o.instanceType}; pick another aws.region or aws.instanceType`);
+  if (!offered.length)
+    throw new Error(`netlab preflight: no availability zone of ${o.region} offers ${o.instanceType}; pick another aws.region or aws.instanceType`);
   if (o.asked === null) return offered[0]!;
-  if (!offered.includes(o.asked)) throw new Error(`netlab preflight: ${o.asked} does not offer ${o.instanceType}; zones that do: ${offered.join(', ')} (set aws.availabilityZone to one of them, or leave it unset)`);
+  if (!offered.includes(o.asked))
+    throw new Error(
+      `netlab preflight: ${o.asked} does not offer ${o.instanceType}; zones that do: ${offered.join(', ')} (set aws.availabilityZone to one of them, or leave it unset)`,
+    );
   return o.asked;
 }
 
@@ -103,12 +107,19 @@ export class AwsExperiment extends pulumi.ComponentResource {
     const own = { parent: this, provider };
     // Preflight, before anything is launched: the vCPU quota holds the pair, the zone offers the type.
     const quota = aws.servicequotas.getServiceQuotaOutput({ serviceCode: 'ec2', quotaCode: STANDARD_VCPU_QUOTA }, own);
-    const offerings = aws.ec2.getInstanceTypeOfferingsOutput({ locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [a.instanceType] }] }, own);
+    const offerings = aws.ec2.getInstanceTypeOfferingsOutput(
+      { locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [a.instanceType] }] },
+      own,
+    );
     const zone = pulumi.all([quota.value, offerings.locations]).apply(([q, locations]) => {
       checkVcpuQuota({ instanceType: a.instanceType, region: a.region, quota: q });
       return pickZone({ asked: plan.availabilityZone, offered: locations ?? [], instanceType: a.instanceType, region: a.region });
     });
-    const net = new Network(`${name}-net`, { vpcCidr: a.vpcCidr, subnetCidr: a.subnetCidr, availabilityZone: zone, podCidr: spec.network.podCidr, sshCidr: a.sshCidr, tags: plan.tags }, p);
+    const net = new Network(
+      `${name}-net`,
+      { vpcCidr: a.vpcCidr, subnetCidr: a.subnetCidr, availabilityZone: zone, podCidr: spec.network.podCidr, sshCidr: a.sshCidr, tags: plan.tags },
+      p,
+    );
     const hosts = new HostPair(
       `${name}-hosts`,
       {
@@ -134,7 +145,14 @@ export class AwsExperiment extends pulumi.ComponentResource {
     const triggers = [hosts.instanceIds.server, hosts.instanceIds.client];
     // aws-vpc, as flannel's removed backend did: one VPC route per host's pod range to that host's interface.
     const podRoutes = plan.podRoutes
-      ? (['server', 'client'] as const).map((role) => new aws.ec2.Route(`${name}-pods-${role}`, { routeTableId: net.routeTableId, destinationCidrBlock: plan.podRoutes![role], networkInterfaceId: hosts.primaryEnis[role] }, own))
+      ? (['server', 'client'] as const).map(
+          (role) =>
+            new aws.ec2.Route(
+              `${name}-pods-${role}`,
+              { routeTableId: net.routeTableId, destinationCidrBlock: plan.podRoutes![role], networkInterfaceId: hosts.primaryEnis[role] },
+              own,
+            ),
+        )
       : undefined;
     const cluster = new Cluster(
       `${name}-cluster`,
@@ -143,7 +161,15 @@ export class AwsExperiment extends pulumi.ComponentResource {
     );
     const workload = new Workload(
       `${name}-workload`,
-      { spec, plan, conns, facts: { server: prep.server.facts, client: prep.client.facts }, clusterReady: cluster.ready, projectDir: args.projectDir, triggers: [...triggers, this.specHash] },
+      {
+        spec,
+        plan,
+        conns,
+        facts: { server: prep.server.facts, client: prep.client.facts },
+        clusterReady: cluster.ready,
+        projectDir: args.projectDir,
+        triggers: [...triggers, this.specHash],
+      },
       p,
     );
     this.publicIps = hosts.publicIps;

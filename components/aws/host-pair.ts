@@ -66,9 +66,12 @@ export interface HostPairArgs {
 /** The AMI's attributes must allow the family's enhanced networking; else the run would silently use a slow NIC. */
 export function checkAmiNetworking(plan: AwsPlan, ami: { id: string; enaSupport: boolean; sriovNetSupport: string }): string {
   const kind = plan.networking.kind;
-  if (kind === 'ena' && !ami.enaSupport) throw new Error(`AMI ${ami.id} (${plan.image.ssmParameter}) lacks ENA support, which ${plan.instanceType} needs for enhanced networking`);
+  if (kind === 'ena' && !ami.enaSupport)
+    throw new Error(`AMI ${ami.id} (${plan.image.ssmParameter}) lacks ENA support, which ${plan.instanceType} needs for enhanced networking`);
   if (kind === 'ixgbevf' && ami.sriovNetSupport !== 'simple')
-    throw new Error(`AMI ${ami.id} (${plan.image.ssmParameter}) has sriovNetSupport "${ami.sriovNetSupport}", not "simple": ${plan.instanceType} would run without ixgbevf enhanced networking`);
+    throw new Error(
+      `AMI ${ami.id} (${plan.image.ssmParameter}) has sriovNetSupport "${ami.sriovNetSupport}", not "simple": ${plan.instanceType} would run without ixgbevf enhanced networking`,
+    );
   return ami.id;
 }
 
@@ -120,7 +123,8 @@ export class HostPair extends pulumi.ComponentResource {
     const { plan } = args;
     let publicKey: pulumi.Input<string>;
     if (args.sshPublicKey) {
-      if (!args.sshPrivateKey) throw new Error('aws.sshPublicKey is set but the config secret netlab:sshPrivateKey is not: Pulumi needs the private half to prepare the hosts');
+      if (!args.sshPrivateKey)
+        throw new Error('aws.sshPublicKey is set but the config secret netlab:sshPrivateKey is not: Pulumi needs the private half to prepare the hosts');
       publicKey = args.sshPublicKey;
       this.privateKey = pulumi.secret(pulumi.output(args.sshPrivateKey));
     } else {

@@ -70,8 +70,14 @@ export class HostPrep extends pulumi.ComponentResource {
     const facts = step('facts', factsScript());
     this.factsText = facts.stdout;
     this.facts = facts.stdout.apply(parseFacts);
-    step('tuning', facts.stdout.apply((text) => hostTuningScript(spec, text, plan.image)));
-    this.ready = step('kube-packages', kubePackagesScript({ image: plan.image, kubernetesVersion: spec.aws.kubernetesVersion, ipvs: spec.proxy?.mode === 'ipvs' }));
+    step(
+      'tuning',
+      facts.stdout.apply((text) => hostTuningScript(spec, text, plan.image)),
+    );
+    this.ready = step(
+      'kube-packages',
+      kubePackagesScript({ image: plan.image, kubernetesVersion: spec.aws.kubernetesVersion, ipvs: spec.proxy?.mode === 'ipvs' }),
+    );
     this.registerOutputs({ facts: this.factsText });
   }
 }

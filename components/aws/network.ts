@@ -107,6 +107,12 @@ export class Network extends pulumi.ComponentResource {
     this.securityGroupId = sg.id;
     this.placementGroupName = pg.name;
     this.placementGroupArn = pg.arn;
-    this.registerOutputs({ vpcId: this.vpcId, subnetId: this.subnetId, routeTableId: this.routeTableId, securityGroupId: this.securityGroupId, placementGroupName: this.placementGroupName });
+    this.registerOutputs({
+      vpcId: this.vpcId,
+      subnetId: this.subnetId,
+      routeTableId: this.routeTableId,
+      securityGroupId: this.securityGroupId,
+      placementGroupName: this.placementGroupName,
+    });
   }
 }

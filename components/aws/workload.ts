@@ -69,8 +69,18 @@ export class Workload extends pulumi.ComponentResource {
     const { spec, plan, conns } = args;
     const t = { parent: this, triggers: args.triggers };
     const pin = pulumi.all([args.facts.client, args.facts.server]).apply(([c, s]) => pinning(spec, c, s));
-    const deploy = remoteStep(`${name}-workload`, conns.server, pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))), { ...t, dependsOn: [args.clusterReady] });
-    const run = remoteStep(`${name}-run`, conns.client, pin.apply((p) => runScript(spec, plan.points, { clientCpus: p.clientCpus })), { ...t, dependsOn: [deploy], timeout: '6h' });
+    const deploy = remoteStep(
+      `${name}-workload`,
+      conns.server,
+      pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))),
+      { ...t, dependsOn: [args.clusterReady] },
+    );
+    const run = remoteStep(
+      `${name}-run`,
+      conns.client,
+      pin.apply((p) => runScript(spec, plan.points, { clientCpus: p.clientCpus })),
+      { ...t, dependsOn: [deploy], timeout: '6h' },
+    );
     this.runOutput = run.stdout;
     const bin = join(args.projectDir, 'bin', 'netlab.js');
     // Copies the run's tarball back over SSH and writes result.json (netlab collect).

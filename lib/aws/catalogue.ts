@@ -40,8 +40,26 @@ const DEBIAN = '/aws/service/debian/release';
 export const AMAZON_OWNER = 'amazon';
 export const DEBIAN_OWNER = '136693071363';
 
-const al2 = { distro: 'amazon-linux', os: 'amazon-linux-2', owner: AMAZON_OWNER, user: 'ec2-user', packages: 'yum', cgroup: 1, tuned: true, supportEnds: '2026-06-30' } as const;
-const al2023 = { distro: 'amazon-linux', os: 'amazon-linux-2023', owner: AMAZON_OWNER, user: 'ec2-user', packages: 'dnf', cgroup: 2, tuned: false, supportEnds: '2029-06-30' } as const;
+const al2 = {
+  distro: 'amazon-linux',
+  os: 'amazon-linux-2',
+  owner: AMAZON_OWNER,
+  user: 'ec2-user',
+  packages: 'yum',
+  cgroup: 1,
+  tuned: true,
+  supportEnds: '2026-06-30',
+} as const;
+const al2023 = {
+  distro: 'amazon-linux',
+  os: 'amazon-linux-2023',
+  owner: AMAZON_OWNER,
+  user: 'ec2-user',
+  packages: 'dnf',
+  cgroup: 2,
+  tuned: false,
+  supportEnds: '2029-06-30',
+} as const;
 const debian = { distro: 'debian', owner: DEBIAN_OWNER, user: 'admin', packages: 'apt-get', cgroup: 2, tuned: true } as const;
 
 /**
@@ -51,13 +69,61 @@ const debian = { distro: 'debian', owner: DEBIAN_OWNER, user: 'admin', packages:
  * Debian 13 LTS 2030-06-30.
  */
 export const IMAGES: readonly Image[] = [
-  { ...al2, kernel: '4.14', ssmParameter: `${AL}/amzn2-ami-hvm-x86_64-gp2`, unamePrefix: '4.14.', note: 'Amazon Linux 2 with its original 4.14 kernel: below 5.9, so IPVS conn_reuse_mode=1 drops SYNs to reused ports (E3). The only kernel below 5.9 in the catalogue' },
-  { ...al2, kernel: '5.10', ssmParameter: `${AL}/amzn2-ami-kernel-5.10-hvm-x86_64-gp2`, unamePrefix: '5.10.', note: 'Amazon Linux 2 with the 5.10 kernel line: at or above 5.9 (IPVS fix for reused ports), below 5.13 (no kube-proxy nftables)' },
-  { ...al2023, kernel: '6.1', ssmParameter: `${AL}/al2023-ami-kernel-6.1-x86_64`, unamePrefix: '6.1.', note: 'Amazon Linux 2023, kernel 6.1 line; no tuned package' },
-  { ...al2023, kernel: '6.12', ssmParameter: `${AL}/al2023-ami-kernel-6.12-x86_64`, unamePrefix: '6.12.', note: 'Amazon Linux 2023, kernel 6.12 line; no tuned package' },
-  { ...debian, kernel: '5.10', os: 'debian-11', ssmParameter: `${DEBIAN}/11/latest/amd64`, unamePrefix: '5.10.', supportEnds: '2026-08-31', note: 'Debian 11 (bullseye), cloud kernel 5.10' },
-  { ...debian, kernel: '6.1', os: 'debian-12', ssmParameter: `${DEBIAN}/12/latest/amd64`, unamePrefix: '6.1.', supportEnds: '2028-06-30', note: 'Debian 12 (bookworm), cloud kernel 6.1' },
-  { ...debian, kernel: '6.12', os: 'debian-13', ssmParameter: `${DEBIAN}/13/latest/amd64`, unamePrefix: '6.12.', supportEnds: '2030-06-30', note: 'Debian 13 (trixie), cloud kernel 6.12' },
+  {
+    ...al2,
+    kernel: '4.14',
+    ssmParameter: `${AL}/amzn2-ami-hvm-x86_64-gp2`,
+    unamePrefix: '4.14.',
+    note: 'Amazon Linux 2 with its original 4.14 kernel: below 5.9, so IPVS conn_reuse_mode=1 drops SYNs to reused ports (E3). The only kernel below 5.9 in the catalogue',
+  },
+  {
+    ...al2,
+    kernel: '5.10',
+    ssmParameter: `${AL}/amzn2-ami-kernel-5.10-hvm-x86_64-gp2`,
+    unamePrefix: '5.10.',
+    note: 'Amazon Linux 2 with the 5.10 kernel line: at or above 5.9 (IPVS fix for reused ports), below 5.13 (no kube-proxy nftables)',
+  },
+  {
+    ...al2023,
+    kernel: '6.1',
+    ssmParameter: `${AL}/al2023-ami-kernel-6.1-x86_64`,
+    unamePrefix: '6.1.',
+    note: 'Amazon Linux 2023, kernel 6.1 line; no tuned package',
+  },
+  {
+    ...al2023,
+    kernel: '6.12',
+    ssmParameter: `${AL}/al2023-ami-kernel-6.12-x86_64`,
+    unamePrefix: '6.12.',
+    note: 'Amazon Linux 2023, kernel 6.12 line; no tuned package',
+  },
+  {
+    ...debian,
+    kernel: '5.10',
+    os: 'debian-11',
+    ssmParameter: `${DEBIAN}/11/latest/amd64`,
+    unamePrefix: '5.10.',
+    supportEnds: '2026-08-31',
+    note: 'Debian 11 (bullseye), cloud kernel 5.10',
+  },
+  {
+    ...debian,
+    kernel: '6.1',
+    os: 'debian-12',
+    ssmParameter: `${DEBIAN}/12/latest/amd64`,
+    unamePrefix: '6.1.',
+    supportEnds: '2028-06-30',
+    note: 'Debian 12 (bookworm), cloud kernel 6.1',
+  },
+  {
+    ...debian,
+    kernel: '6.12',
+    os: 'debian-13',
+    ssmParameter: `${DEBIAN}/13/latest/amd64`,
+    unamePrefix: '6.12.',
+    supportEnds: '2030-06-30',
+    note: 'Debian 13 (trixie), cloud kernel 6.12',
+  },
 ];
 
 /** The image for a distribution and kernel line, if the catalogue has one. */
@@ -187,7 +253,13 @@ export interface CostEstimate {
  * addresses. VPC, subnet, gateway, security group and placement group cost nothing; data transfer
  * inside one availability zone over private addresses is free.
  */
-export function hourlyCost(o: { instanceType: string; region: string; rootVolumeGb: number; hosts: number; overrideUsdPerHour?: number | undefined }): CostEstimate | { error: string } {
+export function hourlyCost(o: {
+  instanceType: string;
+  region: string;
+  rootVolumeGb: number;
+  hosts: number;
+  overrideUsdPerHour?: number | undefined;
+}): CostEstimate | { error: string } {
   let instance: number;
   let source: string;
   if (o.overrideUsdPerHour !== undefined) {

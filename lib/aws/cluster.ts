@@ -4,7 +4,6 @@ import { shq } from '../core/shell.ts';
 import type { AwsDatapath, ProxyMode } from '../spec/schema.ts';
 import { HEAD, RETRY_FN } from './scripts.ts';
 
-
 export const FLANNEL_VERSION = 'v0.26.1';
 export const CALICO_VERSION = 'v3.29.1';
 export const CILIUM_VERSION = '1.16.5';
@@ -133,7 +132,14 @@ export function awsVpcConflist(nodePodCidr: string): string {
       cniVersion: '0.4.0',
       name: 'netlab-aws-vpc',
       plugins: [
-        { type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: nodePodCidr }]], routes: [{ dst: '0.0.0.0/0' }] } },
+        {
+          type: 'bridge',
+          bridge: 'cni0',
+          isGateway: true,
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: nodePodCidr }]], routes: [{ dst: '0.0.0.0/0' }] },
+        },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     },
@@ -187,7 +193,11 @@ export function ipvlanConflist(o: { subnetCidr: string; gateway: string; first: 
           type: 'ipvlan',
           master: '__MASTER__',
           mode: 'l2',
-          ipam: { type: 'host-local', ranges: [[{ subnet: o.subnetCidr, rangeStart: o.first, rangeEnd: o.last, gateway: o.gateway }]], routes: [{ dst: '0.0.0.0/0' }] },
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: o.subnetCidr, rangeStart: o.first, rangeEnd: o.last, gateway: o.gateway }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+          },
         },
       ],
     },

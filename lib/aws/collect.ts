@@ -25,7 +25,11 @@ function pointFrom(dir: string, row: string[], commands: Map<string, string>): P
   const base = { id, tool, repetition: Number(rep), params, wallSeconds: Number(wall), raw, command: ['bash', '-c', commands.get(id) ?? tool] };
   const empty = { requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null };
   const stdout = existsSync(txt) ? readFileSync(txt, 'utf8') : '';
-  const stderr = existsSync(join(dir, 'raw', `${id}.err`)) ? readFileSync(join(dir, 'raw', `${id}.err`), 'utf8').trim().split('\n')[0] ?? '' : '';
+  const stderr = existsSync(join(dir, 'raw', `${id}.err`))
+    ? (readFileSync(join(dir, 'raw', `${id}.err`), 'utf8')
+        .trim()
+        .split('\n')[0] ?? '')
+    : '';
   if ((code === 124 || code === 137) && tool !== 'conn-reuse') return { ...base, ...empty, status: 'failed', reason: 'killed at its time limit' };
   try {
     if (tool === 'tcpkali') {
@@ -104,11 +108,25 @@ function tuningFrom(dir: string, spec: AwsSpec): RunResult['tuning'] {
 export function runFailure(dir: string): { exit: string; line: string; command: string; point: string } | null {
   const f = join(dir, 'failure.tsv');
   if (!existsSync(f)) return null;
-  const kv = Object.fromEntries(readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => [l.split('\t')[0]!, l.split('\t').slice(1).join('\t')]));
+  const kv = Object.fromEntries(
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.split('\t')[0]!, l.split('\t').slice(1).join('\t')]),
+  );
   return { exit: kv.exit ?? '?', line: kv.line ?? '?', command: kv.command ?? '?', point: kv.point ?? '' };
 }
 
-const UNKNOWN_ENV: Omit<Environment, 'node'> = { hostname: 'unknown', kernel: 'unknown', os: 'unknown', arch: 'unknown', cpuModel: 'unknown', cpus: 0, memoryBytes: 0, tools: {} };
+const UNKNOWN_ENV: Omit<Environment, 'node'> = {
+  hostname: 'unknown',
+  kernel: 'unknown',
+  os: 'unknown',
+  arch: 'unknown',
+  cpuModel: 'unknown',
+  cpus: 0,
+  memoryBytes: 0,
+  tools: {},
+};
 
 /**
  * Build result.json from an unpacked run directory (points.tsv, raw/, env.json, tuning.tsv, and
@@ -117,7 +135,13 @@ const UNKNOWN_ENV: Omit<Environment, 'node'> = { hostname: 'unknown', kernel: 'u
  */
 export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; startedAt: string; finishedAt: string }): RunResult {
   const tsv = join(dir, 'points.tsv');
-  const rows = existsSync(tsv) ? readFileSync(tsv, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split('\t')) : [];
+  const rows = existsSync(tsv)
+    ? readFileSync(tsv, 'utf8')
+        .split('\n')
+        .slice(1)
+        .filter(Boolean)
+        .map((l) => l.split('\t'))
+    : [];
   const envFile = join(dir, 'env.json');
   let env = UNKNOWN_ENV;
   if (existsSync(envFile)) {
@@ -136,9 +160,22 @@ export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; start
     for (const p of planned)
       if (!seen.has(p.id))
         points.push({
-          id: p.id, tool: p.tool, repetition: p.repetition, params: p.params as PointResult['params'], wallSeconds: 0, raw: [], command: ['bash', '-c', p.command],
-          requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null,
-          status: 'failed', reason: `not measured: the run script stopped before this point (exit ${failure.exit} at line ${failure.line})`,
+          id: p.id,
+          tool: p.tool,
+          repetition: p.repetition,
+          params: p.params as PointResult['params'],
+          wallSeconds: 0,
+          raw: [],
+          command: ['bash', '-c', p.command],
+          requests: null,
+          errors: null,
+          non2xx: null,
+          reqPerSec: null,
+          bytesPerResponse: null,
+          latencyMs: null,
+          toolSeconds: null,
+          status: 'failed',
+          reason: `not measured: the run script stopped before this point (exit ${failure.exit} at line ${failure.line})`,
         });
   }
   const failed = points.filter((p) => p.status === 'failed');
@@ -196,7 +233,23 @@ export function fetchTarball(o: { host: string; user: string; remote: string; ke
     const keyFile = join(tmp, 'key');
     writeFileSync(keyFile, o.key.endsWith('\n') ? o.key : `${o.key}\n`, { mode: 0o600 });
     const local = join(tmp, basename(o.remote));
-    execFileSync('scp', ['-q', '-i', keyFile, '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${join(tmp, 'known_hosts')}`, '-o', 'ConnectTimeout=20', `${o.user}@${o.host}:${o.remote}`, local], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
+    execFileSync(
+      'scp',
+      [
+        '-q',
+        '-i',
+        keyFile,
+        '-o',
+        'StrictHostKeyChecking=accept-new',
+        '-o',
+        `UserKnownHostsFile=${join(tmp, 'known_hosts')}`,
+        '-o',
+        'ConnectTimeout=20',
+        `${o.user}@${o.host}:${o.remote}`,
+        local,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 },
+    );
     rmSync(keyFile);
     return local;
   } catch (e) {

@@ -1,12 +1,21 @@
 // An aws stack as data: addresses, image, enhanced networking, cost, the cluster input, the
 // measured points and the ordered remote steps. Pure; the Pulumi components build resources from
 // it and `netlab plan` prints it.
-import { type AwsSpec, type Spec } from '../spec/schema.ts';
+import type { AwsSpec, Spec } from '../spec/schema.ts';
 import { enhancedNetworking, hourlyCost, imageFor, supportStatus, type CostEstimate, type Image } from './catalogue.ts';
 import type { ClusterInput } from './cluster.ts';
 import { kubeProxyMode } from './cluster.ts';
 import { awsPoints, hostTuningScript, runScript, workloadManifest, workloadScript, type AwsPoint } from './workload.ts';
-import { awsVpcHostScript, cniScript, ipvlanConflist, ipvlanHostScript, joinCommandScript, joinScript, kubeadmInitScript, kubeconfigScript } from './cluster.ts';
+import {
+  awsVpcHostScript,
+  cniScript,
+  ipvlanConflist,
+  ipvlanHostScript,
+  joinCommandScript,
+  joinScript,
+  kubeadmInitScript,
+  kubeconfigScript,
+} from './cluster.ts';
 import { factsScript, kubePackagesScript, packagesScript, ttlHelper, ttlUserData, verifyScript, waitScript } from './scripts.ts';
 import { intToIp, parseCidr } from '../core/cidr.ts';
 import { SpecError } from '../spec/errors.ts';
@@ -91,10 +100,16 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   const steps: RemoteStep[] = [];
   const both = (name: string, what: string) => (['server', 'client'] as const).forEach((host) => steps.push({ name, host, what }));
   both('wait', 'cloud-init finished and the time-to-live armed (refuses to go on otherwise)');
-  both('verify', `running kernel starts with ${image.unamePrefix} and the primary NIC's driver is ${'driver' in en && en.driver ? en.driver : '(any: no enhanced networking)'}`);
+  both(
+    'verify',
+    `running kernel starts with ${image.unamePrefix} and the primary NIC's driver is ${'driver' in en && en.driver ? en.driver : '(any: no enhanced networking)'}`,
+  );
   both('packages', `base packages (${image.packages}); the client also builds its load tools (tcpkali from source: bison, flex, a C and C++ compiler)`);
   both('facts', 'lscpu -p, NIC queues and IRQs, kernel: the input of the tuning plan');
-  both('tuning', `tuning profile ${spec.tuning.profile}: the same tuningSteps as the embedded lab (embedded: false), each write read back${spec.tuning.tuned !== null && !image.tuned ? `; tuned recorded as skipped (${image.os} does not package it)` : ''}`);
+  both(
+    'tuning',
+    `tuning profile ${spec.tuning.profile}: the same tuningSteps as the embedded lab (embedded: false), each write read back${spec.tuning.tuned !== null && !image.tuned ? `; tuned recorded as skipped (${image.os} does not package it)` : ''}`,
+  );
   both('kube-packages', `containerd, kubeadm/kubelet/kubectl ${a.kubernetesVersion}${mode === 'ipvs' ? ', IPVS modules' : ''}`);
   steps.push({ name: 'kubeadm-init', host: 'server', what: `kubeadm init; kube-proxy ${mode ?? 'skipped (Cilium replaces it)'}` });
   steps.push({ name: 'join-command', host: 'server', what: 'kubeadm token create --print-join-command (secret)' });
@@ -104,10 +119,20 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   const awsVpc = spec.datapath === 'aws-vpc';
   const pod = parseCidr(spec.network.podCidr);
   const podRoutes = awsVpc ? { server: `${intToIp(pod.base)}/24`, client: `${intToIp(pod.base + 256)}/24` } : null;
-  if (podRoutes) for (const role of ['server', 'client'] as const) steps.push({ name: 'aws-vpc-conf', host: role, what: `bridge CNI with host-local addresses from ${podRoutes[role]} (VPC route to this host's interface); no flannel` });
+  if (podRoutes)
+    for (const role of ['server', 'client'] as const)
+      steps.push({
+        name: 'aws-vpc-conf',
+        host: role,
+        what: `bridge CNI with host-local addresses from ${podRoutes[role]} (VPC route to this host's interface); no flannel`,
+      });
   steps.push({ name: 'cni', host: 'server', what: `pod network ${spec.datapath}; both nodes Ready` });
   steps.push({ name: 'workload', host: 'server', what: `nginx × ${a.serverPods} on the server node${spec.datapath === 'host' ? ' (hostNetwork)' : ''}` });
-  steps.push({ name: 'run', host: 'client', what: `${points.length} points${p ? `, Service fleet ${p.services.join('/')} (${p.mode})` : ''}; raw output, points.tsv, env.json, tarball` });
+  steps.push({
+    name: 'run',
+    host: 'client',
+    what: `${points.length} points${p ? `, Service fleet ${p.services.join('/')} (${p.mode})` : ''}; raw output, points.tsv, env.json, tarball`,
+  });
   return {
     stack: spec.name,
     region: a.region,
@@ -130,7 +155,9 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
 
 export function renderAwsPlan(plan: AwsPlan): string {
   const out: string[] = [];
-  out.push(`# aws stack ${plan.stack}: ${plan.instanceType} × 2 in ${plan.availabilityZone ?? `the first zone of ${plan.region} offering ${plan.instanceType}`} (cluster placement group)`);
+  out.push(
+    `# aws stack ${plan.stack}: ${plan.instanceType} × 2 in ${plan.availabilityZone ?? `the first zone of ${plan.region} offering ${plan.instanceType}`} (cluster placement group)`,
+  );
   out.push(`# image: ${plan.image.os} via ${plan.image.ssmParameter} (kernel ${plan.image.kernel}, owner ${plan.image.owner}); ${plan.image.note}`);
   out.push(`# support: ${plan.support.text}${plan.support.ended ? ' — WARNING: accepted with aws.acceptEndOfSupport' : ''}`);
   out.push(`# enhanced networking: ${plan.networking.why}`);
@@ -138,7 +165,8 @@ export function renderAwsPlan(plan: AwsPlan): string {
   for (const l of plan.cost.lines) out.push(`#   ${l.count} × ${l.item}: ${l.usdPerHour.toFixed(4)} USD/hour`);
   out.push(`# hosts: server ${plan.hosts.server.privateIp}, client ${plan.hosts.client.privateIp}; source/dest check ${plan.sourceDestCheck ? 'on' : 'off'}`);
   if (plan.podRoutes) out.push(`# VPC routes: ${plan.podRoutes.server} → server interface, ${plan.podRoutes.client} → client interface`);
-  if (plan.hosts.server.secondaryIps.length) out.push(`# ipvlan pod addresses: server ${plan.hosts.server.secondaryIps.join(' ')}; client ${plan.hosts.client.secondaryIps.join(' ')}`);
+  if (plan.hosts.server.secondaryIps.length)
+    out.push(`# ipvlan pod addresses: server ${plan.hosts.server.secondaryIps.join(' ')}; client ${plan.hosts.client.secondaryIps.join(' ')}`);
   out.push('# remote steps, in order:');
   plan.steps.forEach((s, i) => out.push(`${String(i + 1).padStart(2)}. ${s.host.padEnd(6)} ${s.name.padEnd(14)} ${s.what}`));
   out.push(`# points (${plan.points.length}):`);
@@ -173,10 +201,13 @@ export function awsScripts(spec: AwsSpec, o: { facts?: string; clientCpus?: stri
   out.join = joinScript();
   if (spec.datapath === 'ipvlan') {
     const ips = plan.hosts.server.secondaryIps;
-    out['ipvlan-conf'] = ipvlanHostScript(ipvlanConflist({ subnetCidr: spec.aws.subnetCidr, gateway: plan.subnetGateway, first: ips[0]!, last: ips[ips.length - 1]! }));
+    out['ipvlan-conf'] = ipvlanHostScript(
+      ipvlanConflist({ subnetCidr: spec.aws.subnetCidr, gateway: plan.subnetGateway, first: ips[0]!, last: ips[ips.length - 1]! }),
+    );
   }
   if (plan.podRoutes)
-    for (const role of ['server', 'client'] as const) out[`aws-vpc-conf-${role}`] = awsVpcHostScript({ nodePodCidr: plan.podRoutes[role], podCidr: plan.cluster.podCidr });
+    for (const role of ['server', 'client'] as const)
+      out[`aws-vpc-conf-${role}`] = awsVpcHostScript({ nodePodCidr: plan.podRoutes[role], podCidr: plan.cluster.podCidr });
   out.cni = cniScript(plan.cluster);
   out.workload = workloadScript(workloadManifest(spec, { cpuAffinity: o.cpuAffinity }));
   out.run = runScript(spec, plan.points, { clientCpus: o.clientCpus ?? '<client CPUs from the facts step>' });

@@ -106,7 +106,24 @@ export const PACKAGES = {
     build: ['gcc', 'gcc-c++', 'make', 'autoconf', 'automake', 'libtool', 'bison', 'flex', 'openssl-devel', 'ncurses-devel'],
   },
   deb: {
-    base: ['tar', 'gzip', 'git', 'iproute2', 'ipvsadm', 'ipset', 'conntrack', 'nftables', 'jq', 'ethtool', 'util-linux', 'curl', 'ca-certificates', 'gpg', 'procps', 'iptables'],
+    base: [
+      'tar',
+      'gzip',
+      'git',
+      'iproute2',
+      'ipvsadm',
+      'ipset',
+      'conntrack',
+      'nftables',
+      'jq',
+      'ethtool',
+      'util-linux',
+      'curl',
+      'ca-certificates',
+      'gpg',
+      'procps',
+      'iptables',
+    ],
     client: ['apache2-utils'],
     build: ['gcc', 'g++', 'make', 'autoconf', 'automake', 'libtool', 'bison', 'flex', 'libssl-dev', 'libncurses-dev'],
   },
@@ -121,7 +138,11 @@ export function installCommand(image: Pick<Image, 'packages'>, names: readonly s
 }
 
 /** The packages a host installs: tuned only where the distribution packages it (not Amazon Linux 2023). */
-export function packageList(o: { image: Pick<Image, 'packages' | 'tuned'>; role: 'client' | 'server'; tools: readonly ('tcpkali' | 'wrk' | 'ab')[] }): string[] {
+export function packageList(o: {
+  image: Pick<Image, 'packages' | 'tuned'>;
+  role: 'client' | 'server';
+  tools: readonly ('tcpkali' | 'wrk' | 'ab')[];
+}): string[] {
   const set = PACKAGES[packagingOf(o.image)];
   const out: string[] = [...set.base, ...(o.image.tuned ? ['tuned'] : [])];
   if (o.role === 'client') out.push(...set.client);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { engineMissing, passphraseProblem, pulumiBinary, pulumiEnv, toolsCache, versionOf } from '../pulumi/tools.ts';
-import { type Spec } from '../spec/schema.ts';
+import type { Spec } from '../spec/schema.ts';
 import { awsPlan, isAwsSpec } from './plan.ts';
 import { parseCidr } from '../core/cidr.ts';
 
@@ -67,10 +67,16 @@ export function awsPrereqs(p: PrereqEnv = defaultPrereqEnv()): Prereq[] {
   const out: Prereq[] = [
     v
       ? { name: 'Pulumi CLI', ok: true, detail: v }
-      : { name: 'Pulumi CLI', ok: false, detail: `no \`pulumi\` on PATH or in ${join(toolsCache(e), 'bin')}: run scripts/install-tools.sh (or install it: https://www.pulumi.com/docs/install/), then \`pulumi version\`` },
+      : {
+          name: 'Pulumi CLI',
+          ok: false,
+          detail: `no \`pulumi\` on PATH or in ${join(toolsCache(e), 'bin')}: run scripts/install-tools.sh (or install it: https://www.pulumi.com/docs/install/), then \`pulumi version\``,
+        },
   ];
   const keys = !!(e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY);
-  const profileFile = [e.AWS_SHARED_CREDENTIALS_FILE ?? join(p.home, '.aws', 'credentials'), e.AWS_CONFIG_FILE ?? join(p.home, '.aws', 'config')].find((f) => p.exists(f));
+  const profileFile = [e.AWS_SHARED_CREDENTIALS_FILE ?? join(p.home, '.aws', 'credentials'), e.AWS_CONFIG_FILE ?? join(p.home, '.aws', 'config')].find((f) =>
+    p.exists(f),
+  );
   const sso = !!e.AWS_WEB_IDENTITY_TOKEN_FILE || !!e.AWS_CONTAINER_CREDENTIALS_FULL_URI || !!e.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;
   out.push(
     keys
@@ -79,14 +85,26 @@ export function awsPrereqs(p: PrereqEnv = defaultPrereqEnv()): Prereq[] {
         ? { name: 'AWS credentials', ok: true, detail: `profile ${e.AWS_PROFILE ?? 'default'} from ${profileFile}` }
         : sso
           ? { name: 'AWS credentials', ok: true, detail: 'web identity / container credentials' }
-          : { name: 'AWS credentials', ok: false, detail: 'none found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials (aws configure)' },
+          : {
+              name: 'AWS credentials',
+              ok: false,
+              detail: 'none found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials (aws configure)',
+            },
   );
   const backend = e.PULUMI_BACKEND_URL ?? defaultBackend(p.home);
   if (backend.startsWith('file://'))
     out.push(
       e.PULUMI_CONFIG_PASSPHRASE !== undefined || e.PULUMI_CONFIG_PASSPHRASE_FILE
-        ? { name: 'state passphrase', ok: true, detail: `secrets in ${backend} encrypted with PULUMI_CONFIG_PASSPHRASE${e.PULUMI_CONFIG_PASSPHRASE_FILE ? '_FILE' : ''}` }
-        : { name: 'state passphrase', ok: false, detail: `the local backend (${backend}) encrypts the stack's secrets (SSH key, kubeconfig): set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE` },
+        ? {
+            name: 'state passphrase',
+            ok: true,
+            detail: `secrets in ${backend} encrypted with PULUMI_CONFIG_PASSPHRASE${e.PULUMI_CONFIG_PASSPHRASE_FILE ? '_FILE' : ''}`,
+          }
+        : {
+            name: 'state passphrase',
+            ok: false,
+            detail: `the local backend (${backend}) encrypts the stack's secrets (SSH key, kubeconfig): set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE`,
+          },
     );
   else out.push({ name: 'state backend', ok: true, detail: backend });
   return out;
@@ -97,7 +115,9 @@ export class PrereqError extends Error {
     readonly missing: Prereq[],
     target: 'aws' | 'local' = 'aws',
   ) {
-    super(`the ${target === 'aws' ? 'aws target' : 'local target through the Pulumi engine'} cannot run here:\n${missing.map((m) => `  - ${m.name}: ${m.detail}`).join('\n')}`);
+    super(
+      `the ${target === 'aws' ? 'aws target' : 'local target through the Pulumi engine'} cannot run here:\n${missing.map((m) => `  - ${m.name}: ${m.detail}`).join('\n')}`,
+    );
     this.name = 'PrereqError';
   }
 }
@@ -122,7 +142,7 @@ const DOC_RANGES = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'].map(par
 /** Whether an SSH range is still a documentation placeholder (no real client is in it). */
 export function isPlaceholderCidr(cidr: string): boolean {
   const c = parseCidr(cidr);
-  return DOC_RANGES.some((d) => c.prefix >= d.prefix && ((c.base ^ d.base) >>> (32 - d.prefix)) === 0);
+  return DOC_RANGES.some((d) => c.prefix >= d.prefix && (c.base ^ d.base) >>> (32 - d.prefix) === 0);
 }
 
 /** Refuse placeholder SSH ranges and missing prerequisites (of each target given) before any Pulumi call. */
@@ -157,7 +177,14 @@ export interface SweepOptions {
   prereqs?: PrereqEnv;
 }
 
-const firstLines = (e: unknown, n = 5) => String((e as Error).message ?? e).split('\n').map((l) => l.trim()).filter(Boolean).slice(-n).join(' ').slice(0, 400);
+const firstLines = (e: unknown, n = 5) =>
+  String((e as Error).message ?? e)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-n)
+    .join(' ')
+    .slice(0, 400);
 
 /**
  * Run each stack: select or create it in the project (its config comes from stacks/), up, read
@@ -175,13 +202,23 @@ export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]>
   const backend = envVars.PULUMI_BACKEND_URL!;
   if (backend.startsWith('file://')) mkdirSync(backend.slice('file://'.length), { recursive: true });
   const cache = toolsCache(env);
-  const pulumiCommand = existsSync(join(cache, 'bin', 'pulumi')) ? await PulumiCommand.get({ root: cache, skipVersionCheck: true }) : await PulumiCommand.get({ skipVersionCheck: true });
+  const pulumiCommand = existsSync(join(cache, 'bin', 'pulumi'))
+    ? await PulumiCommand.get({ root: cache, skipVersionCheck: true })
+    : await PulumiCommand.get({ skipVersionCheck: true });
   const rows: SweepRow[] = [];
   for (const spec of specs) {
     if (o.signal.aborted) break;
     const aws = isAwsSpec(spec);
     const t0 = Date.now();
-    const row: SweepRow = { stack: spec.name, target: aws ? 'aws' : 'local', status: 'failed', minutes: 0, usdPerHour: aws ? awsPlan(spec).cost.usdPerHour : 0, resultDir: null, destroyed: null };
+    const row: SweepRow = {
+      stack: spec.name,
+      target: aws ? 'aws' : 'local',
+      status: 'failed',
+      minutes: 0,
+      usdPerHour: aws ? awsPlan(spec).cost.usdPerHour : 0,
+      resultDir: null,
+      destroyed: null,
+    };
     const stackFile = join(o.projectDir, 'stacks', `Pulumi.${spec.name}.yaml`);
     const original = !aws && existsSync(stackFile) ? readFileSync(stackFile, 'utf8') : null;
     // The CLI's own progress dots ("@ updating....", ".") say nothing a log line should: dropped.
@@ -196,7 +233,12 @@ export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]>
     try {
       stack = await LocalWorkspace.createOrSelectStack({ stackName: spec.name, workDir: o.projectDir }, { pulumiCommand, envVars });
       created = true;
-      o.log(spec.name, aws ? `up (${row.usdPerHour.toFixed(2)} USD/hour while it exists; hosts end themselves after ${spec.aws.ttlMinutes} min)` : 'up (netlab up on this machine, through the Pulumi engine)');
+      o.log(
+        spec.name,
+        aws
+          ? `up (${row.usdPerHour.toFixed(2)} USD/hour while it exists; hosts end themselves after ${spec.aws.ttlMinutes} min)`
+          : 'up (netlab up on this machine, through the Pulumi engine)',
+      );
       const up = await stack.up({ onOutput, color: 'never', signal: o.signal });
       row.resultDir = String(up.outputs.resultDir?.value ?? '') || null;
       // A successful `up` only says the steps ran: the run's own result.json says how it ended

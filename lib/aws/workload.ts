@@ -14,7 +14,6 @@ import { NGINX_IMAGE } from './cluster.ts';
 import { responseFiles } from '../server/http.ts';
 import { gridPoints, type GridPoint } from '../workload/points.ts';
 
-
 /**
  * The tuning steps as a script. Every write is read back; each step prints one TSV line
  * (status, setting, target, asked, got, why) to stdout and to tuning.tsv. A failed step that is not
@@ -64,10 +63,15 @@ export function hostTuningScript(spec: AwsSpec, factsText: string, image: Pick<I
     traffic: { tcpPorts: [80], udpPorts: spec.datapath === 'vxlan' || spec.datapath === 'calico-vxlan' ? [8472, 4789] : [] },
   });
   return tuningScript(
-    steps.map((s): TuningStep =>
-      s.setting === 'tuned' && s.kind === 'command' && !image.tuned
-        ? { kind: 'skip', setting: 'tuned', why: `tuned profile ${spec.tuning.tuned} not applied: ${image.os} does not package tuned (its other settings are applied one by one above)` }
-        : s,
+    steps.map(
+      (s): TuningStep =>
+        s.setting === 'tuned' && s.kind === 'command' && !image.tuned
+          ? {
+              kind: 'skip',
+              setting: 'tuned',
+              why: `tuned profile ${spec.tuning.tuned} not applied: ${image.os} does not package tuned (its other settings are applied one by one above)`,
+            }
+          : s,
     ),
   );
 }
@@ -76,11 +80,23 @@ export const NGINX_DIR = '/tmp/netlab';
 
 /** nginx's Deployment and its configuration; nginx pods go on the server node only. */
 export function workloadManifest(spec: AwsSpec, o: { cpuAffinity?: string | undefined }): string {
-  const conf = nginxConf({ spec, listen: '80', dir: NGINX_DIR, wwwDir: `${NGINX_DIR}/www`, foreground: true, ...(o.cpuAffinity ? { cpuAffinity: o.cpuAffinity } : {}) });
+  const conf = nginxConf({
+    spec,
+    listen: '80',
+    dir: NGINX_DIR,
+    wwwDir: `${NGINX_DIR}/www`,
+    foreground: true,
+    ...(o.cpuAffinity ? { cpuAffinity: o.cpuAffinity } : {}),
+  });
   const files = responseFiles(spec.server.responseBytes)
     .map((f) => `head -c ${f.bodyBytes} /dev/zero | tr '\\0' x > ${NGINX_DIR}/www/${f.responseBytes}`)
     .join('; ');
-  const indent = (text: string, n: number) => text.trimEnd().split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n');
+  const indent = (text: string, n: number) =>
+    text
+      .trimEnd()
+      .split('\n')
+      .map((l) => (l ? ' '.repeat(n) + l : l))
+      .join('\n');
   const hostNetwork = spec.datapath === 'host';
   return `apiVersion: v1
 kind: Namespace
@@ -212,14 +228,25 @@ export function parseReuseLog(text: string, rolloutAt?: number): Measured {
     non2xx: done.filter((r) => r.code < 200 || r.code > 299).length,
     reqPerSec: round(done.length / seconds),
     bytesPerResponse: null,
-    latencyMs: { mean: round(ms.reduce((a, b) => a + b, 0) / (ms.length || 1)), p50: round(q(50)), p90: round(q(90)), p99: round(q(99)), p999: round(q(99.9)), max: round(ms[ms.length - 1] ?? 0) },
+    latencyMs: {
+      mean: round(ms.reduce((a, b) => a + b, 0) / (ms.length || 1)),
+      p50: round(q(50)),
+      p90: round(q(90)),
+      p99: round(q(99)),
+      p999: round(q(99.9)),
+      max: round(ms[ms.length - 1] ?? 0),
+    },
     toolSeconds: round(seconds),
     detail: {
       // A SYN dropped to a reused port is retransmitted after 1 s: connects of 0.9 s or more.
       connectStalls: rows.filter((r) => r.connect >= 0.9).length,
       lastAttemptSeconds: round(lastStart - first),
       ...(rolloutAt !== undefined
-        ? { rolloutAtSeconds: round(rolloutAt - first), attemptsAfterRollout: after.length, failuresAfterRollout: after.filter((r) => r.rc !== 0 || r.code < 200 || r.code > 299).length }
+        ? {
+            rolloutAtSeconds: round(rolloutAt - first),
+            attemptsAfterRollout: after.length,
+            failuresAfterRollout: after.filter((r) => r.rc !== 0 || r.code < 200 || r.code > 299).length,
+          }
         : {}),
     },
   };
@@ -229,18 +256,33 @@ export function parseReuseLog(text: string, rolloutAt?: number): Measured {
 export function awsPoints(spec: AwsSpec): AwsPoint[] {
   const w = spec.workload;
   const p = spec.proxy;
-  const grid = gridPoints(p ? { ...spec, proxy: { ...p, services: [...p.services].sort((a, b) => a - b) } } : spec, { connReuseWorkers: CONN_REUSE_CONCURRENCY });
+  const grid = gridPoints(p ? { ...spec, proxy: { ...p, services: [...p.services].sort((a, b) => a - b) } } : spec, {
+    connReuseWorkers: CONN_REUSE_CONCURRENCY,
+  });
   return grid.map((g): AwsPoint => {
     const { responseBytes, keepalive } = g.params;
     if (w.tool === 'tcpkali') {
       const perConn = Math.round((g.params.rate! / w.connections) * 1000) / 1000;
       // 0: one worker per CPU the client may use (the seed: 18 threads on 18 pinned cores).
       const threads = w.threads ? `--workers ${w.threads} ` : '--workers "$NCPUS" ';
-      return { ...g, tool: 'tcpkali', command: `taskset -ac "$CPUS" tcpkali ${threads}--connections ${w.connections} --connect-rate 10000 --message-rate ${perConn} --duration ${w.durationSeconds}s -e --message 'GET /${responseBytes} HTTP/1.1\\r\\nHost: netlab\\r\\n\\r\\n' --latency-marker 'HTTP/1.1 200' --latency-percentiles ${PERCENTILES} "$HOSTPORT"` };
+      return {
+        ...g,
+        tool: 'tcpkali',
+        command: `taskset -ac "$CPUS" tcpkali ${threads}--connections ${w.connections} --connect-rate 10000 --message-rate ${perConn} --duration ${w.durationSeconds}s -e --message 'GET /${responseBytes} HTTP/1.1\\r\\nHost: netlab\\r\\n\\r\\n' --latency-marker 'HTTP/1.1 200' --latency-percentiles ${PERCENTILES} "$HOSTPORT"`,
+      };
     }
-    if (w.tool === 'ab') return { ...g, tool: 'ab', command: `ab -q -r -n ${w.requests} -c ${g.params.concurrency} -s ${w.timeoutSeconds}${keepalive ? ' -k' : ''} -e "$RAW/$ID.csv" "$URL"` };
+    if (w.tool === 'ab')
+      return {
+        ...g,
+        tool: 'ab',
+        command: `ab -q -r -n ${w.requests} -c ${g.params.concurrency} -s ${w.timeoutSeconds}${keepalive ? ' -k' : ''} -e "$RAW/$ID.csv" "$URL"`,
+      };
     if (w.tool === 'wrk')
-      return { ...g, tool: 'wrk', command: `taskset -ac "$CPUS" wrk --threads ${w.threads} --connections ${g.params.connections} --duration ${w.durationSeconds}s --timeout ${w.timeoutSeconds}s --latency --script "$RUN/wrk-report.lua"${keepalive ? '' : " --header 'Connection: close'"} "$URL"` };
+      return {
+        ...g,
+        tool: 'wrk',
+        command: `taskset -ac "$CPUS" wrk --threads ${w.threads} --connections ${g.params.connections} --duration ${w.durationSeconds}s --timeout ${w.timeoutSeconds}s --latency --script "$RUN/wrk-report.lua"${keepalive ? '' : " --header 'Connection: close'"} "$URL"`,
+      };
     // Not ab: with -t it stops after 50,000 requests, and it exits on a poll timeout or after 10 connect failures.
     if (w.tool === 'conn-reuse') return { ...g, tool: 'conn-reuse', command: `reuse_load ${CONN_REUSE_CONCURRENCY} ${w.durationSeconds} ${w.timeoutSeconds}` };
     throw new Error(`${w.tool} does not run on target aws`); // refused at validation

@@ -31,7 +31,9 @@ const needsRoot = (who: string) => new PreflightError(who, ['the local target cr
 export function benchCommands(program: Command): void {
   program
     .command('bench-pulumi')
-    .description('what the Pulumi engine costs: tools install time (warm; cold with --cold), and pulumi up + destroy against netlab up on the same stack, as a ratio')
+    .description(
+      'what the Pulumi engine costs: tools install time (warm; cold with --cold), and pulumi up + destroy against netlab up on the same stack, as a ratio',
+    )
     .argument('[stack]', 'a local stack (run from a temporary copy, so the shipped file is untouched)', 'local-host')
     .option('--cold', 'also time a cold install: an empty temporary tools cache and Go build cache (builds the CLI again: about 9 minutes)')
     .option('--json', 'machine-readable output')
@@ -47,7 +49,9 @@ export function benchCommands(program: Command): void {
 
   program
     .command('bench-client')
-    .description("the load client's floor and ceiling in one run: ab -c 1 and the client on the same path (a new connection per request), their ratio, and the new connections per second the client holds pinned to one CPU")
+    .description(
+      "the load client's floor and ceiling in one run: ab -c 1 and the client on the same path (a new connection per request), their ratio, and the new connections per second the client holds pinned to one CPU",
+    )
     .option('--rate <n>', 'requests per second of the floor measurement', '1000')
     .option('--ceiling <list>', 'new-connection rates to try, pinned to one CPU', '10000,20000,30000,40000')
     .option('--seconds <n>', 'length of each ceiling point', '5')
@@ -57,8 +61,14 @@ export function benchCommands(program: Command): void {
 
   program
     .command('bench-proxy')
-    .description('E1/E4 in one run: each proxy mode at 1 and 10,000 Services, 1000 req/s, keepalive off and on; prints 10,000 ÷ 1 latency ratios, programming time, rules walked, CPU')
-    .option('--modes <list>', `comma-separated: ${BENCH_PROXY_MODES.join(', ')} (iptables and ipvs name their iptables backend)`, 'iptables-nft,iptables-legacy,nftables,ebpf')
+    .description(
+      'E1/E4 in one run: each proxy mode at 1 and 10,000 Services, 1000 req/s, keepalive off and on; prints 10,000 ÷ 1 latency ratios, programming time, rules walked, CPU',
+    )
+    .option(
+      '--modes <list>',
+      `comma-separated: ${BENCH_PROXY_MODES.join(', ')} (iptables and ipvs name their iptables backend)`,
+      'iptables-nft,iptables-legacy,nftables,ebpf',
+    )
     .option('--services <list>', 'the two Service counts to compare', '1,10000')
     .option('--seconds <n>', 'length of each point', '10')
     .option('--repetitions <n>', 'measurements of each point, for the confidence intervals', '5')
@@ -83,7 +93,10 @@ export function benchCommands(program: Command): void {
  * Stacks a bench builds in code from its options: each validated first (a refusal is a usage
  * error), then skipped with the reason where this machine cannot run it.
  */
-async function benchSpecs(verb: string, variants: { label: string; name: string; config: Record<string, unknown> }[]): Promise<{ specs: Spec[]; skipped: string[] }> {
+async function benchSpecs(
+  verb: string,
+  variants: { label: string; name: string; config: Record<string, unknown> }[],
+): Promise<{ specs: Spec[]; skipped: string[] }> {
   const built = variants.map((v) => {
     try {
       return { label: v.label, spec: specFromStackDoc(v.name, { config: v.config }) };
@@ -145,7 +158,12 @@ async function bench(o: { datapaths: string; seconds: string; json?: boolean }):
     teardownSeconds: r.teardown?.seconds ?? null,
   }));
   for (const b of rows)
-    t.push([b.datapath, b.setupSeconds?.toFixed(3) ?? '-', b.teardownSeconds?.toFixed(3) ?? '-', b.setupSeconds !== null && b.teardownSeconds !== null ? (b.setupSeconds + b.teardownSeconds).toFixed(3) : '-']);
+    t.push([
+      b.datapath,
+      b.setupSeconds?.toFixed(3) ?? '-',
+      b.teardownSeconds?.toFixed(3) ?? '-',
+      b.setupSeconds !== null && b.teardownSeconds !== null ? (b.setupSeconds + b.teardownSeconds).toFixed(3) : '-',
+    ]);
   benchOutput(specs, outcomes, { bench: rows, skipped }, () => t.toString(), skipped, o.json);
 }
 
@@ -206,13 +224,35 @@ function renderBenchClient(b: ReturnType<typeof benchClientFigures>): string {
       : `floor: not measured${f?.error ? ` (${f.error})` : ''}`,
   ];
   const t = plainTable(['new conn/s', 'held?', 'achieved', 'p50 ms', 'p99 ms', 'client cores', 'nginx cores', 'failed']);
-  for (const p of b.points) t.push([p.rate, p.held ? 'yes' : 'NO', p.achievedRate ?? '-', p.p50Ms ?? '-', p.p99Ms ?? '-', p.clientCores ?? '-', p.serverCores?.toFixed(2) ?? '-', p.errors]);
-  lines.push(`client pinned to CPU ${b.cpus ?? '(not pinned)'}:`, t.toString(), `ceiling: ${b.ceilingHeld === null ? 'no rate held' : `${b.ceilingHeld} new connections per second held`}; ${b.dir}/result.json`);
+  for (const p of b.points)
+    t.push([
+      p.rate,
+      p.held ? 'yes' : 'NO',
+      p.achievedRate ?? '-',
+      p.p50Ms ?? '-',
+      p.p99Ms ?? '-',
+      p.clientCores ?? '-',
+      p.serverCores?.toFixed(2) ?? '-',
+      p.errors,
+    ]);
+  lines.push(
+    `client pinned to CPU ${b.cpus ?? '(not pinned)'}:`,
+    t.toString(),
+    `ceiling: ${b.ceilingHeld === null ? 'no rate held' : `${b.ceilingHeld} new connections per second held`}; ${b.dir}/result.json`,
+  );
   return lines.join('\n');
 }
 
 /** bench-proxy: each proxy mode at two Service counts; the latency ratios between them. */
-async function benchProxy(o: { modes: string; services: string; seconds: string; repetitions: string; rate: string; datapath: string; json?: boolean }): Promise<void> {
+async function benchProxy(o: {
+  modes: string;
+  services: string;
+  seconds: string;
+  repetitions: string;
+  rate: string;
+  datapath: string;
+  json?: boolean;
+}): Promise<void> {
   const f = flags('bench-proxy');
   const modes = f.names('--modes', o.modes, BENCH_PROXY_MODES);
   const counts = f.ints('--services', o.services, 1, 30_000, 2);
@@ -236,7 +276,11 @@ async function benchProxy(o: { modes: string; services: string; seconds: string;
     })),
   );
   const outcomes = await runStacks(specs, { json: o.json, quiet: !!o.json, resultsRoot: RESULTS() });
-  const rows = proxyRatios(outcomes.map((x) => x.result), counts[0]!, counts[1]!);
+  const rows = proxyRatios(
+    outcomes.map((x) => x.result),
+    counts[0]!,
+    counts[1]!,
+  );
   benchOutput(specs, outcomes, { ratios: rows, skipped }, () => renderProxyRatios(rows, counts[0]!, counts[1]!), skipped, o.json);
 }
 
@@ -263,7 +307,15 @@ async function benchProxyLoad(o: { services: string; backends: string; modes: st
   if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   else {
     const t = plainTable(['mode', 'Services', 'backends each', 'rules loaded', 'seconds', 'status']);
-    for (const r of results) t.push([`${r.mode}${r.noflush ? ' --noflush' : ''}`, r.services, r.backendsPerService, r.rulesLoaded, r.seconds.toFixed(2), r.status + (r.error ? `: ${r.error}` : '')]);
+    for (const r of results)
+      t.push([
+        `${r.mode}${r.noflush ? ' --noflush' : ''}`,
+        r.services,
+        r.backendsPerService,
+        r.rulesLoaded,
+        r.seconds.toFixed(2),
+        r.status + (r.error ? `: ${r.error}` : ''),
+      ]);
     process.stdout.write(`${t.toString()}\n`);
   }
 }

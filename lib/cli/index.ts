@@ -1,7 +1,7 @@
 // The `netlab` command: the program, its verbs (one file per group) and the top-level error
 // handling. A refusal netlab knows (a bad flag, a bad stack file, a missing prerequisite, a failed
 // teardown, …) ends it with exit 2 and one `netlab: <message>` line; anything else with its stack.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { PreflightError } from '../local/run.ts';
 import { LockError, TeardownError } from '../local/state.ts';
 import { PrereqError } from '../aws/sweep.ts';
@@ -35,7 +35,10 @@ function fail(e: unknown): never {
 export function netlabProgram(): Command {
   const program = new Command('netlab')
     .description('Kubernetes networking experiments: datapaths and proxy modes, measured on network namespaces (local) or EC2 (aws)')
-    .showHelpAfterError();
+    // Commander's own refusals (an unknown flag or verb, a missing argument) end as every other
+    // usage error does: one line, exit 2 (see main).
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
   labCommands(program);
   sweepCommands(program);
   benchCommands(program);
@@ -53,6 +56,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await netlabProgram().parseAsync(argv);
   } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) process.exit(0); // --help, --version
+      process.stderr.write(`netlab: ${e.message.replace(/^error: /, '')} (netlab --help lists the verbs, netlab <verb> --help their flags)\n`);
+      process.exit(2);
+    }
     fail(e);
   }
 }

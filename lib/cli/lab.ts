@@ -69,7 +69,10 @@ async function up(refs: string[], o: { keep?: boolean; json?: boolean; results: 
 /** down: every named stack (or, with --all, every one here) is tried; one that cannot be removed is reported, and the others still go. */
 async function down(stacks: string[], o: { all?: boolean }): Promise<void> {
   const bad = stacks.filter((s) => !isStackName(s));
-  if (bad.length) throw new UsageError(`down: ${bad.map((s) => `stack name ${JSON.stringify(s).slice(0, 90)}: ${STACK_NAME_RULE} (down takes stack names, never paths); nothing was changed`).join('\n  ')}`);
+  if (bad.length)
+    throw new UsageError(
+      `down: ${bad.map((s) => `stack name ${JSON.stringify(s).slice(0, 90)}: ${STACK_NAME_RULE} (down takes stack names, never paths); nothing was changed`).join('\n  ')}`,
+    );
   if (o.all && stacks.length) throw new UsageError('down: name stacks or use --all, not both; nothing was changed');
   if (!o.all && !stacks.length) throw new UsageError('down: name a stack, or use --all; nothing was changed');
   const names = o.all ? await stacksPresent() : stacks;
@@ -102,5 +105,7 @@ function plan(ref: string, o: { full?: boolean }): void {
     process.stdout.write(renderAwsPlan(awsPlan(spec)) + (o.full ? renderAwsScripts(spec) : ''));
     return;
   }
-  process.stdout.write(renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }));
+  process.stdout.write(
+    renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }),
+  );
 }

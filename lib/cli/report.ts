@@ -38,7 +38,9 @@ async function report(paths: string[], o: { out?: string; results: string; basel
   else f.dir('--results', o.results);
   const { files, missing } = findResults(paths.length ? paths : [o.results], o.results);
   if (missing.length)
-    throw new UsageError(`report: ${missing.map((m) => JSON.stringify(m)).join(', ')}: no such file or directory, nor a stack with results under ${o.results}; expected run directories, result trees, result.json files or stack names`);
+    throw new UsageError(
+      `report: ${missing.map((m) => JSON.stringify(m)).join(', ')}: no such file or directory, nor a stack with results under ${o.results}; expected run directories, result trees, result.json files or stack names`,
+    );
   let r: Awaited<ReturnType<typeof writeReport>>;
   try {
     r = await writeReport(files, o.out ?? join(o.results, 'report'), o.baseline ? { baseline: o.baseline } : {});

@@ -26,10 +26,17 @@ export async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolea
   }
   const outside = (o.refs ?? []).map((r) => locateStack(r)).filter((l) => resolve(l.path) !== join(STACKS_DIR, `Pulumi.${l.name}.yaml`));
   if (outside.length)
-    throw new UsageError(`the Pulumi engine reads a stack's config from ${STACKS_DIR}/Pulumi.<stack>.yaml (Pulumi.yaml's stackConfigDir): ${outside.map((l) => l.path).join(', ')} is elsewhere; copy it there (or give its stack name)`);
+    throw new UsageError(
+      `the Pulumi engine reads a stack's config from ${STACKS_DIR}/Pulumi.<stack>.yaml (Pulumi.yaml's stackConfigDir): ${outside.map((l) => l.path).join(', ')} is elsewhere; copy it there (or give its stack name)`,
+    );
   const { signal, dispose } = interruptible();
   try {
-    const rows = await sweep(specs, { projectDir: PROJECT_DIR, signal, keep: o.keep, log: (stack, line) => process.stderr.write(`${clock()} ${stack}: ${line}\n`) });
+    const rows = await sweep(specs, {
+      projectDir: PROJECT_DIR,
+      signal,
+      keep: o.keep,
+      log: (stack, line) => process.stderr.write(`${clock()} ${stack}: ${line}\n`),
+    });
     if (o.json) process.stdout.write(JSON.stringify({ runs: rows }, null, 2) + '\n');
     else process.stdout.write(renderSweepTable(rows) + '\n');
     return rows;
@@ -39,7 +46,8 @@ export async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolea
 }
 
 /** Whether a sweep did all it was asked: every stack ran ok and was destroyed (or kept with --keep). */
-export const sweepOk = (specs: Spec[], rows: SweepRow[], keep?: boolean) => rows.length === specs.length && rows.every((r) => r.status === 'ok' && (r.destroyed || keep));
+export const sweepOk = (specs: Spec[], rows: SweepRow[], keep?: boolean) =>
+  rows.length === specs.length && rows.every((r) => r.status === 'ok' && (r.destroyed || keep));
 
 export interface RunManyOptions {
   keep?: boolean;
@@ -65,7 +73,13 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
   const report = await reportOf(outcomes, o.resultsRoot);
   const rows = summarize(outcomes.map((x): RunResult => x.result));
   if (o.json) {
-    process.stdout.write(JSON.stringify({ runs: outcomes.map((x) => ({ stack: x.result.stack, status: x.result.status, dir: x.dir, error: x.result.error })), rows, report }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        { runs: outcomes.map((x) => ({ stack: x.result.stack, status: x.result.status, dir: x.dir, error: x.result.error })), rows, report },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     process.stdout.write(`\n${renderTable(rows)}\n`);
     for (const x of outcomes) {
@@ -83,7 +97,12 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
 async function reportOf(outcomes: UpOutcome[], resultsRoot?: string): Promise<string | null> {
   if (!outcomes.length) return null;
   try {
-    return (await writeReport(outcomes.map((x) => join(x.dir, 'result.json')), join(resultsRoot ?? join(PROJECT_DIR, 'results'), 'report'))).html;
+    return (
+      await writeReport(
+        outcomes.map((x) => join(x.dir, 'result.json')),
+        join(resultsRoot ?? join(PROJECT_DIR, 'results'), 'report'),
+      )
+    ).html;
   } catch (e) {
     process.stderr.write(`netlab: the report could not be written: ${(e as Error).message}\n`);
     return null;

@@ -32,7 +32,7 @@ export function toolCommands(program: Command): void {
     .option('--rate <n>', 'requests per second', '1000')
     .option('--duration <s>', 'seconds', '10')
     .option('--requests-per-connection <n>', '1 = a new connection per request', '1')
-    .option('--hosts <n>', 'spread connections over this many consecutive addresses from the URL\'s', '1')
+    .option('--hosts <n>', "spread connections over this many consecutive addresses from the URL's", '1')
     .option('--max-connections <n>', 'open connections allowed at once', '1000')
     .option('--timeout <ms>', 'per-request time limit', '5000')
     .option('--expect-body <n>', 'count a response whose body has any other size as an error')
@@ -42,8 +42,8 @@ export function toolCommands(program: Command): void {
   program
     .command('tuning-plan')
     .description("print a host's tuning (IRQ/RPS/XPS/RFS, sysctls, tuned, NOTRACK, pinning) derived from its CPU topology; changes nothing")
-    .option('--lscpu <file>', 'saved `lscpu -p` output (default: this machine\'s)')
-    .option('--kernel <release>', 'kernel release of that host (default: this machine\'s)')
+    .option('--lscpu <file>', "saved `lscpu -p` output (default: this machine's)")
+    .option('--kernel <release>', "kernel release of that host (default: this machine's)")
     .option('--profile <name>', 'tuning profile: study (seed 001) or none', 'study')
     .option('--nic <name>', 'network interface', 'eth0')
     .option('--rx-queues <n>', 'RX queues', '2')
@@ -62,17 +62,25 @@ async function doctor(o: { json?: boolean }): Promise<void> {
   const stacks = listStackNames().map((name) => {
     try {
       const spec = loadStack(name);
-      const problems = isAwsSpec(spec) ? (awsMissing.length ? [`aws target: missing ${awsMissing.join(', ')} (see the aws table)`] : []) : missing(spec, features, env.tools, env.kernel);
+      const problems = isAwsSpec(spec)
+        ? awsMissing.length
+          ? [`aws target: missing ${awsMissing.join(', ')} (see the aws table)`]
+          : []
+        : missing(spec, features, env.tools, env.kernel);
       return { name, runnable: problems.length === 0, problems };
     } catch (e) {
       return { name, runnable: false, problems: [(e as Error).message] };
     }
   });
   if (o.json) {
-    process.stdout.write(JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, pulumi: pulumiTools, aws, stacks }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, pulumi: pulumiTools, aws, stacks }, null, 2) + '\n',
+    );
     return;
   }
-  process.stdout.write(`kernel ${env.kernel}, ${env.cpus} × ${env.cpuModel}, ${env.os}; running as ${process.getuid?.() === 0 ? 'root' : 'non-root (the local target needs root)'}\n\n`);
+  process.stdout.write(
+    `kernel ${env.kernel}, ${env.cpus} × ${env.cpuModel}, ${env.os}; running as ${process.getuid?.() === 0 ? 'root' : 'non-root (the local target needs root)'}\n\n`,
+  );
   const ft = plainTable(['kernel feature', 'state', 'detail']);
   for (const f of FEATURES) ft.push([f, features[f].ok ? 'ok' : 'MISSING', features[f].detail]);
   const tt = plainTable(['tool', 'version']);
@@ -165,6 +173,8 @@ async function tuningPlan(o: TuningPlanOptions): Promise<void> {
   process.stdout.write(renderTuning(steps));
   if (tuning.pinning && !o.onlyNic) {
     const p = placement(topology, false);
-    process.stdout.write(`# pinning: nginx worker_cpu_affinity ${workerCpuAffinity(p.server, p.server.length)} (${p.server.length} workers); load tool: taskset -c ${formatCpuList(p.client)} with ${p.client.length} threads\n`);
+    process.stdout.write(
+      `# pinning: nginx worker_cpu_affinity ${workerCpuAffinity(p.server, p.server.length)} (${p.server.length} workers); load tool: taskset -c ${formatCpuList(p.client)} with ${p.client.length} threads\n`,
+    );
   }
 }

@@ -11,10 +11,15 @@ export class UsageError extends Error {
 }
 
 /** Comma-separated items, trimmed, empty ones dropped. */
-export const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+export const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /** A host name of RFC 1123 labels; not a malformed address such as 999.1.1.1. */
-export const isHostName = (s: string) => /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(s) && !/^[\d.]+$/.test(s);
+export const isHostName = (s: string) =>
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(s) && !/^[\d.]+$/.test(s);
 
 /** `http://<IPv4 address or host name>[:port]/<path>` → where rps connects; null for anything else. */
 export function httpTarget(url: string): { host: string; port: number; path: string } | null {
@@ -59,7 +64,8 @@ function unwritableDir(value: string): string | null {
  * runs) naming the verb, the flag, its value and what is allowed.
  */
 export function flags(verb: string) {
-  const refuse = (flag: string, value: string, expected: string, why?: string) => new UsageError(`${verb}: ${flag} ${JSON.stringify(value)}: ${why ? `${why}; ` : ''}expected ${expected}`);
+  const refuse = (flag: string, value: string, expected: string, why?: string) =>
+    new UsageError(`${verb}: ${flag} ${JSON.stringify(value)}: ${why ? `${why}; ` : ''}expected ${expected}`);
   return {
     refuse,
     int(flag: string, value: string, min: number, max: number): number {

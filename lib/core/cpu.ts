@@ -51,7 +51,10 @@ export function sampleCpu(cgroups: string[]): CpuSample {
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Cores used between two samples: ticks / USER_HZ / elapsed seconds. */
-export function cpuBetween(a: CpuSample, b: CpuSample): { seconds: number; cores: number; user: number; system: number; softirq: number; irq: number; cgroupCores: (number | null)[] } {
+export function cpuBetween(
+  a: CpuSample,
+  b: CpuSample,
+): { seconds: number; cores: number; user: number; system: number; softirq: number; irq: number; cgroupCores: (number | null)[] } {
   const seconds = (b.stat.at - a.stat.at) / 1000;
   const d = (k: keyof StatSample) => (b.stat[k] - a.stat[k]) / USER_HZ / seconds;
   const user = d('user') + d('nice');

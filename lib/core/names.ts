@@ -34,7 +34,8 @@ export function inside(dir: string, file: string): string {
   const base = resolve(dir);
   const p = resolve(base, file);
   const rel = relative(base, p);
-  if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) throw new Error(`refusing path ${JSON.stringify(p)}: not a file directly inside ${base}`);
+  if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/'))
+    throw new Error(`refusing path ${JSON.stringify(p)}: not a file directly inside ${base}`);
   return p;
 }
 

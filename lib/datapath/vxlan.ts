@@ -25,7 +25,30 @@ export const vxlan: DatapathBackend = {
       const peer = peerOf(b, h.role);
       const vtepIp = intToIp(h.podSubnetBase);
       const peerVtep = intToIp(peer.podSubnetBase);
-      b.add(h.role, ipn(h.netns, 'link', 'add', 'flannel.1', 'address', h.vtepMac, 'mtu', String(podMtu), 'type', 'vxlan', 'id', '1', 'local', h.underlayIp, 'dev', 'eth0', 'dstport', '8472', 'nolearning'));
+      b.add(
+        h.role,
+        ipn(
+          h.netns,
+          'link',
+          'add',
+          'flannel.1',
+          'address',
+          h.vtepMac,
+          'mtu',
+          String(podMtu),
+          'type',
+          'vxlan',
+          'id',
+          '1',
+          'local',
+          h.underlayIp,
+          'dev',
+          'eth0',
+          'dstport',
+          '8472',
+          'nolearning',
+        ),
+      );
       b.add(h.role, ipn(h.netns, 'addr', 'add', `${vtepIp}/32`, 'dev', 'flannel.1'));
       b.add(h.role, ipn(h.netns, 'link', 'set', 'flannel.1', 'up'));
       b.add(h.role, ipn(h.netns, 'neigh', 'add', peerVtep, 'lladdr', peer.vtepMac, 'dev', 'flannel.1', 'nud', 'permanent'));

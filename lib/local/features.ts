@@ -39,7 +39,11 @@ export async function toolVersion(name: string): Promise<string | null> {
   if (!t) throw new Error(`unknown tool ${name}`);
   try {
     const r = await run(t.argv, { check: false, timeoutMs: 5000 });
-    const text = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
+    const text =
+      `${r.stdout}\n${r.stderr}`
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.length > 0) ?? '';
     return text || (r.code === 0 ? 'present' : null);
   } catch {
     return null;
@@ -97,9 +101,13 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
       const ipvsadm = await tryCmd(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln']);
       const procIpvs = existsSync('/proc/net/ip_vs');
       const cfg = kernelConfig('CONFIG_IP_VS');
-      res.ipvs = procIpvs || ipvsadm.ok
-        ? { ok: true, detail: 'works' }
-        : { ok: false, detail: `no /proc/net/ip_vs${cfg ? `; kernel config CONFIG_IP_VS ${cfg}` : ''}${/exec of|No such file/.test(ipvsadm.detail) ? '; ipvsadm not installed' : `; ipvsadm: ${ipvsadm.detail}`}` };
+      res.ipvs =
+        procIpvs || ipvsadm.ok
+          ? { ok: true, detail: 'works' }
+          : {
+              ok: false,
+              detail: `no /proc/net/ip_vs${cfg ? `; kernel config CONFIG_IP_VS ${cfg}` : ''}${/exec of|No such file/.test(ipvsadm.detail) ? '; ipvsadm not installed' : `; ipvsadm: ${ipvsadm.detail}`}`,
+            };
     } else {
       for (const f of FEATURES) if (f !== 'netns') res[f] = { ok: false, detail: 'cannot create a network namespace' };
     }
@@ -107,9 +115,10 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
     if (res.netns.ok) await run(['ip', 'netns', 'del', ns], { check: false });
   }
   const bpfCfg = kernelConfig('CONFIG_BPF_SYSCALL');
-  res.bpf = existsSync('/proc/sys/kernel/bpf_stats_enabled') || bpfCfg === 'y'
-    ? { ok: true, detail: 'bpf() syscall present' }
-    : { ok: false, detail: `no bpf() syscall${bpfCfg ? ` (CONFIG_BPF_SYSCALL ${bpfCfg})` : ''}` };
+  res.bpf =
+    existsSync('/proc/sys/kernel/bpf_stats_enabled') || bpfCfg === 'y'
+      ? { ok: true, detail: 'bpf() syscall present' }
+      : { ok: false, detail: `no bpf() syscall${bpfCfg ? ` (CONFIG_BPF_SYSCALL ${bpfCfg})` : ''}` };
   const mounts = existsSync('/proc/mounts') ? readFileSync('/proc/mounts', 'utf8') : '';
   const cg2 = mounts.split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
   res.cgroup2 = cg2 ? { ok: true, detail: `mounted at ${cg2.split(' ')[1]}` } : { ok: false, detail: 'no cgroup2 mount' };
@@ -136,17 +145,12 @@ export function requirements(spec: Spec): { features: Feature[]; neededBy: Parti
 }
 
 /** Why a spec cannot run here (empty when it can). */
-export function missing(
-  spec: Spec,
-  features: Record<Feature, FeatureState>,
-  tools: Record<string, string | null>,
-  kernel: string,
-): string[] {
+export function missing(spec: Spec, features: Record<Feature, FeatureState>, tools: Record<string, string | null>, kernel: string): string[] {
   const req = requirements(spec);
   const out: string[] = [];
   for (const f of req.features)
-    if (!features[f]?.ok) out.push(`${req.neededBy[f]} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
-  for (const t of req.tools)
-    if (!tools[t]) out.push(`needs the tool "${t}" (Debian package ${TOOLS[t]?.pkg ?? t}); run: npm run deps`);
+    if (!features[f]?.ok)
+      out.push(`${req.neededBy[f]} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
+  for (const t of req.tools) if (!tools[t]) out.push(`needs the tool "${t}" (Debian package ${TOOLS[t]?.pkg ?? t}); run: npm run deps`);
   return out;
 }

@@ -1,6 +1,6 @@
 // spec → plan: every command `netlab up` runs, per host, in order, plus the files it writes and
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
-import { type Datapath, type ProxyMode, type Spec } from '../spec/schema.ts';
+import type { Datapath, ProxyMode, Spec } from '../spec/schema.ts';
 import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from '../tuning/plan.ts';
 import { untuned, type Tuning } from '../tuning/profile.ts';
 import { formatCpuList, type Topology } from '../tuning/topology.ts';
@@ -22,10 +22,7 @@ import { gridPoints, type GridPoint, type Tool } from '../workload/points.ts';
 
 /** A command run as is (no shell), or a teardown action: stop every process in a namespace, or
  * kill everything in a cgroup tree and remove it (which also frees BPF programs attached to it). */
-export type Step =
-  | { host: string; argv: string[] }
-  | { host: string; killNetns: string }
-  | { host: string; removeCgroup: string };
+export type Step = { host: string; argv: string[] } | { host: string; killNetns: string } | { host: string; removeCgroup: string };
 
 export interface PlanFile {
   path: string;
@@ -148,7 +145,6 @@ export interface PlanOptions {
 
 const taskset = (cpus: number[]) => ['taskset', '-c', formatCpuList(cpus)];
 
-
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (spec.target !== 'local') throw new Error(`buildPlan plans the embedded lab; stack ${spec.name} has target ${spec.target} (see lib/aws/plan.ts)`);
   const prefix = nsPrefix(spec.name);
@@ -250,7 +246,9 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       iptables: 'iptables-legacy',
       traffic: { tcpPorts: [80], udpPorts: [...datapath.udpPorts] },
     });
-    const probe = place ? inCgroup(`${cgBase}/client`, inNs(endpoint.client.netns, ...taskset(place.client), 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status')) : null;
+    const probe = place
+      ? inCgroup(`${cgBase}/client`, inNs(endpoint.client.netns, ...taskset(place.client), 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status'))
+      : null;
     tuning = { spec: spec.tuning, steps, placement: place, probe };
   }
 
@@ -261,13 +259,26 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const wwwDir = `${opts.runDir}/www`;
   const bodies = responseFiles(spec.server.responseBytes);
   const files: PlanFile[] = [
-    { path: `${nginxDir}/nginx.conf`, content: nginxConf({ spec, listen: spec.proxy ? String(port) : `${srv.ip}:${port}`, dir: nginxDir, wwwDir, accessLog: spec.workload.tool === 'conn-reuse', ...(tuning?.placement ? { cpuAffinity: workerCpuAffinity(tuning.placement.server, spec.server.workers) } : {}) }) },
+    {
+      path: `${nginxDir}/nginx.conf`,
+      content: nginxConf({
+        spec,
+        listen: spec.proxy ? String(port) : `${srv.ip}:${port}`,
+        dir: nginxDir,
+        wwwDir,
+        accessLog: spec.workload.tool === 'conn-reuse',
+        ...(tuning?.placement ? { cpuAffinity: workerCpuAffinity(tuning.placement.server, spec.server.workers) } : {}),
+      }),
+    },
     ...bodies.map((b) => ({ path: `${wwwDir}/${b.responseBytes}`, fill: b.bodyBytes })),
   ];
   if (spec.workload.tool === 'wrk') files.push({ path: `${opts.runDir}/wrk-report.lua`, content: WRK_REPORT_LUA });
   for (const cg of cgroups) add(cg.endsWith('/server') ? 'server' : 'client', ['mkdir', cg]);
   const start: Step[] = [
-    { host: 'server', argv: inCgroup(`${cgBase}/server`, inNs(srv.netns, 'nginx', '-p', nginxDir, '-c', `${nginxDir}/nginx.conf`, '-e', `${nginxDir}/error.log`)) },
+    {
+      host: 'server',
+      argv: inCgroup(`${cgBase}/server`, inNs(srv.netns, 'nginx', '-p', nginxDir, '-c', `${nginxDir}/nginx.conf`, '-e', `${nginxDir}/error.log`)),
+    },
   ];
   const urls = spec.server.responseBytes.map((n) => ({ responseBytes: n, url: `http://${srv.ip}:${port}/${n}` }));
 
@@ -291,9 +302,14 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     start,
     teardown,
     checks: {
-      http: (url) => inCgroup(`${cgBase}/client`, inNs(endpoint.client.netns, 'curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{size_header} %{size_download}', url)),
+      http: (url) =>
+        inCgroup(
+          `${cgBase}/client`,
+          inNs(endpoint.client.netns, 'curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{size_header} %{size_download}', url),
+        ),
       // 20 B IPv4 header + 8 B ICMP header around the payload.
-      ping: (packetBytes) => inNs(endpoint.client.netns, 'ping', '-n', '-q', '-c', '1', '-W', '2', '-M', 'do', '-s', String(packetBytes - 28), endpoint.server.ip),
+      ping: (packetBytes) =>
+        inNs(endpoint.client.netns, 'ping', '-n', '-q', '-c', '1', '-W', '2', '-M', 'do', '-s', String(packetBytes - 28), endpoint.server.ip),
     },
     client: { ...endpoint.client, cgroup: `${cgBase}/client` },
     server: { ...srv, port, urls, cgroup: `${cgBase}/server` },
@@ -306,7 +322,14 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   };
 }
 
-function clientFloor(spec: Spec, cgroup: string, netns: string, u: { responseBytes: number; url: string }, opts: PlanOptions, cpus: number[] | null): ClientFloor | null {
+function clientFloor(
+  spec: Spec,
+  cgroup: string,
+  netns: string,
+  u: { responseBytes: number; url: string },
+  opts: PlanOptions,
+  cpus: number[] | null,
+): ClientFloor | null {
   const w = spec.workload;
   if (w.tool !== 'rps' && w.tool !== 'conn-reuse') return null;
   const rate = w.tool === 'rps' ? w.rate[0]! : w.rate;
@@ -318,7 +341,24 @@ function clientFloor(spec: Spec, cgroup: string, netns: string, u: { responseByt
     url: u.url,
     ab: load(['ab', '-q', '-r', '-n', String(n), '-c', '1', '-s', String(w.timeoutSeconds), '-e', `${opts.rawDir}/${abCsv}`, u.url]),
     abCsv,
-    rps: load([...(opts.rpsClient ?? ['netlab-rps']), u.url, '--rate', String(rate), '--duration', String(CLIENT_FLOOR_SECONDS), '--requests-per-connection', '1', '--hosts', '1', '--max-connections', '1000', '--timeout', String(w.timeoutSeconds * 1000), '--expect-body', String(bodyFor(u.responseBytes))]),
+    rps: load([
+      ...(opts.rpsClient ?? ['netlab-rps']),
+      u.url,
+      '--rate',
+      String(rate),
+      '--duration',
+      String(CLIENT_FLOOR_SECONDS),
+      '--requests-per-connection',
+      '1',
+      '--hosts',
+      '1',
+      '--max-connections',
+      '1000',
+      '--timeout',
+      String(w.timeoutSeconds * 1000),
+      '--expect-body',
+      String(bodyFor(u.responseBytes)),
+    ]),
     timeoutSeconds: CLIENT_FLOOR_SECONDS + w.timeoutSeconds + 60,
   };
 }
@@ -326,7 +366,14 @@ function clientFloor(spec: Spec, cgroup: string, netns: string, u: { responseByt
 type Url = { responseBytes: number; url: string; hosts: number };
 
 /** The grid's points (lib/workload/points.ts) with the commands that measure them in the lab. */
-function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: Plan['server']['urls'], proxy: PlanProxy | null, opts: PlanOptions, cpus: number[] | null): Point[] {
+function buildPoints(
+  spec: Spec,
+  client: Endpoint & { cgroup: string },
+  direct: Plan['server']['urls'],
+  proxy: PlanProxy | null,
+  opts: PlanOptions,
+  cpus: number[] | null,
+): Point[] {
   const w = spec.workload;
   if (w.tool === 'tcpkali') throw new Error('tcpkali runs on target aws only'); // refused at validation
   const pin = cpus ? taskset(cpus) : [];
@@ -336,17 +383,42 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
   const urlsAt = new Map<number | undefined, Map<number, Url>>();
   const urlFor = (services: number | undefined, bytes: number): Url => {
     let m = urlsAt.get(services);
-    if (!m) urlsAt.set(services, (m = new Map((services !== undefined && proxy ? proxy.urls(services) : direct.map((u) => ({ ...u, hosts: 1 }))).map((u) => [u.responseBytes, u]))));
+    if (!m)
+      urlsAt.set(
+        services,
+        (m = new Map((services !== undefined && proxy ? proxy.urls(services) : direct.map((u) => ({ ...u, hosts: 1 }))).map((u) => [u.responseBytes, u]))),
+      );
     return m.get(bytes)!;
   };
   return gridPoints(spec).map((g): Point => {
     const { id, params: pa } = g;
     const { responseBytes, url, hosts } = urlFor(pa.services, pa.responseBytes);
     const point = (own: Partial<Point> & { argv: string[] }): Point => {
-      const before = [...(pa.connReuseMode !== undefined ? [inNs(proxy!.hostNs, 'sysctl', '-qw', `net.ipv4.vs.conn_reuse_mode=${pa.connReuseMode}`)] : []), ...(own.before ?? [])];
+      const before = [
+        ...(pa.connReuseMode !== undefined ? [inNs(proxy!.hostNs, 'sysctl', '-qw', `net.ipv4.vs.conn_reuse_mode=${pa.connReuseMode}`)] : []),
+        ...(own.before ?? []),
+      ];
       return { ...g, ...own, ...(before.length ? { before } : {}) };
     };
-    const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) => load([...rpsClient, url, '--rate', String(rate), '--duration', String(seconds), '--requests-per-connection', String(perConn), '--hosts', String(hosts), '--max-connections', String(maxConn), '--timeout', String(timeoutS * 1000), '--expect-body', String(bodyFor(responseBytes))]);
+    const rpsArgv = (rate: number, perConn: number, seconds: number, maxConn: number, timeoutS: number) =>
+      load([
+        ...rpsClient,
+        url,
+        '--rate',
+        String(rate),
+        '--duration',
+        String(seconds),
+        '--requests-per-connection',
+        String(perConn),
+        '--hosts',
+        String(hosts),
+        '--max-connections',
+        String(maxConn),
+        '--timeout',
+        String(timeoutS * 1000),
+        '--expect-body',
+        String(bodyFor(responseBytes)),
+      ]);
     if (w.tool === 'conn-reuse') {
       const fleet = proxy!.fleet(pa.services!);
       const svc = fleet[spec.proxy!.target === 'fixed' ? 0 : fleet.length - 1]!;
@@ -372,7 +444,17 @@ function buildPoints(spec: Spec, client: Endpoint & { cgroup: string }, direct: 
     }
     if (w.tool === 'wrk') {
       const wrk = (secs: number, script: boolean) => {
-        const a = ['wrk', '--threads', String(w.threads), '--connections', String(pa.connections!), '--duration', `${secs}s`, '--timeout', `${w.timeoutSeconds}s`];
+        const a = [
+          'wrk',
+          '--threads',
+          String(w.threads),
+          '--connections',
+          String(pa.connections!),
+          '--duration',
+          `${secs}s`,
+          '--timeout',
+          `${w.timeoutSeconds}s`,
+        ];
         if (script) a.push('--latency', '--script', `${opts.runDir}/wrk-report.lua`);
         if (!keepalive) a.push('--header', 'Connection: close');
         a.push(url);
@@ -416,7 +498,9 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
   const full = !!o.full;
   const out: string[] = [];
   out.push(`# netlab plan for stack ${plan.stack} (datapath ${plan.datapath}${plan.proxy ? `, proxy ${plan.proxy.mode}` : ''})`);
-  out.push(`# client endpoint ${plan.client.ip} in ${plan.client.netns}; server endpoint ${plan.server.ip}:${plan.server.port} in ${plan.server.netns}; path MTU ${plan.pathMtu}`);
+  out.push(
+    `# client endpoint ${plan.client.ip} in ${plan.client.netns}; server endpoint ${plan.server.ip}:${plan.server.port} in ${plan.server.netns}; path MTU ${plan.pathMtu}`,
+  );
   out.push(`# client load runs in cgroup ${plan.client.cgroup}, nginx in ${plan.server.cgroup}`);
   for (const host of ['client', 'server']) {
     out.push('', `## host ${host}: set-up`);
@@ -427,7 +511,10 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
     const t = plan.tuning;
     out.push('', `## host tuning (profile ${t.spec.profile}; machine-wide values are saved first and put back at teardown)`);
     for (const st of t.steps) out.push(tuningStepText(st));
-    if (t.placement) out.push(`# pinning: load tool on CPUs ${formatCpuList(t.placement.client)} (taskset), nginx workers on ${formatCpuList(t.placement.server)} (worker_cpu_affinity)`);
+    if (t.placement)
+      out.push(
+        `# pinning: load tool on CPUs ${formatCpuList(t.placement.client)} (taskset), nginx workers on ${formatCpuList(t.placement.server)} (worker_cpu_affinity)`,
+      );
   }
   out.push('', '## files');
   for (const f of plan.files) {
@@ -444,16 +531,28 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
     for (const n of px.counts) {
       const prog = px.program(n);
       const sz = prog.size;
-      out.push('', `## host client: program ${n} Services × ${prog.fleet[0]?.endpoints.length ?? 0} backends (timed: programming time; ${sz.rules} rules, ${sz.chains} chains, ${sz.mapElements} map elements)`);
+      out.push(
+        '',
+        `## host client: program ${n} Services × ${prog.fleet[0]?.endpoints.length ?? 0} backends (timed: programming time; ${sz.rules} rules, ${sz.chains} chains, ${sz.mapElements} map elements)`,
+      );
       for (const f of prog.files) fileText(out, f.path, f.content, full);
       for (const a of prog.steps) out.push(a.map(shq).join(' '));
-      if (prog.zeroCounters) out.push(`# before each point: ${prog.zeroCounters.map(shq).join(' ')}`, `# after each point (rules walked): ${prog.saveCounters!.map(shq).join(' ')}`);
-      out.push(`# client calls: ${px.urls(n).map((u) => `${u.url}${u.hosts > 1 ? ` (connections spread over ${u.hosts} consecutive addresses)` : ''}`).join(', ')}`);
+      if (prog.zeroCounters)
+        out.push(`# before each point: ${prog.zeroCounters.map(shq).join(' ')}`, `# after each point (rules walked): ${prog.saveCounters!.map(shq).join(' ')}`);
+      out.push(
+        `# client calls: ${px
+          .urls(n)
+          .map((u) => `${u.url}${u.hosts > 1 ? ` (connections spread over ${u.hosts} consecutive addresses)` : ''}`)
+          .join(', ')}`,
+      );
     }
   }
   const cf = plan.clientFloor;
   if (cf) {
-    out.push('', `## host client: the load client's floor (once, before the proxy is programmed: ab -c 1, then the client at ${cf.rate} req/s, straight to the server)`);
+    out.push(
+      '',
+      `## host client: the load client's floor (once, before the proxy is programmed: ab -c 1, then the client at ${cf.rate} req/s, straight to the server)`,
+    );
     out.push(`${cf.ab.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-ab.txt`)}`);
     out.push(`${cf.rps.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-rps.txt`)}`);
   }

@@ -30,7 +30,14 @@ export interface LoadResult {
  * Load one fleet into a fresh scratch namespace and time it. `noflush` (iptables modes only) loads
  * with `--noflush`, as kube-proxy itself does, instead of replacing the nat table as the lab does.
  */
-export async function timeProxyLoad(o: { mode: LoadMode; services: number; backendsPerService: number; timeoutSeconds: number; batchSize?: number; noflush?: boolean }): Promise<LoadResult> {
+export async function timeProxyLoad(o: {
+  mode: LoadMode;
+  services: number;
+  backendsPerService: number;
+  timeoutSeconds: number;
+  batchSize?: number;
+  noflush?: boolean;
+}): Promise<LoadResult> {
   const fleet = buildFleet({ count: o.services, backendsPerService: o.backendsPerService, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
   const ns = scratchNs('load');
   const dir = mkdtempSync(join(tmpdir(), 'netlab-load-'));

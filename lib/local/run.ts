@@ -34,7 +34,13 @@ export class PreflightError extends Error {
   }
 }
 
-export type Progress = (event: { stack: string; phase: 'preflight' | 'setup' | 'load' | 'teardown' | 'done'; text: string; index?: number; total?: number }) => void;
+export type Progress = (event: {
+  stack: string;
+  phase: 'preflight' | 'setup' | 'load' | 'teardown' | 'done';
+  text: string;
+  index?: number;
+  total?: number;
+}) => void;
 
 export interface UpOptions {
   keep?: boolean;
@@ -73,7 +79,10 @@ export async function environment(): Promise<Environment> {
 }
 
 export function newRunId(now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
 /** Plan options for this machine: its cgroup v2 mount, the load client built from this checkout, clang's includes, CPU topology and kernel. */
@@ -139,14 +148,18 @@ async function checks(plan: Plan, signal?: AbortSignal): Promise<Check[]> {
 }
 
 /** A tool's output as it was: stdout, then its stderr under a marker. */
-const saveRaw = (plan: Plan, name: string, r: ExecResult) => writeFileSync(join(plan.rawDir, name), r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''));
+const saveRaw = (plan: Plan, name: string, r: ExecResult) =>
+  writeFileSync(join(plan.rawDir, name), r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''));
 
 /** A point is valid when requests completed and at most MAX_ERROR_SHARE of the attempts failed. */
 export function judge(m: Measured): { status: PointResult['status']; reason?: string } {
   if (m.requests === 0) return { status: 'invalid', reason: `no request completed (${m.attempts} attempted, ${m.errors} socket errors)` };
   const bad = m.errors + m.non2xx;
   if (bad / m.attempts > MAX_ERROR_SHARE)
-    return { status: 'invalid', reason: `${bad} of ${m.attempts} attempts failed (${m.errors} socket errors, ${m.non2xx} non-2xx), above ${MAX_ERROR_SHARE * 100} %` };
+    return {
+      status: 'invalid',
+      reason: `${bad} of ${m.attempts} attempts failed (${m.errors} socket errors, ${m.non2xx} non-2xx), above ${MAX_ERROR_SHARE * 100} %`,
+    };
   return { status: 'ok' };
 }
 
@@ -160,9 +173,7 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   const cgroups = [plan.client.cgroup, plan.server.cgroup];
   const cpu0 = sampleCpu(cgroups);
   const t0 = Date.now();
-  const timers = (p.events ?? []).map((e) =>
-    setTimeout(() => void run(e.argv, { check: false, timeoutMs: 20_000 }).catch(() => {}), e.atSeconds * 1000),
-  );
+  const timers = (p.events ?? []).map((e) => setTimeout(() => void run(e.argv, { check: false, timeoutMs: 20_000 }).catch(() => {}), e.atSeconds * 1000));
   let r: ExecResult | null = null;
   let failure: string | null = null;
   try {
@@ -176,7 +187,16 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   }
   const c = cpuBetween(cpu0, sampleCpu(cgroups));
   const wallSeconds = (Date.now() - t0) / 1000;
-  const cpu = { seconds: c.seconds, cores: c.cores, user: c.user, system: c.system, softirq: c.softirq, irq: c.irq, clientCores: c.cgroupCores[0] ?? null, serverCores: c.cgroupCores[1] ?? null };
+  const cpu = {
+    seconds: c.seconds,
+    cores: c.cores,
+    user: c.user,
+    system: c.system,
+    softirq: c.softirq,
+    irq: c.irq,
+    clientCores: c.cgroupCores[0] ?? null,
+    serverCores: c.cgroupCores[1] ?? null,
+  };
   let walked: PointResult['rulesWalked'] = null;
   if (prog?.saveCounters) {
     const save = await run(prog.saveCounters, { signal, timeoutMs: 120_000 });
@@ -185,7 +205,17 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
     raw.push(`${p.id}.iptables-save.txt.gz`);
     walked = rulesWalked(save.stdout, ['PREROUTING', 'OUTPUT']);
   }
-  const base = { id: p.id, tool: p.tool, repetition: p.repetition, params: p.params, wallSeconds, raw: raw.map((f) => `raw/${f}`), command: p.argv, cpu, rulesWalked: walked };
+  const base = {
+    id: p.id,
+    tool: p.tool,
+    repetition: p.repetition,
+    params: p.params,
+    wallSeconds,
+    raw: raw.map((f) => `raw/${f}`),
+    command: p.argv,
+    cpu,
+    rulesWalked: walked,
+  };
   const empty = { requests: null, errors: null, non2xx: null, reqPerSec: null, bytesPerResponse: null, latencyMs: null, toolSeconds: null };
   if (!r) return { ...base, ...empty, status: 'failed', reason: failure ?? 'tool did not run' };
   if (r.timedOut) return { ...base, ...empty, status: 'failed', reason: `killed after ${p.timeoutSeconds} s (time limit)` };
@@ -194,7 +224,8 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
       const { report, ...m } = parseRps(r.stdout);
       // rps exits 1 when no request succeeded: that is a measurement of a dead path (invalid, with the
       // error counts), not a tool failure.
-      const why = r.code === 0 || (r.code === 1 && m.requests > 0) ? judge(m) : { status: 'failed' as const, reason: `rps exited ${r.code}: ${report.verdict}` };
+      const why =
+        r.code === 0 || (r.code === 1 && m.requests > 0) ? judge(m) : { status: 'failed' as const, reason: `rps exited ${r.code}: ${report.verdict}` };
       // A rate the client did not hold is never reported as if it were the target.
       const held = why.status === 'ok' && !report.keptUp ? { status: 'invalid' as const, reason: report.verdict } : why;
       const rps = {
@@ -254,7 +285,18 @@ async function measureFloor(plan: Plan, f: ClientFloor, signal?: AbortSignal): P
     };
   } catch (e) {
     if ((e as Error).message === 'interrupted') throw e;
-    return { rate: f.rate, abMeanMs: null, clientP50Ms: null, clientMeanMs: null, ratio: null, clientKeptUp: null, abErrors: null, clientErrors: null, raw, error: (e as Error).message };
+    return {
+      rate: f.rate,
+      abMeanMs: null,
+      clientP50Ms: null,
+      clientMeanMs: null,
+      ratio: null,
+      clientKeptUp: null,
+      abErrors: null,
+      clientErrors: null,
+      raw,
+      error: (e as Error).message,
+    };
   }
 }
 
@@ -267,10 +309,11 @@ function drainedHits(plan: Plan, drain: NonNullable<Point['drain']>, startMs: nu
   } catch {
     /* no requests logged */
   }
-  const after = (sec: number) => log.split('\n').filter((l) => {
-    const [msec, addr] = l.split(' ');
-    return addr === ip && Number(msec) * 1000 >= startMs + sec * 1000;
-  }).length;
+  const after = (sec: number) =>
+    log.split('\n').filter((l) => {
+      const [msec, addr] = l.split(' ');
+      return addr === ip && Number(msec) * 1000 >= startMs + sec * 1000;
+    }).length;
   return {
     drainedBackend: drain.backend,
     drainedAtSeconds: drain.atSeconds,
@@ -281,7 +324,11 @@ function drainedHits(plan: Plan, drain: NonNullable<Point['drain']>, startMs: nu
 }
 
 /** Install the fleet for one Service count; timed; then check the target answers through it. */
-async function program(plan: Plan, services: number, signal?: AbortSignal): Promise<{ prog: ProxyProgram; entry: NonNullable<RunResult['proxy']>['programs'][number] }> {
+async function program(
+  plan: Plan,
+  services: number,
+  signal?: AbortSignal,
+): Promise<{ prog: ProxyProgram; entry: NonNullable<RunResult['proxy']>['programs'][number] }> {
   const prog = plan.proxy!.program(services);
   writeFiles(prog.files);
   const t0 = Date.now();
@@ -300,7 +347,15 @@ async function program(plan: Plan, services: number, signal?: AbortSignal): Prom
   const check = await httpCheck(plan, u.url, u.responseBytes, signal);
   return {
     prog,
-    entry: { services, backendsPerService: prog.fleet[0]?.endpoints.length ?? 0, seconds, rules: prog.size.rules, chains: prog.size.chains, mapElements: prog.size.mapElements, check },
+    entry: {
+      services,
+      backendsPerService: prog.fleet[0]?.endpoints.length ?? 0,
+      seconds,
+      rules: prog.size.rules,
+      chains: prog.size.chains,
+      mapElements: prog.size.mapElements,
+      check,
+    },
   };
 }
 
@@ -359,7 +414,9 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
   try {
     const leftovers = leftoversOf(stack, await listNamespaces(nsPrefix(stack)));
     if (leftovers.length)
-      throw new PreflightError(stack, [`it is already up (${leftovers.join('; ')}), or a crashed run left that behind; remove it first with: netlab down ${stack}`]);
+      throw new PreflightError(stack, [
+        `it is already up (${leftovers.join('; ')}), or a crashed run left that behind; remove it first with: netlab down ${stack}`,
+      ]);
 
     const runId = newRunId();
     const dir = join(opts.resultsRoot ?? join(PROJECT_DIR, 'results'), stack, runId);
@@ -412,7 +469,9 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         const t = plan.tuning;
         progress({ stack, phase: 'setup', text: `tuning the hosts (${t.steps.length} steps, profile ${t.spec.profile})` });
         const records: TuningRecord[] = [];
-        const place = t.placement ? { client: formatCpuList(t.placement.client), server: formatCpuList(t.placement.server), clientReadBack: null, serverReadBack: [] } : null;
+        const place = t.placement
+          ? { client: formatCpuList(t.placement.client), server: formatCpuList(t.placement.server), clientReadBack: null, serverReadBack: [] }
+          : null;
         result.tuning = { profile: t.spec.profile, steps: records, placement: place, restored: [] };
         await applyTuning(stack, t.steps, records, signal);
       }
@@ -452,14 +511,21 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
           const { prog, entry } = await program(plan, p.params.services, signal);
           result.proxy!.programs.push(entry);
           save();
-          if (!entry.check.ok) throw new Error(`after programming ${p.params.services} Services the target does not answer through the ${plan.proxy.mode} proxy: ${entry.check.detail}`);
+          if (!entry.check.ok)
+            throw new Error(
+              `after programming ${p.params.services} Services the target does not answer through the ${plan.proxy.mode} proxy: ${entry.check.detail}`,
+            );
           installed = prog;
         }
         const secs = p.params.durationSeconds !== undefined ? `${p.params.durationSeconds} s` : `${p.params.requests} requests`;
         progress({ stack, phase: 'load', index: i + 1, total: plan.points.length, text: `${p.id} (${secs})` });
         const point = await measure(plan, p, installed, signal);
         const broken = await stillWhole(plan, signal);
-        if (broken) Object.assign(point, { status: point.status === 'failed' ? 'failed' : 'invalid', reason: `the lab broke during this point (${broken})${point.reason ? `; ${point.reason}` : ''}` });
+        if (broken)
+          Object.assign(point, {
+            status: point.status === 'failed' ? 'failed' : 'invalid',
+            reason: `the lab broke during this point (${broken})${point.reason ? `; ${point.reason}` : ''}`,
+          });
         result.points.push(point);
         save();
         if (broken) throw new Error(`the lab broke during point ${p.id}: ${broken}`);

@@ -2,7 +2,22 @@
 // per-stack lock so two runs of one stack never collide. Lives in /run/netlab (tmpfs: a reboot
 // clears it together with the namespaces it describes); NETLAB_STATE_DIR overrides.
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { makeDir, WriteError, writeFileAtomic } from '../core/files.ts';
 import { join } from 'node:path';
 import { cgroupBase, checkStackName, isStackName, nsPrefix, PREFIX, runDirOf, stateDir, stateFile } from '../core/names.ts';
@@ -91,7 +106,9 @@ export function acquireLock(stack: string): () => void {
       if (r.error) throw new LockError(`cannot lock ${path}: flock: ${r.error.message} (util-linux's flock is needed)`);
       if (r.status !== 75) throw new LockError(`cannot lock ${path}: flock exited ${r.status}: ${r.stderr.toString().trim()}`);
       const holder = lockHolder(stack);
-      throw new LockError(`stack ${stack} is already being run${holder && holder > 0 ? ` by process ${holder}` : ''} (lock ${path}); wait for it, or stop it with: netlab down ${stack}`);
+      throw new LockError(
+        `stack ${stack} is already being run${holder && holder > 0 ? ` by process ${holder}` : ''} (lock ${path}); wait for it, or stop it with: netlab down ${stack}`,
+      );
     }
     // The file may have been unlinked by its previous holder between our open and our flock: then
     // the lock we hold is on a dead inode, and we start over with the file now at the path.
@@ -162,8 +179,7 @@ export async function stacksPresent(): Promise<string[]> {
     if (stack && isStackName(stack)) names.add(stack);
   }
   const root = cgroupRoot();
-  if (root)
-    for (const d of readdirSync(root)) if (d.startsWith(`${PREFIX}.`) && isStackName(d.slice(PREFIX.length + 1))) names.add(d.slice(PREFIX.length + 1));
+  if (root) for (const d of readdirSync(root)) if (d.startsWith(`${PREFIX}.`) && isStackName(d.slice(PREFIX.length + 1))) names.add(d.slice(PREFIX.length + 1));
   if (existsSync(stateDir()))
     for (const f of readdirSync(stateDir())) {
       const m = /^(.+)\.(state\.json|lock|tuning\.json)$/.exec(f);
@@ -183,7 +199,10 @@ export async function removeNamespaces(namespaces: string[], graceMs = KILL_GRAC
   const present = new Set(await listNamespaces(''));
   const todo = [...new Set(namespaces)].filter((n) => present.has(n)).sort((a, b) => b.split('.').length - a.split('.').length || b.localeCompare(a));
   const pidsOf = async (ns: string) =>
-    (await run(['ip', 'netns', 'pids', ns], { check: false })).stdout.split('\n').map(Number).filter((p) => p > 0);
+    (await run(['ip', 'netns', 'pids', ns], { check: false })).stdout
+      .split('\n')
+      .map(Number)
+      .filter((p) => p > 0);
   const pids = (await Promise.all(todo.map(pidsOf))).flat();
   const signal = (sig: NodeJS.Signals) => {
     for (const p of pids)
@@ -210,7 +229,9 @@ export async function removeNamespaces(namespaces: string[], graceMs = KILL_GRAC
 /** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems); null without one. */
 export function cgroupRoot(): string | null {
   try {
-    const line = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+    const line = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[2] === 'cgroup2');
     return line ? line.split(' ')[1]! : null;
   } catch {
     return null;
@@ -232,7 +253,10 @@ export async function removeCgroupTree(root: string): Promise<{ removed: boolean
   walk(root);
   const procs = (d: string) => {
     try {
-      return readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').map(Number).filter((p) => p > 0);
+      return readFileSync(join(d, 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .map(Number)
+        .filter((p) => p > 0);
     } catch {
       return [];
     }
@@ -347,7 +371,14 @@ export async function teardownStack(stack: string, known: { namespaces?: string[
     if (!left.length) break;
   }
   if (!left.length) clearState(stack);
-  return { namespaces: [...removed.namespaces], processes: removed.processes, cgroups: [...removed.cgroups], restored, left, seconds: (Date.now() - t0) / 1000 };
+  return {
+    namespaces: [...removed.namespaces],
+    processes: removed.processes,
+    cgroups: [...removed.cgroups],
+    restored,
+    left,
+    seconds: (Date.now() - t0) / 1000,
+  };
 }
 
 /** How often the teardown looks again and retries before it reports what is left. */
@@ -370,7 +401,8 @@ export async function downStack(stack: string): Promise<DownReport> {
   let stoppedRun: number | null = null;
   const holder = lockHolder(stack);
   if (holder !== null && holder !== process.pid) {
-    if (holder <= 0) throw new LockError(`the lock of ${stack} is held by a process that did not write its pid (${lockPath(stack)}); find it with: fuser ${lockPath(stack)}`);
+    if (holder <= 0)
+      throw new LockError(`the lock of ${stack} is held by a process that did not write its pid (${lockPath(stack)}); find it with: fuser ${lockPath(stack)}`);
     stoppedRun = holder;
     process.kill(holder, 'SIGTERM');
     const deadline = Date.now() + 15_000;

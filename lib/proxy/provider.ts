@@ -87,4 +87,10 @@ export interface ProxyProvider {
 }
 
 /** An empty program of `fleet` (for modes that hold nothing per Service). */
-export const emptyProgram = (fleet: ServicePort[]): ProxyProgram => ({ services: fleet.length, fleet, files: [], steps: [], size: { rules: 0, chains: 0, mapElements: 0 } });
+export const emptyProgram = (fleet: ServicePort[]): ProxyProgram => ({
+  services: fleet.length,
+  fleet,
+  files: [],
+  steps: [],
+  size: { rules: 0, chains: 0, mapElements: 0 },
+});

@@ -16,7 +16,8 @@ export function serviceTarget(mode: ProxyProvider, target: TargetKind, fleet: Se
   const idx = target === 'fixed' ? 0 : fleet.length - 1;
   if (mode.callsBackends) {
     // Backends are consecutive addresses, Service after Service.
-    if (target === 'random') return { ip: fleet[0]!.endpoints[0]!.ip, hosts: fleet.reduce((n, s) => n + s.endpoints.length, 0), port: fleet[0]!.endpoints[0]!.port };
+    if (target === 'random')
+      return { ip: fleet[0]!.endpoints[0]!.ip, hosts: fleet.reduce((n, s) => n + s.endpoints.length, 0), port: fleet[0]!.endpoints[0]!.port };
     return { ip: fleet[idx]!.endpoints[0]!.ip, hosts: fleet[idx]!.endpoints.length, port: fleet[idx]!.endpoints[0]!.port };
   }
   if (target === 'random') return { ip: fleet[0]!.clusterIP, hosts: fleet.length, port: fleet[0]!.port };

@@ -50,7 +50,13 @@ const must = (what: string, r: Ran): Ran => {
   return r;
 };
 
-export async function benchPulumi(o: { projectDir: string; stack: string; cold?: boolean; log: (line: string) => void; signal?: AbortSignal }): Promise<PulumiBench> {
+export async function benchPulumi(o: {
+  projectDir: string;
+  stack: string;
+  cold?: boolean;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}): Promise<PulumiBench> {
   const { name: source, path } = locateStack(o.stack);
   const env = process.env;
   const install = join(o.projectDir, 'scripts', 'install-tools.sh');
@@ -59,7 +65,10 @@ export async function benchPulumi(o: { projectDir: string; stack: string; cold?:
     const cache = mkdtempSync(join(tmpdir(), 'netlab-tools-cold-'));
     try {
       o.log(`install, cold: an empty tools cache (${cache}) and Go build cache; the Go module cache stays (downloads are the network's time)`);
-      installColdSeconds = must('cold install', await run('bash', [install], { cwd: o.projectDir, env: { ...env, NETLAB_TOOLS_CACHE: cache, GOCACHE: join(cache, 'go-build') }, signal: o.signal })).seconds;
+      installColdSeconds = must(
+        'cold install',
+        await run('bash', [install], { cwd: o.projectDir, env: { ...env, NETLAB_TOOLS_CACHE: cache, GOCACHE: join(cache, 'go-build') }, signal: o.signal }),
+      ).seconds;
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
@@ -79,7 +88,10 @@ export async function benchPulumi(o: { projectDir: string; stack: string; cold?:
   writeFileSync(file, readFileSync(path, 'utf8'));
   try {
     o.log(`netlab up ${source} (as ${name})`);
-    const direct = must('netlab up', await run(process.execPath, [join(o.projectDir, 'bin', 'netlab.js'), 'up', '--json', file], { cwd: o.projectDir, env, signal: o.signal }));
+    const direct = must(
+      'netlab up',
+      await run(process.execPath, [join(o.projectDir, 'bin', 'netlab.js'), 'up', '--json', file], { cwd: o.projectDir, env, signal: o.signal }),
+    );
     must('pulumi stack init', await run(pulumi, ['stack', 'init', name, '--non-interactive'], { cwd: o.projectDir, env: penv }));
     o.log(`pulumi up ${name}`);
     const up = must('pulumi up', await p(['up', '--yes', '--skip-preview']));

@@ -71,7 +71,16 @@ export function pulumiBinary(env: NodeJS.ProcessEnv = process.env): string | nul
 /** `pulumi version` of a binary ("v3.245.0"), or null. */
 export function versionOf(bin: string): string | null {
   try {
-    return execFileSync(bin, ['version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000, env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: 'true' } }).trim().split('\n')[0] || null;
+    return (
+      execFileSync(bin, ['version'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 20_000,
+        env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: 'true' },
+      })
+        .trim()
+        .split('\n')[0] || null
+    );
   } catch {
     return null;
   }
@@ -97,7 +106,8 @@ const realpath = (p: string) => {
   }
 };
 
-const standinWhy = (dir: string, fallback: string) => (existsSync(join(dir, 'netlab-standin.why')) ? readFileSync(join(dir, 'netlab-standin.why'), 'utf8').trim() : fallback);
+const standinWhy = (dir: string, fallback: string) =>
+  existsSync(join(dir, 'netlab-standin.why')) ? readFileSync(join(dir, 'netlab-standin.why'), 'utf8').trim() : fallback;
 
 /**
  * The Pulumi CLI, the Node.js language host and the command provider netlab runs: version and
@@ -116,14 +126,21 @@ export function pulumiTools(o: { projectDir?: string; env?: NodeJS.ProcessEnv } 
   const bin = onPath('pulumi', pulumiEnv({ env, projectDir }).PATH);
   const real = bin ? realpath(bin) : null;
   const version = bin ? versionOf(bin) : null;
-  if (!bin || !real) out.push({ tool: 'pulumi', version: null, source: 'missing', path: null, detail: `no pulumi CLI in ${join(cache, 'bin')} or on PATH: ${install}` });
+  if (!bin || !real)
+    out.push({ tool: 'pulumi', version: null, source: 'missing', path: null, detail: `no pulumi CLI in ${join(cache, 'bin')} or on PATH: ${install}` });
   else {
     const source: ToolSource = real.startsWith(join(cache, `pulumi-${pins.PULUMI_VERSION}`, 'bin') + '/')
       ? 'Go build'
       : real.startsWith(join(cache, `pulumi-${pins.PULUMI_VERSION}-release`) + '/')
         ? 'download'
         : 'PATH';
-    const words = { 'Go build': `built from ${pins.PULUMI_GO_PACKAGE}@v${pins.PULUMI_VERSION} with Go`, download: 'official release archive', PATH: 'found on PATH', 'stand-in': '', missing: '' }[source];
+    const words = {
+      'Go build': `built from ${pins.PULUMI_GO_PACKAGE}@v${pins.PULUMI_VERSION} with Go`,
+      download: 'official release archive',
+      PATH: 'found on PATH',
+      'stand-in': '',
+      missing: '',
+    }[source];
     const pinned = version === `v${pins.PULUMI_VERSION}` ? '' : `; NOT the pinned v${pins.PULUMI_VERSION}: ${install}`;
     out.push({ tool: 'pulumi', version, source, path: real, detail: `${words} (${real})${pinned}` });
   }
@@ -133,8 +150,22 @@ export function pulumiTools(o: { projectDir?: string; env?: NodeJS.ProcessEnv } 
   const langDir = join(home, 'plugins', `language-nodejs-v${pins.PULUMI_VERSION}`);
   const langBuilt = join(cache, 'bin', 'pulumi-language-nodejs');
   const sdkVersion = (JSON.parse(readFileSync(join(projectDir, 'node_modules', '@pulumi', 'pulumi', 'package.json'), 'utf8')) as { version: string }).version;
-  if (bundled && existsSync(bundled)) out.push({ tool: 'pulumi-language-nodejs', version: `v${pins.PULUMI_VERSION}`, source: 'download', path: bundled, detail: `bundled with the CLI (${bundled})` });
-  else if (existsSync(langBuilt)) out.push({ tool: 'pulumi-language-nodejs', version: `v${pins.PULUMI_VERSION}`, source: 'Go build', path: realpath(langBuilt), detail: `built from ${pins.LANGUAGE_NODEJS_GO_MODULE}@${pins.LANGUAGE_NODEJS_GO_VERSION}` });
+  if (bundled && existsSync(bundled))
+    out.push({
+      tool: 'pulumi-language-nodejs',
+      version: `v${pins.PULUMI_VERSION}`,
+      source: 'download',
+      path: bundled,
+      detail: `bundled with the CLI (${bundled})`,
+    });
+  else if (existsSync(langBuilt))
+    out.push({
+      tool: 'pulumi-language-nodejs',
+      version: `v${pins.PULUMI_VERSION}`,
+      source: 'Go build',
+      path: realpath(langBuilt),
+      detail: `built from ${pins.LANGUAGE_NODEJS_GO_MODULE}@${pins.LANGUAGE_NODEJS_GO_VERSION}`,
+    });
   else if (existsSync(join(langDir, 'netlab-standin')))
     out.push({
       tool: 'pulumi-language-nodejs',
@@ -145,7 +176,11 @@ export function pulumiTools(o: { projectDir?: string; env?: NodeJS.ProcessEnv } 
     });
   else {
     const p = onPath('pulumi-language-nodejs', env.PATH);
-    out.push(p ? { tool: 'pulumi-language-nodejs', version: null, source: 'PATH', path: p, detail: `found on PATH (${p})` } : { tool: 'pulumi-language-nodejs', version: null, source: 'missing', path: null, detail: `no Node.js language host: ${install}` });
+    out.push(
+      p
+        ? { tool: 'pulumi-language-nodejs', version: null, source: 'PATH', path: p, detail: `found on PATH (${p})` }
+        : { tool: 'pulumi-language-nodejs', version: null, source: 'missing', path: null, detail: `no Node.js language host: ${install}` },
+    );
   }
 
   const cmdDir = join(home, 'plugins', `resource-command-v${pins.COMMAND_VERSION}`);
@@ -161,12 +196,28 @@ export function pulumiTools(o: { projectDir?: string; env?: NodeJS.ProcessEnv } 
   else if (existsSync(join(cmdDir, 'pulumi-resource-command')))
     out.push(
       existsSync(cmdBuilt)
-        ? { tool: 'pulumi-resource-command', version: `v${pins.COMMAND_VERSION}`, source: 'Go build', path: join(cmdDir, 'pulumi-resource-command'), detail: `built from ${pins.COMMAND_GO_MODULE}@${pins.COMMAND_GO_VERSION}` }
-        : { tool: 'pulumi-resource-command', version: `v${pins.COMMAND_VERSION}`, source: 'download', path: join(cmdDir, 'pulumi-resource-command'), detail: `pulumi plugin install (${cmdDir})` },
+        ? {
+            tool: 'pulumi-resource-command',
+            version: `v${pins.COMMAND_VERSION}`,
+            source: 'Go build',
+            path: join(cmdDir, 'pulumi-resource-command'),
+            detail: `built from ${pins.COMMAND_GO_MODULE}@${pins.COMMAND_GO_VERSION}`,
+          }
+        : {
+            tool: 'pulumi-resource-command',
+            version: `v${pins.COMMAND_VERSION}`,
+            source: 'download',
+            path: join(cmdDir, 'pulumi-resource-command'),
+            detail: `pulumi plugin install (${cmdDir})`,
+          },
     );
   else {
     const p = onPath('pulumi-resource-command', env.PATH);
-    out.push(p ? { tool: 'pulumi-resource-command', version: null, source: 'PATH', path: p, detail: `found on PATH (${p})` } : { tool: 'pulumi-resource-command', version: null, source: 'missing', path: null, detail: `no command provider in ${cmdDir}: ${install}` });
+    out.push(
+      p
+        ? { tool: 'pulumi-resource-command', version: null, source: 'PATH', path: p, detail: `found on PATH (${p})` }
+        : { tool: 'pulumi-resource-command', version: null, source: 'missing', path: null, detail: `no command provider in ${cmdDir}: ${install}` },
+    );
   }
   return out;
 }
@@ -177,7 +228,8 @@ export function engineMissing(o: { projectDir?: string; env?: NodeJS.ProcessEnv 
   const tools = pulumiTools(o);
   const cli = tools[0]!;
   if (cli.source === 'missing') return cli.detail;
-  if (cli.version !== `v${pins.PULUMI_VERSION}`) return `${cli.path} is ${cli.version ?? 'unusable'}, not v${pins.PULUMI_VERSION}: run scripts/install-tools.sh`;
+  if (cli.version !== `v${pins.PULUMI_VERSION}`)
+    return `${cli.path} is ${cli.version ?? 'unusable'}, not v${pins.PULUMI_VERSION}: run scripts/install-tools.sh`;
   const bad = tools.filter((t) => t.source === 'missing');
   return bad.length ? bad.map((t) => t.detail).join('; ') : null;
 }

@@ -13,7 +13,16 @@ const LatencyMs = z.object({
   max: z.number(),
 });
 
-const Dist = z.object({ mean: z.number(), p50: z.number(), p90: z.number(), p99: z.number(), p999: z.number(), p9999: z.number(), max: z.number(), count: z.number().int() });
+const Dist = z.object({
+  mean: z.number(),
+  p50: z.number(),
+  p90: z.number(),
+  p99: z.number(),
+  p999: z.number(),
+  p9999: z.number(),
+  max: z.number(),
+  count: z.number().int(),
+});
 
 export const CpuUse = z
   .object({
@@ -47,10 +56,17 @@ export const PointResult = z.object({
     target: z.string().optional(),
     connReuseMode: z.number().int().optional(),
   }),
-  status: z.enum(['ok', 'invalid', 'failed']).describe('ok; invalid = measured but errors above 1 % or nothing completed; failed = the tool failed or its output could not be read'),
+  status: z
+    .enum(['ok', 'invalid', 'failed'])
+    .describe('ok; invalid = measured but errors above 1 % or nothing completed; failed = the tool failed or its output could not be read'),
   reason: z.string().optional().describe('why a point is invalid or failed'),
   requests: z.number().int().nullable(),
-  attempts: z.number().int().nullable().optional().describe('requests tried: completed ones plus those lost before a response (failed connect, reset); errors are judged against this'),
+  attempts: z
+    .number()
+    .int()
+    .nullable()
+    .optional()
+    .describe('requests tried: completed ones plus those lost before a response (failed connect, reset); errors are judged against this'),
   errors: z.number().int().nullable().describe('socket-level errors (connect, read, write, timeout)'),
   non2xx: z.number().int().nullable(),
   reqPerSec: z.number().nullable().describe('achieved requests per second'),
@@ -123,7 +139,9 @@ export const RunResult = z.object({
   target: z.string(),
   status: z
     .enum(['running', 'ok', 'failed', 'interrupted'])
-    .describe('running = not finished (yet): the run is going on, or its process died and `netlab down` has not marked it failed; reports skip it. ok = it ran to the end, at least one point is valid, the lab stayed whole and was removed completely; failed = the lab could not be built, broke, no point gave a valid measurement, a result could not be written, or its teardown left something; interrupted = Ctrl-C/SIGTERM'),
+    .describe(
+      'running = not finished (yet): the run is going on, or its process died and `netlab down` has not marked it failed; reports skip it. ok = it ran to the end, at least one point is valid, the lab stayed whole and was removed completely; failed = the lab could not be built, broke, no point gave a valid measurement, a result could not be written, or its teardown left something; interrupted = Ctrl-C/SIGTERM',
+    ),
   error: z.string().optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable().describe('null while running'),
@@ -162,11 +180,14 @@ export const RunResult = z.object({
       ),
       clientFloor: z
         .object({
-          rate: z.number().int().describe('req/s of the client (the stack\'s first rate)'),
+          rate: z.number().int().describe("req/s of the client (the stack's first rate)"),
           abMeanMs: z.number().nullable().describe('`ab -c 1` mean latency, ms, a new connection per request'),
           clientP50Ms: z.number().nullable().describe("the rps client's p50 latency (from intended send time), ms, a new connection per request"),
           clientMeanMs: z.number().nullable(),
-          ratio: z.number().nullable().describe('clientP50Ms ÷ abMeanMs: how far the instrument sits above ab\'s floor (the client is meant to stay within 1.3)'),
+          ratio: z
+            .number()
+            .nullable()
+            .describe("clientP50Ms ÷ abMeanMs: how far the instrument sits above ab's floor (the client is meant to stay within 1.3)"),
           clientKeptUp: z.boolean().nullable(),
           abErrors: z.number().int().nullable(),
           clientErrors: z.number().int().nullable(),
@@ -175,7 +196,9 @@ export const RunResult = z.object({
         })
         .nullable()
         .optional()
-        .describe("the load client's floor, measured once per run before the proxy is programmed: ab -c 1 and the client on the same direct path to the server"),
+        .describe(
+          "the load client's floor, measured once per run before the proxy is programmed: ab -c 1 and the client on the same direct path to the server",
+        ),
     })
     .nullable()
     .optional(),

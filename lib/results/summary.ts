@@ -109,7 +109,9 @@ export function summarize(results: RunResult[]): Row[] {
   }
   for (const row of rows) {
     if (row.services !== null) continue;
-    const base = rows.find((b) => b.services === null && b.datapath === 'host' && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive);
+    const base = rows.find(
+      (b) => b.services === null && b.datapath === 'host' && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive,
+    );
     if (!base) continue;
     const ratio = (v: number | null, b: number | null) => (b && v !== null ? v / b : null);
     row.p50VsHost = ratio(row.p50, base.p50);
@@ -123,10 +125,40 @@ const f = (v: number | null, digits = 3) => (v === null ? '-' : v.toFixed(digits
 
 /** Stacks with a Service proxy: one row per mode × Service count × load, with CPU and rules walked. */
 export function renderProxyTable(rows: Row[]): string {
-  const head = ['stack', 'proxy', 'Services', 'program s', 'load', 'keepalive', 'ok/runs', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'cores', 'client cores', 'rules walked/conn'];
+  const head = [
+    'stack',
+    'proxy',
+    'Services',
+    'program s',
+    'load',
+    'keepalive',
+    'ok/runs',
+    'req/s',
+    'mean ms',
+    'p50 ms',
+    'p99 ms',
+    'cores',
+    'client cores',
+    'rules walked/conn',
+  ];
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const r of rows)
-    t.push([r.stack, r.proxyMode ?? '-', String(r.services), f(r.programSeconds, 2), r.load, r.keepalive ? 'on' : 'off', `${r.ok}/${r.total}`, f(r.reqPerSec, 0), f(r.mean), f(r.p50), f(r.p99), f(r.cpuCores, 2), f(r.clientCores, 2), f(r.rulesWalked, 1)]);
+    t.push([
+      r.stack,
+      r.proxyMode ?? '-',
+      String(r.services),
+      f(r.programSeconds, 2),
+      r.load,
+      r.keepalive ? 'on' : 'off',
+      `${r.ok}/${r.total}`,
+      f(r.reqPerSec, 0),
+      f(r.mean),
+      f(r.p50),
+      f(r.p99),
+      f(r.cpuCores, 2),
+      f(r.clientCores, 2),
+      f(r.rulesWalked, 1),
+    ]);
   return t.toString();
 }
 
@@ -141,7 +173,19 @@ export function renderTable(all: Row[]): string {
     if (withRatio) head.push('p50 ×host', 'p99 ×host', 'req/s ×host');
     const t = new Table({ head, style: { head: [], border: [] } });
     for (const r of rows) {
-      const cells = [r.stack, r.load, String(r.responseBytes), r.keepalive ? 'on' : 'off', `${r.ok}/${r.total}`, f(r.reqPerSec, 0), f(r.mean), f(r.p50), f(r.p90), f(r.p99), f(r.p999)];
+      const cells = [
+        r.stack,
+        r.load,
+        String(r.responseBytes),
+        r.keepalive ? 'on' : 'off',
+        `${r.ok}/${r.total}`,
+        f(r.reqPerSec, 0),
+        f(r.mean),
+        f(r.p50),
+        f(r.p90),
+        f(r.p99),
+        f(r.p999),
+      ];
       if (withRatio) cells.push(f(r.p50VsHost, 2), f(r.p99VsHost, 2), f(r.rpsVsHost, 2));
       t.push(cells);
     }
@@ -187,11 +231,17 @@ export function proxyRatios(results: RunResult[], low: number, high: number): Pr
     // The repetitions behind the medians: each valid point's mean latency.
     const pts = results.filter((r) => r.stack === hi.stack).flatMap((r) => r.points);
     const means = (n: number) =>
-      pts.filter((p) => p.status === 'ok' && p.params.services === n && p.params.keepalive === hi.keepalive && loadLabel(p) === hi.load).flatMap((p) => (typeof p.latencyMs?.mean === 'number' ? [p.latencyMs.mean] : []));
+      pts
+        .filter((p) => p.status === 'ok' && p.params.services === n && p.params.keepalive === hi.keepalive && loadLabel(p) === hi.load)
+        .flatMap((p) => (typeof p.latencyMs?.mean === 'number' ? [p.latencyMs.mean] : []));
     const walked = hi.rulesWalked !== null && lo?.rulesWalked != null ? hi.rulesWalked - lo.rulesWalked : null;
     const per = walked !== null && walked > 0 ? { per: 'rule walked' as const, units: walked } : { per: 'Service' as const, units: high - low };
     // ms → ns per unit.
-    const slope = slopeInterval(means(high).map((v) => v * 1e6), means(low).map((v) => v * 1e6), per.units);
+    const slope = slopeInterval(
+      means(high).map((v) => v * 1e6),
+      means(low).map((v) => v * 1e6),
+      per.units,
+    );
     out.push({
       stack: hi.stack,
       mode: hi.proxyMode ?? '?',
@@ -216,7 +266,21 @@ export function proxyRatios(results: RunResult[], low: number, high: number): Pr
 
 export function renderProxyRatios(rows: ProxyRatio[], low: number, high: number): string {
   const t = new Table({
-    head: ['mode', 'keepalive', `mean ms @${low}`, `mean ms @${high}`, 'mean × [95 % CI]', 'extra ns per unit [95 % CI]', `p99 ms @${low}`, `p99 ms @${high}`, `program s @${high}`, `rules walked/conn @${high}`, `cores @${low}`, `cores @${high}`, `client cores @${high}`],
+    head: [
+      'mode',
+      'keepalive',
+      `mean ms @${low}`,
+      `mean ms @${high}`,
+      'mean × [95 % CI]',
+      'extra ns per unit [95 % CI]',
+      `p99 ms @${low}`,
+      `p99 ms @${high}`,
+      `program s @${high}`,
+      `rules walked/conn @${high}`,
+      `cores @${low}`,
+      `cores @${high}`,
+      `client cores @${high}`,
+    ],
     style: { head: [], border: [] },
   });
   for (const r of rows)

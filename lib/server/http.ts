@@ -29,8 +29,7 @@ export function bodyOrNull(responseBytes: number): number | null {
 
 export function bodyFor(responseBytes: number): number {
   const body = bodyOrNull(responseBytes);
-  if (body === null)
-    throw new Error(`no body size gives a ${responseBytes}-byte response (headers alone are ${headerBytes(0)} bytes)`);
+  if (body === null) throw new Error(`no body size gives a ${responseBytes}-byte response (headers alone are ${headerBytes(0)} bytes)`);
   return body;
 }
 

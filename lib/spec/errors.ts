@@ -18,7 +18,10 @@ export class SpecError extends Error {
 /** Several refused stacks, reported together: each with its own source and problems. */
 export class SpecErrors extends SpecError {
   constructor(readonly errors: SpecError[]) {
-    super(errors.map((e) => e.source).join(', '), errors.flatMap((e) => e.problems.map((p) => `${e.source}: ${p}`)));
+    super(
+      errors.map((e) => e.source).join(', '),
+      errors.flatMap((e) => e.problems.map((p) => `${e.source}: ${p}`)),
+    );
     this.message = errors.map((e) => e.message).join('\n');
   }
 }

@@ -17,7 +17,11 @@ export function integerConfigKeys(file = PROJECT_FILE): readonly string[] {
   let keys = cache.get(file);
   if (!keys) {
     const config = (parse(readFileSync(file, 'utf8')) as { config?: Record<string, { type?: string } | null> } | null)?.config ?? {};
-    keys = Object.freeze(Object.entries(config).filter(([, d]) => d?.type === 'integer').map(([k]) => k.replace(/^netlab:/, '')));
+    keys = Object.freeze(
+      Object.entries(config)
+        .filter(([, d]) => d?.type === 'integer')
+        .map(([k]) => k.replace(/^netlab:/, '')),
+    );
     cache.set(file, keys);
   }
   return keys;

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { type Spec } from './schema.ts';
+import type { Spec } from './schema.ts';
 import { specFromStackDoc } from './document.ts';
 
 /**
@@ -28,11 +28,7 @@ export function specFromPulumiConfig(stack: string, allConfig: Record<string, st
  * and that the engine could not find: neither `pulumi-resource-<name>` on PATH nor a plugin of the
  * same major version, at least as new, in PULUMI_HOME's plugin cache. As "name version" strings.
  */
-export function missingProviderPlugins(
-  projectDir: string,
-  sdks: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): string[] {
+export function missingProviderPlugins(projectDir: string, sdks: string[], env: NodeJS.ProcessEnv = process.env): string[] {
   const home = env.PULUMI_HOME || join(homedir(), '.pulumi');
   const cached = existsSync(join(home, 'plugins')) ? readdirSync(join(home, 'plugins')) : [];
   const onPath = (exe: string) => (env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, exe)));

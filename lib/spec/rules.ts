@@ -2,11 +2,32 @@
 // address ranges that must not overlap, what an EC2 type and image offer). Run once every single
 // key is valid (document.ts), so each rule sees parsed, defaulted values.
 import type { z } from 'zod';
-import { enhancedNetworking, hourlyCost, imageFor, kernelAtLeast, kubeadmRefusesKernel, KUBERNETES_MINORS, KUBERNETES_VERSIONS, supportStatus, today, TYPES } from '../aws/catalogue.ts';
+import {
+  enhancedNetworking,
+  hourlyCost,
+  imageFor,
+  kernelAtLeast,
+  kubeadmRefusesKernel,
+  KUBERNETES_MINORS,
+  KUBERNETES_VERSIONS,
+  supportStatus,
+  today,
+  TYPES,
+} from '../aws/catalogue.ts';
 import { overlaps, parseCidr, type Cidr } from '../core/cidr.ts';
 import { findDatapath } from '../datapath/index.ts';
 import { proxyProvider } from '../proxy/index.ts';
-import { AWS_DATAPATHS, DATAPATHS, type AwsDatapath, type Datapath, type NetworkSchema, type ProxySchema, type SpecShape, type TARGETS, type WorkloadSchema } from './schema.ts';
+import {
+  AWS_DATAPATHS,
+  DATAPATHS,
+  type AwsDatapath,
+  type Datapath,
+  type NetworkSchema,
+  type ProxySchema,
+  type SpecShape,
+  type TARGETS,
+  type WorkloadSchema,
+} from './schema.ts';
 
 /** Every cross-key rule of a stack; adds one issue per problem. */
 export function crossKeyRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
@@ -34,14 +55,34 @@ export function crossKeyRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCt
   const under = parseCidr(s.network.underlayCidr);
   const pods = parseCidr(s.network.podCidr);
   if (under.prefix > 29)
-    ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: 'prefix must be /29 or shorter: the hosts and their macvlan/ipvlan pods need addresses' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['network', 'underlayCidr'],
+      input: s.network.underlayCidr,
+      message: 'prefix must be /29 or shorter: the hosts and their macvlan/ipvlan pods need addresses',
+    });
   if (pods.prefix > 23)
-    ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: 'prefix must be /23 or shorter: each of the two hosts gets a /24' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['network', 'podCidr'],
+      input: s.network.podCidr,
+      message: 'prefix must be /23 or shorter: each of the two hosts gets a /24',
+    });
   if (overlaps(under, pods))
-    ctx.addIssue({ code: 'custom', path: ['network', 'podCidr'], input: s.network.podCidr, message: `must not overlap network.underlayCidr (${s.network.underlayCidr})` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['network', 'podCidr'],
+      input: s.network.podCidr,
+      message: `must not overlap network.underlayCidr (${s.network.underlayCidr})`,
+    });
   if (s.target === 'local' && findDatapath(s.datapath)?.podsOnUnderlay) {
     if (under.prefix > 27)
-      ctx.addIssue({ code: 'custom', path: ['network', 'underlayCidr'], input: s.network.underlayCidr, message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network', 'underlayCidr'],
+        input: s.network.underlayCidr,
+        message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter`,
+      });
   }
   proxyRules(s, ctx);
   if (s.tuning.notrack && s.proxy && proxyProvider(s.proxy.mode).netfilter)
@@ -65,7 +106,8 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
   const p = s.proxy;
   const w = s.workload;
   if (!p) {
-    if (w.tool === 'conn-reuse') ctx.addIssue({ code: 'custom', path: ['workload', 'tool'], input: w.tool, message: 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs' });
+    if (w.tool === 'conn-reuse')
+      ctx.addIssue({ code: 'custom', path: ['workload', 'tool'], input: w.tool, message: 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs' });
     return;
   }
   const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
@@ -80,18 +122,26 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
   for (const [key, c] of named) if (overlaps(be, c)) issue(['proxy', 'backendCidr'], p.backendCidr, `must not overlap ${key}`);
   const most = Math.max(...p.services);
   const svcRoom = 2 ** (32 - svc.prefix) - 3;
-  if (most > svcRoom) issue(['proxy', 'services'], p.services, `${most} Services do not fit in proxy.serviceCidr ${p.serviceCidr} (${svcRoom} usable addresses)`);
+  if (most > svcRoom)
+    issue(['proxy', 'services'], p.services, `${most} Services do not fit in proxy.serviceCidr ${p.serviceCidr} (${svcRoom} usable addresses)`);
   const beRoom = 2 ** (32 - be.prefix) - 2;
   if (most * p.backendsPerService > beRoom)
-    issue(['proxy', 'backendsPerService'], p.backendsPerService, `${most} Services × ${p.backendsPerService} backends do not fit in proxy.backendCidr ${p.backendCidr} (${beRoom} addresses)`);
+    issue(
+      ['proxy', 'backendsPerService'],
+      p.backendsPerService,
+      `${most} Services × ${p.backendsPerService} backends do not fit in proxy.backendCidr ${p.backendCidr} (${beRoom} addresses)`,
+    );
   const netfilter = proxyProvider(p.mode).netfilter;
   // On aws the client runs in the client host's own namespace, where kube-proxy's rules are.
   if (netfilter && s.target === 'local' && findDatapath(s.datapath)?.bypassesHostNetfilter)
-    issue(['proxy', 'mode'], p.mode, `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`);
+    issue(
+      ['proxy', 'mode'],
+      p.mode,
+      `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`,
+    );
   if (p.target === 'random' && w.tool !== 'rps')
     issue(['proxy', 'target'], p.target, `random needs workload.tool rps (it picks a Service per connection); ${w.tool} calls one URL: use fixed or last`);
-  if (w.tool === 'conn-reuse' && p.mode !== 'ipvs')
-    issue(['workload', 'tool'], w.tool, 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs');
+  if (w.tool === 'conn-reuse' && p.mode !== 'ipvs') issue(['workload', 'tool'], w.tool, 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs');
   if (w.tool === 'conn-reuse' && p.services.length > 1)
     issue(['proxy', 'services'], p.services, 'conn-reuse runs against one Service count: give a single number');
 }
@@ -105,7 +155,11 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
     if (!(DATAPATHS as readonly string[]).includes(s.datapath))
       issue(['datapath'], s.datapath, `${s.datapath} needs a real cluster (target aws); the embedded lab has: ${DATAPATHS.join(', ')}`);
     if (w.tool === 'tcpkali')
-      issue(['workload', 'tool'], w.tool, 'tcpkali is not packaged for Debian, so the embedded lab has no tcpkali; use rps for a constant rate here (tcpkali runs on target aws, built from source on the client host)');
+      issue(
+        ['workload', 'tool'],
+        w.tool,
+        'tcpkali is not packaged for Debian, so the embedded lab has no tcpkali; use rps for a constant rate here (tcpkali runs on target aws, built from source on the client host)',
+      );
     return;
   }
   const a = s.aws;
@@ -121,40 +175,66 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
   if ('error' in en) issue(['aws', 'instanceType'], a.instanceType, en.error);
   const facts = TYPES[a.instanceType];
   if (s.datapath === 'ipvlan' && facts && a.serverPods + 1 > facts.ipv4PerEni)
-    issue(['aws', 'serverPods'], a.serverPods, `ipvlan gives every server pod a secondary address of the server's interface; ${a.instanceType} holds ${facts.ipv4PerEni} addresses per interface (one is the host's)`);
+    issue(
+      ['aws', 'serverPods'],
+      a.serverPods,
+      `ipvlan gives every server pod a secondary address of the server's interface; ${a.instanceType} holds ${facts.ipv4PerEni} addresses per interface (one is the host's)`,
+    );
   const cost = hourlyCost({ instanceType: a.instanceType, region: a.region, rootVolumeGb: a.rootVolumeGb, hosts: 2, overrideUsdPerHour: a.hourlyPriceUsd });
   if ('error' in cost) issue(['aws', 'hourlyPriceUsd'], a.hourlyPriceUsd, cost.error);
   else if (cost.usdPerHour > a.maxHourlyUsd)
-    issue(['aws', 'maxHourlyUsd'], a.maxHourlyUsd, `the stack would cost about ${cost.usdPerHour.toFixed(2)} USD per hour (${cost.source}); raise aws.maxHourlyUsd or pick a smaller type`);
+    issue(
+      ['aws', 'maxHourlyUsd'],
+      a.maxHourlyUsd,
+      `the stack would cost about ${cost.usdPerHour.toFixed(2)} USD per hour (${cost.source}); raise aws.maxHourlyUsd or pick a smaller type`,
+    );
   const image = imageFor(a.os, a.kernel);
-  if (!image) issue(['aws', 'kernel'], a.kernel, `${a.os} has no image with kernel ${a.kernel}; debian offers 5.10, 6.1 and 6.12, amazon-linux 4.14, 5.10, 6.1 and 6.12`);
+  if (!image)
+    issue(['aws', 'kernel'], a.kernel, `${a.os} has no image with kernel ${a.kernel}; debian offers 5.10, 6.1 and 6.12, amazon-linux 4.14, 5.10, 6.1 and 6.12`);
   else {
     const st = supportStatus(image);
     if (st.ended && !a.acceptEndOfSupport)
-      issue(['aws', 'kernel'], a.kernel, `${st.text}; pick a supported image (aws.os: debian, or kernel 6.1/6.12) or set aws.acceptEndOfSupport: true to run it anyway`);
+      issue(
+        ['aws', 'kernel'],
+        a.kernel,
+        `${st.text}; pick a supported image (aws.os: debian, or kernel 6.1/6.12) or set aws.acceptEndOfSupport: true to run it anyway`,
+      );
   }
   const k8sEnd = KUBERNETES_MINORS[a.kubernetesVersion as keyof typeof KUBERNETES_MINORS];
   if (k8sEnd && today() > k8sEnd && !a.acceptEndOfSupport)
-    issue(['aws', 'kubernetesVersion'], a.kubernetesVersion, `Kubernetes ${a.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')}) or set aws.acceptEndOfSupport: true`);
+    issue(
+      ['aws', 'kubernetesVersion'],
+      a.kubernetesVersion,
+      `Kubernetes ${a.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')}) or set aws.acceptEndOfSupport: true`,
+    );
   if (w.tool === 'tcpkali') {
     const need = Math.ceil((Math.max(...w.rate) * w.durationSeconds) / w.connections);
     if (s.server.keepaliveRequests < need)
-      issue(['server', 'keepaliveRequests'], s.server.keepaliveRequests, `tcpkali measures keep-alive connections: at ${Math.max(...w.rate)} req/s over ${w.connections} connections for ${w.durationSeconds} s each connection carries ${need} requests, and nginx closes it after keepaliveRequests (default 100), so tcpkali would reconnect all the time; set it to at least ${need} (the shipped E2 stacks use 1000000)`);
+      issue(
+        ['server', 'keepaliveRequests'],
+        s.server.keepaliveRequests,
+        `tcpkali measures keep-alive connections: at ${Math.max(...w.rate)} req/s over ${w.connections} connections for ${w.durationSeconds} s each connection carries ${need} requests, and nginx closes it after keepaliveRequests (default 100), so tcpkali would reconnect all the time; set it to at least ${need} (the shipped E2 stacks use 1000000)`,
+      );
   }
   if (kubeadmRefusesKernel(a.kernel, a.kubernetesVersion))
-    issue(['aws', 'kubernetesVersion'], a.kubernetesVersion, `kubeadm ${a.kubernetesVersion} refuses kernel ${a.kernel} in its preflight (Kubernetes 1.32 and newer need Linux 4.19 or newer); kernel 4.14 runs with 1.31 only`);
+    issue(
+      ['aws', 'kubernetesVersion'],
+      a.kubernetesVersion,
+      `kubeadm ${a.kubernetesVersion} refuses kernel ${a.kernel} in its preflight (Kubernetes 1.32 and newer need Linux 4.19 or newer); kernel 4.14 runs with 1.31 only`,
+    );
   if (s.datapath === 'cilium' && !kernelAtLeast(a.kernel, 5, 10))
     issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer (${image?.os ?? a.os} here); use kernel 5.10 or newer`);
   const mode = s.proxy?.mode ?? 'none';
-  if (mode === 'ebpf' && s.datapath !== 'cilium')
-    issue(['proxy', 'mode'], mode, "ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium");
+  if (mode === 'ebpf' && s.datapath !== 'cilium') issue(['proxy', 'mode'], mode, "ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium");
   if (mode === 'nftables' && !kernelAtLeast(a.kernel, 5, 13))
     issue(['aws', 'kernel'], a.kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
   const vpc = parseCidr(a.vpcCidr);
   const sub = parseCidr(a.subnetCidr);
   if (sub.prefix < vpc.prefix || !overlaps(sub, vpc)) issue(['aws', 'subnetCidr'], a.subnetCidr, `must lie inside aws.vpcCidr (${a.vpcCidr})`);
-  if (sub.prefix > 26) issue(['aws', 'subnetCidr'], a.subnetCidr, 'prefix must be /26 or shorter: AWS keeps 5 addresses, the hosts and ipvlan pods need the rest');
+  if (sub.prefix > 26)
+    issue(['aws', 'subnetCidr'], a.subnetCidr, 'prefix must be /26 or shorter: AWS keeps 5 addresses, the hosts and ipvlan pods need the rest');
   if (vpc.prefix < 16 || vpc.prefix > 24) issue(['aws', 'vpcCidr'], a.vpcCidr, 'AWS allows VPC prefixes /16 to /24');
   if (overlaps(vpc, parseCidr(s.network.podCidr))) issue(['network', 'podCidr'], s.network.podCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
-  if (s.proxy && overlaps(vpc, parseCidr(s.proxy.serviceCidr))) issue(['proxy', 'serviceCidr'], s.proxy.serviceCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
+  if (s.proxy && overlaps(vpc, parseCidr(s.proxy.serviceCidr)))
+    issue(['proxy', 'serviceCidr'], s.proxy.serviceCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
 }

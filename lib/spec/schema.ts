@@ -24,7 +24,6 @@ const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapat
 
 export const TARGETS = ['local', 'aws'] as const;
 
-
 /** A strict object whose unknown-key error lists the keys that are allowed there. */
 function strict<T extends z.ZodRawShape>(shape: T) {
   const allowed = Object.keys(shape).join(', ');
@@ -86,7 +85,7 @@ export const ServerSchema = strict({
   /** Total size in bytes of one keep-alive HTTP response (status line + headers + body). */
   responseBytes: sweep(
     int(230, 1_048_576, false).refine((n) => bodyOrNull(n) !== null, {
-      error: 'no body size gives exactly this total with nginx\'s headers; use one byte more',
+      error: "no body size gives exactly this total with nginx's headers; use one byte more",
       ...ONCE_VALID,
     }),
     'a response size in bytes (230 to 1048576)',
@@ -174,9 +173,7 @@ export const WORKLOAD_TOOLS = ['ab', 'wrk', 'rps', 'conn-reuse', 'tcpkali'] as c
 
 export const WorkloadSchema = z.discriminatedUnion('tool', [AbSchema, WrkSchema, RpsSchema, ConnReuseSchema, TcpkaliSchema], {
   error: (iss) =>
-    iss.code === 'invalid_union' || iss.code === 'invalid_type'
-      ? `expected an object whose "tool" is one of: ${WORKLOAD_TOOLS.join(', ')}`
-      : undefined,
+    iss.code === 'invalid_union' || iss.code === 'invalid_type' ? `expected an object whose "tool" is one of: ${WORKLOAD_TOOLS.join(', ')}` : undefined,
 });
 
 /** The proxy modes: the registry's names (lib/proxy/index.ts). */
@@ -223,12 +220,7 @@ export const TuningSchema = strict({
   xps: bool.optional(),
   rfs: bool.optional(),
   /** sysctl name → value; merged over the profile's list. */
-  sysctls: z
-    .record(
-      z.string(),
-      z.union([z.number().int().transform(String), z.string().min(1).max(200), z.null()], { error: SYSCTL_MSG }),
-    )
-    .optional(),
+  sysctls: z.record(z.string(), z.union([z.number().int().transform(String), z.string().min(1).max(200), z.null()], { error: SYSCTL_MSG })).optional(),
   schedMigrationCostNs: z.union([int(0, 1_000_000_000), z.null()], { error: 'expected nanoseconds (0 to 1000000000) or null' }).optional(),
   tuned: z.union([z.string().regex(/^[a-z0-9-]{1,64}$/), z.null()], { error: 'expected a tuned profile name such as network-latency, or null' }).optional(),
   notrack: bool.optional(),
@@ -241,21 +233,49 @@ export const TuningSchema = strict({
   .superRefine((t, ctx) => {
     for (const key of Object.keys(t.sysctls))
       if (!SYSCTL_NAME.test(key))
-        ctx.addIssue({ code: 'custom', path: ['sysctls', key], input: key, message: 'expected a sysctl name such as net.ipv4.tcp_fin_timeout (net., fs., kernel. or vm., dot-separated)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sysctls', key],
+          input: key,
+          message: 'expected a sysctl name such as net.ipv4.tcp_fin_timeout (net., fs., kernel. or vm., dot-separated)',
+        });
     for (const [i, name] of t.optional.entries())
       if (!(TUNING_SETTINGS as readonly string[]).includes(name) && !(name in t.sysctls))
-        ctx.addIssue({ code: 'custom', path: ['optional', i], input: name, message: `not a setting of this stack; allowed: ${[...TUNING_SETTINGS].join(', ')} or one of its sysctls` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['optional', i],
+          input: name,
+          message: `not a setting of this stack; allowed: ${[...TUNING_SETTINGS].join(', ')} or one of its sysctls`,
+        });
     if (SCHED_MIGRATION_COST in t.sysctls)
-      ctx.addIssue({ code: 'custom', path: ['sysctls', SCHED_MIGRATION_COST], input: t.sysctls[SCHED_MIGRATION_COST], message: 'set it with tuning.schedMigrationCostNs (it moved to debugfs in Linux 5.13; netlab writes it where the kernel keeps it)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sysctls', SCHED_MIGRATION_COST],
+        input: t.sysctls[SCHED_MIGRATION_COST],
+        message: 'set it with tuning.schedMigrationCostNs (it moved to debugfs in Linux 5.13; netlab writes it where the kernel keeps it)',
+      });
   }, ONCE_VALID);
 
-const usd = (min: number, max: number) => z.number({ error: `expected US dollars from ${min} to ${max}` }).min(min, { error: `expected US dollars from ${min} to ${max}` }).max(max, { error: `expected US dollars from ${min} to ${max}` });
+const usd = (min: number, max: number) =>
+  z
+    .number({ error: `expected US dollars from ${min} to ${max}` })
+    .min(min, { error: `expected US dollars from ${min} to ${max}` })
+    .max(max, { error: `expected US dollars from ${min} to ${max}` });
 
 export const AwsSchema = strict({
-  region: z.string({ error: 'expected an AWS region such as us-east-1' }).regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { error: 'expected an AWS region such as us-east-1' }).default('us-east-1'),
+  region: z
+    .string({ error: 'expected an AWS region such as us-east-1' })
+    .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { error: 'expected an AWS region such as us-east-1' })
+    .default('us-east-1'),
   /** Availability zone for the subnet and the placement group; default: the region's "a" zone. */
-  availabilityZone: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { error: 'expected an availability zone such as us-east-1a' }).optional(),
-  instanceType: z.string({ error: 'expected an EC2 instance type such as c4.8xlarge' }).regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { error: 'expected an EC2 instance type such as c4.8xlarge' }).default('c4.8xlarge'),
+  availabilityZone: z
+    .string()
+    .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { error: 'expected an availability zone such as us-east-1a' })
+    .optional(),
+  instanceType: z
+    .string({ error: 'expected an EC2 instance type such as c4.8xlarge' })
+    .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { error: 'expected an EC2 instance type such as c4.8xlarge' })
+    .default('c4.8xlarge'),
   /** Kernel line; each comes from one public image (lib/aws/catalogue.ts). */
   kernel: z.enum(KERNELS, { error: `expected one of: ${KERNELS.join(', ')} (a quoted string in YAML)` }).default('6.1'),
   /** Whose image provides the kernel: Amazon Linux (4.14, 5.10, 6.1, 6.12) or Debian's official images (5.10, 6.1, 6.12). */
@@ -265,7 +285,12 @@ export const AwsSchema = strict({
   /** Who may SSH to the hosts. Required: there is no world-open default. */
   sshCidr: ipv4.refine((c) => !c.endsWith('/0'), { error: 'SSH open to the whole internet is refused; give your own address range, e.g. 203.0.113.7/32' }),
   /** An OpenSSH public key for the hosts; absent = a key pair is generated and kept (secret) in the stack state. */
-  sshPublicKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, { error: 'expected an OpenSSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)' }).optional(),
+  sshPublicKey: z
+    .string()
+    .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, {
+      error: 'expected an OpenSSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)',
+    })
+    .optional(),
   /** Hosts power off and terminate themselves this long after boot, whatever happens to the stack. */
   ttlMinutes: int(15, 2880).default(180),
   /** Refuse a stack whose estimated cost per hour is above this (also the policy pack's limit). */
@@ -273,7 +298,9 @@ export const AwsSchema = strict({
   /** On-demand USD per hour of one instance, for types or regions netlab's price table lacks. */
   hourlyPriceUsd: usd(0.001, 500).optional(),
   /** Kubernetes minor version (kubeadm, kubelet, kubectl from the community package repository). */
-  kubernetesVersion: z.enum(KUBERNETES_VERSIONS as [string, ...string[]], { error: `expected one of: ${KUBERNETES_VERSIONS.join(', ')} (a quoted string in YAML)` }).default('1.36'),
+  kubernetesVersion: z
+    .enum(KUBERNETES_VERSIONS as [string, ...string[]], { error: `expected one of: ${KUBERNETES_VERSIONS.join(', ')} (a quoted string in YAML)` })
+    .default('1.36'),
   vpcCidr: ipv4.default('10.20.0.0/16'),
   subnetCidr: ipv4.default('10.20.1.0/24'),
   /** Server pods (nginx replicas); with ipvlan each gets a secondary address of the server's interface. */

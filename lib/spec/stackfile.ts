@@ -11,7 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { PROJECT_DIR } from '../core/project.ts';
 import { withProjectTypes } from './project-config.ts';
-import { type Spec } from './schema.ts';
+import type { Spec } from './schema.ts';
 import { NOT_A_STACK_FILE, specFromStackDoc } from './document.ts';
 import { printable, show } from '../core/text.ts';
 import { SpecError, SpecErrors } from './errors.ts';

@@ -94,7 +94,10 @@ function conflicts(stack: string, paths: string[]): string[] {
  */
 export async function applyTuning(stack: string, steps: TuningStep[], records: TuningRecord[], signal?: AbortSignal): Promise<TuningRecord[]> {
   const wide = steps.filter(machineWide);
-  const clash = conflicts(stack, wide.map((s) => s.path));
+  const clash = conflicts(
+    stack,
+    wide.map((s) => s.path),
+  );
   if (clash.length) throw new TuningError(`tuning not applied: ${clash.join('; ')}`);
   // Save what is there now, before anything is written; unreadable files are left to their step.
   const saved: Saved[] = [];
@@ -115,7 +118,18 @@ export async function applyTuning(stack: string, steps: TuningStep[], records: T
   for (const s of steps) {
     if (signal?.aborted) throw new Error('interrupted');
     if (s.kind === 'skip') {
-      records.push({ setting: s.setting, kind: 'skip', netns: null, target: '', asked: null, got: null, previous: null, status: 'skipped', optional: false, why: s.why });
+      records.push({
+        setting: s.setting,
+        kind: 'skip',
+        netns: null,
+        target: '',
+        asked: null,
+        got: null,
+        previous: null,
+        status: 'skipped',
+        optional: false,
+        why: s.why,
+      });
       continue;
     }
     const rec: TuningRecord = {
@@ -159,7 +173,9 @@ export async function applyTuning(stack: string, steps: TuningStep[], records: T
       rec.why = `${s.why}; failed: ${failure}`;
       records.push(rec);
       if (!s.optional)
-        throw new TuningError(`tuning step failed: ${tuningStepText(s)}\n  ${failure}\n  (mark it optional with netlab:tuning.optional: [${s.setting}] to record the failure and go on)`);
+        throw new TuningError(
+          `tuning step failed: ${tuningStepText(s)}\n  ${failure}\n  (mark it optional with netlab:tuning.optional: [${s.setting}] to record the failure and go on)`,
+        );
       continue;
     }
     records.push(rec);
@@ -189,5 +205,7 @@ export async function restoreTuning(stack: string): Promise<{ restored: string[]
 /** Stacks that still have saved values to put back. */
 export function stacksWithTuning(): string[] {
   if (!existsSync(stateDir())) return [];
-  return readdirSync(stateDir()).flatMap((f) => /^(.+)\.tuning\.json$/.exec(f)?.[1] ?? []).filter(isStackName);
+  return readdirSync(stateDir())
+    .flatMap((f) => /^(.+)\.tuning\.json$/.exec(f)?.[1] ?? [])
+    .filter(isStackName);
 }

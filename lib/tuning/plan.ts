@@ -67,10 +67,35 @@ const atLeast = (release: string, major: number, minor: number) => {
 };
 
 /** sysctls under net.core that the kernel keeps per network namespace (the rest of net.core is machine-wide). */
-const NETNS_CORE = new Set(['somaxconn', 'optmem_max', 'rmem_default', 'rmem_max', 'wmem_default', 'wmem_max', 'rps_default_mask', 'tstamp_allow_data', 'txrehash']);
+const NETNS_CORE = new Set([
+  'somaxconn',
+  'optmem_max',
+  'rmem_default',
+  'rmem_max',
+  'wmem_default',
+  'wmem_max',
+  'rps_default_mask',
+  'tstamp_allow_data',
+  'txrehash',
+]);
 /** net.ipv4 sysctls that only the initial namespace shows (compared on Linux 6.18: root vs a new namespace). */
 const MACHINE_WIDE_NET = new Set(
-  ['cipso_cache_bucket_size', 'cipso_cache_enable', 'cipso_rbm_optfmt', 'cipso_rbm_strictvalid', 'fib_sync_mem', 'inet_peer_maxttl', 'inet_peer_minttl', 'inet_peer_threshold', 'ipfrag_secret_interval', 'tcp_available_ulp', 'tcp_low_latency', 'tcp_max_orphans', 'tcp_mem', 'udp_mem'].map((k) => `net.ipv4.${k}`),
+  [
+    'cipso_cache_bucket_size',
+    'cipso_cache_enable',
+    'cipso_rbm_optfmt',
+    'cipso_rbm_strictvalid',
+    'fib_sync_mem',
+    'inet_peer_maxttl',
+    'inet_peer_minttl',
+    'inet_peer_threshold',
+    'ipfrag_secret_interval',
+    'tcp_available_ulp',
+    'tcp_low_latency',
+    'tcp_max_orphans',
+    'tcp_mem',
+    'udp_mem',
+  ].map((k) => `net.ipv4.${k}`),
 );
 
 /** Whether a sysctl belongs to a network namespace (true) or to the whole machine (false). */
@@ -115,13 +140,28 @@ export function tuningSteps(tuning: Tuning, host: TuningHost): TuningStep[] {
   if (tuning.irqAffinity) {
     const noIrq = host.nics.filter((nic) => !nic.irqs.length);
     if (host.embedded || noIrq.length === host.nics.length) {
-      steps.push({ kind: 'skip', setting: 'irqAffinity', why: `${host.nics.map((x) => x.name).join(', ') || 'no NIC'}: no per-queue interrupts (a veth has none), so neither IRQ pinning nor stopping irqbalance applies` });
+      steps.push({
+        kind: 'skip',
+        setting: 'irqAffinity',
+        why: `${host.nics.map((x) => x.name).join(', ') || 'no NIC'}: no per-queue interrupts (a veth has none), so neither IRQ pinning nor stopping irqbalance applies`,
+      });
     } else {
-      steps.push({ kind: 'command', setting: 'irqAffinity', argv: ['systemctl', 'stop', 'irqbalance'], optional: opt('irqAffinity'), why: 'irqbalance would move the pinned interrupts again' });
+      steps.push({
+        kind: 'command',
+        setting: 'irqAffinity',
+        argv: ['systemctl', 'stop', 'irqbalance'],
+        optional: opt('irqAffinity'),
+        why: 'irqbalance would move the pinned interrupts again',
+      });
       for (const nic of host.nics) {
         if (!nic.irqs.length) steps.push({ kind: 'skip', setting: 'irqAffinity', why: `${nic.name} has no per-queue interrupts` });
         nic.irqs.forEach((irq, q) =>
-          write('irqAffinity', `/proc/irq/${irq}/smp_affinity_list`, String(irqCpus[q % irqCpus.length]), `${nic.name} queue ${q}'s interrupt on the first CPU of NUMA node ${q % irqCpus.length}`),
+          write(
+            'irqAffinity',
+            `/proc/irq/${irq}/smp_affinity_list`,
+            String(irqCpus[q % irqCpus.length]),
+            `${nic.name} queue ${q}'s interrupt on the first CPU of NUMA node ${q % irqCpus.length}`,
+          ),
         );
       }
     }
@@ -131,7 +171,15 @@ export function tuningSteps(tuning: Tuning, host: TuningHost): TuningStep[] {
     const cpus = rps.length ? rps : physicalCpus(t);
     for (const nic of host.nics)
       for (let q = 0; q < nic.rxQueues; q++)
-        write('rps', queue(nic, 'rx', q, 'rps_cpus'), cpuMask(cpus, n), rps.length ? `RPS on the physical cores but the IRQ CPUs (${formatCpuList(cpus)})` : `RPS on every physical core (${formatCpuList(cpus)}): no core is left once the IRQ CPUs are out`, nic.netns);
+        write(
+          'rps',
+          queue(nic, 'rx', q, 'rps_cpus'),
+          cpuMask(cpus, n),
+          rps.length
+            ? `RPS on the physical cores but the IRQ CPUs (${formatCpuList(cpus)})`
+            : `RPS on every physical core (${formatCpuList(cpus)}): no core is left once the IRQ CPUs are out`,
+          nic.netns,
+        );
   }
   if (tuning.xps)
     for (const nic of host.nics)
@@ -150,18 +198,39 @@ export function tuningSteps(tuning: Tuning, host: TuningHost): TuningStep[] {
       steps.push({ kind: 'skip', setting: key, why: `${gone.why}; this kernel is ${host.kernel}` });
       continue;
     }
-    const why = key === 'net.ipv4.tcp_low_latency' && atLeast(host.kernel, 4, 14) ? `sysctl ${key} (accepted but without effect since Linux 4.14)` : `sysctl ${key}`;
+    const why =
+      key === 'net.ipv4.tcp_low_latency' && atLeast(host.kernel, 4, 14) ? `sysctl ${key} (accepted but without effect since Linux 4.14)` : `sysctl ${key}`;
     if (host.embedded && perNamespace(key)) for (const ns of host.namespaces) write(key, sysctlPath(key), value, why, ns);
     else write(key, sysctlPath(key), value, host.embedded ? `${why} (machine-wide)` : why);
   }
   if (tuning.schedMigrationCostNs !== null) {
     const v = String(tuning.schedMigrationCostNs);
-    if (atLeast(host.kernel, 5, 13)) write(SCHED_MIGRATION_COST, '/sys/kernel/debug/sched/migration_cost_ns', v, 'scheduler migration cost: threads stay on their CPU (in debugfs since Linux 5.13)', undefined, true);
+    if (atLeast(host.kernel, 5, 13))
+      write(
+        SCHED_MIGRATION_COST,
+        '/sys/kernel/debug/sched/migration_cost_ns',
+        v,
+        'scheduler migration cost: threads stay on their CPU (in debugfs since Linux 5.13)',
+        undefined,
+        true,
+      );
     else write(SCHED_MIGRATION_COST, sysctlPath(SCHED_MIGRATION_COST), v, 'scheduler migration cost: threads stay on their CPU');
   }
   if (tuning.tuned !== null) {
-    if (host.embedded) steps.push({ kind: 'skip', setting: 'tuned', why: `tuned profile ${tuning.tuned} retunes the whole machine (CPU governor, scheduler, power), not the lab's namespaces; applied on AWS hosts only` });
-    else steps.push({ kind: 'command', setting: 'tuned', argv: ['tuned-adm', 'profile', tuning.tuned], optional: opt('tuned'), why: `tuned profile ${tuning.tuned}` });
+    if (host.embedded)
+      steps.push({
+        kind: 'skip',
+        setting: 'tuned',
+        why: `tuned profile ${tuning.tuned} retunes the whole machine (CPU governor, scheduler, power), not the lab's namespaces; applied on AWS hosts only`,
+      });
+    else
+      steps.push({
+        kind: 'command',
+        setting: 'tuned',
+        argv: ['tuned-adm', 'profile', tuning.tuned],
+        optional: opt('tuned'),
+        why: `tuned profile ${tuning.tuned}`,
+      });
   }
   if (tuning.notrack) {
     const rules: string[][] = [];
@@ -172,7 +241,14 @@ export function tuningSteps(tuning: Tuning, host: TuningHost): TuningStep[] {
     const ports = [...host.traffic.tcpPorts.map((p) => `tcp ${p}`), ...host.traffic.udpPorts.map((p) => `udp ${p}`)].join(', ');
     for (const ns of host.embedded ? host.namespaces : [undefined])
       for (const r of rules)
-        steps.push({ kind: 'command', setting: 'notrack', ...(ns ? { netns: ns } : {}), argv: [host.iptables, '-t', 'raw', '-A', ...r, '-j', 'NOTRACK'], optional: opt('notrack'), why: `no conntrack for the benchmark traffic (${ports})` });
+        steps.push({
+          kind: 'command',
+          setting: 'notrack',
+          ...(ns ? { netns: ns } : {}),
+          argv: [host.iptables, '-t', 'raw', '-A', ...r, '-j', 'NOTRACK'],
+          optional: opt('notrack'),
+          why: `no conntrack for the benchmark traffic (${ports})`,
+        });
   }
   return steps;
 }
@@ -180,14 +256,26 @@ export function tuningSteps(tuning: Tuning, host: TuningHost): TuningStep[] {
 /** Seed 001's IRQ/RPS/XPS/RFS part alone, as `netlab tuning-plan --only-nic` prints it. */
 export function studyTuning(t: Topology, nic: Nic): TuningStep[] {
   const nicOnly: Tuning = { ...PROFILES.none, profile: 'study', irqAffinity: true, rps: true, xps: true, rfs: true };
-  return tuningSteps(nicOnly, { topology: t, kernel: '6.1', nics: [nic], embedded: false, namespaces: [], iptables: 'iptables', traffic: { tcpPorts: [], udpPorts: [] } });
+  return tuningSteps(nicOnly, {
+    topology: t,
+    kernel: '6.1',
+    nics: [nic],
+    embedded: false,
+    namespaces: [],
+    iptables: 'iptables',
+    traffic: { tcpPorts: [], udpPorts: [] },
+  });
 }
 
 export function tuningStepText(s: TuningStep): string {
   const where = (ns?: string) => (ns ? `ip netns exec ${ns} ` : '');
   if (s.kind === 'write') {
     const echo = `echo ${shq(s.value)} > ${s.path}`;
-    const cmd = s.netns ? `${where(s.netns)}sh -c ${shq(echo)}` : s.debugfs ? `unshare --mount sh -c ${shq(`mount -t debugfs none /sys/kernel/debug && ${echo}`)}` : echo;
+    const cmd = s.netns
+      ? `${where(s.netns)}sh -c ${shq(echo)}`
+      : s.debugfs
+        ? `unshare --mount sh -c ${shq(`mount -t debugfs none /sys/kernel/debug && ${echo}`)}`
+        : echo;
     return `${cmd}  # ${s.why}${s.optional ? ' (optional)' : ''}`;
   }
   if (s.kind === 'command') return `${where(s.netns)}${s.argv.map(shq).join(' ')}  # ${s.why}${s.optional ? ' (optional)' : ''}`;

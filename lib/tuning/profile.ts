@@ -42,7 +42,18 @@ export interface Tuning {
 }
 
 export const PROFILES: Record<Tuning['profile'], Omit<Tuning, 'profile'>> = {
-  none: { irqAffinity: false, rps: false, xps: false, rfs: false, sysctls: {}, schedMigrationCostNs: null, tuned: null, notrack: false, pinning: false, optional: [] },
+  none: {
+    irqAffinity: false,
+    rps: false,
+    xps: false,
+    rfs: false,
+    sysctls: {},
+    schedMigrationCostNs: null,
+    tuned: null,
+    notrack: false,
+    pinning: false,
+    optional: [],
+  },
   study: {
     irqAffinity: true,
     rps: true,
@@ -85,4 +96,12 @@ export function resolveTuning(given: Partial<Omit<Tuning, 'sysctls'>> & { sysctl
 
 /** True when the stack changes nothing on its hosts. */
 export const untuned = (t: Tuning) =>
-  !t.irqAffinity && !t.rps && !t.xps && !t.rfs && !Object.keys(t.sysctls).length && t.schedMigrationCostNs === null && t.tuned === null && !t.notrack && !t.pinning;
+  !t.irqAffinity &&
+  !t.rps &&
+  !t.xps &&
+  !t.rfs &&
+  !Object.keys(t.sysctls).length &&
+  t.schedMigrationCostNs === null &&
+  t.tuned === null &&
+  !t.notrack &&
+  !t.pinning;

@@ -60,7 +60,7 @@ export function cpuMask(cpus: number[], nCpus: number): string {
   const w = new Array<number>(words).fill(0);
   for (const c of cpus) {
     if (!Number.isInteger(c) || c < 0 || c >= nCpus) throw new Error(`CPU ${c} is outside 0-${nCpus - 1}`);
-    w[Math.floor(c / 32)] = (w[Math.floor(c / 32)]! | (1 << c % 32)) >>> 0;
+    w[Math.floor(c / 32)] = (w[Math.floor(c / 32)]! | (1 << (c % 32))) >>> 0;
   }
   return w
     .reverse()

@@ -93,7 +93,12 @@ export function gridPoints(spec: Spec, o: GridOptions = {}): GridPoint[] {
             const load = o.connReuseWorkers !== undefined ? { concurrency: o.connReuseWorkers } : { rate: w.rate, requestsPerConnection: 1 };
             push('conn-reuse', { responseBytes, keepalive: false, ...load, durationSeconds: w.durationSeconds }, w.durationSeconds + w.timeoutSeconds + 30);
           } else if (w.tool === 'tcpkali') {
-            for (const rate of w.rate) push('tcpkali', { responseBytes, keepalive: true, rate, connections: w.connections, durationSeconds: w.durationSeconds }, w.durationSeconds + 120);
+            for (const rate of w.rate)
+              push(
+                'tcpkali',
+                { responseBytes, keepalive: true, rate, connections: w.connections, durationSeconds: w.durationSeconds },
+                w.durationSeconds + 120,
+              );
           } else
             for (const keepalive of w.keepalive) {
               if (w.tool === 'ab')
@@ -101,10 +106,18 @@ export function gridPoints(spec: Spec, o: GridOptions = {}): GridPoint[] {
                   push('ab', { responseBytes, keepalive, concurrency, requests: w.requests }, abTimeoutSeconds(w.requests, w.timeoutSeconds, concurrency));
               else if (w.tool === 'wrk')
                 for (const connections of w.connections)
-                  push('wrk', { responseBytes, keepalive, connections, threads: w.threads, durationSeconds: w.durationSeconds }, w.durationSeconds + w.timeoutSeconds + 15);
+                  push(
+                    'wrk',
+                    { responseBytes, keepalive, connections, threads: w.threads, durationSeconds: w.durationSeconds },
+                    w.durationSeconds + w.timeoutSeconds + 15,
+                  );
               else
                 for (const rate of w.rate)
-                  push('rps', { responseBytes, keepalive, rate, requestsPerConnection: keepalive ? w.requestsPerConnection : 1, durationSeconds: w.durationSeconds }, w.durationSeconds + w.timeoutSeconds + 30);
+                  push(
+                    'rps',
+                    { responseBytes, keepalive, rate, requestsPerConnection: keepalive ? w.requestsPerConnection : 1, durationSeconds: w.durationSeconds },
+                    w.durationSeconds + w.timeoutSeconds + 30,
+                  );
             }
         }
     }

@@ -103,7 +103,9 @@ const SOURCE_DIR = join(PROJECT_DIR, 'tools', 'rps');
 /** Hash of the client's sources: go.mod, go.sum, then the non-test .go files in C order (as scripts/build-rps.sh). */
 export function rpsSourceHash(dir = SOURCE_DIR): string {
   const h = createHash('sha256');
-  const go = readdirSync(dir).filter((f) => f.endsWith('.go') && !f.endsWith('_test.go')).sort();
+  const go = readdirSync(dir)
+    .filter((f) => f.endsWith('.go') && !f.endsWith('_test.go'))
+    .sort();
   for (const f of ['go.mod', 'go.sum', ...go]) h.update(readFileSync(join(dir, f)));
   return h.digest('hex').slice(0, 16);
 }
@@ -121,13 +123,30 @@ export function rpsClientPath(): string {
 /** The client built from this checkout's sources; a clear error saying how to build it when it is not. */
 export function rpsClient(): string {
   const path = rpsClientPath();
-  if (!existsSync(path)) throw new RpsClientMissing(`the load client is not built for this checkout (${path} is missing): run bash scripts/build-rps.sh (or npm run tools); it needs Go >= 1.25`);
+  if (!existsSync(path))
+    throw new RpsClientMissing(
+      `the load client is not built for this checkout (${path} is missing): run bash scripts/build-rps.sh (or npm run tools); it needs Go >= 1.25`,
+    );
   return path;
 }
 
 /** The client's flags for these options (the same as `netlab rps`'s). */
 export function rpsFlags(o: RpsOptions): string[] {
-  const a = [`http://${o.host}:${o.port}${o.path}`, '--rate', String(o.rate), '--duration', String(o.durationSeconds), '--requests-per-connection', String(o.requestsPerConnection), '--hosts', String(o.hosts), '--max-connections', String(o.maxConnections), '--timeout', String(o.timeoutMs)];
+  const a = [
+    `http://${o.host}:${o.port}${o.path}`,
+    '--rate',
+    String(o.rate),
+    '--duration',
+    String(o.durationSeconds),
+    '--requests-per-connection',
+    String(o.requestsPerConnection),
+    '--hosts',
+    String(o.hosts),
+    '--max-connections',
+    String(o.maxConnections),
+    '--timeout',
+    String(o.timeoutMs),
+  ];
   if (o.expectBodyBytes !== undefined) a.push('--expect-body', String(o.expectBodyBytes));
   if (o.busyPoll) a.push('--busy-poll', 'true');
   return a;

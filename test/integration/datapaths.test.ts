@@ -39,7 +39,10 @@ for (const dp of DATAPATHS) {
     t.is(result.status, 'ok', result.error);
     t.true(RunResult.safeParse(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))).success);
     t.is(result.setup!.pathMtu, dp === 'vxlan' ? 1450 : 1500);
-    t.true(result.setup!.checks.every((c) => c.ok), JSON.stringify(result.setup!.checks));
+    t.true(
+      result.setup!.checks.every((c) => c.ok),
+      JSON.stringify(result.setup!.checks),
+    );
     t.true(result.setup!.checks.some((c) => c.name === `path MTU ${result.setup!.pathMtu}`));
     const [p] = result.points;
     t.is(p!.status, 'ok', p!.reason);
@@ -54,19 +57,27 @@ for (const dp of DATAPATHS) {
 }
 
 const absent = features ? DATAPATHS.find((dp) => requirements(spec('x', dp)).features.some((f) => !features[f].ok)) : undefined;
-serialIf((!root && 'needs root') || (!absent && 'this kernel has every datapath feature; nothing to refuse'), 'a missing kernel feature is refused before anything changes', async (t) => {
-  const before = rootState();
-  const err = await t.throwsAsync(upLocal(spec('it-refused', absent!), { resultsRoot: tmp }), { instanceOf: PreflightError });
-  t.regex(err!.message, new RegExp(`datapath ${absent!} needs the kernel feature`));
-  t.regex(err!.message, /nothing was changed/);
-  await assertNothingLeft(t, 'it-refused');
-  t.false(existsSync(join(tmp, 'it-refused')), 'no result dir for a refused run');
-  t.deepEqual(rootState(), before);
-});
+serialIf(
+  (!root && 'needs root') || (!absent && 'this kernel has every datapath feature; nothing to refuse'),
+  'a missing kernel feature is refused before anything changes',
+  async (t) => {
+    const before = rootState();
+    const err = await t.throwsAsync(upLocal(spec('it-refused', absent!), { resultsRoot: tmp }), { instanceOf: PreflightError });
+    t.regex(err!.message, new RegExp(`datapath ${absent!} needs the kernel feature`));
+    t.regex(err!.message, /nothing was changed/);
+    await assertNothingLeft(t, 'it-refused');
+    t.false(existsSync(join(tmp, 'it-refused')), 'no result dir for a refused run');
+    t.deepEqual(rootState(), before);
+  },
+);
 
 serialIf(!root && 'needs root', 'ab without and with keep-alive, two response sizes', async (t) => {
   const s = specFromStackDoc('it-ab', {
-    config: { 'netlab:datapath': 'hostgw', 'netlab:server': { responseBytes: [350, 4096] }, 'netlab:workload': { tool: 'ab', requests: 500, concurrency: 2, keepalive: [false, true] } },
+    config: {
+      'netlab:datapath': 'hostgw',
+      'netlab:server': { responseBytes: [350, 4096] },
+      'netlab:workload': { tool: 'ab', requests: 500, concurrency: 2, keepalive: [false, true] },
+    },
   });
   const { result } = await upLocal(s, { resultsRoot: tmp });
   t.is(result.status, 'ok', result.error);
@@ -99,7 +110,10 @@ serialIf(!root && 'needs root', '--keep leaves the lab up; a second run is refus
 
 function stackFile(name: string, seconds: number): string {
   const path = join(tmp, `Pulumi.${name}.yaml`);
-  writeFileSync(path, `config:\n  netlab:datapath: vxlan\n  netlab:workload:\n    tool: wrk\n    durationSeconds: ${seconds}\n    connections: 4\n  netlab:warmupSeconds: 0\n`);
+  writeFileSync(
+    path,
+    `config:\n  netlab:datapath: vxlan\n  netlab:workload:\n    tool: wrk\n    durationSeconds: ${seconds}\n    connections: 4\n  netlab:warmupSeconds: 0\n`,
+  );
   return path;
 }
 
@@ -133,7 +147,10 @@ serialIf(!root && 'needs root', 'Ctrl-C tears down and records the run as interr
   const name = 'it-sigint';
   const run = await startUp(name);
   t.true(loadRunning(name), `load never started: ${run.output()}`);
-  await t.throwsAsync(upLocal(specFromStackDoc(name, { config: {} }), { resultsRoot: tmp }), { instanceOf: LockError, message: /already being run by process/ });
+  await t.throwsAsync(upLocal(specFromStackDoc(name, { config: {} }), { resultsRoot: tmp }), {
+    instanceOf: LockError,
+    message: /already being run by process/,
+  });
   run.child.kill('SIGINT');
   const code = await run.exited;
   t.is(code, 1, run.output());

@@ -97,16 +97,18 @@ type Fault = {
   down?: boolean;
 };
 
-const pgrp = (sig: NodeJS.Signals, times = 1) => async (s: Started) => {
-  for (let i = 0; i < times; i++) {
-    try {
-      process.kill(-s.pid, sig);
-    } catch {
-      return;
+const pgrp =
+  (sig: NodeJS.Signals, times = 1) =>
+  async (s: Started) => {
+    for (let i = 0; i < times; i++) {
+      try {
+        process.kill(-s.pid, sig);
+      } catch {
+        return;
+      }
+      await sleep(30);
     }
-    await sleep(30);
-  }
-};
+  };
 const direct = (sig: NodeJS.Signals) => (s: Started) => void process.kill(s.pid, sig);
 
 const BUILD = /building hostgw datapath/;
@@ -233,7 +235,10 @@ serial('a results folder that fills up mid-run: teardown still runs, the error n
 serial('a full state folder: clear error, nothing changed, no empty lock file', (t) => {
   const state = fullTmpfs(t, 16);
   const before = rootState();
-  const r = spawnSync(process.execPath, [BIN, 'up', '--results', tmp, stackFile('fi-full-state', WRK)], { encoding: 'utf8', env: { ...process.env, NETLAB_STATE_DIR: state } });
+  const r = spawnSync(process.execPath, [BIN, 'up', '--results', tmp, stackFile('fi-full-state', WRK)], {
+    encoding: 'utf8',
+    env: { ...process.env, NETLAB_STATE_DIR: state },
+  });
   t.is(r.status, 2, r.stderr);
   t.regex(r.stderr, /cannot write .*fi-full-state.*: no space left on the device/);
   t.deepEqual(readdirSync(state), ['filler']);

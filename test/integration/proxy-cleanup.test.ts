@@ -38,7 +38,15 @@ for (const c of cases) {
     const dir = mkdtempSync(join(tmpdir(), 'netlab-cleanup-'));
     await run(['ip', 'netns', 'add', ns]);
     try {
-      const options = { services: [3], backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12', iptablesLayout: 'current' as const, iptablesBackend: c.backend, ipvs: { scheduler: 'rr' as const, connReuseMode: [1] } };
+      const options = {
+        services: [3],
+        backendsPerService: 2,
+        serviceCidr: '10.96.0.0/12',
+        backendCidr: '10.128.0.0/12',
+        iptablesLayout: 'current' as const,
+        iptablesBackend: c.backend,
+        ipvs: { scheduler: 'rr' as const, connReuseMode: [1] },
+      };
       const ctx: ProxyContext = { hostNs: ns, dir, clientCgroup: '/nonexistent', includeDir: '/usr/include', clusterCidr: '10.244.0.0/16', options };
       const mode = proxyProvider(c.mode);
       const setup = mode.setup(ctx);

@@ -13,7 +13,7 @@ import { RunResult } from '../../lib/results/result.ts';
 import { serialIf } from '../helpers/needs.ts';
 import { rootState, sh } from '../helpers/root-namespace.ts';
 import { assertNothingLeft } from '../helpers/nothing-left.ts';
-import { type Spec } from '../../lib/spec/schema.ts';
+import type { Spec } from '../../lib/spec/schema.ts';
 import { cgroupRoot, downStack, listNamespaces } from '../../lib/local/state.ts';
 import { BIN } from '../helpers/paths.ts';
 import { cgroupBase } from '../../lib/core/names.ts';
@@ -36,7 +36,15 @@ function spec(name: string, mode: string, datapath = 'hostgw', extra: Record<str
   });
 }
 
-for (const [mode, datapath] of [['iptables', 'hostgw'], ['nftables', 'hostgw'], ['ebpf', 'hostgw'], ['iptables', 'host'], ['ebpf', 'macvlan'], ['none', 'vxlan'], ['ipvs', 'hostgw']] as const) {
+for (const [mode, datapath] of [
+  ['iptables', 'hostgw'],
+  ['nftables', 'hostgw'],
+  ['ebpf', 'hostgw'],
+  ['iptables', 'host'],
+  ['ebpf', 'macvlan'],
+  ['none', 'vxlan'],
+  ['ipvs', 'hostgw'],
+] as const) {
   const s = spec('x', mode, datapath);
   const lacking = features ? requirements(s).features.filter((f) => !features[f].ok) : [];
   const why = !root ? 'needs root' : lacking.length ? `this kernel lacks ${lacking.map((f) => `${f} (${features![f].detail})`).join(', ')}` : '';
@@ -47,8 +55,18 @@ for (const [mode, datapath] of [['iptables', 'hostgw'], ['nftables', 'hostgw'], 
     const { result, dir } = await upLocal(spec(stack, mode, datapath), { resultsRoot: tmp });
     t.is(result.status, 'ok', result.error);
     t.true(RunResult.safeParse(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))).success);
-    t.deepEqual(result.proxy!.programs.map((p) => [p.services, p.check.ok]), [[1, true], [50, true]]);
-    if (mode === 'iptables') t.deepEqual(result.proxy!.programs.map((p) => p.rules), [40, 32 * 50 + 8]);
+    t.deepEqual(
+      result.proxy!.programs.map((p) => [p.services, p.check.ok]),
+      [
+        [1, true],
+        [50, true],
+      ],
+    );
+    if (mode === 'iptables')
+      t.deepEqual(
+        result.proxy!.programs.map((p) => p.rules),
+        [40, 32 * 50 + 8],
+      );
     t.is(result.points.length, 4);
     for (const p of result.points) {
       t.is(p.status, 'ok', `${p.id}: ${p.reason}`);
@@ -74,35 +92,46 @@ for (const [mode, datapath] of [['iptables', 'hostgw'], ['nftables', 'hostgw'], 
   });
 }
 
-serialIf((!root && 'needs root') || ((features!.ipvs.ok) && 'this kernel has IPVS; nothing to refuse'), 'ipvs: refused before anything changes where the kernel has no IPVS, naming it', async (t) => {
-  const before = rootState();
-  const err = await t.throwsAsync(upLocal(spec('it-px-refused', 'ipvs'), { resultsRoot: tmp }), { instanceOf: PreflightError });
-  t.regex(err!.message, /proxy mode ipvs needs the kernel feature "ipvs"/);
-  t.regex(err!.message, /nothing was changed/);
-  t.deepEqual(await listNamespaces('netlab.it-px-refused.'), []);
-  t.false(existsSync(cgroupBase(cgroupRoot()!, 'it-px-refused')));
-  t.deepEqual(rootState(), before);
-});
+serialIf(
+  (!root && 'needs root') || (features!.ipvs.ok && 'this kernel has IPVS; nothing to refuse'),
+  'ipvs: refused before anything changes where the kernel has no IPVS, naming it',
+  async (t) => {
+    const before = rootState();
+    const err = await t.throwsAsync(upLocal(spec('it-px-refused', 'ipvs'), { resultsRoot: tmp }), { instanceOf: PreflightError });
+    t.regex(err!.message, /proxy mode ipvs needs the kernel feature "ipvs"/);
+    t.regex(err!.message, /nothing was changed/);
+    t.deepEqual(await listNamespaces('netlab.it-px-refused.'), []);
+    t.false(existsSync(cgroupBase(cgroupRoot()!, 'it-px-refused')));
+    t.deepEqual(rootState(), before);
+  },
+);
 
-serialIf((!root && 'needs root') || ((!features!.bpf.ok || !features!.cgroup2.ok) && 'no BPF or cgroup2 here'), 'ebpf: kill -9 mid-run, then `netlab down` removes the cgroup, the BPF program and the namespaces', async (t) => {
-  const stack = 'it-px-kill';
-  const before = rootState();
-  const doc = join(tmp, `Pulumi.${stack}.yaml`);
-  writeFileSync(doc, `config:\n  netlab:datapath: hostgw\n  netlab:proxy: { mode: ebpf, services: [100] }\n  netlab:workload: { tool: rps, rate: 100, durationSeconds: 30 }\n  netlab:warmupSeconds: 0\n`);
-  const child = spawn(process.execPath, [BIN, 'up', doc, '--results', tmp], { stdio: 'ignore' });
-  let done = false;
-  const exited = new Promise((r) => child.once('exit', () => r((done = true))));
-  // Wait until the program is attached and load is running (or the run ended early: a failure).
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab.js rps' || true`).trim()) await sleep(100);
-  t.false(done, 'the run ended before its load started');
-  t.not(sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim(), '0', 'program attached during the run');
-  child.kill('SIGKILL');
-  await exited;
-  t.true(existsSync(cgroupBase(cgroupRoot()!, stack)), 'the killed run left its cgroup (as a crash would)');
-  const r = await downStack(stack);
-  t.deepEqual(r.cgroups, [cgroupBase(cgroupRoot()!, stack)]);
-  await assertNothingLeft(t, stack);
-  t.is(sh(`pgrep -f '[n]etlab.js rps' || true`).trim(), '', 'load client left running');
-  t.deepEqual(rootState(), before);
-});
+serialIf(
+  (!root && 'needs root') || ((!features!.bpf.ok || !features!.cgroup2.ok) && 'no BPF or cgroup2 here'),
+  'ebpf: kill -9 mid-run, then `netlab down` removes the cgroup, the BPF program and the namespaces',
+  async (t) => {
+    const stack = 'it-px-kill';
+    const before = rootState();
+    const doc = join(tmp, `Pulumi.${stack}.yaml`);
+    writeFileSync(
+      doc,
+      `config:\n  netlab:datapath: hostgw\n  netlab:proxy: { mode: ebpf, services: [100] }\n  netlab:workload: { tool: rps, rate: 100, durationSeconds: 30 }\n  netlab:warmupSeconds: 0\n`,
+    );
+    const child = spawn(process.execPath, [BIN, 'up', doc, '--results', tmp], { stdio: 'ignore' });
+    let done = false;
+    const exited = new Promise((r) => child.once('exit', () => r((done = true))));
+    // Wait until the program is attached and load is running (or the run ended early: a failure).
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab.js rps' || true`).trim()) await sleep(100);
+    t.false(done, 'the run ended before its load started');
+    t.not(sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim(), '0', 'program attached during the run');
+    child.kill('SIGKILL');
+    await exited;
+    t.true(existsSync(cgroupBase(cgroupRoot()!, stack)), 'the killed run left its cgroup (as a crash would)');
+    const r = await downStack(stack);
+    t.deepEqual(r.cgroups, [cgroupBase(cgroupRoot()!, stack)]);
+    await assertNothingLeft(t, stack);
+    t.is(sh(`pgrep -f '[n]etlab.js rps' || true`).trim(), '', 'load client left running');
+    t.deepEqual(rootState(), before);
+  },
+);

@@ -57,7 +57,10 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv): { child: Ch
   const child = spawn(cmd, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stdout = '';
-  child.stdout!.on('data', (b: Buffer) => ((out += b.toString()), (stdout += b.toString())));
+  child.stdout!.on('data', (b: Buffer) => {
+    out += b.toString();
+    stdout += b.toString();
+  });
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const done = new Promise<Ran>((res) => child.on('close', (code, signal) => res({ code, signal, out, stdout })));
   return { child, done, out: () => out };
@@ -256,7 +259,7 @@ maybe(title('a wrong passphrase is named before anything changes: pulumi, script
     t.regex(r.out, /incorrect passphrase/);
     const sh = await start('bash', [join(root, 'scripts', 'pulumi.sh'), 'up', '--yes', '-s', name], wrong).done;
     t.not(sh.code, 0);
-    t.regex(sh.out, /netlab: the passphrase is wrong for this stack[^]*PULUMI_CONFIG_PASSPHRASE[^]*Nothing was changed/);
+    t.regex(sh.out, /netlab: the passphrase is wrong for this stack[\s\S]*PULUMI_CONFIG_PASSPHRASE[\s\S]*Nothing was changed/);
     const { PULUMI_CONFIG_PASSPHRASE: _drop, ...unset } = env;
     const none = await pulumi(['up', '--yes', '-s', name], { ...unset, PULUMI_CONFIG_PASSPHRASE_FILE: '' });
     t.not(none.code, 0);
@@ -295,13 +298,20 @@ maybe(title('netlab sweep of two local stacks through the Automation API: both r
       const row = r.out.split('\n').find((l) => l.includes(`│ ${n} `) && l.includes('│ ok'));
       t.truthy(row, `summary row of ${n}`);
       t.regex(row!, /│ local\s+│ ok\s+│ [\d.]+\s+│ -\s+│ -\s+│ yes\s+│ \/.*results\//);
-      const dir = row!.split('│').map((c) => c.trim()).filter(Boolean).pop()!;
+      const dir = row!
+        .split('│')
+        .map((c) => c.trim())
+        .filter(Boolean)
+        .pop()!;
       t.like(resultOf(dir), { stack: n, status: 'ok' });
       await assertNothingLeft(t, n);
     }
     t.notRegex(r.out, /Undefined value/);
     // No trace: the stack files as they were (pulumi stack init had rewritten them), no stacks in the backend.
-    t.deepEqual([a, b].map((n) => readFileSync(stackFileOf(n), 'utf8')), texts);
+    t.deepEqual(
+      [a, b].map((n) => readFileSync(stackFileOf(n), 'utf8')),
+      texts,
+    );
     const stacksDir = join(backend, '.pulumi', 'stacks', 'netlab');
     t.deepEqual(existsSync(stacksDir) ? readdirSync(stacksDir).filter((f) => f.endsWith('.json')) : [], []);
   } finally {

@@ -65,4 +65,3 @@ test('rps to a server on 127.0.0.1: every request answered, exit 0', async (t) =
   t.is(rep.ok, 20);
   t.is(rep.sent, 20);
 });
-

@@ -62,7 +62,18 @@ async function scripted(answer: (k: number, s: Socket, head: string) => void): P
   };
 }
 
-const opts = (port: number, o: Partial<RpsOptions>): RpsOptions => ({ host: '127.0.0.1', hosts: 1, port, path: '/x', rate: 200, durationSeconds: 1, requestsPerConnection: 1, maxConnections: 100, timeoutMs: 2000, ...o });
+const opts = (port: number, o: Partial<RpsOptions>): RpsOptions => ({
+  host: '127.0.0.1',
+  hosts: 1,
+  port,
+  path: '/x',
+  rate: 200,
+  durationSeconds: 1,
+  requestsPerConnection: 1,
+  maxConnections: 100,
+  timeoutMs: 2000,
+  ...o,
+});
 
 /** Latencies (ms) of the report's histogram at or above `ms`. */
 function countAtLeast(r: RpsReport, ms: number): number {
@@ -154,7 +165,10 @@ test.serial('percentiles of a known delay distribution', async (t) => {
       ];
       for (const [what, v, lo] of want) t.true(v >= lo, `${what} ${v} below ${lo}`);
       // HDR keeps 3 significant digits (0.1 %); the path and Node's timers add a few ms.
-      late = want.filter(([, v, lo]) => v > lo * 1.001 + 8).map(([what, v]) => `${what} ${v}`).join(', ');
+      late = want
+        .filter(([, v, lo]) => v > lo * 1.001 + 8)
+        .map(([what, v]) => `${what} ${v}`)
+        .join(', ');
       if (!late) break;
     }
     t.is(late, '', 'upper bounds (lower bound × 1.001 + 8 ms) missed in three runs');
@@ -179,7 +193,12 @@ for (const [failures, held] of [
       t.is(r.ok, 1500 - failures);
       t.is(r.errors.http, failures);
       t.is(r.keptUp, held, r.verdict);
-      t.regex(r.verdict, held ? /^held 500 req\/s \(achieved 49\d\.\d, -0\.\d\d %\)$/ : /^did not hold 500 req\/s: achieved 49\d\.\d req\/s \(-1\.\d %\); 18 requests failed \(first: HTTP 500\)/);
+      t.regex(
+        r.verdict,
+        held
+          ? /^held 500 req\/s \(achieved 49\d\.\d, -0\.\d\d %\)$/
+          : /^did not hold 500 req\/s: achieved 49\d\.\d req\/s \(-1\.\d %\); 18 requests failed \(first: HTTP 500\)/,
+      );
     } finally {
       await srv.close();
     }
@@ -199,7 +218,10 @@ test.serial('exactly requestsPerConnection requests on each connection', async (
     t.is(r.connections, 72);
     t.is(r.connectMs.count, 72);
     for (const heads of srv.seen.sockets.slice(0, 71))
-      t.deepEqual(heads.map((h) => /\r\nConnection: close/i.test(h)), [false, false, false, false, false, false, true]);
+      t.deepEqual(
+        heads.map((h) => /\r\nConnection: close/i.test(h)),
+        [false, false, false, false, false, false, true],
+      );
   } finally {
     await srv.close();
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { upLocal } from '../../lib/local/run.ts';
-import { type Spec } from '../../lib/spec/schema.ts';
+import type { Spec } from '../../lib/spec/schema.ts';
 import { downStack } from '../../lib/local/state.ts';
 import { placement } from '../../lib/tuning/plan.ts';
 import { formatCpuList, parseLscpuP } from '../../lib/tuning/topology.ts';
@@ -56,7 +56,10 @@ serial('study tuning: applied, read back, recorded, and the machine put back as 
   const pl = result.tuning!.placement!;
   t.is(pl.client, formatCpuList(cpus!.client));
   t.is(pl.clientReadBack, pl.client);
-  t.true(pl.serverReadBack.some((l) => l === `nginx: worker process: ${pl.server}`), JSON.stringify(pl.serverReadBack));
+  t.true(
+    pl.serverReadBack.some((l) => l === `nginx: worker process: ${pl.server}`),
+    JSON.stringify(pl.serverReadBack),
+  );
   t.deepEqual(result.tuning!.restored.sort(), [...WIDE].sort());
   t.deepEqual(machine(), wide, 'machine-wide values not put back');
   t.false(existsSync(join(stateDir(), 'it-tuned.tuning.json')));
@@ -69,12 +72,17 @@ serial('a failing setting stops the run with its name and the way out, and the m
   const bogus = 'net.ipv4.netlab_no_such_setting';
   const { result } = await upLocal(spec('it-tunefail', { profile: 'study', sysctls: { [bogus]: 1 } }), { resultsRoot: tmp });
   t.is(result.status, 'failed');
-  t.regex(result.error!, new RegExp(`tuning step failed: .*${bogus.replace(/\./g, '\\.')}[\\s\\S]*netlab:tuning\\.optional: \\[${bogus.replace(/\./g, '\\.')}\\]`));
+  t.regex(
+    result.error!,
+    new RegExp(`tuning step failed: .*${bogus.replace(/\./g, '\\.')}[\\s\\S]*netlab:tuning\\.optional: \\[${bogus.replace(/\./g, '\\.')}\\]`),
+  );
   t.is(result.points.length, 0);
   t.deepEqual(machine(), wide);
   await assertNothingLeft(t, 'it-tunefail');
   // Marked optional, the same setting is recorded as failed and the run goes on.
-  const ok = await upLocal(spec('it-tuneopt', { profile: 'study', sysctls: { [bogus]: 1 }, optional: [bogus, 'kernel.sched_migration_cost_ns'] }), { resultsRoot: tmp });
+  const ok = await upLocal(spec('it-tuneopt', { profile: 'study', sysctls: { [bogus]: 1 }, optional: [bogus, 'kernel.sched_migration_cost_ns'] }), {
+    resultsRoot: tmp,
+  });
   t.is(ok.result.status, 'ok', ok.result.error);
   t.true(ok.result.tuning!.steps.filter((s) => s.setting === bogus).every((s) => s.status === 'failed'));
   t.deepEqual(machine(), wide);

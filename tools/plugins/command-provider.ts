@@ -59,8 +59,11 @@ export function checkFailures(urn: string, news: Record<string, unknown>): provi
       },
     ];
   const out: provider.CheckFailure[] = [];
-  for (const k of Object.keys(news)) if (!SUPPORTED.has(k)) out.push({ property: k, reason: `netlab's ${LOCAL_COMMAND} stand-in does not support "${k}" (supported: ${[...SUPPORTED].join(', ')})` });
-  if (news.logging !== undefined && !LOGGING.has(String(news.logging))) out.push({ property: 'logging', reason: `logging must be one of ${[...LOGGING].join(', ')}` });
+  for (const k of Object.keys(news))
+    if (!SUPPORTED.has(k))
+      out.push({ property: k, reason: `netlab's ${LOCAL_COMMAND} stand-in does not support "${k}" (supported: ${[...SUPPORTED].join(', ')})` });
+  if (news.logging !== undefined && !LOGGING.has(String(news.logging)))
+    out.push({ property: 'logging', reason: `logging must be one of ${[...LOGGING].join(', ')}` });
   return out;
 }
 
@@ -75,7 +78,11 @@ export function diffInputs(olds: LocalCommandInputs, news: LocalCommandInputs): 
 const running = new Set<ChildProcess>();
 
 /** Runs one command as upstream does: `/bin/sh -c`, in `dir`, with `environment`; fails on a non-zero exit. */
-export function runCommand(cmd: string, inputs: LocalCommandInputs, sink: (s: string) => void = (s) => process.stderr.write(s)): Promise<{ stdout: string; stderr: string }> {
+export function runCommand(
+  cmd: string,
+  inputs: LocalCommandInputs,
+  sink: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // In its own process group, so that stopping it reaches the command's own children too
     // (`/bin/sh -c` may not exec the last command), and a Ctrl-C to the engine's group is passed

@@ -16,7 +16,6 @@ import { pathToFileURL } from 'node:url';
 
 const sdkRequire = createRequire(createRequire(import.meta.url).resolve('@pulumi/pulumi/package.json'));
 /* The SDK's generated gRPC stubs are CommonJS without usable types for this use: typed loosely here. */
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const grpc = sdkRequire('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
 const langrpc = sdkRequire('./proto/language_grpc_pb.js') as any;
 const langproto = sdkRequire('./proto/language_pb.js') as any;
@@ -251,7 +250,9 @@ async function main(argv: string[]) {
   };
   for (const m of ['template', 'runPlugin', 'generateProgram', 'generateProject', 'generatePackage', 'pack', 'link']) impl[m] = unimplemented(m);
   server.addService(langrpc.LanguageRuntimeService, impl as never);
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   process.stdout.write(`${port}\n`);
 }
 

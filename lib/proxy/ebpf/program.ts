@@ -121,7 +121,9 @@ export function ebpfMaps(fleet: ServicePort[], mapDir: string): EbpfMaps {
       lines.push(`map update pinned ${mapDir}/backends key ${hex(le32(slot))} value ${hex([...be32(ipToInt(e.ip)), ...be16(e.port), 0, 0])}`);
       slot++;
     }
-    lines.push(`map update pinned ${mapDir}/services key ${hex([...be32(ipToInt(s.clusterIP)), ...be16(s.port), 0, 0])} value ${hex([...le32(first), ...le32(s.endpoints.length)])}`);
+    lines.push(
+      `map update pinned ${mapDir}/services key ${hex([...be32(ipToInt(s.clusterIP)), ...be16(s.port), 0, 0])} value ${hex([...le32(first), ...le32(s.endpoints.length)])}`,
+    );
   }
   return { batch: lines.join('\n') + '\n', services: fleet.length, backends: slot };
 }
@@ -129,12 +131,35 @@ export function ebpfMaps(fleet: ServicePort[], mapDir: string): EbpfMaps {
 /** clang command building the object for at most `services` Services and `backends` backends;
  * `includeDir` is the multiarch directory holding asm/types.h (e.g. /usr/include/x86_64-linux-gnu). */
 export function ebpfCompile(o: { src: string; obj: string; services: number; backends: number; includeDir: string }): string[] {
-  return ['clang', '-O2', '-g', '-Wall', '-Werror', '-target', 'bpf', `-I${o.includeDir}`, `-DMAX_SERVICES=${o.services}`, `-DMAX_BACKENDS=${o.backends}`, '-c', o.src, '-o', o.obj];
+  return [
+    'clang',
+    '-O2',
+    '-g',
+    '-Wall',
+    '-Werror',
+    '-target',
+    'bpf',
+    `-I${o.includeDir}`,
+    `-DMAX_SERVICES=${o.services}`,
+    `-DMAX_BACKENDS=${o.backends}`,
+    '-c',
+    o.src,
+    '-o',
+    o.obj,
+  ];
 }
 
 /** Debian's multiarch include directory for this machine's architecture. */
 export function multiarchInclude(arch: string): string {
-  const triplet: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', arm: 'arm-linux-gnueabihf', ia32: 'i386-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu', riscv64: 'riscv64-linux-gnu' };
+  const triplet: Record<string, string> = {
+    x64: 'x86_64-linux-gnu',
+    arm64: 'aarch64-linux-gnu',
+    arm: 'arm-linux-gnueabihf',
+    ia32: 'i386-linux-gnu',
+    ppc64: 'powerpc64le-linux-gnu',
+    s390x: 's390x-linux-gnu',
+    riscv64: 'riscv64-linux-gnu',
+  };
   return `/usr/include/${triplet[arch] ?? `${arch}-linux-gnu`}`;
 }
 

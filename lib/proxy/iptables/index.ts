@@ -9,7 +9,14 @@ import { iptablesRuleset } from './ruleset.ts';
 export const iptablesCommand = (backend: IptablesBackend) => `iptables-${backend}`;
 
 /** kube-proxy's iptables nat table, loaded with one restore through the chosen backend. */
-export function iptablesProgram(o: { fleet: ServicePort[]; hostNs: string; dir: string; clusterCidr: string; layout: IptablesLayout; backend: IptablesBackend }): ProxyProgram {
+export function iptablesProgram(o: {
+  fleet: ServicePort[];
+  hostNs: string;
+  dir: string;
+  clusterCidr: string;
+  layout: IptablesLayout;
+  backend: IptablesBackend;
+}): ProxyProgram {
   const r = iptablesRuleset(o.fleet, { clusterCidr: o.clusterCidr, layout: o.layout });
   const file = `${o.dir}/iptables-${o.fleet.length}.rules`;
   const cmd = iptablesCommand(o.backend);
@@ -40,6 +47,13 @@ export const iptables: ProxyProvider = {
   tools: (o) => [iptablesCommand(o.iptablesBackend)],
   setup: (ctx) => ({ files: [], steps: [inNs(ctx.hostNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')] }),
   program: (ctx, fleet) =>
-    iptablesProgram({ fleet, hostNs: ctx.hostNs, dir: ctx.dir, clusterCidr: ctx.clusterCidr, layout: ctx.options.iptablesLayout, backend: ctx.options.iptablesBackend }),
+    iptablesProgram({
+      fleet,
+      hostNs: ctx.hostNs,
+      dir: ctx.dir,
+      clusterCidr: ctx.clusterCidr,
+      layout: ctx.options.iptablesLayout,
+      backend: ctx.options.iptablesBackend,
+    }),
   cleanup: flushNat,
 };

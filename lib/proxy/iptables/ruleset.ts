@@ -67,7 +67,9 @@ export function iptablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; 
       sepRules.push(`-A ${sep} -m comment --comment ${comment(name)} -m tcp -p tcp -j DNAT --to-destination ${e.ip}:${e.port}`);
     });
   }
-  rules.push('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
+  rules.push(
+    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+  );
   const nat = [...rules, ...svcRules, ...sepRules];
   const text = ['*nat', ...chains.map((c) => `:${c} - [0:0]`), ...nat, 'COMMIT', ''].join('\n');
   return { text, natRules: nat.length, natChains: chains.length };

@@ -14,7 +14,10 @@ export const ipvs: ProxyProvider = {
   tools: (o) => ['ipvsadm', 'ipset', iptablesCommand(o.iptablesBackend)],
   setup: (ctx) => ({
     files: [],
-    steps: [inNs(ctx.hostNs, 'sysctl', '-qw', ...ipvsSysctls(ctx.options.ipvs.connReuseMode[0]!)), ipn(ctx.hostNs, 'link', 'add', IPVS_DEVICE, 'type', 'dummy')],
+    steps: [
+      inNs(ctx.hostNs, 'sysctl', '-qw', ...ipvsSysctls(ctx.options.ipvs.connReuseMode[0]!)),
+      ipn(ctx.hostNs, 'link', 'add', IPVS_DEVICE, 'type', 'dummy'),
+    ],
   }),
   program(ctx, fleet) {
     const r = ipvsRuleset(fleet, { clusterCidr: ctx.clusterCidr, scheduler: ctx.options.ipvs.scheduler });

@@ -22,9 +22,25 @@ const SMALL = { width: 300, height: 170 };
 const NINES_TICKS = [50, 90, 99, 99.9, 99.99, 99.999];
 
 /** Solid: keep-alive off (a new connection per request); dashed: keep-alive on. */
-const DASH = { field: 'keepalive', type: 'nominal', title: 'solid: keep-alive off, dashed: on', scale: { domain: ['keep-alive off', 'keep-alive on'], range: [[1, 0], [5, 3]] }, legend: null };
+const DASH = {
+  field: 'keepalive',
+  type: 'nominal',
+  title: 'solid: keep-alive off, dashed: on',
+  scale: {
+    domain: ['keep-alive off', 'keep-alive on'],
+    range: [
+      [1, 0],
+      [5, 3],
+    ],
+  },
+  legend: null,
+};
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 const ka = (k: boolean) => (k ? 'keep-alive on' : 'keep-alive off');
 
 function base(title: string, data: object[]): Record<string, unknown> {
@@ -39,7 +55,14 @@ function base(title: string, data: object[]): Record<string, unknown> {
 }
 
 /** A line per stack against the number of Services (log x); dashed by keep-alive when the data has it. Null below two counts. */
-function servicesChart(id: string, title: string, caption: string, yTitle: string, data: { stack: string; services: number; value: number; keepalive?: string }[], logY: boolean): Chart | null {
+function servicesChart(
+  id: string,
+  title: string,
+  caption: string,
+  yTitle: string,
+  data: { stack: string; services: number; value: number; keepalive?: string }[],
+  logY: boolean,
+): Chart | null {
   if (new Set(data.map((d) => d.services)).size < 2) return null;
   const dashed = data.some((d) => d.keepalive !== undefined);
   return {
@@ -89,7 +112,10 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
             type: 'quantitative',
             title: 'percentile',
             scale: { domain: [nines(50), nines(extent(data.map((d) => d.percentile))[1])] },
-            axis: { values: NINES_TICKS.map(nines), labelExpr: `{${NINES_TICKS.map((q) => `'${nines(q).toFixed(6)}': '${q}'`).join(', ')}}[format(datum.value, '.6f')]` },
+            axis: {
+              values: NINES_TICKS.map(nines),
+              labelExpr: `{${NINES_TICKS.map((q) => `'${nines(q).toFixed(6)}': '${q}'`).join(', ')}}[format(datum.value, '.6f')]`,
+            },
           },
           y: { field: 'ms', type: 'quantitative', title: 'latency (ms)', scale: { type: 'log' } },
           color: { field: 'stack', type: 'nominal' },
@@ -108,10 +134,35 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
     const chart = servicesChart(id, title, `${caption} Solid: keep-alive off (a new connection per request); dashed: on.`, yTitle, data, logY);
     if (chart) charts.push(chart);
   };
-  perService('latency-mean-vs-services', 'Mean latency against the number of Services', 'Median over repetitions of the mean latency.', 'mean latency (ms)', (g) => g.meanMs?.median);
-  perService('latency-p99-vs-services', 'p99 latency against the number of Services', 'Median over repetitions of the 99th percentile.', 'p99 latency (ms)', (g) => g.p99Ms?.median);
-  perService('cpu-vs-services', 'CPU against the number of Services', 'Whole-machine cores busy during the point (user + system + softirq + irq from /proc/stat); the load client is included.', 'cores', (g) => g.cores?.median, false);
-  perService('rules-walked-vs-services', 'iptables rules walked per new connection', 'From the nat table counters after each point (iptables mode only).', 'rules per connection', (g) => g.rulesWalked?.median);
+  perService(
+    'latency-mean-vs-services',
+    'Mean latency against the number of Services',
+    'Median over repetitions of the mean latency.',
+    'mean latency (ms)',
+    (g) => g.meanMs?.median,
+  );
+  perService(
+    'latency-p99-vs-services',
+    'p99 latency against the number of Services',
+    'Median over repetitions of the 99th percentile.',
+    'p99 latency (ms)',
+    (g) => g.p99Ms?.median,
+  );
+  perService(
+    'cpu-vs-services',
+    'CPU against the number of Services',
+    'Whole-machine cores busy during the point (user + system + softirq + irq from /proc/stat); the load client is included.',
+    'cores',
+    (g) => g.cores?.median,
+    false,
+  );
+  perService(
+    'rules-walked-vs-services',
+    'iptables rules walked per new connection',
+    'From the nat table counters after each point (iptables mode only).',
+    'rules per connection',
+    (g) => g.rulesWalked?.median,
+  );
   const prog = servicesChart(
     'programming-vs-services',
     'Programming time against the number of Services',
@@ -126,11 +177,18 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
   const rated = groups.filter((g) => g.rate !== null && g.achievedRate && rateCount(g.stack) >= 2);
   if (rated.length) {
     const title = 'Achieved against offered rate';
-    const data = rated.map((g) => ({ stack: g.stack, keepalive: ka(g.keepalive), offered: g.rate, achieved: g.achievedRate!.median, ok: `${g.ok}/${g.total}` }));
+    const data = rated.map((g) => ({
+      stack: g.stack,
+      keepalive: ka(g.keepalive),
+      offered: g.rate,
+      achieved: g.achievedRate!.median,
+      ok: `${g.ok}/${g.total}`,
+    }));
     charts.push({
       id: 'throughput-vs-offered',
       title,
-      caption: 'Requests per second the constant-rate client completed against the rate it was asked for, invalid points included; a point below the grey diagonal did not keep up (the table counts it as invalid). Solid: keep-alive off; dashed: on.',
+      caption:
+        'Requests per second the constant-rate client completed against the rate it was asked for, invalid points included; a point below the grey diagonal did not keep up (the table counts it as invalid). Solid: keep-alive off; dashed: on.',
       spec: {
         ...base(title, data),
         layer: [
@@ -157,7 +215,13 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
   const closed = groups.filter((g) => (g.tool === 'wrk' || g.tool === 'ab') && g.reqPerSec);
   if (new Set(closed.map((g) => g.stack)).size >= 2) {
     const title = 'Throughput per stack (closed-loop load)';
-    const data = closed.map((g) => ({ stack: g.stack, config: `${g.load}, ${g.responseBytes} B, ${ka(g.keepalive)}`, median: g.reqPerSec!.median, min: g.reqPerSec!.min, max: g.reqPerSec!.max }));
+    const data = closed.map((g) => ({
+      stack: g.stack,
+      config: `${g.load}, ${g.responseBytes} B, ${ka(g.keepalive)}`,
+      median: g.reqPerSec!.median,
+      min: g.reqPerSec!.min,
+      max: g.reqPerSec!.max,
+    }));
     charts.push({
       id: 'throughput-per-stack',
       title,
@@ -171,7 +235,19 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
           color: { field: 'stack', type: 'nominal' },
         },
         layer: [
-          { mark: 'bar', encoding: { x: { field: 'median', type: 'quantitative', title: 'req/s' }, tooltip: [{ field: 'stack' }, { field: 'config' }, { field: 'median', format: '.0f' }, { field: 'min', format: '.0f' }, { field: 'max', format: '.0f' }] } },
+          {
+            mark: 'bar',
+            encoding: {
+              x: { field: 'median', type: 'quantitative', title: 'req/s' },
+              tooltip: [
+                { field: 'stack' },
+                { field: 'config' },
+                { field: 'median', format: '.0f' },
+                { field: 'min', format: '.0f' },
+                { field: 'max', format: '.0f' },
+              ],
+            },
+          },
           { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'min', type: 'quantitative' }, x2: { field: 'max' } } },
         ],
       } as TopLevelSpec,

@@ -27,7 +27,10 @@ export function parseResult(file: string, text: string): Loaded | Skipped {
   const r = RunResult.safeParse(doc);
   if (!r.success) {
     const iss = r.error.issues[0]!;
-    return { file, why: `does not match the result schema: ${iss.path.join('.') || '(top)'}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more)` : ''}` };
+    return {
+      file,
+      why: `does not match the result schema: ${iss.path.join('.') || '(top)'}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more)` : ''}`,
+    };
   }
   // An unfinished run is never counted: its points are a prefix of what was asked, and its lab
   // may have been broken when it died.
@@ -134,7 +137,12 @@ export function percentileCurve(p: PointResult): { percentile: number; ms: numbe
   }
   const l = p.latencyMs;
   if (!l) return [];
-  const known: [number, number | null][] = [[50, l.p50], [90, l.p90], [99, l.p99], [99.9, l.p999]];
+  const known: [number, number | null][] = [
+    [50, l.p50],
+    [90, l.p90],
+    [99, l.p99],
+    [99.9, l.p999],
+  ];
   return known.flatMap(([percentile, ms]) => (ms === null ? [] : [{ percentile, ms }]));
 }
 
@@ -201,7 +209,8 @@ export interface Comparison {
   significant: boolean | null;
 }
 
-export const configKey = (p: { load: string; responseBytes: number; keepalive: boolean; services: number | null }) => `${p.load}|${p.responseBytes}|${p.keepalive}|${p.services ?? ''}`;
+export const configKey = (p: { load: string; responseBytes: number; keepalive: boolean; services: number | null }) =>
+  `${p.load}|${p.responseBytes}|${p.keepalive}|${p.services ?? ''}`;
 
 /** Ratio of medians; significant only when both sides have a spread (≥ 2 values) and the ranges do not overlap. */
 export function compare(v: Spread | null, base: Spread | null): Comparison | null {
@@ -283,8 +292,36 @@ export function programming(runs: Loaded[]): { stack: string; proxyMode: string;
 }
 
 const CSV_COLUMNS: (keyof FlatPoint)[] = [
-  'stack', 'runId', 'target', 'datapath', 'proxyMode', 'tuning', 'kernel', 'host', 'tool', 'load', 'responseBytes', 'keepalive', 'services', 'rate', 'repetition', 'status',
-  'requests', 'reqPerSec', 'achievedRate', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs', 'cores', 'clientCores', 'serverCores', 'softirqCores', 'rulesWalked',
+  'stack',
+  'runId',
+  'target',
+  'datapath',
+  'proxyMode',
+  'tuning',
+  'kernel',
+  'host',
+  'tool',
+  'load',
+  'responseBytes',
+  'keepalive',
+  'services',
+  'rate',
+  'repetition',
+  'status',
+  'requests',
+  'reqPerSec',
+  'achievedRate',
+  'meanMs',
+  'p50Ms',
+  'p90Ms',
+  'p99Ms',
+  'p999Ms',
+  'maxMs',
+  'cores',
+  'clientCores',
+  'serverCores',
+  'softirqCores',
+  'rulesWalked',
 ];
 
 /**

@@ -24,7 +24,9 @@ function proxyFindings(results: RunResult[]): Finding[] {
   const out: Finding[] = [];
   for (const stack of [...new Set(results.filter((r) => r.proxy).map((r) => r.stack))]) {
     const runs = results.filter((r) => r.stack === stack);
-    const counts = [...new Set(runs.flatMap((r) => r.points.map((p) => p.params.services)).filter((n): n is number => typeof n === 'number'))].sort((a, b) => a - b);
+    const counts = [...new Set(runs.flatMap((r) => r.points.map((p) => p.params.services)).filter((n): n is number => typeof n === 'number'))].sort(
+      (a, b) => a - b,
+    );
     if (counts.length < 2) continue;
     const low = counts[0]!;
     const high = counts.at(-1)!;
@@ -32,7 +34,17 @@ function proxyFindings(results: RunResult[]): Finding[] {
       if (!row.meanRatio) continue;
       // Machine CPU: difference of the means of the repetitions, in cores.
       const cores = (n: number) =>
-        runs.flatMap((r) => r.points).filter((p) => p.status === 'ok' && p.params.services === n && p.params.keepalive === row.keepalive && loadLabel(p) === row.load && typeof p.cpu?.cores === 'number').map((p) => p.cpu!.cores);
+        runs
+          .flatMap((r) => r.points)
+          .filter(
+            (p) =>
+              p.status === 'ok' &&
+              p.params.services === n &&
+              p.params.keepalive === row.keepalive &&
+              loadLabel(p) === row.load &&
+              typeof p.cpu?.cores === 'number',
+          )
+          .map((p) => p.cpu!.cores);
       const cpu = slopeInterval(cores(high), cores(low), 1);
       const slope = row.slope ? `, ${intervalText(row.slope, 1, ' ns')} per ${row.slope.per}` : '';
       out.push({
@@ -52,7 +64,11 @@ function datapathFindings(results: RunResult[], baseline: string | null): Findin
   const plain = results.filter((r) => !r.proxy || proxyLabel(r.spec, r.proxy.mode) === 'none');
   const key = (p: PointResult) => `${loadLabel(p)}|${p.params.responseBytes}|${p.params.keepalive}`;
   const p99s = (stack: string, k: string) =>
-    plain.filter((r) => r.stack === stack).flatMap((r) => r.points).filter((p) => p.status === 'ok' && key(p) === k && typeof p.latencyMs?.p99 === 'number').map((p) => p.latencyMs!.p99);
+    plain
+      .filter((r) => r.stack === stack)
+      .flatMap((r) => r.points)
+      .filter((p) => p.status === 'ok' && key(p) === k && typeof p.latencyMs?.p99 === 'number')
+      .map((p) => p.latencyMs!.p99);
   const out: Finding[] = [];
   for (const stack of [...new Set(plain.map((r) => r.stack))].filter((s) => s !== baseline)) {
     const keys = [...new Set(plain.filter((r) => r.stack === stack).flatMap((r) => r.points.map(key)))];

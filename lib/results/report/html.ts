@@ -7,17 +7,31 @@ import type { Finding } from './findings.ts';
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const num = (v: number, digits: number) => (Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(digits));
-export const spreadText = (s: Spread | null, digits = 3) => (!s ? '–' : s.n < 2 ? num(s.median, digits) : `${num(s.median, digits)} <span class="range">[${num(s.min, digits)}–${num(s.max, digits)}]</span>`);
+export const spreadText = (s: Spread | null, digits = 3) =>
+  !s ? '–' : s.n < 2 ? num(s.median, digits) : `${num(s.median, digits)} <span class="range">[${num(s.min, digits)}–${num(s.max, digits)}]</span>`;
 export const comparisonText = (c: Comparison | null) =>
-  !c ? '–' : `${c.ratio.toFixed(2)}×${c.significant === false ? ' <span class="ns" title="the ranges over repetitions overlap">n.s.</span>' : c.significant === null ? ' <span class="ns" title="one run only: no spread to compare against">n=1</span>' : ''}`;
+  !c
+    ? '–'
+    : `${c.ratio.toFixed(2)}×${c.significant === false ? ' <span class="ns" title="the ranges over repetitions overlap">n.s.</span>' : c.significant === null ? ' <span class="ns" title="one run only: no spread to compare against">n=1</span>' : ''}`;
 
 function table(head: string[], rows: string[][]): string {
   return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
 function specLine(r: Loaded['result']): string {
-  const s = r.spec as { datapath?: string; description?: string; proxy?: { mode?: string; services?: number[] }; workload?: { tool?: string }; tuning?: { profile?: string } };
-  const parts = [`datapath ${s.datapath ?? '?'}`, s.proxy ? `proxy ${s.proxy.mode} × ${(s.proxy.services ?? []).join('/')} Services` : 'no proxy', `load ${s.workload?.tool ?? '?'}`, `tuning ${s.tuning?.profile ?? 'none'}`];
+  const s = r.spec as {
+    datapath?: string;
+    description?: string;
+    proxy?: { mode?: string; services?: number[] };
+    workload?: { tool?: string };
+    tuning?: { profile?: string };
+  };
+  const parts = [
+    `datapath ${s.datapath ?? '?'}`,
+    s.proxy ? `proxy ${s.proxy.mode} × ${(s.proxy.services ?? []).join('/')} Services` : 'no proxy',
+    `load ${s.workload?.tool ?? '?'}`,
+    `tuning ${s.tuning?.profile ?? 'none'}`,
+  ];
   return parts.join(', ');
 }
 
@@ -53,7 +67,10 @@ function clientFloorSection(runs: Loaded[]): string {
     const f = r.proxy?.clientFloor;
     if (!f) return [];
     const ms = (v: number | null) => (v === null ? '–' : v.toFixed(3));
-    const ratio = f.ratio === null ? `– <span class="range">${esc(f.error ?? '')}</span>` : `${f.ratio.toFixed(2)}×${f.ratio > 1.3 ? ' <span class="ns" title="the client adds more than 30 % to ab\'s floor: effects smaller than its excess are not resolved">above 1.3</span>' : ''}`;
+    const ratio =
+      f.ratio === null
+        ? `– <span class="range">${esc(f.error ?? '')}</span>`
+        : `${f.ratio.toFixed(2)}×${f.ratio > 1.3 ? ' <span class="ns" title="the client adds more than 30 % to ab\'s floor: effects smaller than its excess are not resolved">above 1.3</span>' : ''}`;
     return [[esc(r.stack), esc(r.runId), String(f.rate), ms(f.abMeanMs), ms(f.clientP50Ms), ms(f.clientMeanMs), ratio]];
   });
   if (!rows.length) return '';
@@ -65,7 +82,22 @@ ${table(['stack', 'run', 'req/s', 'ab -c 1 mean ms', 'client p50 ms', 'client me
 export function renderHtml(p: ReportPage): string {
   const stacks = [...new Set(p.runs.map((r) => r.result.stack))];
   const figures = table(
-    ['stack', 'load', 'bytes', 'keep-alive', 'Services', 'runs', 'ok/points', 'req/s', 'mean ms', 'p99 ms', 'cores', 'rules walked', p.baseline ? `req/s vs ${esc(p.baseline)}` : 'req/s vs baseline', p.baseline ? `p99 vs ${esc(p.baseline)}` : 'p99 vs baseline'],
+    [
+      'stack',
+      'load',
+      'bytes',
+      'keep-alive',
+      'Services',
+      'runs',
+      'ok/points',
+      'req/s',
+      'mean ms',
+      'p99 ms',
+      'cores',
+      'rules walked',
+      p.baseline ? `req/s vs ${esc(p.baseline)}` : 'req/s vs baseline',
+      p.baseline ? `p99 vs ${esc(p.baseline)}` : 'p99 vs baseline',
+    ],
     p.groups.map((g) => [
       esc(g.stack),
       esc(g.load),
@@ -88,7 +120,15 @@ export function renderHtml(p: ReportPage): string {
     stacks.map((st) => {
       const rs = p.runs.filter((r) => r.result.stack === st).map((r) => r.result);
       const r = rs[0]!;
-      return [esc(st), esc((r.spec as { description?: string }).description ?? ''), esc(specLine(r)), esc(r.target), esc([...new Set(rs.map((x) => x.environment.kernel))].join(', ')), esc(`${r.environment.cpus} × ${r.environment.cpuModel}`), String(rs.length)];
+      return [
+        esc(st),
+        esc((r.spec as { description?: string }).description ?? ''),
+        esc(specLine(r)),
+        esc(r.target),
+        esc([...new Set(rs.map((x) => x.environment.kernel))].join(', ')),
+        esc(`${r.environment.cpus} × ${r.environment.cpuModel}`),
+        String(rs.length),
+      ];
     }),
   );
   const envs = table(
@@ -102,7 +142,11 @@ export function renderHtml(p: ReportPage): string {
       esc(r.environment.kernel),
       esc(r.environment.os),
       (r.environment.memoryBytes / 2 ** 30).toFixed(1),
-      esc(Object.entries(r.environment.tools).map(([k, v]) => `${k} ${v ?? 'absent'}`).join('; ')),
+      esc(
+        Object.entries(r.environment.tools)
+          .map(([k, v]) => `${k} ${v ?? 'absent'}`)
+          .join('; '),
+      ),
     ]),
   );
   const problems = p.groups.filter((g) => g.ok < g.total);
@@ -132,8 +176,22 @@ Figures are medians over repetitions and runs, with [min–max] where there is m
 <h2>Findings</h2>
 ${findingsSection(p.findings)}
 <h2>Charts</h2>
-${p.charts.length ? p.charts.filter((c) => !c.small).map(figure).join('\n') : '<p>No chart: these runs have no series with two or more values.</p>'}
-${p.charts.some((c) => c.small) ? `<h3>Latency by percentile, per configuration</h3>\n<div class="multiples">\n${p.charts.filter((c) => c.small).map(figure).join('\n')}\n</div>` : ''}
+${
+  p.charts.length
+    ? p.charts
+        .filter((c) => !c.small)
+        .map(figure)
+        .join('\n')
+    : '<p>No chart: these runs have no series with two or more values.</p>'
+}
+${
+  p.charts.some((c) => c.small)
+    ? `<h3>Latency by percentile, per configuration</h3>\n<div class="multiples">\n${p.charts
+        .filter((c) => c.small)
+        .map(figure)
+        .join('\n')}\n</div>`
+    : ''
+}
 <h2>Figures</h2>
 ${figures}
 ${clientFloorSection(p.runs)}

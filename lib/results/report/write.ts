@@ -63,7 +63,9 @@ export async function writeReport(files: string[], outDir: string, o: { baseline
   runs.sort((a, b) => a.result.stack.localeCompare(b.result.stack) || a.result.startedAt.localeCompare(b.result.startedAt));
   if (o.baseline && !runs.some((r) => r.result.stack === o.baseline)) {
     const stacks = [...new Set(runs.map((r) => r.result.stack))];
-    throw new BaselineError(`--baseline ${JSON.stringify(o.baseline)}: no run of that stack among the results; expected ${stacks.length ? `one of: ${stacks.join(', ')}` : 'a stack with results (none of the files holds a valid run)'}`);
+    throw new BaselineError(
+      `--baseline ${JSON.stringify(o.baseline)}: no run of that stack among the results; expected ${stacks.length ? `one of: ${stacks.join(', ')}` : 'a stack with results (none of the files holds a valid run)'}`,
+    );
   }
   const groups = groupRuns(runs, o.baseline);
   const programs = programming(runs);
@@ -81,7 +83,10 @@ export async function writeReport(files: string[], outDir: string, o: { baseline
   const baseline = o.baseline ?? baselineStack(groups);
   const generatedAt = new Date().toISOString();
   const found = findings(runs, baseline);
-  writeFileSync(join(outDir, 'report.json'), JSON.stringify({ generatedAt, baseline, findings: found, runs: runs.map((r) => r.file), skipped, charts: charts.map((c) => c.id), groups }, null, 2) + '\n');
+  writeFileSync(
+    join(outDir, 'report.json'),
+    JSON.stringify({ generatedAt, baseline, findings: found, runs: runs.map((r) => r.file), skipped, charts: charts.map((c) => c.id), groups }, null, 2) + '\n',
+  );
   const html = join(outDir, 'index.html');
   writeFileSync(html, renderHtml({ generatedAt, runs, skipped, groups, charts: rendered, baseline, findings: found }));
   return { dir: outDir, html, runs: runs.length, charts: charts.map((c) => c.id), skipped };

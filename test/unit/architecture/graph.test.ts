@@ -11,13 +11,29 @@ test('the import graph of lib/, components/, policy/ and the plugins has no cycl
 
 test('lib/core imports only lib/core; datapaths and proxy modes never import the spec or the runner', (t) => {
   for (const [file, to] of graph.edges) {
-    if (file.startsWith('lib/core/')) t.deepEqual(to.filter((x) => !x.startsWith('lib/core/')), [], file);
+    if (file.startsWith('lib/core/'))
+      t.deepEqual(
+        to.filter((x) => !x.startsWith('lib/core/')),
+        [],
+        file,
+      );
     if (file.startsWith('lib/datapath/') || file.startsWith('lib/proxy/'))
-      t.deepEqual(to.filter((x) => x.startsWith('lib/spec/') || x.startsWith('lib/local/') || x.startsWith('lib/cli/')), [], file);
+      t.deepEqual(
+        to.filter((x) => x.startsWith('lib/spec/') || x.startsWith('lib/local/') || x.startsWith('lib/cli/')),
+        [],
+        file,
+      );
   }
 });
 
 test('the cycle finder finds a cycle when there is one', (t) => {
-  const g = { files: ['a', 'b', 'c'], edges: new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]) };
+  const g = {
+    files: ['a', 'b', 'c'],
+    edges: new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+    ]),
+  };
   t.deepEqual(cycles(g), [['a', 'b', 'c']]);
 });

@@ -13,7 +13,7 @@ import { factsScript, PACKAGES, packageList, parseFacts, tcpkaliBuild, ttlHelper
 import { awsPrereqs, checkSweep, isPlaceholderCidr, PrereqError } from '../../../lib/aws/sweep.ts';
 import { parseReuseLog, REUSE_LOAD_FN, runScript, tuningScript, workloadManifest } from '../../../lib/aws/workload.ts';
 import { parseTcpkali } from '../../../lib/workload/parsers.ts';
-import { type AwsSpec } from '../../../lib/spec/schema.ts';
+import type { AwsSpec } from '../../../lib/spec/schema.ts';
 import { listStackNames, loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { hostTuningScript } from '../../../lib/aws/workload.ts';
 import { maxHourlyCost, noPlaceholderSsh, noWorldSsh, stackHourlyCost, ttlRequired } from '../../../policy/policies.ts';
@@ -55,19 +55,33 @@ test('catalogue: every image line with its SSM parameter, owner, packaging and s
     }
     t.regex(i.supportEnds, /^\d{4}-\d{2}-\d{2}$/);
   }
-  t.deepEqual(['5.10', '6.1', '6.12'].map((k) => imageFor('debian', k as '6.1')?.ssmParameter), ['/aws/service/debian/release/11/latest/amd64', '/aws/service/debian/release/12/latest/amd64', '/aws/service/debian/release/13/latest/amd64']);
+  t.deepEqual(
+    ['5.10', '6.1', '6.12'].map((k) => imageFor('debian', k as '6.1')?.ssmParameter),
+    ['/aws/service/debian/release/11/latest/amd64', '/aws/service/debian/release/12/latest/amd64', '/aws/service/debian/release/13/latest/amd64'],
+  );
   t.is(imageFor('debian', '4.14'), undefined);
   t.is(imageFor('amazon-linux', '4.14')?.ssmParameter, '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2');
   // Support status on the day of the review, and the lines still supported.
   const on = '2026-11-30';
-  t.deepEqual(IMAGES.map((i) => [i.os, i.kernel, supportStatus(i, on).ended]), [
-    ['amazon-linux-2', '4.14', true], ['amazon-linux-2', '5.10', true], ['amazon-linux-2023', '6.1', false], ['amazon-linux-2023', '6.12', false],
-    ['debian-11', '5.10', true], ['debian-12', '6.1', false], ['debian-13', '6.12', false],
-  ]);
+  t.deepEqual(
+    IMAGES.map((i) => [i.os, i.kernel, supportStatus(i, on).ended]),
+    [
+      ['amazon-linux-2', '4.14', true],
+      ['amazon-linux-2', '5.10', true],
+      ['amazon-linux-2023', '6.1', false],
+      ['amazon-linux-2023', '6.12', false],
+      ['debian-11', '5.10', true],
+      ['debian-12', '6.1', false],
+      ['debian-13', '6.12', false],
+    ],
+  );
   t.is(supportStatus(imageFor('amazon-linux', '4.14')!, on).text, 'amazon-linux-2: support ended 2026-06-30 (no security fixes)');
   t.is(supportStatus(imageFor('amazon-linux', '4.14')!, '2026-06-30').ended, false);
   // tuned: packaged everywhere but Amazon Linux 2023.
-  t.deepEqual(IMAGES.filter((i) => !i.tuned).map((i) => i.os), ['amazon-linux-2023', 'amazon-linux-2023']);
+  t.deepEqual(
+    IMAGES.filter((i) => !i.tuned).map((i) => i.os),
+    ['amazon-linux-2023', 'amazon-linux-2023'],
+  );
 });
 
 test('catalogue: enhanced networking by family, unknown and arm64 refused', (t) => {
@@ -84,11 +98,14 @@ test('catalogue: enhanced networking by family, unknown and arm64 refused', (t) 
 test('catalogue: hourly cost computed from the table (2 × instance + gp3 + public IPv4), overrides, and refusals', (t) => {
   const c = hourlyCost({ instanceType: 'c4.8xlarge', region: 'us-east-1', rootVolumeGb: 30, hosts: 2 });
   if ('error' in c) return t.fail(c.error);
-  t.is(c.usdPerHour, Math.round((2 * (1.591 + (30 * 0.08) / 730 + 0.005)) * 10000) / 10000);
+  t.is(c.usdPerHour, Math.round(2 * (1.591 + (30 * 0.08) / 730 + 0.005) * 10000) / 10000);
   t.is(c.usdPerHour, 3.1986);
   t.like(hourlyCost({ instanceType: 'z9.huge', region: 'us-east-1', rootVolumeGb: 30, hosts: 2, overrideUsdPerHour: 2 }), { usdPerHour: 4.0166 });
   t.regex((hourlyCost({ instanceType: 'z9.huge', region: 'us-east-1', rootVolumeGb: 30, hosts: 2 }) as { error: string }).error, /no price for z9.huge/);
-  t.regex((hourlyCost({ instanceType: 'c4.8xlarge', region: 'eu-west-1', rootVolumeGb: 30, hosts: 2 }) as { error: string }).error, /for eu-west-1 set aws.hourlyPriceUsd/);
+  t.regex(
+    (hourlyCost({ instanceType: 'c4.8xlarge', region: 'eu-west-1', rootVolumeGb: 30, hosts: 2 }) as { error: string }).error,
+    /for eu-west-1 set aws.hourlyPriceUsd/,
+  );
 });
 
 test('spec: target rules name the key, the value and what is allowed', (t) => {
@@ -99,25 +116,59 @@ test('spec: target rules name the key, the value and what is allowed', (t) => {
   t.regex(problems({ target: 'aws' }).join(), /netlab:aws = \(missing\): target aws needs netlab:aws with at least sshCidr/);
   t.regex(problems({ ...awsBase, aws: {} }).join(), /netlab:aws.sshCidr = \(missing\)/);
   t.regex(problems({ ...awsBase, aws: { sshCidr: '0.0.0.0/0' } }).join(), /netlab:aws.sshCidr = "0.0.0.0\/0": SSH open to the whole internet is refused/);
-  t.regex(problems({ ...awsBase, datapath: 'macvlan' }).join(), /netlab:datapath = "macvlan": macvlan is an embedded-lab datapath; on aws expected one of: host, hostgw/);
+  t.regex(
+    problems({ ...awsBase, datapath: 'macvlan' }).join(),
+    /netlab:datapath = "macvlan": macvlan is an embedded-lab datapath; on aws expected one of: host, hostgw/,
+  );
   t.regex(problems({ datapath: 'cilium' }).join(), /netlab:datapath = "cilium": cilium needs a real cluster \(target aws\)/);
   t.regex(problems({ aws: { sshCidr: '198.18.0.0/24' } }).join(), /netlab:aws = .*only with target aws/);
   t.regex(problems({ workload: { tool: 'tcpkali' } }).join(), /netlab:workload.tool = "tcpkali": tcpkali is not packaged for Debian/);
   t.regex(problems({ ...awsBase, workload: { tool: 'rps' } }).join(), /netlab:workload.tool = "rps": rps is netlab's own Node client/);
-  t.regex(problems({ ...awsBase, datapath: 'cilium', aws: { sshCidr: '198.18.0.0/24', kernel: '4.14' } }).join(), /netlab:aws.kernel = "4.14": Cilium 1.16 needs Linux 5.4/);
-  t.regex(problems({ ...awsBase, proxy: { mode: 'ebpf' } }).join(), /netlab:proxy.mode = "ebpf": ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium/);
-  t.regex(problems({ ...awsBase, proxy: { mode: 'nftables' }, aws: { sshCidr: '198.18.0.0/24', kernel: '5.10' } }).join(), /netlab:aws.kernel = "5.10": kube-proxy nftables mode needs Linux 5.13/);
-  t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', maxHourlyUsd: 1 } }).join(), /netlab:aws.maxHourlyUsd = 1: the stack would cost about 3.20 USD per hour/);
-  t.regex(problems({ ...awsBase, datapath: 'ipvlan', aws: { sshCidr: '198.18.0.0/24', serverPods: 40 } }).join(), /netlab:aws.serverPods = 40: ipvlan gives every server pod a secondary address.*30 addresses per interface/);
+  t.regex(
+    problems({ ...awsBase, datapath: 'cilium', aws: { sshCidr: '198.18.0.0/24', kernel: '4.14' } }).join(),
+    /netlab:aws.kernel = "4.14": Cilium 1.16 needs Linux 5.4/,
+  );
+  t.regex(
+    problems({ ...awsBase, proxy: { mode: 'ebpf' } }).join(),
+    /netlab:proxy.mode = "ebpf": ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium/,
+  );
+  t.regex(
+    problems({ ...awsBase, proxy: { mode: 'nftables' }, aws: { sshCidr: '198.18.0.0/24', kernel: '5.10' } }).join(),
+    /netlab:aws.kernel = "5.10": kube-proxy nftables mode needs Linux 5.13/,
+  );
+  t.regex(
+    problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', maxHourlyUsd: 1 } }).join(),
+    /netlab:aws.maxHourlyUsd = 1: the stack would cost about 3.20 USD per hour/,
+  );
+  t.regex(
+    problems({ ...awsBase, datapath: 'ipvlan', aws: { sshCidr: '198.18.0.0/24', serverPods: 40 } }).join(),
+    /netlab:aws.serverPods = 40: ipvlan gives every server pod a secondary address.*30 addresses per interface/,
+  );
   t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', instanceType: 'c7g.large' } }).join(), /netlab:aws.instanceType = "c7g.large": .*arm64/);
-  t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: 6.1 } }).join(), /netlab:aws.kernel = 6.1: expected one of: 4.14, 5.10, 6.1, 6.12 \(a quoted string in YAML\)/);
-  t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', subnetCidr: '10.30.0.0/24' } }).join(), /netlab:aws.subnetCidr = "10.30.0.0\/24": must lie inside aws.vpcCidr/);
+  t.regex(
+    problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: 6.1 } }).join(),
+    /netlab:aws.kernel = 6.1: expected one of: 4.14, 5.10, 6.1, 6.12 \(a quoted string in YAML\)/,
+  );
+  t.regex(
+    problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', subnetCidr: '10.30.0.0/24' } }).join(),
+    /netlab:aws.subnetCidr = "10.30.0.0\/24": must lie inside aws.vpcCidr/,
+  );
 });
 
 test('shipped aws stacks: E1, E2, E3, E4 all there and valid; the SSH range is a placeholder sweep refuses', (t) => {
   t.deepEqual(awsStacks, [
-    'aws-e1-iptables', 'aws-e1-ipvs', 'aws-e1-nftables', 'aws-e2-aws-vpc', 'aws-e2-host', 'aws-e2-hostgw', 'aws-e2-ipvlan', 'aws-e2-vxlan',
-    'aws-e3-ipvs-4-14', 'aws-e3-ipvs-6-1', 'aws-e4-cilium-ebpf', 'aws-e4-cilium-iptables',
+    'aws-e1-iptables',
+    'aws-e1-ipvs',
+    'aws-e1-nftables',
+    'aws-e2-aws-vpc',
+    'aws-e2-host',
+    'aws-e2-hostgw',
+    'aws-e2-ipvlan',
+    'aws-e2-vxlan',
+    'aws-e3-ipvs-4-14',
+    'aws-e3-ipvs-6-1',
+    'aws-e4-cilium-ebpf',
+    'aws-e4-cilium-iptables',
   ]);
   for (const n of awsStacks) {
     const s = loadStack(n);
@@ -125,27 +176,66 @@ test('shipped aws stacks: E1, E2, E3, E4 all there and valid; the SSH range is a
     t.true(isPlaceholderCidr(s.aws!.sshCidr), n);
     t.is(s.aws!.instanceType, 'c4.8xlarge');
   }
-  t.deepEqual(specOf('aws-e2-vxlan').workload, { tool: 'tcpkali', rate: [50000, 150000, 250000, 350000, 450000], connections: 1000, threads: 0, durationSeconds: 60 });
+  t.deepEqual(specOf('aws-e2-vxlan').workload, {
+    tool: 'tcpkali',
+    rate: [50000, 150000, 250000, 350000, 450000],
+    connections: 1000,
+    threads: 0,
+    durationSeconds: 60,
+  });
   t.deepEqual(specOf('aws-e3-ipvs-4-14').proxy?.ipvs.connReuseMode, [0, 1]);
   t.is(specOf('aws-e3-ipvs-4-14').aws.kernel, '4.14');
   t.is(specOf('aws-e3-ipvs-6-1').aws.kernel, '6.1');
   t.false(isPlaceholderCidr('198.18.0.0/24'));
   t.true(isPlaceholderCidr('203.0.113.7/32'));
-  const env = { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', PULUMI_CONFIG_PASSPHRASE: '' }, pulumiVersion: () => 'v3.200.0', exists: () => false, home: '/nonexistent' };
-  t.throws(() => checkSweep([loadStack('aws-e2-vxlan')], env), { message: /still the documentation placeholder in aws-e2-vxlan \(203.0.113.7\/32\)[\s\S]*pulumi config set --path 'netlab:aws.sshCidr'/ });
+  const env = {
+    env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', PULUMI_CONFIG_PASSPHRASE: '' },
+    pulumiVersion: () => 'v3.200.0',
+    exists: () => false,
+    home: '/nonexistent',
+  };
+  t.throws(() => checkSweep([loadStack('aws-e2-vxlan')], env), {
+    message: /still the documentation placeholder in aws-e2-vxlan \(203.0.113.7\/32\)[\s\S]*pulumi config set --path 'netlab:aws.sshCidr'/,
+  });
   const own = { ...specOf('aws-e2-vxlan'), aws: { ...specOf('aws-e2-vxlan').aws, sshCidr: '198.18.0.0/24' } };
   t.notThrows(() => checkSweep([own], env));
 });
 
 test('prerequisites: a missing Pulumi CLI, AWS credentials or passphrase is named with what to do', (t) => {
   const none = awsPrereqs({ env: {}, pulumiVersion: () => null, exists: () => false, home: '/h' });
-  t.deepEqual(none.map((p) => [p.name, p.ok]), [['Pulumi CLI', false], ['AWS credentials', false], ['state passphrase', false]]);
+  t.deepEqual(
+    none.map((p) => [p.name, p.ok]),
+    [
+      ['Pulumi CLI', false],
+      ['AWS credentials', false],
+      ['state passphrase', false],
+    ],
+  );
   t.regex(none[0]!.detail, /no `pulumi` on PATH/);
   t.regex(none[1]!.detail, /AWS_ACCESS_KEY_ID/);
   t.regex(none[2]!.detail, /file:\/\/\/h\/.netlab\/pulumi-state.*PULUMI_CONFIG_PASSPHRASE/);
-  const profile = awsPrereqs({ env: { AWS_PROFILE: 'lab', PULUMI_BACKEND_URL: 's3://b' }, pulumiVersion: () => 'v3', exists: (f) => f === '/h/.aws/credentials', home: '/h' });
-  t.deepEqual(profile.map((p) => [p.name, p.ok, p.detail]), [['Pulumi CLI', true, 'v3'], ['AWS credentials', true, 'profile lab from /h/.aws/credentials'], ['state backend', true, 's3://b']]);
-  const err = t.throws(() => checkSweep([{ ...specOf('aws-e2-vxlan'), aws: { ...specOf('aws-e2-vxlan').aws, sshCidr: '198.18.0.0/24' } }], { env: {}, pulumiVersion: () => null, exists: () => false, home: '/h' }));
+  const profile = awsPrereqs({
+    env: { AWS_PROFILE: 'lab', PULUMI_BACKEND_URL: 's3://b' },
+    pulumiVersion: () => 'v3',
+    exists: (f) => f === '/h/.aws/credentials',
+    home: '/h',
+  });
+  t.deepEqual(
+    profile.map((p) => [p.name, p.ok, p.detail]),
+    [
+      ['Pulumi CLI', true, 'v3'],
+      ['AWS credentials', true, 'profile lab from /h/.aws/credentials'],
+      ['state backend', true, 's3://b'],
+    ],
+  );
+  const err = t.throws(() =>
+    checkSweep([{ ...specOf('aws-e2-vxlan'), aws: { ...specOf('aws-e2-vxlan').aws, sshCidr: '198.18.0.0/24' } }], {
+      env: {},
+      pulumiVersion: () => null,
+      exists: () => false,
+      home: '/h',
+    }),
+  );
   t.true(err instanceof PrereqError);
   t.regex(err!.message, /the aws target cannot run here:\n {2}- Pulumi CLI: no `pulumi` on PATH/);
 });
@@ -184,7 +274,9 @@ test('every generated host script of every aws stack passes bash -n and shellche
 test('aws-e2-vxlan: the plan and the whole script set, exactly (golden files)', (t) => {
   const spec = specOf('aws-e2-vxlan');
   assertGolden(t, join(FIX, 'aws', 'aws-e2-vxlan.plan.txt'), renderAwsPlan(awsPlan(spec)));
-  const all = Object.entries(scriptsOf(spec)).map(([k, v]) => `######## ${k}\n${v}`).join('\n');
+  const all = Object.entries(scriptsOf(spec))
+    .map(([k, v]) => `######## ${k}\n${v}`)
+    .join('\n');
   assertGolden(t, join(FIX, 'aws', 'aws-e2-vxlan.scripts.txt'), all);
 });
 
@@ -201,9 +293,22 @@ test('kubeadm configuration per proxy mode: kube-proxy mode and scheduler, or no
   // aws-vpc: flannel removed that backend in v0.20.0; nothing of flannel is installed for it.
   t.notRegex(cniScript(awsPlan(specOf('aws-e2-aws-vpc')).cluster), /kube-flannel|"Type":"aws-vpc"/);
   // Source/dest check: off where pod addresses are routed as they are, on for encapsulation and ipvlan.
-  t.deepEqual(Object.fromEntries(['aws-e2-host', 'aws-e2-hostgw', 'aws-e2-vxlan', 'aws-e2-aws-vpc', 'aws-e2-ipvlan', 'aws-e4-cilium-ebpf'].map((n) => [n, awsPlan(specOf(n)).sourceDestCheck])), {
-    'aws-e2-host': false, 'aws-e2-hostgw': false, 'aws-e2-vxlan': true, 'aws-e2-aws-vpc': false, 'aws-e2-ipvlan': true, 'aws-e4-cilium-ebpf': false,
-  });
+  t.deepEqual(
+    Object.fromEntries(
+      ['aws-e2-host', 'aws-e2-hostgw', 'aws-e2-vxlan', 'aws-e2-aws-vpc', 'aws-e2-ipvlan', 'aws-e4-cilium-ebpf'].map((n) => [
+        n,
+        awsPlan(specOf(n)).sourceDestCheck,
+      ]),
+    ),
+    {
+      'aws-e2-host': false,
+      'aws-e2-hostgw': false,
+      'aws-e2-vxlan': true,
+      'aws-e2-aws-vpc': false,
+      'aws-e2-ipvlan': true,
+      'aws-e4-cilium-ebpf': false,
+    },
+  );
   t.deepEqual(awsPlan(specOf('aws-e2-ipvlan')).hosts.server.secondaryIps, ['10.20.1.32', '10.20.1.33', '10.20.1.34']);
 });
 
@@ -282,8 +387,19 @@ test('tuning script, run for real against scratch files: writes read back, a fai
   const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
   t.is(r.status, 1);
   t.regex(r.stderr, /netlab: tuning step y failed: .*no\/such2 \(make it optional with netlab:tuning.optional: \[y\]\)/);
-  const rows = readFileSync(join(dir, 'tuning.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t'));
-  t.deepEqual(rows.map((x) => [x[0], x[1]]), [['applied', 'rps'], ['failed', 'x'], ['skipped', 'tuned'], ['failed', 'y']]);
+  const rows = readFileSync(join(dir, 'tuning.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'));
+  t.deepEqual(
+    rows.map((x) => [x[0], x[1]]),
+    [
+      ['applied', 'rps'],
+      ['failed', 'x'],
+      ['skipped', 'tuned'],
+      ['failed', 'y'],
+    ],
+  );
   t.is(rows[0]![4], '0003fdfe');
   t.is(readFileSync(ok, 'utf8'), '0003fdfe');
 });
@@ -315,8 +431,23 @@ test('collect: a run directory as the client leaves it becomes a valid result.js
       `tcpkali-b350-q250000-r1\ttcpkali\t1\t${params(250000)}\t0\t61.3\t0\n` +
       `tcpkali-b350-q350000-r1\ttcpkali\t1\t${params(350000)}\t1\t0.2\t0\n`,
   );
-  writeFileSync(join(dir, 'env.json'), JSON.stringify({ hostname: 'ip-10-20-1-11', kernel: '4.14.355-277.647.amzn2.x86_64', os: 'Amazon Linux 2', arch: 'x86_64', cpuModel: 'Intel(R) Xeon(R) CPU E5-2666 v3 @ 2.90GHz', cpus: 36, memoryBytes: 63_000_000_000, tools: { tcpkali: 'tcpkali version 1.1.1', ab: '', wrk: '', kubectl: 'v1.31.4' } }));
-  writeFileSync(join(dir, 'tuning.tsv'), 'applied\trps\t/sys/class/net/eth0/queues/rx-0/rps_cpus\t0003fdfe\t0003fdfe\tRPS\nskipped\tnet.ipv4.tcp_tw_recycle\t\t\t\tremoved\n');
+  writeFileSync(
+    join(dir, 'env.json'),
+    JSON.stringify({
+      hostname: 'ip-10-20-1-11',
+      kernel: '4.14.355-277.647.amzn2.x86_64',
+      os: 'Amazon Linux 2',
+      arch: 'x86_64',
+      cpuModel: 'Intel(R) Xeon(R) CPU E5-2666 v3 @ 2.90GHz',
+      cpus: 36,
+      memoryBytes: 63_000_000_000,
+      tools: { tcpkali: 'tcpkali version 1.1.1', ab: '', wrk: '', kubectl: 'v1.31.4' },
+    }),
+  );
+  writeFileSync(
+    join(dir, 'tuning.tsv'),
+    'applied\trps\t/sys/class/net/eth0/queues/rx-0/rps_cpus\t0003fdfe\t0003fdfe\tRPS\nskipped\tnet.ipv4.tcp_tw_recycle\t\t\t\tremoved\n',
+  );
   const r = readRunDir(dir, spec, { runId: '20261121T101500Z', startedAt: '2026-11-21T10:15:00Z', finishedAt: '2026-11-21T10:40:00Z' });
   t.is(r.target, 'aws');
   t.is(r.status, 'ok');
@@ -327,7 +458,13 @@ test('collect: a run directory as the client leaves it becomes a valid result.js
   t.like(b, { status: 'invalid', reason: 'did not keep up: 149995 of 250000 req/s' });
   t.like(c, { status: 'failed' });
   t.is(c!.reason!, 'tcpkali "Total data sent" not found in the tool\'s output; exit 1');
-  t.deepEqual(r.tuning?.steps.map((s) => [s.status, s.kind, s.setting, s.got]), [['applied', 'write', 'rps', '0003fdfe'], ['skipped', 'skip', 'net.ipv4.tcp_tw_recycle', null]]);
+  t.deepEqual(
+    r.tuning?.steps.map((s) => [s.status, s.kind, s.setting, s.got]),
+    [
+      ['applied', 'write', 'rps', '0003fdfe'],
+      ['skipped', 'skip', 'net.ipv4.tcp_tw_recycle', null],
+    ],
+  );
   t.is(r.environment.tools.ab, null);
   t.deepEqual(a!.command.slice(0, 2), ['bash', '-c']);
   t.regex(a!.command[2]!, /^taskset -ac "\$CPUS" tcpkali --workers "\$NCPUS" --connections 1000 .*--message-rate 150 /);
@@ -337,15 +474,31 @@ test('policy pack: TTL, world SSH and hourly cost, each refused with the reason 
   const violations: string[] = [];
   const vr = (p: typeof ttlRequired) => p.validateResource as (a: never, r: (m: string) => void) => void;
   const report = (m: string) => void violations.push(m);
-  const res = (type: string, props: Record<string, unknown>) => ({ type, props, urn: 'u', name: 'n', opts: {}, isType: () => false, asType: () => undefined, getConfig: () => ({}), notApplicable: () => {} }) as never;
-  const good = { instanceType: 'c4.8xlarge', instanceInitiatedShutdownBehavior: 'terminate', userData: ttlUserData(60), tags: { 'netlab:ttl-minutes': '60' }, rootBlockDevice: { volumeSize: 30 }, associatePublicIpAddress: true };
+  const res = (type: string, props: Record<string, unknown>) =>
+    ({ type, props, urn: 'u', name: 'n', opts: {}, isType: () => false, asType: () => undefined, getConfig: () => ({}), notApplicable: () => {} }) as never;
+  const good = {
+    instanceType: 'c4.8xlarge',
+    instanceInitiatedShutdownBehavior: 'terminate',
+    userData: ttlUserData(60),
+    tags: { 'netlab:ttl-minutes': '60' },
+    rootBlockDevice: { volumeSize: 30 },
+    associatePublicIpAddress: true,
+  };
   vr(ttlRequired)(res('aws:ec2/instance:Instance', good), report);
   t.deepEqual(violations, []);
   vr(ttlRequired)(res('aws:ec2/instance:Instance', { ...good, instanceInitiatedShutdownBehavior: 'stop', userData: '', tags: {} }), report);
   t.is(violations.length, 3);
   t.regex(violations[0]!, /not "terminate"/);
   violations.length = 0;
-  vr(noWorldSsh)(res('aws:ec2/securityGroup:SecurityGroup', { ingress: [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidrBlocks: ['198.18.0.0/24'] }, { protocol: '-1', fromPort: 0, toPort: 0, self: true }] }), report);
+  vr(noWorldSsh)(
+    res('aws:ec2/securityGroup:SecurityGroup', {
+      ingress: [
+        { protocol: 'tcp', fromPort: 22, toPort: 22, cidrBlocks: ['198.18.0.0/24'] },
+        { protocol: '-1', fromPort: 0, toPort: 0, self: true },
+      ],
+    }),
+    report,
+  );
   t.deepEqual(violations, []);
   vr(noWorldSsh)(res('aws:ec2/securityGroup:SecurityGroup', { ingress: [{ protocol: 'tcp', fromPort: 0, toPort: 1024, cidrBlocks: ['0.0.0.0/0'] }] }), report);
   vr(noWorldSsh)(res('aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule', { ipProtocol: '-1', cidrIpv6: '::/0' }), report);
@@ -360,7 +513,10 @@ test('policy pack: TTL, world SSH and hourly cost, each refused with the reason 
   t.deepEqual(violations, []);
   maxHourlyCost.validateStack!(stack({ maxHourlyUsd: 3 }, two), report);
   maxHourlyCost.validateStack!(stack({}, [res('aws:ec2/instance:Instance', { ...good, instanceType: 'z9.huge' })] as never[]), report);
-  t.deepEqual(violations, ['estimated 3.20 USD per hour is above the limit of 3.00 (pack config maxHourlyUsd)', "no price for z9.huge in netlab's table: set the pack's hourlyPriceUsd so the cost can be checked"]);
+  t.deepEqual(violations, [
+    'estimated 3.20 USD per hour is above the limit of 3.00 (pack config maxHourlyUsd)',
+    "no price for z9.huge in netlab's table: set the pack's hourlyPriceUsd so the cost can be checked",
+  ]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -386,7 +542,17 @@ test('#1 tuned: not installed on Amazon Linux 2023 (dnf would fail the whole ins
   }
   // The skip is recorded in tuning.tsv like any step (run for real against a scratch file).
   const dir = mkdtempSync(join(tmpdir(), 'netlab-tuned-'));
-  const run = spawnSync('bash', ['-c', tuningScript([{ kind: 'skip', setting: 'tuned', why: 'amazon-linux-2023 does not package tuned' }]).replace('out=/var/lib/netlab/tuning.tsv\ninstall -d /var/lib/netlab', `out=${dir}/tuning.tsv`)], { encoding: 'utf8' });
+  const run = spawnSync(
+    'bash',
+    [
+      '-c',
+      tuningScript([{ kind: 'skip', setting: 'tuned', why: 'amazon-linux-2023 does not package tuned' }]).replace(
+        'out=/var/lib/netlab/tuning.tsv\ninstall -d /var/lib/netlab',
+        `out=${dir}/tuning.tsv`,
+      ),
+    ],
+    { encoding: 'utf8' },
+  );
   t.is(run.status, 0, run.stderr);
   t.is(readFileSync(join(dir, 'tuning.tsv'), 'utf8'), 'skipped\ttuned\t\t\t\tamazon-linux-2023 does not package tuned\n');
 });
@@ -402,71 +568,108 @@ test('#2 tcpkali build: bison, flex and a C++ compiler in every package list; De
   const names = [...new Set([...PACKAGES.deb.base, ...PACKAGES.deb.client, ...PACKAGES.deb.build, 'tuned', 'containerd'])];
   const policy = spawnSync('apt-cache', ['policy', ...names], { encoding: 'utf8' });
   if (policy.status !== 0) t.log('no apt-cache here: Debian names not checked');
-  else for (const n of names) t.regex(policy.stdout, new RegExp(`^${n.replace(/[+]/g, '\\+')}:\\n  Installed: .*\\n  Candidate: (?!\\(none\\))`, 'm'), `${n} not in the archive`);
+  else
+    for (const n of names)
+      t.regex(policy.stdout, new RegExp(`^${n.replace(/[+]/g, '\\+')}:\\n  Installed: .*\\n  Candidate: (?!\\(none\\))`, 'm'), `${n} not in the archive`);
   // The prerequisite check, run for real with a PATH that lacks bison and flex.
   const bin = mkdtempSync(join(tmpdir(), 'netlab-bin-'));
-  for (const tool of ['cc', 'c++', 'make', 'autoreconf', 'libtoolize', 'bash', 'rm', 'git', 'timeout']) writeFileSync(join(bin, tool), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-  const r = spawnSync('/bin/bash', ['--norc', '-c', `set -euo pipefail\n${tcpkaliBuild()}`], { encoding: 'utf8', env: { PATH: bin }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const tool of ['cc', 'c++', 'make', 'autoreconf', 'libtoolize', 'bash', 'rm', 'git', 'timeout'])
+    writeFileSync(join(bin, tool), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const r = spawnSync('/bin/bash', ['--norc', '-c', `set -euo pipefail\n${tcpkaliBuild()}`], {
+    encoding: 'utf8',
+    env: { PATH: bin },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.is(r.status, 1);
   t.is(r.stderr, 'netlab: cannot build tcpkali, missing: bison flex (bison or byacc, flex and a C++ compiler are required by its configure)\n');
 });
 
-test('#3 aws-vpc: bridge CNI with host-local addresses from each host\'s /24, masquerade only leaving the pod range; no flannel, no IAM role', (t) => {
+test("#3 aws-vpc: bridge CNI with host-local addresses from each host's /24, masquerade only leaving the pod range; no flannel, no IAM role", (t) => {
   const plan = awsPlan(specOf('aws-e2-aws-vpc'));
   t.deepEqual(plan.podRoutes, { server: '10.244.0.0/24', client: '10.244.1.0/24' });
   t.false(plan.sourceDestCheck);
   const sc = scriptsOf(specOf('aws-e2-aws-vpc'));
   const conf = /<<'CNI'\n([\s\S]*?)\nCNI/.exec(sc['aws-vpc-conf-client']!)![1]!;
-  t.like(JSON.parse(conf), { plugins: [{ type: 'bridge', ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.1.0/24' }]] } }, { type: 'portmap' }] });
+  t.like(JSON.parse(conf), {
+    plugins: [{ type: 'bridge', ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.1.0/24' }]] } }, { type: 'portmap' }],
+  });
   t.regex(sc['aws-vpc-conf-server']!, /iptables -t nat -A POSTROUTING -s 10\.244\.0\.0\/24 ! -d 10\.244\.0\.0\/16 -j MASQUERADE/);
   t.notRegex(sc.cni!, /kubectl apply|kube-flannel/);
-  t.deepEqual(awsPlan(specOf('aws-e2-aws-vpc')).steps.filter((s) => s.name === 'aws-vpc-conf').map((s) => s.host), ['server', 'client']);
+  t.deepEqual(
+    awsPlan(specOf('aws-e2-aws-vpc'))
+      .steps.filter((s) => s.name === 'aws-vpc-conf')
+      .map((s) => s.host),
+    ['server', 'client'],
+  );
 });
 
 // Serial: other tests block the event loop with spawnSync, and this one times a disruption with timers.
-test.serial('#4 E3 load: reuse_load, run for real against a local nginx restarted mid-window, keeps attempting through the whole window and records the failures', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-e3-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  writeFileSync(join(dir, 'nginx.conf'), `daemon on; pid ${dir}/nginx.pid; error_log ${dir}/error.log; worker_processes 1;\nevents { worker_connections 256; }\nhttp { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};\n  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }\n`);
-  const nginx = (...a: string[]) => spawnSync('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), ...a], { encoding: 'utf8' });
-  const started = nginx();
-  if (started.status !== 0) return t.fail(`nginx cannot start here: ${started.stderr}`);
-  // A 5 s window; nginx stops 1.5 s in and comes back 1.5 s later (the disruption).
-  const child = spawn('bash', ['-c', `set -euo pipefail\n${REUSE_LOAD_FN}reuse_load 2 5 2`], { env: { ...process.env, URL: `http://127.0.0.1:${port}/` } });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  await new Promise((r) => setTimeout(r, 1500));
-  const stopAt = Date.now() / 1000;
-  nginx('-s', 'stop');
-  await new Promise((r) => setTimeout(r, 1500));
-  const backAt = Date.now() / 1000;
-  nginx();
-  const code = await exited;
-  nginx('-s', 'stop');
-  t.is(code, 0);
-  const m = parseReuseLog(out, stopAt);
-  const rows = out.trim().split('\n').map((l) => l.split(' '));
-  const starts = rows.map((r) => Number(r[1]));
-  const first = Math.min(...starts);
-  t.log(`${m.attempts} attempts, ${m.errors} failed, last attempt at ${m.detail.lastAttemptSeconds} s, ${m.detail.attemptsAfterRollout} after the stop`);
-  // ab -t would have stopped at 50,000 requests, or after 10 connect failures; this keeps going.
-  t.true(m.errors > 10, 'connect failures during the stop are recorded');
-  t.true(rows.some((r) => Number(r[1]) > stopAt && Number(r[1]) < backAt && r[2] === '7'), 'refused connections while nginx was down (curl exit 7)');
-  t.true(rows.some((r) => Number(r[1]) > backAt + 0.2 && r[2] === '0' && r[3] === '200'), 'answered again after the restart');
-  t.true(Math.max(...starts) - first > 4.3, `attempts span the window (last at ${Math.max(...starts) - first} s)`);
-  t.is(m.requests + m.errors, m.attempts);
-  t.true(m.detail.failuresAfterRollout! > 0);
-});
+test.serial(
+  '#4 E3 load: reuse_load, run for real against a local nginx restarted mid-window, keeps attempting through the whole window and records the failures',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'netlab-e3-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `daemon on; pid ${dir}/nginx.pid; error_log ${dir}/error.log; worker_processes 1;\nevents { worker_connections 256; }\nhttp { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};\n  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }\n`,
+    );
+    const nginx = (...a: string[]) => spawnSync('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), ...a], { encoding: 'utf8' });
+    const started = nginx();
+    if (started.status !== 0) return t.fail(`nginx cannot start here: ${started.stderr}`);
+    // A 5 s window; nginx stops 1.5 s in and comes back 1.5 s later (the disruption).
+    const child = spawn('bash', ['-c', `set -euo pipefail\n${REUSE_LOAD_FN}reuse_load 2 5 2`], { env: { ...process.env, URL: `http://127.0.0.1:${port}/` } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    await new Promise((r) => setTimeout(r, 1500));
+    const stopAt = Date.now() / 1000;
+    nginx('-s', 'stop');
+    await new Promise((r) => setTimeout(r, 1500));
+    const backAt = Date.now() / 1000;
+    nginx();
+    const code = await exited;
+    nginx('-s', 'stop');
+    t.is(code, 0);
+    const m = parseReuseLog(out, stopAt);
+    const rows = out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
+    const starts = rows.map((r) => Number(r[1]));
+    const first = Math.min(...starts);
+    t.log(`${m.attempts} attempts, ${m.errors} failed, last attempt at ${m.detail.lastAttemptSeconds} s, ${m.detail.attemptsAfterRollout} after the stop`);
+    // ab -t would have stopped at 50,000 requests, or after 10 connect failures; this keeps going.
+    t.true(m.errors > 10, 'connect failures during the stop are recorded');
+    t.true(
+      rows.some((r) => Number(r[1]) > stopAt && Number(r[1]) < backAt && r[2] === '7'),
+      'refused connections while nginx was down (curl exit 7)',
+    );
+    t.true(
+      rows.some((r) => Number(r[1]) > backAt + 0.2 && r[2] === '0' && r[3] === '200'),
+      'answered again after the restart',
+    );
+    t.true(Math.max(...starts) - first > 4.3, `attempts span the window (last at ${Math.max(...starts) - first} s)`);
+    t.is(m.requests + m.errors, m.attempts);
+    t.true(m.detail.failuresAfterRollout! > 0);
+  },
+);
 
 test('#5 policy pack: SSH from the documentation placeholder ranges is a violation', (t) => {
   const violations: string[] = [];
-  const sg = (cidr: string) => ({ type: 'aws:ec2/securityGroup:SecurityGroup', props: { ingress: [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidrBlocks: [cidr] }] }, urn: 'u', name: 'n' }) as never;
+  const sg = (cidr: string) =>
+    ({
+      type: 'aws:ec2/securityGroup:SecurityGroup',
+      props: { ingress: [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidrBlocks: [cidr] }] },
+      urn: 'u',
+      name: 'n',
+    }) as never;
   const vr = noPlaceholderSsh.validateResource as (a: never, r: (m: string) => void) => void;
   vr(sg('198.18.0.0/24'), (m) => violations.push(m));
   t.deepEqual(violations, []);
   vr(sg('203.0.113.7/32'), (m) => violations.push(m));
-  t.deepEqual(violations, ['ingress tcp 22-22 from 203.0.113.7/32: still the documentation placeholder, nobody can reach the hosts; set netlab:aws.sshCidr to your own range']);
+  t.deepEqual(violations, [
+    'ingress tcp 22-22 from 203.0.113.7/32: still the documentation placeholder, nobody can reach the hosts; set netlab:aws.sshCidr to your own range',
+  ]);
 });
 
 test('#6 secrets: kubeadm init and join output go to root-only files, only redacted tails reach a log; the redaction, run for real', (t) => {
@@ -493,13 +696,22 @@ test('#7 Kubernetes: the maintained minors (1.35-1.37 on 2026-11-30), 1.31 only 
   t.false(kubeadmRefusesKernel('4.14', '1.31'));
   t.false(kubeadmRefusesKernel('5.10', '1.37'));
   const al2 = { ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '4.14', acceptEndOfSupport: true } };
-  t.regex(problems({ ...al2, aws: { ...al2.aws, kubernetesVersion: '1.36' } }).join(), /netlab:aws.kubernetesVersion = "1.36": kubeadm 1.36 refuses kernel 4.14 in its preflight \(Kubernetes 1.32 and newer need Linux 4.19 or newer\)/);
+  t.regex(
+    problems({ ...al2, aws: { ...al2.aws, kubernetesVersion: '1.36' } }).join(),
+    /netlab:aws.kubernetesVersion = "1.36": kubeadm 1.36 refuses kernel 4.14 in its preflight \(Kubernetes 1.32 and newer need Linux 4.19 or newer\)/,
+  );
   t.deepEqual(problems({ ...al2, aws: { ...al2.aws, kubernetesVersion: '1.31' } }), []);
-  t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kubernetesVersion: '1.33' } }).join(), /netlab:aws.kubernetesVersion = "1.33": expected one of: 1.31, 1.35, 1.36, 1.37/);
+  t.regex(
+    problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kubernetesVersion: '1.33' } }).join(),
+    /netlab:aws.kubernetesVersion = "1.33": expected one of: 1.31, 1.35, 1.36, 1.37/,
+  );
   const prev = process.env.NETLAB_TODAY;
   process.env.NETLAB_TODAY = '2026-11-30';
   try {
-    t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '6.1', kubernetesVersion: '1.31' } }).join(), /Kubernetes 1.31 reached end of life on 2025-10-28; use a maintained minor \(1.35, 1.36, 1.37\)/);
+    t.regex(
+      problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '6.1', kubernetesVersion: '1.31' } }).join(),
+      /Kubernetes 1.31 reached end of life on 2025-10-28; use a maintained minor \(1.35, 1.36, 1.37\)/,
+    );
   } finally {
     if (prev === undefined) delete process.env.NETLAB_TODAY;
     else process.env.NETLAB_TODAY = prev;
@@ -512,22 +724,42 @@ test('#8 images: an image past its end of support is refused unless accepted; th
   const prev = process.env.NETLAB_TODAY;
   process.env.NETLAB_TODAY = '2026-11-30';
   try {
-    t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '5.10' } }).join(), /netlab:aws.kernel = "5.10": amazon-linux-2: support ended 2026-06-30 \(no security fixes\); pick a supported image/);
+    t.regex(
+      problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '5.10' } }).join(),
+      /netlab:aws.kernel = "5.10": amazon-linux-2: support ended 2026-06-30 \(no security fixes\); pick a supported image/,
+    );
     t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '5.10', os: 'debian' } }).join(), /debian-11: support ended 2026-08-31/);
     t.deepEqual(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '6.1', os: 'debian' } }), []);
     t.regex(problems({ ...awsBase, aws: { sshCidr: '198.18.0.0/24', kernel: '4.14', os: 'debian' } }).join(), /debian has no image with kernel 4.14/);
     // Which stacks run on what: E3 4.14 is the one accepted end of support (the only kernel below 5.9).
-    const images = Object.fromEntries(awsStacks.map((n) => [n, `${awsPlan(specOf(n)).image.os}${awsPlan(specOf(n)).support.ended ? ' (ended, accepted)' : ''}`]));
+    const images = Object.fromEntries(
+      awsStacks.map((n) => [n, `${awsPlan(specOf(n)).image.os}${awsPlan(specOf(n)).support.ended ? ' (ended, accepted)' : ''}`]),
+    );
     t.deepEqual(images, {
-      'aws-e1-iptables': 'amazon-linux-2023', 'aws-e1-ipvs': 'amazon-linux-2023', 'aws-e1-nftables': 'amazon-linux-2023',
-      'aws-e2-aws-vpc': 'debian-12', 'aws-e2-host': 'debian-12', 'aws-e2-hostgw': 'debian-12', 'aws-e2-ipvlan': 'debian-12', 'aws-e2-vxlan': 'debian-12',
-      'aws-e3-ipvs-4-14': 'amazon-linux-2 (ended, accepted)', 'aws-e3-ipvs-6-1': 'amazon-linux-2023', 'aws-e4-cilium-ebpf': 'amazon-linux-2023', 'aws-e4-cilium-iptables': 'amazon-linux-2023',
+      'aws-e1-iptables': 'amazon-linux-2023',
+      'aws-e1-ipvs': 'amazon-linux-2023',
+      'aws-e1-nftables': 'amazon-linux-2023',
+      'aws-e2-aws-vpc': 'debian-12',
+      'aws-e2-host': 'debian-12',
+      'aws-e2-hostgw': 'debian-12',
+      'aws-e2-ipvlan': 'debian-12',
+      'aws-e2-vxlan': 'debian-12',
+      'aws-e3-ipvs-4-14': 'amazon-linux-2 (ended, accepted)',
+      'aws-e3-ipvs-6-1': 'amazon-linux-2023',
+      'aws-e4-cilium-ebpf': 'amazon-linux-2023',
+      'aws-e4-cilium-iptables': 'amazon-linux-2023',
     });
-    t.regex(renderAwsPlan(awsPlan(specOf('aws-e3-ipvs-4-14'))), /^# support: amazon-linux-2: support ended 2026-06-30 \(no security fixes\) — WARNING: accepted with aws.acceptEndOfSupport$/m);
+    t.regex(
+      renderAwsPlan(awsPlan(specOf('aws-e3-ipvs-4-14'))),
+      /^# support: amazon-linux-2: support ended 2026-06-30 \(no security fixes\) — WARNING: accepted with aws.acceptEndOfSupport$/m,
+    );
     // Debian images: apt, the Debian repository of pkgs.k8s.io, login admin.
     const deb = scriptsOf(specOf('aws-e2-vxlan'));
     t.regex(deb['packages-server']!, /^DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tar gzip git iproute2 /m);
-    t.regex(deb['kube-packages']!, /deb \[signed-by=\/etc\/apt\/keyrings\/kubernetes-apt-keyring\.gpg\] https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/ \//);
+    t.regex(
+      deb['kube-packages']!,
+      /deb \[signed-by=\/etc\/apt\/keyrings\/kubernetes-apt-keyring\.gpg\] https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/ \//,
+    );
   } finally {
     if (prev === undefined) delete process.env.NETLAB_TODAY;
     else process.env.NETLAB_TODAY = prev;
@@ -541,7 +773,11 @@ test('#9 a failed run keeps its results: the run script, run for real with stand
   mkdirSync(bin);
   const fixture = join(FIX, 'aws', 'tcpkali-q150000.txt');
   // kubectl answers the pod address twice, then fails: the third point cannot start.
-  writeFileSync(join(bin, 'kubectl'), `#!/bin/bash\nn=$(cat ${dir}/calls 2>/dev/null || echo 0); echo $((n + 1)) > ${dir}/calls\ncase "$*" in *jsonpath*) [ "$n" -lt 2 ] && { echo 10.244.0.5; exit 0; }; echo 'error: the server is unreachable' >&2; exit 1;; esac\nexit 0\n`, { mode: 0o755 });
+  writeFileSync(
+    join(bin, 'kubectl'),
+    `#!/bin/bash\nn=$(cat ${dir}/calls 2>/dev/null || echo 0); echo $((n + 1)) > ${dir}/calls\ncase "$*" in *jsonpath*) [ "$n" -lt 2 ] && { echo 10.244.0.5; exit 0; }; echo 'error: the server is unreachable' >&2; exit 1;; esac\nexit 0\n`,
+    { mode: 0o755 },
+  );
   writeFileSync(join(bin, 'tcpkali'), `#!/bin/bash\n[ "$1" = --version ] && { echo 'tcpkali version 1.1.1'; exit 0; }\ncat ${fixture}\n`, { mode: 0o755 });
   writeFileSync(join(bin, 'taskset'), '#!/bin/bash\nshift 2\nexec "$@"\n', { mode: 0o755 });
   const plan = awsPlan(spec);
@@ -558,7 +794,13 @@ test('#9 a failed run keeps its results: the run script, run for real with stand
   const res = readRunDir(out, spec, { runId: 'x', startedAt: 'a', finishedAt: 'b' });
   t.is(res.status, 'failed');
   t.regex(res.error!, /^the run script failed \(exit 1 at line \d+: .*\) during point tcpkali-b350-q250000-r1; 2 of 10 points measured and kept$/);
-  t.deepEqual(res.points.slice(0, 2).map((p) => [p.id, p.requests]), [['tcpkali-b350-q50000-r1', 9_000_000], ['tcpkali-b350-q150000-r1', 9_000_000]]);
+  t.deepEqual(
+    res.points.slice(0, 2).map((p) => [p.id, p.requests]),
+    [
+      ['tcpkali-b350-q50000-r1', 9_000_000],
+      ['tcpkali-b350-q150000-r1', 9_000_000],
+    ],
+  );
   t.is(res.points.length, 10);
   t.regex(res.points[2]!.reason!, /^not measured: the run script stopped before this point/);
   t.is(res.environment.tools.tcpkali, 'tcpkali version 1.1.1');
@@ -570,7 +812,17 @@ test('#12 flannel: the backend is written into the manifest before its first app
   const apply = cni.indexOf('kubectl apply -f /tmp/kube-flannel.json');
   t.true(apply > cni.indexOf('jq --arg c') && apply > 0);
   const jqLine = /\| (jq --arg c .*) > \/tmp\/kube-flannel\.json/.exec(cni)![1]!;
-  const list = { kind: 'List', items: [{ kind: 'Namespace', metadata: { name: 'kube-flannel' } }, { kind: 'ConfigMap', metadata: { name: 'kube-flannel-cfg' }, data: { 'net-conf.json': '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}', 'cni-conf.json': '{}' } }] };
+  const list = {
+    kind: 'List',
+    items: [
+      { kind: 'Namespace', metadata: { name: 'kube-flannel' } },
+      {
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-flannel-cfg' },
+        data: { 'net-conf.json': '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}', 'cni-conf.json': '{}' },
+      },
+    ],
+  };
   const hostgw = cniScript(awsPlan(specOf('aws-e2-hostgw')).cluster);
   const jqHostgw = /\| (jq --arg c .*) > \/tmp\/kube-flannel\.json/.exec(hostgw)![1]!;
   const r = spawnSync('bash', ['--norc', '-c', jqHostgw], { input: JSON.stringify(list), encoding: 'utf8' });
@@ -587,14 +839,30 @@ test('#13 E2 is keep-alive throughout: nginx keepalive_requests covers every req
     t.regex(workloadManifest(specOf(n), {}), /keepalive_requests 1000000;/, n);
   }
   const tk = { ...awsBase, workload: { tool: 'tcpkali', rate: [450000], connections: 1000, durationSeconds: 60 } };
-  t.regex(problems(tk).join(), /netlab:server.keepaliveRequests = 100: tcpkali measures keep-alive connections: at 450000 req\/s over 1000 connections for 60 s each connection carries 27000 requests/);
+  t.regex(
+    problems(tk).join(),
+    /netlab:server.keepaliveRequests = 100: tcpkali measures keep-alive connections: at 450000 req\/s over 1000 connections for 60 s each connection carries 27000 requests/,
+  );
   t.deepEqual(problems({ ...tk, server: { keepaliveRequests: 27000 } }), []);
 });
 
 test('#14 netlab plan --full prints every script of an aws stack', (t) => {
   const r = spawnSync('node', [join(PROJECT_DIR, 'bin', 'netlab.js'), 'plan', 'aws-e2-aws-vpc', '--full'], { encoding: 'utf8' });
   t.is(r.status, 0, r.stderr);
-  for (const name of ['ttl-user-data', 'wait', 'verify', 'packages-client', 'kube-packages', 'kubeadm-init', 'join', 'aws-vpc-conf-server', 'aws-vpc-conf-client', 'cni', 'workload', 'run'])
+  for (const name of [
+    'ttl-user-data',
+    'wait',
+    'verify',
+    'packages-client',
+    'kube-packages',
+    'kubeadm-init',
+    'join',
+    'aws-vpc-conf-server',
+    'aws-vpc-conf-client',
+    'cni',
+    'workload',
+    'run',
+  ])
     t.regex(r.stdout, new RegExp(`^######## ${name}\\n#!/bin/bash$`, 'm'), name);
   t.regex(r.stdout, /^# VPC routes: 10\.244\.0\.0\/24 → server interface, 10\.244\.1\.0\/24 → client interface$/m);
   const short = spawnSync('node', [join(PROJECT_DIR, 'bin', 'netlab.js'), 'plan', 'aws-e2-aws-vpc'], { encoding: 'utf8' });

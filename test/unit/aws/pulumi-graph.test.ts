@@ -35,16 +35,23 @@ await pulumi.runtime.setMocks(
       registered.push({ type: a.type, name: a.name, inputs: a.inputs });
       const extra: Record<string, unknown> = {};
       if (a.type.startsWith('command:')) extra.stdout = stdoutFor(a.name);
-      if (a.type === 'aws:ec2/instance:Instance') Object.assign(extra, { publicIp: a.name.endsWith('server') ? '198.51.100.10' : '198.51.100.11', primaryNetworkInterfaceId: `eni-${a.name.endsWith('server') ? 'server' : 'client'}` });
-      if (a.type === 'tls:index/privateKey:PrivateKey') Object.assign(extra, { privateKeyOpenssh: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n', publicKeyOpenssh: 'ssh-ed25519 AAAA netlab' });
-      if (a.type === 'aws:ec2/placementGroup:PlacementGroup') Object.assign(extra, { name: `${a.name}-pg`, arn: `arn:aws:ec2:us-east-1:123456789012:placement-group/${a.name}-pg` });
+      if (a.type === 'aws:ec2/instance:Instance')
+        Object.assign(extra, {
+          publicIp: a.name.endsWith('server') ? '198.51.100.10' : '198.51.100.11',
+          primaryNetworkInterfaceId: `eni-${a.name.endsWith('server') ? 'server' : 'client'}`,
+        });
+      if (a.type === 'tls:index/privateKey:PrivateKey')
+        Object.assign(extra, { privateKeyOpenssh: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n', publicKeyOpenssh: 'ssh-ed25519 AAAA netlab' });
+      if (a.type === 'aws:ec2/placementGroup:PlacementGroup')
+        Object.assign(extra, { name: `${a.name}-pg`, arn: `arn:aws:ec2:us-east-1:123456789012:placement-group/${a.name}-pg` });
       return { id: `${a.name}-id`, state: { ...a.inputs, ...extra } };
     },
     call: (a) => {
       if (a.token === 'aws:ssm/getParameter:getParameter') return { ...a.inputs, value: 'ami-0123456789abcdef0' };
       if (a.token === 'aws:ec2/getAmi:getAmi') return { id: 'ami-0123456789abcdef0', ...amiAttrs };
       if (a.token === 'aws:servicequotas/getServiceQuota:getServiceQuota') return { ...a.inputs, value: 96 };
-      if (a.token === 'aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings') return { ...a.inputs, locations: ['us-east-1d', 'us-east-1a', 'us-east-1b'], locationTypes: [], instanceTypes: [] };
+      if (a.token === 'aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings')
+        return { ...a.inputs, locations: ['us-east-1d', 'us-east-1a', 'us-east-1b'], locationTypes: [], instanceTypes: [] };
       return a.inputs;
     },
   },
@@ -72,7 +79,10 @@ test.before(async () => {
     const e = new AwsExperiment(n, { spec: withMySsh(n), projectDir: '/srv/netlab' });
     await out(e.resultDir); // the last output: every resource before it has registered
     await new Promise((r) => setTimeout(r, 20));
-    built.set(n, registered.slice(from).filter((r) => r.name.startsWith(n)));
+    built.set(
+      n,
+      registered.slice(from).filter((r) => r.name.startsWith(n)),
+    );
   }
   buildMs = performance.now() - t0;
 });
@@ -108,20 +118,40 @@ for (const n of stacks)
     // #10: the pair's capacity in one request (a targeted, time-limited reservation in the cluster group), both instances in it.
     const cr = of('aws:ec2/capacityReservation:CapacityReservation');
     t.is(cr.length, 1);
-    t.like(cr[0]!.inputs, { instanceType: 'c4.8xlarge', instanceCount: 2, availabilityZone: 'us-east-1a', instanceMatchCriteria: 'targeted', endDateType: 'limited', placementGroupArn: `arn:aws:ec2:us-east-1:123456789012:placement-group/${n}-net-pg-pg` });
-    for (const i of instances) t.deepEqual(i.inputs.capacityReservationSpecification, { capacityReservationTarget: { capacityReservationId: `${n}-hosts-capacity-id` } });
+    t.like(cr[0]!.inputs, {
+      instanceType: 'c4.8xlarge',
+      instanceCount: 2,
+      availabilityZone: 'us-east-1a',
+      instanceMatchCriteria: 'targeted',
+      endDateType: 'limited',
+      placementGroupArn: `arn:aws:ec2:us-east-1:123456789012:placement-group/${n}-net-pg-pg`,
+    });
+    for (const i of instances)
+      t.deepEqual(i.inputs.capacityReservationSpecification, { capacityReservationTarget: { capacityReservationId: `${n}-hosts-capacity-id` } });
     if (spec.datapath === 'ipvlan') t.deepEqual(instances.find((i) => i.name.endsWith('server'))!.inputs.secondaryPrivateIps, plan.hosts.server.secondaryIps);
     t.like(of('aws:ec2/placementGroup:PlacementGroup')[0]?.inputs, { strategy: 'cluster' });
-    const sg = of('aws:ec2/securityGroup:SecurityGroup')[0]!.inputs as { ingress: { fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[] };
+    const sg = of('aws:ec2/securityGroup:SecurityGroup')[0]!.inputs as {
+      ingress: { fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[];
+    };
     // #11: `self` matches host addresses only; routed pod traffic carries pod addresses.
-    t.deepEqual(sg.ingress.map((r) => [r.fromPort, r.toPort, r.cidrBlocks ?? [], !!r.self]), [[22, 22, ['198.18.0.0/24'], false], [0, 0, [], true], [0, 0, [spec.network.podCidr], false]]);
+    t.deepEqual(
+      sg.ingress.map((r) => [r.fromPort, r.toPort, r.cidrBlocks ?? [], !!r.self]),
+      [
+        [22, 22, ['198.18.0.0/24'], false],
+        [0, 0, [], true],
+        [0, 0, [spec.network.podCidr], false],
+      ],
+    );
     t.is(of('aws:iam/role:Role').length, 0);
     // #10: the zone comes from the offerings (first that offers the type), the subnet is in it.
     t.is(of('aws:ec2/subnet:Subnet')[0]!.inputs.availabilityZone, 'us-east-1a');
     // #3: aws-vpc = one VPC route per host's pod range to that host's interface, source/dest check off.
     const routes = of('aws:ec2/route:Route').map((r) => [r.inputs.destinationCidrBlock, r.inputs.networkInterfaceId, r.inputs.routeTableId]);
     if (spec.datapath === 'aws-vpc') {
-      t.deepEqual(routes, [['10.244.0.0/24', 'eni-server', `${n}-net-rt-id`], ['10.244.1.0/24', 'eni-client', `${n}-net-rt-id`]]);
+      t.deepEqual(routes, [
+        ['10.244.0.0/24', 'eni-server', `${n}-net-rt-id`],
+        ['10.244.1.0/24', 'eni-client', `${n}-net-rt-id`],
+      ]);
       for (const i of instances) t.is(i.inputs.sourceDestCheck, false);
     } else t.deepEqual(routes, []);
     // The remote steps, per host, exactly the plan's.
@@ -171,23 +201,33 @@ for (const n of stacks)
       (noWorldSsh.validateResource as (a: never, rep: (m: string) => void) => void)(args, report);
       (noPlaceholderSsh.validateResource as (a: never, rep: (m: string) => void) => void)(args, report);
     }
-    maxHourlyCost.validateStack!({ resources: rs.map((r) => ({ type: r.type, props: r.inputs })), getConfig: () => ({ maxHourlyUsd: spec.aws.maxHourlyUsd }) } as never, report);
+    maxHourlyCost.validateStack!(
+      { resources: rs.map((r) => ({ type: r.type, props: r.inputs })), getConfig: () => ({ maxHourlyUsd: spec.aws.maxHourlyUsd }) } as never,
+      report,
+    );
     t.deepEqual(violations, []);
   });
 
-test('an AMI without the family\'s enhanced networking stops the preview with the reason', (t) => {
+test("an AMI without the family's enhanced networking stops the preview with the reason", (t) => {
   const plan = awsPlan(withMySsh('aws-e2-vxlan'));
   t.is(checkAmiNetworking(plan, { id: 'ami-1', enaSupport: false, sriovNetSupport: 'simple' }), 'ami-1');
-  t.throws(() => checkAmiNetworking(plan, { id: 'ami-1', enaSupport: true, sriovNetSupport: '' }), { message: /AMI ami-1 \(\/aws\/service\/debian\/release\/12\/latest\/amd64\) has sriovNetSupport "", not "simple": c4.8xlarge would run without ixgbevf/ });
+  t.throws(() => checkAmiNetworking(plan, { id: 'ami-1', enaSupport: true, sriovNetSupport: '' }), {
+    message: /AMI ami-1 \(\/aws\/service\/debian\/release\/12\/latest\/amd64\) has sriovNetSupport "", not "simple": c4.8xlarge would run without ixgbevf/,
+  });
   const ena = { ...plan, instanceType: 'c5n.9xlarge', networking: { kind: 'ena', driver: 'ena', why: '' } };
-  t.throws(() => checkAmiNetworking(ena, { id: 'ami-2', enaSupport: false, sriovNetSupport: 'simple' }), { message: /lacks ENA support, which c5n.9xlarge needs/ });
+  t.throws(() => checkAmiNetworking(ena, { id: 'ami-2', enaSupport: false, sriovNetSupport: 'simple' }), {
+    message: /lacks ENA support, which c5n.9xlarge needs/,
+  });
   amiAttrs = { enaSupport: true, sriovNetSupport: 'simple' };
 });
 
 test('#5 plain `pulumi up` refuses the placeholder SSH range in the program itself', (t) => {
   const spec = loadStack('aws-e2-vxlan') as AwsSpec;
   const before = registered.length;
-  t.throws(() => new AwsExperiment('placeholder', { spec, projectDir: '/srv/netlab' }), { message: /^netlab:aws.sshCidr is still the documentation placeholder in aws-e2-vxlan \(203\.0\.113\.7\/32\).*pulumi config set --path 'netlab:aws.sshCidr'/s });
+  t.throws(() => new AwsExperiment('placeholder', { spec, projectDir: '/srv/netlab' }), {
+    message:
+      /^netlab:aws.sshCidr is still the documentation placeholder in aws-e2-vxlan \(203\.0\.113\.7\/32\).*pulumi config set --path 'netlab:aws.sshCidr'/s,
+  });
   t.is(registered.slice(before).filter((r) => r.name.startsWith('placeholder')).length, 0);
 });
 
@@ -197,15 +237,20 @@ test('#6 the kubeconfig output is a secret', async (t) => {
   await out(e.resultDir);
 });
 
-test('#10 preflight: vCPU quota and the zone\'s offering, failing fast with the quota code and how to raise it', (t) => {
+test("#10 preflight: vCPU quota and the zone's offering, failing fast with the quota code and how to raise it", (t) => {
   t.notThrows(() => checkVcpuQuota({ instanceType: 'c4.8xlarge', region: 'us-east-1', quota: 72 }));
   t.throws(() => checkVcpuQuota({ instanceType: 'c4.8xlarge', region: 'us-east-1', quota: 32 }), {
-    message: /two c4.8xlarge need 72 vCPUs, but the EC2 quota L-1216C47A .* is 32 in us-east-1\. Raise it .*request-service-quota-increase --region us-east-1 --service-code ec2 --quota-code L-1216C47A --desired-value 72/,
+    message:
+      /two c4.8xlarge need 72 vCPUs, but the EC2 quota L-1216C47A .* is 32 in us-east-1\. Raise it .*request-service-quota-increase --region us-east-1 --service-code ec2 --quota-code L-1216C47A --desired-value 72/,
   });
   t.is(pickZone({ asked: null, offered: ['us-east-1f', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), 'us-east-1b');
   t.is(pickZone({ asked: 'us-east-1f', offered: ['us-east-1f', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), 'us-east-1f');
-  t.throws(() => pickZone({ asked: 'us-east-1e', offered: ['us-east-1a', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), { message: /us-east-1e does not offer c4.8xlarge; zones that do: us-east-1a, us-east-1b/ });
-  t.throws(() => pickZone({ asked: null, offered: [], instanceType: 'c4.8xlarge', region: 'eu-north-1' }), { message: /no availability zone of eu-north-1 offers c4.8xlarge/ });
+  t.throws(() => pickZone({ asked: 'us-east-1e', offered: ['us-east-1a', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), {
+    message: /us-east-1e does not offer c4.8xlarge; zones that do: us-east-1a, us-east-1b/,
+  });
+  t.throws(() => pickZone({ asked: null, offered: [], instanceType: 'c4.8xlarge', region: 'eu-north-1' }), {
+    message: /no availability zone of eu-north-1 offers c4.8xlarge/,
+  });
 });
 
 test('#10 the capacity reservation ends after the time-to-live (at least 75 minutes on), and the policy pack refuses one without an end', (t) => {
@@ -214,7 +259,9 @@ test('#10 the capacity reservation ends after the time-to-live (at least 75 minu
   t.is(reservationEnd(now, 15), '2026-12-01T00:15:00Z');
   const violations: string[] = [];
   const vr = ttlRequired.validateResource as (a: never, r: (m: string) => void) => void;
-  vr({ type: 'aws:ec2/capacityReservation:CapacityReservation', props: { endDateType: 'limited', endDate: '2026-12-01T02:15:00Z' } } as never, (m) => violations.push(m));
+  vr({ type: 'aws:ec2/capacityReservation:CapacityReservation', props: { endDateType: 'limited', endDate: '2026-12-01T02:15:00Z' } } as never, (m) =>
+    violations.push(m),
+  );
   t.deepEqual(violations, []);
   vr({ type: 'aws:ec2/capacityReservation:CapacityReservation', props: { endDateType: 'unlimited' } } as never, (m) => violations.push(m));
   t.deepEqual(violations, ["capacity reservation without an end date: it would bill on after the hosts' time-to-live has ended them"]);

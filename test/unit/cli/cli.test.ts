@@ -17,7 +17,6 @@ const REPORTS = join(ROOT, 'test', 'fixtures', 'report');
 const scratchDirs: string[] = [];
 test.after.always(() => scratchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-
 /** A scratch directory the commands (perhaps as nobody) can write into. */
 function scratch(): string {
   const dir = mkdtempSync(join(tmpdir(), 'netlab-cli-'));
@@ -45,18 +44,34 @@ async function refused(t: ExecutionContext, args: string[], message: string | Re
 
 test('up --results <a file>: refused before any lab is built', async (t) => {
   const file = aFile();
-  await refused(t, ['up', 'local-host', '--results', file], `up: --results ${JSON.stringify(file)}: not a directory; expected a directory (created if missing)`);
-  await refused(t, ['up', 'local-host', '--results', join(file, 'sub')], `up: --results ${JSON.stringify(join(file, 'sub'))}: ${file} is not a directory; expected a directory (created if missing)`);
+  await refused(
+    t,
+    ['up', 'local-host', '--results', file],
+    `up: --results ${JSON.stringify(file)}: not a directory; expected a directory (created if missing)`,
+  );
+  await refused(
+    t,
+    ['up', 'local-host', '--results', join(file, 'sub')],
+    `up: --results ${JSON.stringify(join(file, 'sub'))}: ${file} is not a directory; expected a directory (created if missing)`,
+  );
 });
 
 test('report --baseline <no such stack>: refused with the stacks there are, nothing written', async (t) => {
   const out = scratch();
-  await refused(t, ['report', REPORTS, '--out', out, '--baseline', 'nosuch'], /^netlab: report: --baseline "nosuch": no run of that stack among the results; expected one of: [a-z0-9-]+(, [a-z0-9-]+)*\n$/);
+  await refused(
+    t,
+    ['report', REPORTS, '--out', out, '--baseline', 'nosuch'],
+    /^netlab: report: --baseline "nosuch": no run of that stack among the results; expected one of: [a-z0-9-]+(, [a-z0-9-]+)*\n$/,
+  );
   t.deepEqual(readdirSync(out), []);
 });
 
 test('report of a path that does not exist is a usage error, not a spec error', async (t) => {
-  await refused(t, ['report', '/nonexistent', '--out', scratch()], /^netlab: report: "\/nonexistent": no such file or directory, nor a stack with results under .*; expected run directories, result trees, result\.json files or stack names\n$/);
+  await refused(
+    t,
+    ['report', '/nonexistent', '--out', scratch()],
+    /^netlab: report: "\/nonexistent": no such file or directory, nor a stack with results under .*; expected run directories, result trees, result\.json files or stack names\n$/,
+  );
   const file = aFile();
   await refused(t, ['report', REPORTS, '--out', file], `report: --out ${JSON.stringify(file)}: not a directory; expected a directory (created if missing)`);
 });
@@ -70,7 +85,11 @@ test('report of the fixtures still writes its files', async (t) => {
 });
 
 test('tuning-plan --lscpu <missing file>: names the option', async (t) => {
-  await refused(t, ['tuning-plan', '--lscpu', '/nonexistent'], 'tuning-plan: --lscpu "/nonexistent": no such file; expected the output of lscpu -p=CPU,CORE,SOCKET,NODE, saved to a file');
+  await refused(
+    t,
+    ['tuning-plan', '--lscpu', '/nonexistent'],
+    'tuning-plan: --lscpu "/nonexistent": no such file; expected the output of lscpu -p=CPU,CORE,SOCKET,NODE, saved to a file',
+  );
   const r = await netlab('tuning-plan', '--lscpu', LSCPU, '--kernel', '6.1.0', '--irqs', '265,266');
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /echo 00000000,0003fdfe > \/sys\/class\/net\/eth0\/queues\/rx-0\/rps_cpus/);
@@ -85,10 +104,18 @@ const BAD: [string[], string][] = [
   [['report', REPORTS, '--out', OUT, '--baseline', 'nosuch'], 'report: --baseline "nosuch": no run of that stack among the results; expected one of: '],
   [['down', '../local-host'], 'down: stack name "../local-host": '],
   [['down'], 'down: name a stack, or use --all; nothing was changed'],
+  [['up', 'local-host', '--bogus'], "unknown option '--bogus' (netlab --help lists the verbs, netlab <verb> --help their flags)"],
+  [['nosuchverb'], "unknown command 'nosuchverb' (netlab --help lists the verbs, netlab <verb> --help their flags)"],
   [['down', 'local-host', '--all'], 'down: name stacks or use --all, not both; nothing was changed'],
   [['report', REPORTS, '--results', FILE], `report: --results ${JSON.stringify(FILE)}: not a directory; expected a directory (created if missing)`],
-  [['schema', '--out', join(FILE, 'schema.json')], `schema: --out ${JSON.stringify(join(FILE, 'schema.json'))}: ${FILE} is not a directory; expected a file to write (its directory created if missing)`],
-  [['schema', '--out', tmpdir()], `schema: --out ${JSON.stringify(tmpdir())}: a directory, not a file; expected a file to write (its directory created if missing)`],
+  [
+    ['schema', '--out', join(FILE, 'schema.json')],
+    `schema: --out ${JSON.stringify(join(FILE, 'schema.json'))}: ${FILE} is not a directory; expected a file to write (its directory created if missing)`,
+  ],
+  [
+    ['schema', '--out', tmpdir()],
+    `schema: --out ${JSON.stringify(tmpdir())}: a directory, not a file; expected a file to write (its directory created if missing)`,
+  ],
   [['tuning-plan', '--lscpu', LSCPU, '--tx-queues', '2000'], 'tuning-plan: --tx-queues "2000": expected a whole number from 1 to 1024'],
   [['rps', 'http://127.0.0.1/', '--requests-per-connection', '0'], 'rps: --requests-per-connection "0": expected a whole number from 1 to 1000000'],
   [['rps', 'http://127.0.0.1/', '--max-connections', '20001'], 'rps: --max-connections "20001": expected a whole number from 1 to 20000'],
@@ -105,7 +132,10 @@ const BAD: [string[], string][] = [
   [['tuning-plan', '--lscpu', LSCPU, '--profile', 'fast'], 'tuning-plan: --profile "fast": expected one of study, none'],
   [['tuning-plan', '--lscpu', LSCPU, '--rx-queues', '0'], 'tuning-plan: --rx-queues "0": expected a whole number from 1 to 1024'],
   [['tuning-plan', '--lscpu', LSCPU, '--irqs', '265'], 'tuning-plan: --irqs "265": expected 2 comma-separated whole numbers from 1 to 1024'],
-  [['tuning-plan', '--lscpu', LSCPU, '--nic', '../eth0'], 'tuning-plan: --nic "../eth0": expected an interface name (1 to 15 characters, no /, : or white space)'],
+  [
+    ['tuning-plan', '--lscpu', LSCPU, '--nic', '../eth0'],
+    'tuning-plan: --nic "../eth0": expected an interface name (1 to 15 characters, no /, : or white space)',
+  ],
   [['rps', 'http://127.0.0.1/', '--rate', 'abc'], 'rps: --rate "abc": expected a whole number from 1 to 100000'],
   [['rps', 'http://127.0.0.1/', '--duration', '1.5'], 'rps: --duration "1.5": expected a whole number from 1 to 3600'],
   [['rps', 'http://999.1.1.1/'], 'rps: url "http://999.1.1.1/": expected http://<IPv4 address or host name>[:port]/<path>'],
@@ -113,20 +143,38 @@ const BAD: [string[], string][] = [
   [['rps', 'http://x.invalid/', '--hosts', '2'], 'rps: --hosts "2": expected 1 with a host name (connections are spread over consecutive IPv4 addresses)'],
   [['bench-proxy', '--seconds', 'abc'], 'bench-proxy: --seconds "abc": expected a whole number from 1 to 3600'],
   [['bench-proxy', '--services', '10000'], 'bench-proxy: --services "10000": expected 2 comma-separated whole numbers from 1 to 30000'],
-  [['bench-proxy', '--modes', 'iptables-nft,fast'], 'bench-proxy: --modes "iptables-nft,fast": expected some of iptables-nft, iptables-legacy, nftables, ebpf, ipvs-nft, ipvs-legacy, none, comma-separated'],
+  [
+    ['bench-proxy', '--modes', 'iptables-nft,fast'],
+    'bench-proxy: --modes "iptables-nft,fast": expected some of iptables-nft, iptables-legacy, nftables, ebpf, ipvs-nft, ipvs-legacy, none, comma-separated',
+  ],
   [['bench-proxy', '--datapath', 'flannel'], 'bench-proxy: --datapath "flannel": expected one of host, hostgw, vxlan, macvlan, ipvlan'],
   [['bench-proxy', '--modes', 'iptables-nft', '--datapath', 'macvlan'], 'bench-proxy: the options give an invalid iptables-nft run: '],
-  [['bench-proxy-load', '--modes', 'ipvs'], 'bench-proxy-load: --modes "ipvs": expected some of iptables-nft, iptables-legacy, iptables-nft-2019, iptables-legacy-2019, nftables, comma-separated'],
+  [
+    ['bench-proxy-load', '--modes', 'ipvs'],
+    'bench-proxy-load: --modes "ipvs": expected some of iptables-nft, iptables-legacy, iptables-nft-2019, iptables-legacy-2019, nftables, comma-separated',
+  ],
   [['bench-proxy-load', '--services', '0'], 'bench-proxy-load: --services "0": expected one or more comma-separated whole numbers from 1 to 30000'],
   [['bench-proxy-load', '--timeout', 'never'], 'bench-proxy-load: --timeout "never": expected a whole number from 1 to 3600'],
   [['bench-client', '--ceiling', '20000,fast'], 'bench-client: --ceiling "20000,fast": expected one or more comma-separated whole numbers from 1 to 100000'],
   [['bench-client', '--rate', '0'], 'bench-client: --rate "0": expected a whole number from 1 to 100000'],
   [['bench-client', '--datapath', 'flannel'], 'bench-client: --datapath "flannel": expected one of host, hostgw, vxlan, macvlan, ipvlan'],
   [['bench', '--datapaths', 'host,weave'], 'bench: --datapaths "host,weave": expected some of host, hostgw, vxlan, macvlan, ipvlan, comma-separated'],
-  [['collect', 'aws-e2-vxlan', '--tarball', '/nonexistent'], 'collect: --tarball "/nonexistent": no such file; expected a run tarball (<run-id>.tgz) on this machine'],
-  [['collect', 'aws-e2-vxlan', '--host', '10.0.0.1', '--remote', '/etc/shadow'], 'collect: --remote "/etc/shadow": expected the path the run step printed, /var/lib/netlab/runs/<YYYYMMDDTHHMMSSZ>.tgz'],
-  [['collect', 'aws-e2-vxlan', '--host', '10.0.0.1', '--user', '-oProxyCommand=x', '--remote', '/var/lib/netlab/runs/20260101T000000Z.tgz'], 'collect: --user "-oProxyCommand=x": expected a user name (letters, digits, _ and -; not starting with -)'],
-  [['collect', 'aws-e2-vxlan', '--host', 'bad host', '--remote', '/var/lib/netlab/runs/20260101T000000Z.tgz'], `collect: --host "bad host": expected the client host's IPv4 address or host name`],
+  [
+    ['collect', 'aws-e2-vxlan', '--tarball', '/nonexistent'],
+    'collect: --tarball "/nonexistent": no such file; expected a run tarball (<run-id>.tgz) on this machine',
+  ],
+  [
+    ['collect', 'aws-e2-vxlan', '--host', '10.0.0.1', '--remote', '/etc/shadow'],
+    'collect: --remote "/etc/shadow": expected the path the run step printed, /var/lib/netlab/runs/<YYYYMMDDTHHMMSSZ>.tgz',
+  ],
+  [
+    ['collect', 'aws-e2-vxlan', '--host', '10.0.0.1', '--user', '-oProxyCommand=x', '--remote', '/var/lib/netlab/runs/20260101T000000Z.tgz'],
+    'collect: --user "-oProxyCommand=x": expected a user name (letters, digits, _ and -; not starting with -)',
+  ],
+  [
+    ['collect', 'aws-e2-vxlan', '--host', 'bad host', '--remote', '/var/lib/netlab/runs/20260101T000000Z.tgz'],
+    `collect: --host "bad host": expected the client host's IPv4 address or host name`,
+  ],
 ];
 for (const [args, message] of BAD) {
   // collect writes under --results: give it a place the test may write to.
@@ -138,7 +186,10 @@ for (const [args, message] of BAD) {
 const ALSO: [string, string][] = [['collect', '--results']];
 
 test('every flag that takes a value, of every verb, has a refusal in BAD (or apart)', (t) => {
-  const tried = new Set([...BAD.flatMap(([args]) => args.filter((a) => a.startsWith('--')).map((a) => `${args[0]} ${a}`)), ...ALSO.map(([verb, flag]) => `${verb} ${flag}`)]);
+  const tried = new Set([
+    ...BAD.flatMap(([args]) => args.filter((a) => a.startsWith('--')).map((a) => `${args[0]} ${a}`)),
+    ...ALSO.map(([verb, flag]) => `${verb} ${flag}`),
+  ]);
   const untried = netlabProgram()
     .commands.flatMap((c) => c.options.filter((o) => o.required || o.optional).map((o) => `${c.name()} ${o.long}`))
     .filter((x) => !tried.has(x));
@@ -148,7 +199,13 @@ test('every flag that takes a value, of every verb, has a refusal in BAD (or apa
 test('a bad stack file stays a spec error (exit 2, every problem named), from every verb that reads one', async (t) => {
   const file = join(scratch(), 'Pulumi.bad.yaml');
   writeFileSync(file, 'config:\n  netlab:target: local\n  netlab:datapath: flannel\n');
-  for (const args of [['validate', file], ['plan', file], ['up', file, '--results', scratch()], ['sweep', file], ['bench-pulumi', file]]) {
+  for (const args of [
+    ['validate', file],
+    ['plan', file],
+    ['up', file, '--results', scratch()],
+    ['sweep', file],
+    ['bench-pulumi', file],
+  ]) {
     const r = await netlab(...args);
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     t.is(r.stdout, '');
@@ -159,7 +216,11 @@ test('a bad stack file stays a spec error (exit 2, every problem named), from ev
 
 test('collect --results <a file>: refused', async (t) => {
   const file = aFile();
-  await refused(t, ['collect', 'aws-e2-vxlan', '--results', file, '--tarball', LSCPU], `collect: --results ${JSON.stringify(file)}: not a directory; expected a directory (created if missing)`);
+  await refused(
+    t,
+    ['collect', 'aws-e2-vxlan', '--results', file, '--tarball', LSCPU],
+    `collect: --results ${JSON.stringify(file)}: not a directory; expected a directory (created if missing)`,
+  );
 });
 
 test('plan local-proxy-iptables --full prints (10,000 Services, every rule)', async (t) => {
@@ -178,5 +239,8 @@ test('sweep <local stack> without root: the local target through the engine is r
   const r = await netlab('sweep', 'local-host');
   t.is(r.code, 2, r.stderr);
   t.is(r.stdout, '');
-  t.regex(r.stderr, /^netlab: the local target through the Pulumi engine cannot run here:\n {2}- root: the local target creates network namespaces: run as root\n/);
+  t.regex(
+    r.stderr,
+    /^netlab: the local target through the Pulumi engine cannot run here:\n {2}- root: the local target creates network namespaces: run as root\n/,
+  );
 });

@@ -75,7 +75,10 @@ function checkArgs(file: string, text: string): ArgsReport {
     const argsType = argsParam?.type && ts.isTypeReferenceNode(argsParam.type) ? argsParam.type.typeName.getText(sf) : null;
     out.components.push({ name: st.name.text, argsType });
     if (!docComment(text, st)) out.problems.push(`${file}: component ${st.name.text} has no doc comment`);
-    if (!argsType || !argsInterfaces.has(argsType)) out.problems.push(`${file}: component ${st.name.text} does not take an exported …Args interface of its file (args: ${argsParam?.type?.getText(sf) ?? 'none'})`);
+    if (!argsType || !argsInterfaces.has(argsType))
+      out.problems.push(
+        `${file}: component ${st.name.text} does not take an exported …Args interface of its file (args: ${argsParam?.type?.getText(sf) ?? 'none'})`,
+      );
   }
   return out;
 }
@@ -86,16 +89,16 @@ test('every field of every exported …Args interface in components/ is document
   const reports = files.map((f) => checkArgs(f, readFileSync(join(PROJECT, f), 'utf8')));
   const fields = reports.flatMap((r) => r.fields);
   t.true(fields.length >= 30, `only ${fields.length} Args fields found; is the parser reading the files?`);
-  t.deepEqual(reports.flatMap((r) => r.problems), []);
+  t.deepEqual(
+    reports.flatMap((r) => r.problems),
+    [],
+  );
   t.log(`${fields.length} fields checked in ${files.length} files`);
 });
 
 test('every component in components/ takes an Args interface of its own file', (t) => {
   const comps = componentFiles().flatMap((f) => checkArgs(f, readFileSync(join(PROJECT, f), 'utf8')).components);
-  t.deepEqual(
-    comps.map((c) => c.name).sort(),
-    ['AwsExperiment', 'Cluster', 'HostPair', 'HostPrep', 'LocalExperiment', 'Network', 'Workload'],
-  );
+  t.deepEqual(comps.map((c) => c.name).sort(), ['AwsExperiment', 'Cluster', 'HostPair', 'HostPrep', 'LocalExperiment', 'Network', 'Workload']);
   for (const c of comps) t.is(c.argsType, `${c.name}Args`, c.name);
 });
 
@@ -131,7 +134,10 @@ export interface Other { x: number }`;
     'thing.ts: ThingArgs.noDefault: its doc comment gives neither @default nor Required',
     'thing.ts: ThingArgs.bareDefault: its doc comment does not say what the field is',
   ]);
-  const inline = checkArgs('inline.ts', `import * as pulumi from '@pulumi/pulumi';\nexport class Inline extends pulumi.ComponentResource {\n  constructor(name: string, args: { a: number }) { super('x:y:I', name, {}); void args; }\n}`);
+  const inline = checkArgs(
+    'inline.ts',
+    `import * as pulumi from '@pulumi/pulumi';\nexport class Inline extends pulumi.ComponentResource {\n  constructor(name: string, args: { a: number }) { super('x:y:I', name, {}); void args; }\n}`,
+  );
   t.deepEqual(inline.problems, [
     'inline.ts: component Inline has no doc comment',
     'inline.ts: component Inline does not take an exported …Args interface of its file (args: { a: number })',

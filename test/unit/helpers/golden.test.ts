@@ -21,8 +21,12 @@ function runHelper(value: string | undefined): { onDisk: string; failures: strin
   writeFileSync(file, 'old\n');
   const failures: string[] = [];
   const fake = {
-    true: (v: unknown, msg?: string) => { if (v !== true) failures.push(msg ?? 'not true'); },
-    is: (a: unknown, b: unknown) => { if (a !== b) failures.push(`${JSON.stringify(a)} !== ${JSON.stringify(b)}`); },
+    true: (v: unknown, msg?: string) => {
+      if (v !== true) failures.push(msg ?? 'not true');
+    },
+    is: (a: unknown, b: unknown) => {
+      if (a !== b) failures.push(`${JSON.stringify(a)} !== ${JSON.stringify(b)}`);
+    },
   } as unknown as ExecutionContext;
   const saved = process.env.UPDATE_GOLDEN;
   try {

@@ -71,7 +71,7 @@ test('the report skips interrupted runs too: their points are a prefix of what w
   t.regex((r as { why: string }).why, /^interrupted run/);
 });
 
-test('a sweep row is ok only when the run\'s own result.json says ok, not merely because pulumi up succeeded', (t) => {
+test("a sweep row is ok only when the run's own result.json says ok, not merely because pulumi up succeeded", (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'netlab-sweep-row-'));
   const write = (doc: object) => writeFileSync(join(dir, 'result.json'), JSON.stringify(doc));
   write({ status: 'ok' });

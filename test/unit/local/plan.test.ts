@@ -38,7 +38,25 @@ test('ab plan: points, flags and raw CSV paths', (t) => {
   t.is(p.points.length, 2 * 2 * 2 * 2); // sizes × keepalive × concurrency × repetitions
   const pt = p.points.find((x) => x.id === 'ab-b4096-c4-ka-r2')!;
   t.deepEqual(pt.argv.slice(0, 4), ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', '/sys/fs/cgroup/netlab.t/client']);
-  t.deepEqual(pt.argv.slice(4), ['ip', 'netns', 'exec', 'netlab.t.client', 'ab', '-q', '-r', '-n', '1000', '-c', '4', '-s', '10', '-k', '-e', '/tmp/results/t/run/raw/ab-b4096-c4-ka-r2.csv', 'http://10.77.0.2:80/4096']);
+  t.deepEqual(pt.argv.slice(4), [
+    'ip',
+    'netns',
+    'exec',
+    'netlab.t.client',
+    'ab',
+    '-q',
+    '-r',
+    '-n',
+    '1000',
+    '-c',
+    '4',
+    '-s',
+    '10',
+    '-k',
+    '-e',
+    '/tmp/results/t/run/raw/ab-b4096-c4-ka-r2.csv',
+    'http://10.77.0.2:80/4096',
+  ]);
   t.is(pt.warmup, undefined);
   t.false(p.points.find((x) => x.id === 'ab-b350-c1-noka-r1')!.argv.includes('-k'));
 });
@@ -62,14 +80,19 @@ test('custom CIDRs move every address', (t) => {
 for (const dp of DATAPATHS) {
   test(`${dp}: every command targets a lab namespace, never the root one`, (t) => {
     const p = planFor(dp);
-    const steps = [...p.setup, ...p.start, ...p.teardown, ...p.points.flatMap((x) => [{ host: 'client', argv: x.argv }, ...(x.warmup ? [{ host: 'client', argv: x.warmup }] : [])])];
+    const steps = [
+      ...p.setup,
+      ...p.start,
+      ...p.teardown,
+      ...p.points.flatMap((x) => [{ host: 'client', argv: x.argv }, ...(x.warmup ? [{ host: 'client', argv: x.warmup }] : [])]),
+    ];
     for (const s of steps) {
       if ('killNetns' in s) {
         t.true(s.killNetns.startsWith('netlab.t.'));
         continue;
       }
       if ('removeCgroup' in s) {
-        t.is(s.removeCgroup, p.cgroups[0] ?? "");
+        t.is(s.removeCgroup, p.cgroups[0] ?? '');
         continue;
       }
       let a = s.argv;
@@ -79,7 +102,7 @@ for (const dp of DATAPATHS) {
         continue;
       }
       if (a[0] === 'sh') {
-        t.true([p.client.cgroup, p.server.cgroup].includes(a[3] ?? ""), a.join(' '));
+        t.true([p.client.cgroup, p.server.cgroup].includes(a[3] ?? ''), a.join(' '));
         a = a.slice(4);
       }
       const ns = a[1] === '-n' ? a[2] : a[1] === 'netns' ? a[3] : undefined;
@@ -114,7 +137,10 @@ const proxyCases: [string, Record<string, unknown>][] = [
       'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 2, keepalive: [false, true], requestsPerConnection: 10 },
     },
   ]),
-  ['proxy-iptables-2019-host', { 'netlab:proxy': { mode: 'iptables', services: 2, backendsPerService: 2, iptablesLayout: '2019' }, 'netlab:workload': { tool: 'ab', requests: 100 } }],
+  [
+    'proxy-iptables-2019-host',
+    { 'netlab:proxy': { mode: 'iptables', services: 2, backendsPerService: 2, iptablesLayout: '2019' }, 'netlab:workload': { tool: 'ab', requests: 100 } },
+  ],
   [
     'conn-reuse',
     {

@@ -11,21 +11,31 @@ import { specFromStackDoc } from '../../../lib/spec/document.ts';
 
 // The Service of kube-proxy's own proxier tests: ns1/svc1:p80 at 172.30.0.41:80.
 const svc1 = (ips: string[]): ServicePort => ({
-  namespace: 'ns1', name: 'svc1', portName: 'p80', protocol: 'tcp', clusterIP: '172.30.0.41', port: 80,
+  namespace: 'ns1',
+  name: 'svc1',
+  portName: 'p80',
+  protocol: 'tcp',
+  clusterIP: '172.30.0.41',
+  port: 80,
   endpoints: ips.map((ip) => ({ ip, port: 80 })),
 });
 
 test('chain names hash exactly as kube-proxy does (its own test vectors)', (t) => {
   const s = svc1(['10.180.0.1', '10.180.2.1', '10.180.0.2']);
   t.is(svcChain(s), 'KUBE-SVC-XPGD46QRK7WJZT7O');
-  t.deepEqual(s.endpoints.map((e) => sepChain(s, e)), ['KUBE-SEP-SXIVWICOYRO3J4NJ', 'KUBE-SEP-ZX7GRIZKSNUQ3LAJ', 'KUBE-SEP-LXVODXWDISEETFEF']);
+  t.deepEqual(
+    s.endpoints.map((e) => sepChain(s, e)),
+    ['KUBE-SEP-SXIVWICOYRO3J4NJ', 'KUBE-SEP-ZX7GRIZKSNUQ3LAJ', 'KUBE-SEP-LXVODXWDISEETFEF'],
+  );
   t.is(nftServiceChain(s), 'service-ULMVA6XW-ns1/svc1/tcp/p80');
   t.is(nftEndpointChain(s, s.endpoints[0]!), 'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80');
 });
 
 test('iptables, current layout: the whole nat ruleset for two endpoints', (t) => {
   const r = iptablesRuleset([svc1(['10.180.0.1', '10.180.2.1'])], { clusterCidr: '10.0.0.0/8', layout: 'current' });
-  t.is(r.text, `*nat
+  t.is(
+    r.text,
+    `*nat
 :KUBE-SERVICES - [0:0]
 :KUBE-NODEPORTS - [0:0]
 :KUBE-POSTROUTING - [0:0]
@@ -50,7 +60,8 @@ test('iptables, current layout: the whole nat ruleset for two endpoints', (t) =>
 -A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -s 10.180.2.1 -j KUBE-MARK-MASQ
 -A KUBE-SEP-ZX7GRIZKSNUQ3LAJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.2.1:80
 COMMIT
-`);
+`,
+  );
   t.is(r.natRules, 16); // 3 hook jumps + 3 KUBE-POSTROUTING + 1 KUBE-MARK-MASQ + 2 KUBE-SERVICES + 3 KUBE-SVC + 4 KUBE-SEP
   t.is(r.natChains, 7);
 });
@@ -58,23 +69,32 @@ COMMIT
 test('iptables, 2019 layout: masquerade and jump both in KUBE-SERVICES, 2 rules per Service', (t) => {
   const r = iptablesRuleset([svc1(['10.180.0.1', '10.180.2.1', '10.180.0.2'])], { clusterCidr: '10.0.0.0/8', layout: '2019' });
   const lines = r.text.split('\n');
-  t.deepEqual(lines.filter((l) => l.startsWith('-A KUBE-SERVICES')), [
-    '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ',
-    '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O',
-    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
-  ]);
-  t.deepEqual(lines.filter((l) => l.startsWith('-A KUBE-SVC-')), [
-    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.33333 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
-    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.50000 -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ',
-    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -j KUBE-SEP-LXVODXWDISEETFEF',
-  ]);
+  t.deepEqual(
+    lines.filter((l) => l.startsWith('-A KUBE-SERVICES')),
+    [
+      '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ',
+      '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O',
+      '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+    ],
+  );
+  t.deepEqual(
+    lines.filter((l) => l.startsWith('-A KUBE-SVC-')),
+    [
+      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.33333 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
+      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.50000 -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ',
+      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -j KUBE-SEP-LXVODXWDISEETFEF',
+    ],
+  );
   t.true(lines.includes('-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1/32 -j KUBE-MARK-MASQ'));
   t.true(lines.includes('-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000'));
 });
 
 test('iptables rule count grows as the studies say: 1 (current) or 2 (2019) rules per Service in KUBE-SERVICES', (t) => {
   const fleet = buildFleet({ count: 100, backendsPerService: 10, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
-  const count = (layout: 'current' | '2019') => iptablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', layout }).text.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES')).length - 1;
+  const count = (layout: 'current' | '2019') =>
+    iptablesRuleset(fleet, { clusterCidr: '10.244.0.0/16', layout })
+      .text.split('\n')
+      .filter((l) => l.startsWith('-A KUBE-SERVICES')).length - 1;
   t.is(count('current'), 100);
   t.is(count('2019'), 200);
 });
@@ -82,27 +102,41 @@ test('iptables rule count grows as the studies say: 1 (current) or 2 (2019) rule
 test('nftables: the whole per-Service part for one endpoint, and the base', (t) => {
   const r = nftablesRuleset([svc1(['10.180.0.1'])], { clusterCidr: '10.0.0.0/8' });
   t.is(r.batches.length, 1);
-  t.is(r.batches[0], `add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
+  t.is(
+    r.batches[0],
+    `add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
 add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 ip saddr 10.180.0.1 jump mark-for-masquerade
 add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 meta l4proto tcp dnat to 10.180.0.1:80
 add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80
 add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
 add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }
 add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }
-`);
+`,
+  );
   t.regex(r.base, /^add table ip kube-proxy \{ comment "rules for kube-proxy" ; \}\n/);
   t.true(r.base.includes('add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ;'));
   t.true(r.base.includes('add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips\n'));
   t.deepEqual([r.chains, r.rules, r.mapElements], [8, 12, 1]);
-  const big = nftablesRuleset(buildFleet({ count: 1200, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' }), { clusterCidr: '10.0.0.0/8', batchSize: 500 });
+  const big = nftablesRuleset(buildFleet({ count: 1200, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' }), {
+    clusterCidr: '10.0.0.0/8',
+    batchSize: 500,
+  });
   t.is(big.batches.length, 3);
 });
 
 test('fleet: real-looking names, ClusterIPs from .2, distinct backends; too big a fleet is refused', (t) => {
   const f = buildFleet({ count: 3, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/16' });
-  t.deepEqual(f.map((s) => `${s.namespace}/${s.name}:${s.portName} ${s.clusterIP}`), ['netlab/svc-1:http 10.96.0.2', 'netlab/svc-2:http 10.96.0.3', 'netlab/svc-3:http 10.96.0.4']);
-  t.deepEqual(f.flatMap((s) => s.endpoints.map((e) => e.ip)), ['10.128.0.1', '10.128.0.2', '10.128.0.3', '10.128.0.4', '10.128.0.5', '10.128.0.6']);
-  t.throws(() => buildFleet({ count: 300, backendsPerService: 1, serviceCidr: '10.96.0.0/24', backendCidr: '10.128.0.0/16' }), { message: '300 Services do not fit in 10.96.0.0/24 (253 addresses)' });
+  t.deepEqual(
+    f.map((s) => `${s.namespace}/${s.name}:${s.portName} ${s.clusterIP}`),
+    ['netlab/svc-1:http 10.96.0.2', 'netlab/svc-2:http 10.96.0.3', 'netlab/svc-3:http 10.96.0.4'],
+  );
+  t.deepEqual(
+    f.flatMap((s) => s.endpoints.map((e) => e.ip)),
+    ['10.128.0.1', '10.128.0.2', '10.128.0.3', '10.128.0.4', '10.128.0.5', '10.128.0.6'],
+  );
+  t.throws(() => buildFleet({ count: 300, backendsPerService: 1, serviceCidr: '10.96.0.0/24', backendCidr: '10.128.0.0/16' }), {
+    message: '300 Services do not fit in 10.96.0.0/24 (253 addresses)',
+  });
 });
 
 test('rules walked per new connection, from counters and positions', (t) => {
@@ -141,18 +175,34 @@ COMMIT
   t.is(w.perConnection, 8.4);
 });
 
-test('ebpf: map contents in the program\'s byte order, and the load script', (t) => {
+test("ebpf: map contents in the program's byte order, and the load script", (t) => {
   const m = ebpfMaps([svc1(['10.180.0.1', '10.180.2.1']), { ...svc1(['10.180.0.3']), name: 'svc2', clusterIP: '172.30.0.42', port: 8080 }], '/sys/fs/bpf/maps');
   t.is(m.services, 2);
   t.is(m.backends, 3);
-  t.is(m.batch, `map update pinned /sys/fs/bpf/maps/backends key hex 00 00 00 00 value hex 0a b4 00 01 00 50 00 00
+  t.is(
+    m.batch,
+    `map update pinned /sys/fs/bpf/maps/backends key hex 00 00 00 00 value hex 0a b4 00 01 00 50 00 00
 map update pinned /sys/fs/bpf/maps/backends key hex 01 00 00 00 value hex 0a b4 02 01 00 50 00 00
 map update pinned /sys/fs/bpf/maps/services key hex ac 1e 00 29 00 50 00 00 value hex 00 00 00 00 02 00 00 00
 map update pinned /sys/fs/bpf/maps/backends key hex 02 00 00 00 value hex 0a b4 00 03 00 50 00 00
 map update pinned /sys/fs/bpf/maps/services key hex ac 1e 00 2a 1f 90 00 00 value hex 02 00 00 00 01 00 00 00
-`);
+`,
+  );
   t.deepEqual(ebpfCompile({ src: 'lb.c', obj: 'lb.o', services: 10, backends: 100, includeDir: '/usr/include/x86_64-linux-gnu' }), [
-    'clang', '-O2', '-g', '-Wall', '-Werror', '-target', 'bpf', '-I/usr/include/x86_64-linux-gnu', '-DMAX_SERVICES=10', '-DMAX_BACKENDS=100', '-c', 'lb.c', '-o', 'lb.o',
+    'clang',
+    '-O2',
+    '-g',
+    '-Wall',
+    '-Werror',
+    '-target',
+    'bpf',
+    '-I/usr/include/x86_64-linux-gnu',
+    '-DMAX_SERVICES=10',
+    '-DMAX_BACKENDS=100',
+    '-c',
+    'lb.c',
+    '-o',
+    'lb.o',
   ]);
   t.is(multiarchInclude('arm64'), '/usr/include/aarch64-linux-gnu');
   const load = ebpfLoadScript({ obj: '/r/lb.o', batchFile: '/r/maps.batch', cgroup: '/sys/fs/cgroup/netlab.s/client' });
@@ -168,9 +218,19 @@ test('ipvs: kube-ipvs0 addresses, virtual and real servers, the ipset and the na
   t.is(r.addresses, 'addr add 172.30.0.41/32 dev kube-ipvs0\n');
   t.is(r.ipvsadm, '-A -t 172.30.0.41:80 -s rr\n-a -t 172.30.0.41:80 -r 10.180.0.1:80 -m -w 1\n-a -t 172.30.0.41:80 -r 10.180.2.1:80 -m -w 1\n');
   t.is(r.ipset, 'create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nflush KUBE-CLUSTER-IP\nadd KUBE-CLUSTER-IP 172.30.0.41,tcp:80\n');
-  t.true(r.iptables.includes('-A KUBE-SERVICES ! -s 10.0.0.0/8 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n'));
+  t.true(
+    r.iptables.includes(
+      '-A KUBE-SERVICES ! -s 10.0.0.0/8 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n',
+    ),
+  );
   t.deepEqual([r.virtualServers, r.realServers, r.ipsetEntries], [1, 2, 1]);
-  t.deepEqual(ipvsSysctls(0), ['net.ipv4.ip_forward=1', 'net.ipv4.vs.conntrack=1', 'net.ipv4.vs.conn_reuse_mode=0', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1']);
+  t.deepEqual(ipvsSysctls(0), [
+    'net.ipv4.ip_forward=1',
+    'net.ipv4.vs.conntrack=1',
+    'net.ipv4.vs.conn_reuse_mode=0',
+    'net.ipv4.vs.expire_nodest_conn=1',
+    'net.ipv4.vs.expire_quiescent_template=1',
+  ]);
 });
 
 test('the client targets the first, the last, or (rps) any Service; mode none calls backends directly', (t) => {
@@ -187,18 +247,30 @@ test('the client targets the first, the last, or (rps) any Service; mode none ca
 });
 
 test('iptables backend: nft by default, legacy on request, named in the commands and in what preflight checks', (t) => {
-  const spec = (proxy: Record<string, unknown>) => specFromStackDoc('b', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': proxy, 'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 1 } } });
+  const spec = (proxy: Record<string, unknown>) =>
+    specFromStackDoc('b', {
+      config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': proxy, 'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 1 } },
+    });
   const nft = spec({ mode: 'iptables', services: [2] });
   t.is(nft.proxy!.iptablesBackend, 'nft');
   const legacy = spec({ mode: 'iptables', services: [2], iptablesBackend: 'legacy' });
   const prog = (s: typeof nft) =>
-    proxyProvider('iptables').program({ hostNs: 'ns', dir: '/d', clientCgroup: '/c', includeDir: '/i', clusterCidr: s.network.podCidr, options: s.proxy! }, fleetOf(s.proxy!, 2));
+    proxyProvider('iptables').program(
+      { hostNs: 'ns', dir: '/d', clientCgroup: '/c', includeDir: '/i', clusterCidr: s.network.podCidr, options: s.proxy! },
+      fleetOf(s.proxy!, 2),
+    );
   t.deepEqual(prog(nft).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-nft-restore', '/d/iptables-2.rules']]);
   t.deepEqual(prog(nft).saveCounters, ['ip', 'netns', 'exec', 'ns', 'iptables-nft-save', '-c', '-t', 'nat']);
   t.deepEqual(prog(legacy).steps, [['ip', 'netns', 'exec', 'ns', 'iptables-legacy-restore', '/d/iptables-2.rules']]);
-  t.deepEqual(requirements(nft).features.filter((f) => f.startsWith('iptables')), ['iptables-nft']);
+  t.deepEqual(
+    requirements(nft).features.filter((f) => f.startsWith('iptables')),
+    ['iptables-nft'],
+  );
   t.true(requirements(legacy).tools.includes('iptables-legacy'));
-  t.deepEqual(requirements(spec({ mode: 'nftables', services: [2] })).features.filter((f) => f.startsWith('iptables')), []);
+  t.deepEqual(
+    requirements(spec({ mode: 'nftables', services: [2] })).features.filter((f) => f.startsWith('iptables')),
+    [],
+  );
   const e = t.throws(() => spec({ mode: 'iptables', iptablesBackend: 'xtables' }));
   t.regex(e!.message, /netlab:proxy\.iptablesBackend = "xtables": expected one of: nft, legacy/);
 });

@@ -87,7 +87,7 @@ test('command stand-in: runs in dir with environment, captures stdout, fails wit
   const out = await runCommand('echo "$X $(pwd)"; echo err >&2', { dir: '/tmp', environment: { X: 'hi' }, logging: 'none' });
   t.deepEqual(out, { stdout: 'hi /tmp', stderr: 'err' });
   const e = await t.throwsAsync(runCommand('echo boom >&2; exit 3', { logging: 'none' }));
-  t.regex(e!.message, /exit status 3[^]*boom/);
+  t.regex(e!.message, /exit status 3[\s\S]*boom/);
 });
 
 test('aws stacks: the provider plugins missing from PULUMI_HOME and PATH are named with their versions', (t) => {
@@ -131,7 +131,14 @@ test('pulumiEnv: the tools cache first on PATH, the project PULUMI_HOME and back
   t.is(pulumiEnv({ projectDir: '/p', env, backend: 'file:///d' }).PULUMI_BACKEND_URL, 'file:///d');
   // scripts/pulumi.sh sets the same: one place for TypeScript, the script for the shell.
   const sh = readFileSync(join(root, 'scripts', 'pulumi.sh'), 'utf8');
-  for (const v of ['PULUMI_HOME=$root/.pulumi', 'file://$root/.pulumi-state', 'PULUMI_SKIP_UPDATE_CHECK=true', 'PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION', 'PATH=$cache/bin:$PATH']) t.true(sh.includes(v), v);
+  for (const v of [
+    'PULUMI_HOME=$root/.pulumi',
+    'file://$root/.pulumi-state',
+    'PULUMI_SKIP_UPDATE_CHECK=true',
+    'PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION',
+    'PATH=$cache/bin:$PATH',
+  ])
+    t.true(sh.includes(v), v);
 });
 
 test('pulumiTools: where each tool came from, read from the install layout (Go build, stand-ins with why, missing with what to do)', (t) => {
@@ -150,16 +157,22 @@ test('pulumiTools: where each tool came from, read from the install layout (Go b
     mkdirSync(join(project, 'node_modules', '@pulumi', 'pulumi'), { recursive: true });
     writeFileSync(join(project, 'node_modules', '@pulumi', 'pulumi', 'package.json'), JSON.stringify({ version: v }));
     const env = { NETLAB_TOOLS_CACHE: cache, PATH: '/nonexistent', HOME: dir };
-    t.deepEqual(pulumiTools({ projectDir: project, env }).map((x) => [x.tool, x.source]), [
-      ['pulumi', 'missing'],
-      ['pulumi-language-nodejs', 'missing'],
-      ['pulumi-resource-command', 'missing'],
-    ]);
+    t.deepEqual(
+      pulumiTools({ projectDir: project, env }).map((x) => [x.tool, x.source]),
+      [
+        ['pulumi', 'missing'],
+        ['pulumi-language-nodejs', 'missing'],
+        ['pulumi-resource-command', 'missing'],
+      ],
+    );
     t.regex(engineMissing({ projectDir: project, env })!, /install-tools\.sh/);
     exe(join(cache, `pulumi-${v}`, 'bin', 'pulumi'), `echo v${v}`);
     mkdirSync(join(cache, 'bin'), { recursive: true });
     symlinkSync(join(cache, `pulumi-${v}`, 'bin', 'pulumi'), join(cache, 'bin', 'pulumi'));
-    for (const [kind, name, ver] of [['language', 'nodejs', v], ['resource', 'command', pins.COMMAND_VERSION!]] as const) {
+    for (const [kind, name, ver] of [
+      ['language', 'nodejs', v],
+      ['resource', 'command', pins.COMMAND_VERSION!],
+    ] as const) {
       const d = join(project, '.pulumi', 'plugins', `${kind}-${name}-v${ver}`);
       exe(join(d, `pulumi-${kind}-${name}`), 'exit 0');
       writeFileSync(join(d, 'netlab-standin'), 'x\n');
@@ -184,9 +197,15 @@ test('pulumiTools: where each tool came from, read from the install layout (Go b
   }
 });
 
-test('passphraseProblem: the CLI\'s wrong and missing passphrase errors named with what to do; other errors left alone', (t) => {
-  t.regex(passphraseProblem('error: getting stack configuration: get stack secrets manager: incorrect passphrase', 's', 'file:///b')!, /passphrase is wrong for stack s.*PULUMI_CONFIG_PASSPHRASE.*Nothing was changed/);
-  t.regex(passphraseProblem('passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables', 's', 'b')!, /needs its passphrase/);
+test("passphraseProblem: the CLI's wrong and missing passphrase errors named with what to do; other errors left alone", (t) => {
+  t.regex(
+    passphraseProblem('error: getting stack configuration: get stack secrets manager: incorrect passphrase', 's', 'file:///b')!,
+    /passphrase is wrong for stack s.*PULUMI_CONFIG_PASSPHRASE.*Nothing was changed/,
+  );
+  t.regex(
+    passphraseProblem('passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables', 's', 'b')!,
+    /needs its passphrase/,
+  );
   t.is(passphraseProblem('error: update failed', 's', 'b'), null);
 });
 
@@ -211,7 +230,7 @@ test('the sweep summary: cost "-" for local stacks, destroyed "-" when nothing w
   t.regex(out, /│ DESTROY FAILED/);
 });
 
-test('command stand-in: stopping runs SIGTERM to the command\'s process group (its children too) and waits for it', async (t) => {
+test("command stand-in: stopping runs SIGTERM to the command's process group (its children too) and waits for it", async (t) => {
   const marker = join(tmpdir(), `netlab-stop-${process.pid}`);
   rmSync(marker, { force: true });
   // A child of the shell that traps SIGTERM (as netlab up tears down on it) and leaves a mark.

@@ -11,7 +11,9 @@ import { mean, ratioInterval } from '../../../lib/results/stats.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
 
 const FIX = join(FIXTURES, 'report');
-const runs = findResults([FIX], FIX).files.map((f) => parseResult(f, readFileSync(f, 'utf8'))).filter((l): l is Loaded => 'result' in l);
+const runs = findResults([FIX], FIX)
+  .files.map((f) => parseResult(f, readFileSync(f, 'utf8')))
+  .filter((l): l is Loaded => 'result' in l);
 const of = (...stacks: string[]) => runs.filter((r) => stacks.includes(r.result.stack));
 
 test('E2: each datapath p99 against the host baseline, with a bootstrap interval over its repetitions', (t) => {
@@ -21,7 +23,10 @@ test('E2: each datapath p99 against the host baseline, with a bootstrap interval
   const f = fs.find((x) => x.subject.includes('wrk -c 16'))!;
   // The same figure by hand: p99 of every valid repetition of both runs of each stack.
   const p99 = (stack: string) =>
-    of(stack).flatMap((r) => r.result.points).filter((p) => p.status === 'ok' && p.params.connections === 16).map((p) => p.latencyMs!.p99);
+    of(stack)
+      .flatMap((r) => r.result.points)
+      .filter((p) => p.status === 'ok' && p.params.connections === 16)
+      .map((p) => p.latencyMs!.p99);
   t.is(p99('local-hostgw').length, 6);
   t.is(f.ratio.value, mean(p99('local-hostgw')) / mean(p99('local-host')));
   t.deepEqual(f.ratio, ratioInterval(p99('local-hostgw'), p99('local-host')));
@@ -33,7 +38,10 @@ test('E1/E4: each proxy stack from its fewest to its most Services, per keep-ali
   const fs = findings(of('bench-proxy-iptables', 'bench-proxy-nftables', 'bench-proxy-ebpf'), null);
   t.is(fs.length, 6);
   const ipt = fs.find((f) => f.subject.startsWith('iptables-legacy') && f.subject.includes('new connection'))!;
-  t.regex(ipt.text, /^iptables-legacy, a new connection per request: mean latency \d\.\d\d× \(n=1\) from 1 to 10,000 Services \(\d\.\d{3} → \d\.\d{3} ms, [\d.]+ ns \(n=1\) per rule walked\); machine CPU [+-][\d.]+ cores \(n=1\)\.$/);
+  t.regex(
+    ipt.text,
+    /^iptables-legacy, a new connection per request: mean latency \d\.\d\d× \(n=1\) from 1 to 10,000 Services \(\d\.\d{3} → \d\.\d{3} ms, [\d.]+ ns \(n=1\) per rule walked\); machine CPU [+-][\d.]+ cores \(n=1\)\.$/,
+  );
   t.is(ipt.significant, null, 'one repetition: no interval, significance unknown');
   t.truthy(fs.find((f) => f.subject.startsWith('nftables')));
 });

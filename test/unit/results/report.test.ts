@@ -4,7 +4,20 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compare, csvCell, extent, flatten, groupRuns, nines, parseResult, percentileCurve, programming, spread, toCsv, type Loaded } from '../../../lib/results/report/data.ts';
+import {
+  compare,
+  csvCell,
+  extent,
+  flatten,
+  groupRuns,
+  nines,
+  parseResult,
+  percentileCurve,
+  programming,
+  spread,
+  toCsv,
+  type Loaded,
+} from '../../../lib/results/report/data.ts';
 import { buildCharts } from '../../../lib/results/report/charts.ts';
 import { renderHtml } from '../../../lib/results/report/html.ts';
 import { BaselineError, findResults, writeReport } from '../../../lib/results/report/write.ts';
@@ -58,11 +71,17 @@ test('spread and significance rules', (t) => {
 test('latency curves: the rps histogram gives 50 … 99.999; wrk its own percentiles; the nines axis', (t) => {
   const rps = of('bench-proxy-iptables')[0]!.result.points[0]!;
   const curve = percentileCurve(rps);
-  t.deepEqual(curve.map((c) => c.percentile), [50, 75, 90, 95, 99, 99.9, 99.99, 99.999]);
+  t.deepEqual(
+    curve.map((c) => c.percentile),
+    [50, 75, 90, 95, 99, 99.9, 99.99, 99.999],
+  );
   t.true(curve.every((c, i) => i === 0 || c.ms >= curve[i - 1]!.ms));
   t.true(Math.abs(curve[0]!.ms - rps.latencyMs!.p50) / rps.latencyMs!.p50 < 0.01, `p50 ${curve[0]!.ms} vs ${rps.latencyMs!.p50}`);
   const wrk = of('local-host')[0]!.result.points[0]!;
-  t.deepEqual(percentileCurve(wrk).map((c) => c.percentile), [50, 90, 99, 99.9]);
+  t.deepEqual(
+    percentileCurve(wrk).map((c) => c.percentile),
+    [50, 90, 99, 99.9],
+  );
   t.is(nines(90), 1);
   t.true(Math.abs(nines(99.9) - 3) < 1e-9);
 });
@@ -70,7 +89,15 @@ test('latency curves: the rps histogram gives 50 … 99.999; wrk its own percent
 test('charts: each appears when its data can draw it', (t) => {
   const all = groupRuns(runs);
   const ids = buildCharts(all, programming(runs)).map((c) => c.id);
-  for (const id of ['latency-mean-vs-services', 'latency-p99-vs-services', 'cpu-vs-services', 'rules-walked-vs-services', 'programming-vs-services', 'throughput-vs-offered', 'throughput-per-stack'])
+  for (const id of [
+    'latency-mean-vs-services',
+    'latency-p99-vs-services',
+    'cpu-vs-services',
+    'rules-walked-vs-services',
+    'programming-vs-services',
+    'throughput-vs-offered',
+    'throughput-per-stack',
+  ])
     t.true(ids.includes(id), `${id} missing from ${ids.join(', ')}`);
   t.true(ids.includes('latency-percentile-rps-1000-s-20s-350-noka-s10000'));
   // datapath runs alone: percentile curves and bars, nothing against Services or rate
@@ -79,7 +106,7 @@ test('charts: each appears when its data can draw it', (t) => {
   t.deepEqual(dpIds, ['latency-percentile-wrk-c-1-t-1-5s-350-ka', 'latency-percentile-wrk-c-16-t-1-5s-350-ka', 'throughput-per-stack']);
   // the saturated rps points (invalid) still show on throughput against offered rate
   const thr = buildCharts(groupRuns(of('local-rps-ceiling')), []).find((c) => c.id === 'throughput-vs-offered')!;
-  const values = ((thr.spec as { data: { values: { offered: number; achieved: number; keepalive: string }[] } }).data.values);
+  const values = (thr.spec as { data: { values: { offered: number; achieved: number; keepalive: string }[] } }).data.values;
   const at20k = values.find((v) => v.offered === 20000 && v.keepalive === 'keep-alive off')!;
   t.true(at20k.achieved < 10000, `achieved ${at20k.achieved} at 20k offered`);
 });
@@ -90,7 +117,12 @@ test('CSV: one row per point, RFC 4180 quoting', (t) => {
   const lines = csv.trimEnd().split('\r\n');
   t.is(lines.length, 1 + runs.reduce((n, r) => n + r.result.points.length, 0));
   t.true(lines[0]!.startsWith('stack,runId,target,datapath,proxyMode,tuning,kernel,host,tool,load'));
-  t.is(toCsv([{ ...pts[0]!, host: '2 × "Xeon", v2' }]).split('\r\n')[1]!.split(',"2 × ""Xeon"", v2",').length, 2);
+  t.is(
+    toCsv([{ ...pts[0]!, host: '2 × "Xeon", v2' }])
+      .split('\r\n')[1]!
+      .split(',"2 × ""Xeon"", v2",').length,
+    2,
+  );
 });
 
 test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', async (t) => {
@@ -114,7 +146,8 @@ test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', asy
   const empty = mkdtempSync(join(tmpdir(), 'netlab-report-'));
   await t.throwsAsync(writeReport(files, empty, { baseline: 'no-such' }), {
     instanceOf: BaselineError,
-    message: '--baseline "no-such": no run of that stack among the results; expected one of: bench-proxy-ebpf, bench-proxy-iptables, bench-proxy-nftables, local-host, local-hostgw, local-rps-ceiling, local-tuned, local-untuned',
+    message:
+      '--baseline "no-such": no run of that stack among the results; expected one of: bench-proxy-ebpf, bench-proxy-iptables, bench-proxy-nftables, local-host, local-hostgw, local-rps-ceiling, local-tuned, local-untuned',
   });
   t.deepEqual(readdirSync(empty), [], 'nothing written');
 });
@@ -136,7 +169,7 @@ test('CSV: text that a spreadsheet would run as a formula is neutralised; number
 });
 
 test('min and max of long lists (no spreading into Math.min/max)', (t) => {
-  const xs = Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 300_000 - 5);
+  const xs = Array.from({ length: 300_000 }, (_, i) => ((i * 7919) % 300_000) - 5);
   t.deepEqual(extent(xs), [-5, 299_994]);
   t.deepEqual(spread(xs)!.min, -5);
 });
@@ -155,5 +188,8 @@ test('HTML injection: a stack description holding <script> comes out escaped', (
   t.false(/<script/i.test(html), 'no script element');
   t.false(/<img/i.test(html), 'no img element');
   t.false(html.includes('</td><script>'), 'the table cell is not closed by the description');
-  t.true(html.includes('&lt;/td&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=&#39;alert(1)&#39;&gt; &amp; more'), 'every special character is escaped');
+  t.true(
+    html.includes('&lt;/td&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=&#39;alert(1)&#39;&gt; &amp; more'),
+    'every special character is escaped',
+  );
 });

@@ -8,7 +8,10 @@ test('the seeded generator is deterministic and uniform enough', (t) => {
   const a = seeded(7);
   const b = seeded(7);
   const xs = Array.from({ length: 10_000 }, () => a());
-  t.deepEqual(xs.slice(0, 5), Array.from({ length: 5 }, () => b()));
+  t.deepEqual(
+    xs.slice(0, 5),
+    Array.from({ length: 5 }, () => b()),
+  );
   t.true(xs.every((x) => x >= 0 && x < 1));
   t.true(Math.abs(mean(xs) - 0.5) < 0.01);
 });
@@ -32,7 +35,7 @@ test('a clear ratio: the interval holds the estimate, excludes 1, and is the sam
 });
 
 test('overlapping samples: the interval holds 1 and is marked n.s.', (t) => {
-  const r = ratioInterval([0.40, 0.43, 0.38, 0.41, 0.39], [0.41, 0.38, 0.42, 0.40, 0.39])!;
+  const r = ratioInterval([0.4, 0.43, 0.38, 0.41, 0.39], [0.41, 0.38, 0.42, 0.4, 0.39])!;
   t.true(r.low < 1 && r.high > 1);
   t.false(r.significant!);
   t.regex(intervalText(r), / n\.s\.$/);

@@ -24,16 +24,36 @@ test('docs/result.schema.json is generated from the zod schema (run `netlab sche
 });
 
 const point = (over: Record<string, unknown>) => ({
-  id: 'p', tool: 'wrk', repetition: 1,
+  id: 'p',
+  tool: 'wrk',
+  repetition: 1,
   params: { responseBytes: 350, keepalive: true, connections: 1, threads: 1, durationSeconds: 5 },
-  status: 'ok', requests: 100, errors: 0, non2xx: 0, reqPerSec: 1000, bytesPerResponse: 350,
-  latencyMs: { mean: 1, p50: 1, p90: 1, p99: 2, p999: 3, max: 4 }, toolSeconds: 5, wallSeconds: 5.1,
-  raw: ['raw/p.txt'], command: ['wrk'], ...over,
+  status: 'ok',
+  requests: 100,
+  errors: 0,
+  non2xx: 0,
+  reqPerSec: 1000,
+  bytesPerResponse: 350,
+  latencyMs: { mean: 1, p50: 1, p90: 1, p99: 2, p999: 3, max: 4 },
+  toolSeconds: 5,
+  wallSeconds: 5.1,
+  raw: ['raw/p.txt'],
+  command: ['wrk'],
+  ...over,
 });
 const run = (stack: string, datapath: string, points: unknown[]) =>
   RunResult.parse({
-    schema: 'netlab.result/v1', runId: 'r', stack, target: 'local', status: 'ok', startedAt: 'a', finishedAt: 'b',
-    spec: { datapath }, setup: null, teardown: null, points,
+    schema: 'netlab.result/v1',
+    runId: 'r',
+    stack,
+    target: 'local',
+    status: 'ok',
+    startedAt: 'a',
+    finishedAt: 'b',
+    spec: { datapath },
+    setup: null,
+    teardown: null,
+    points,
     environment: { hostname: 'h', kernel: 'k', os: 'o', arch: 'x64', cpuModel: 'c', cpus: 2, memoryBytes: 1, node: 'v20', tools: { wrk: null } },
   });
 

@@ -50,7 +50,10 @@ test('engine config (JSON-encoded objects, plain strings) becomes the same spec 
   const doc = parse(readFileSync(join(PROJECT_DIR, 'stacks', 'Pulumi.local-vxlan.yaml'), 'utf8')).config as Record<string, unknown>;
   const engine = Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
   t.deepEqual(specFromPulumiConfig('local-vxlan', engine), loadStack('local-vxlan'));
-  t.throws(() => specFromPulumiConfig('s', { 'netlab:datapath': 'flannel' }), { instanceOf: SpecError, message: /Pulumi stack s: invalid experiment spec\n {2}- netlab:datapath = "flannel"/ });
+  t.throws(() => specFromPulumiConfig('s', { 'netlab:datapath': 'flannel' }), {
+    instanceOf: SpecError,
+    message: /Pulumi stack s: invalid experiment spec\n {2}- netlab:datapath = "flannel"/,
+  });
 });
 
 test('LocalExperiment: one local command that runs netlab up and, on destroy, netlab down', async (t) => {
@@ -84,7 +87,10 @@ test.serial('index.ts builds the program for a shipped stack from its config alo
   // outputs for the engine to warn about), and resultDir comes from netlab up's summary.
   t.true('summary' in program);
   t.false('kernel' in program);
-  t.deepEqual(Object.entries(program).filter(([, v]) => v === undefined), []);
+  t.deepEqual(
+    Object.entries(program).filter(([, v]) => v === undefined),
+    [],
+  );
   t.deepEqual(Object.keys(program).sort(), ['datapath', 'proxyMode', 'resultDir', 'specHash', 'summary', 'target']);
   if (!('summary' in program)) return;
   await out(program.summary); // resources register asynchronously

@@ -26,14 +26,28 @@ test('defaults are documented values', (t) => {
     network: { underlayCidr: '10.77.0.0/24', underlayMtu: 1500, podCidr: '10.244.0.0/16' },
     server: { responseBytes: [350], workers: 1, keepaliveRequests: 100 },
     workload: { tool: 'wrk', durationSeconds: 10, connections: [1], threads: 1, keepalive: [true], timeoutSeconds: 5 },
-    tuning: { profile: 'none', irqAffinity: false, rps: false, xps: false, rfs: false, sysctls: {}, schedMigrationCostNs: null, tuned: null, notrack: false, pinning: false, optional: [] },
+    tuning: {
+      profile: 'none',
+      irqAffinity: false,
+      rps: false,
+      xps: false,
+      rfs: false,
+      sysctls: {},
+      schedMigrationCostNs: null,
+      tuned: null,
+      notrack: false,
+      pinning: false,
+      optional: [],
+    },
     repetitions: 1,
     warmupSeconds: 1,
   });
 });
 
 test('sweep values: a scalar becomes a list, repeats are dropped', (t) => {
-  const s = specFromStackDoc('x', { config: { 'netlab:workload': { tool: 'ab', concurrency: [1, 4, 1], keepalive: [false, true] }, 'netlab:server': { responseBytes: 4096 } } });
+  const s = specFromStackDoc('x', {
+    config: { 'netlab:workload': { tool: 'ab', concurrency: [1, 4, 1], keepalive: [false, true] }, 'netlab:server': { responseBytes: 4096 } },
+  });
   t.deepEqual(s.server.responseBytes, [4096]);
   t.is(s.workload.tool, 'ab');
   if (s.workload.tool === 'ab') {
@@ -53,23 +67,36 @@ test('unknown keys are named with what is allowed', (t) => {
 
 test('wrong types name the key, the value and what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:repetitions': 'three' }), ['netlab:repetitions = "three": expected a whole number from 1 to 100']);
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'ab', keepalive: 'yes' } }), ['netlab:workload.keepalive = "yes": expected true or false or a non-empty list of them']);
-  t.deepEqual(bad({ 'netlab:network': { podCidr: '10.244.0.0' } }), ['netlab:network.podCidr = "10.244.0.0": expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'ab', keepalive: 'yes' } }), [
+    'netlab:workload.keepalive = "yes": expected true or false or a non-empty list of them',
+  ]);
+  t.deepEqual(bad({ 'netlab:network': { podCidr: '10.244.0.0' } }), [
+    'netlab:network.podCidr = "10.244.0.0": expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)',
+  ]);
 });
 
 test('out-of-range values', (t) => {
   t.deepEqual(bad({ 'netlab:network': { underlayMtu: 20000 } }), ['netlab:network.underlayMtu = 20000: expected a whole number from 1280 to 9000']);
   t.deepEqual(bad({ 'netlab:server': { responseBytes: [350, 100] } }), ['netlab:server.responseBytes.1 = 100: expected a whole number from 230 to 1048576']);
-  t.deepEqual(bad({ 'netlab:server': { responseBytes: 1224 } }), ["netlab:server.responseBytes = 1224: no body size gives exactly this total with nginx's headers; use one byte more"]);
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', durationSeconds: 0.5 } }), ['netlab:workload.durationSeconds = 0.5: expected a whole number from 1 to 600']);
-  t.deepEqual(bad({ 'netlab:network': { podCidr: '10.244.0.0/33' } }), ['netlab:network.podCidr = "10.244.0.0/33": expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)']);
+  t.deepEqual(bad({ 'netlab:server': { responseBytes: 1224 } }), [
+    "netlab:server.responseBytes = 1224: no body size gives exactly this total with nginx's headers; use one byte more",
+  ]);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', durationSeconds: 0.5 } }), [
+    'netlab:workload.durationSeconds = 0.5: expected a whole number from 1 to 600',
+  ]);
+  t.deepEqual(bad({ 'netlab:network': { podCidr: '10.244.0.0/33' } }), [
+    'netlab:network.podCidr = "10.244.0.0/33": expected an IPv4 CIDR such as 10.244.0.0/16 (octets 0-255, prefix 0-32)',
+  ]);
 });
 
 test('enums list the allowed values', (t) => {
-  const dps = 'expected one of: host, hostgw, vxlan, macvlan, ipvlan (local); host, hostgw, vxlan, aws-vpc, ipvlan, calico-ipip, calico-vxlan, calico-direct, cilium (aws)';
+  const dps =
+    'expected one of: host, hostgw, vxlan, macvlan, ipvlan (local); host, hostgw, vxlan, aws-vpc, ipvlan, calico-ipip, calico-vxlan, calico-direct, cilium (aws)';
   t.deepEqual(bad({ 'netlab:datapath': 'calico' }), [`netlab:datapath = "calico": ${dps}`]);
   t.deepEqual(bad({ 'netlab:target': 'gcp' }), ['netlab:target = "gcp": expected one of: local, aws']);
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'siege' } }), ['netlab:workload.tool = "siege": expected an object whose "tool" is one of: ab, wrk, rps, conn-reuse, tcpkali']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'siege' } }), [
+    'netlab:workload.tool = "siege": expected an object whose "tool" is one of: ab, wrk, rps, conn-reuse, tcpkali',
+  ]);
 });
 
 test('impossible combinations are refused', (t) => {
@@ -79,21 +106,33 @@ test('impossible combinations are refused', (t) => {
   t.deepEqual(bad({ 'netlab:workload': { tool: 'ab', requests: 10, concurrency: [1, 50] } }), [
     'netlab:workload.concurrency = [1,50]: concurrency must not exceed workload.requests (10); 50 does',
   ]);
-  t.deepEqual(bad({ 'netlab:network': { underlayCidr: '10.244.3.0/24' } }), ['netlab:network.podCidr = "10.244.0.0/16": must not overlap network.underlayCidr (10.244.3.0/24)']);
-  t.deepEqual(bad({ 'netlab:network': { podCidr: '10.1.0.0/24' } }), ['netlab:network.podCidr = "10.1.0.0/24": prefix must be /23 or shorter: each of the two hosts gets a /24']);
+  t.deepEqual(bad({ 'netlab:network': { underlayCidr: '10.244.3.0/24' } }), [
+    'netlab:network.podCidr = "10.244.0.0/16": must not overlap network.underlayCidr (10.244.3.0/24)',
+  ]);
+  t.deepEqual(bad({ 'netlab:network': { podCidr: '10.1.0.0/24' } }), [
+    'netlab:network.podCidr = "10.1.0.0/24": prefix must be /23 or shorter: each of the two hosts gets a /24',
+  ]);
   t.deepEqual(bad({ 'netlab:datapath': 'macvlan', 'netlab:network': { underlayCidr: '10.77.0.0/28' } }), [
     'netlab:network.underlayCidr = "10.77.0.0/28": macvlan puts pods on the underlay: prefix must be /27 or shorter',
   ]);
 });
 
 test('every problem is reported at once, with the file named', (t) => {
-  const e = t.throws(() => parseStackText('s', 'config:\n  netlab:datapath: nope\n  netlab:repetitions: 0\n', 'stacks/Pulumi.s.yaml'), { instanceOf: SpecError });
-  t.is(e!.message, 'stacks/Pulumi.s.yaml: invalid experiment spec\n  - netlab:datapath = "nope": expected one of: host, hostgw, vxlan, macvlan, ipvlan (local); host, hostgw, vxlan, aws-vpc, ipvlan, calico-ipip, calico-vxlan, calico-direct, cilium (aws)\n  - netlab:repetitions = 0: expected a whole number from 1 to 100');
+  const e = t.throws(() => parseStackText('s', 'config:\n  netlab:datapath: nope\n  netlab:repetitions: 0\n', 'stacks/Pulumi.s.yaml'), {
+    instanceOf: SpecError,
+  });
+  t.is(
+    e!.message,
+    'stacks/Pulumi.s.yaml: invalid experiment spec\n  - netlab:datapath = "nope": expected one of: host, hostgw, vxlan, macvlan, ipvlan (local); host, hostgw, vxlan, aws-vpc, ipvlan, calico-ipip, calico-vxlan, calico-direct, cilium (aws)\n  - netlab:repetitions = 0: expected a whole number from 1 to 100',
+  );
 });
 
 test('bad YAML, duplicate keys, bad documents and stack names', (t) => {
   t.regex(t.throws(() => parseStackText('s', 'config: [', 'f'))!.message, /not valid YAML/);
-  t.regex(t.throws(() => parseStackText('s', 'config:\n  netlab:datapath: host\n  netlab:datapath: vxlan\n', 'f'))!.message, /not valid YAML: Map keys must be unique/);
+  t.regex(
+    t.throws(() => parseStackText('s', 'config:\n  netlab:datapath: host\n  netlab:datapath: vxlan\n', 'f'))!.message,
+    /not valid YAML: Map keys must be unique/,
+  );
   t.regex(t.throws(() => parseStackText('s', '- a\n', 'f'))!.message, /expected a YAML mapping with a "config:" key/);
   t.regex(t.throws(() => parseStackText('s', 'config: {}\nconfg: {}\n', 'f'))!.message, /top-level key "confg": unknown/);
   t.regex(t.throws(() => specFromStackDoc('Bad_Name', { config: {} }))!.message, /stack name "Bad_Name": expected 1-40 characters/);
@@ -122,8 +161,15 @@ test('the local datapath stacks share one workload, so they compare', (t) => {
 test('proxy: defaults, and bad proxy input names the key, the value and what is allowed', (t) => {
   const s = specFromStackDoc('x', { config: { 'netlab:proxy': { mode: 'iptables', services: 1000 } } });
   t.deepEqual(s.proxy, {
-    mode: 'iptables', services: [1000], backendsPerService: 10, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12',
-    target: 'last', iptablesLayout: 'current', iptablesBackend: 'nft', ipvs: { scheduler: 'rr', connReuseMode: [1] },
+    mode: 'iptables',
+    services: [1000],
+    backendsPerService: 10,
+    serviceCidr: '10.96.0.0/12',
+    backendCidr: '10.128.0.0/12',
+    target: 'last',
+    iptablesLayout: 'current',
+    iptablesBackend: 'nft',
+    ipvs: { scheduler: 'rr', connReuseMode: [1] },
   });
   t.is(specFromStackDoc('x', { config: {} }).proxy, undefined);
   t.deepEqual(bad({ 'netlab:proxy': { mode: 'userspace' } }), ['netlab:proxy.mode = "userspace": expected one of: none, iptables, nftables, ipvs, ebpf']);
@@ -148,12 +194,20 @@ test('proxy: impossible combinations are refused with the reason', (t) => {
   t.deepEqual(bad({ 'netlab:proxy': { services: 30000, backendsPerService: 100 } }), [
     'netlab:proxy.backendsPerService = 100: 30000 Services × 100 backends do not fit in proxy.backendCidr 10.128.0.0/12 (1048574 addresses)',
   ]);
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'conn-reuse' } }), ['netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs']);
-  t.deepEqual(bad({ 'netlab:proxy': { mode: 'nftables' }, 'netlab:workload': { tool: 'conn-reuse' } }), ['netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'conn-reuse' } }), [
+    'netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs',
+  ]);
+  t.deepEqual(bad({ 'netlab:proxy': { mode: 'nftables' }, 'netlab:workload': { tool: 'conn-reuse' } }), [
+    'netlab:workload.tool = "conn-reuse": conn-reuse drains an IPVS real server: it needs proxy.mode ipvs',
+  ]);
 });
 
 test('tuning: a profile fills what the stack does not give; null drops a profile sysctl', (t) => {
-  const s = specFromStackDoc('x', { config: { 'netlab:tuning': { profile: 'study', xps: false, sysctls: { 'net.ipv4.tcp_fin_timeout': 30, 'fs.file-max': null, 'net.core.somaxconn': '8192' } } } });
+  const s = specFromStackDoc('x', {
+    config: {
+      'netlab:tuning': { profile: 'study', xps: false, sysctls: { 'net.ipv4.tcp_fin_timeout': 30, 'fs.file-max': null, 'net.core.somaxconn': '8192' } },
+    },
+  });
   t.is(s.tuning.profile, 'study');
   t.true(s.tuning.rps);
   t.false(s.tuning.xps);
@@ -169,16 +223,28 @@ test('tuning: bad input names the key, the value and what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:tuning': { profile: 'fast' } }), ['netlab:tuning.profile = "fast": expected one of: none, study']);
   t.deepEqual(bad({ 'netlab:tuning': { rfs: 'yes' } }), ['netlab:tuning.rfs = "yes": expected true or false']);
   t.regex(bad({ 'netlab:tuning': { sysctls: { 'net.ipv4 tcp': 1 } } })[0]!, /expected a sysctl name such as net\.ipv4\.tcp_fin_timeout/);
-  t.regex(bad({ 'netlab:tuning': { optional: ['rsp'] } })[0]!, /netlab:tuning\.optional\.0 = "rsp": not a setting of this stack; allowed: irqAffinity, rps, xps/);
+  t.regex(
+    bad({ 'netlab:tuning': { optional: ['rsp'] } })[0]!,
+    /netlab:tuning\.optional\.0 = "rsp": not a setting of this stack; allowed: irqAffinity, rps, xps/,
+  );
   t.regex(bad({ 'netlab:tuning': { sysctls: { 'kernel.sched_migration_cost_ns': 5 } } })[0]!, /set it with tuning\.schedMigrationCostNs/);
   t.regex(bad({ 'netlab:tuning': { irqs: true } })[0]!, /netlab:tuning: unknown key "irqs"; allowed here: profile, irqAffinity/);
 });
 
 test('tuning: NOTRACK is refused with a proxy mode that needs conntrack, allowed with ebpf', (t) => {
   const [p] = bad({ 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'iptables' }, 'netlab:tuning': { profile: 'study' } });
-  t.is(p, 'netlab:tuning.notrack = true: proxy.mode iptables needs conntrack (its DNAT is undone on the replies through conntrack), so NOTRACK would break the Services; set tuning.notrack: false (profile study turns it on), or use proxy.mode none or ebpf');
-  t.notThrows(() => specFromStackDoc('x', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'iptables' }, 'netlab:tuning': { profile: 'study', notrack: false } } }));
-  t.notThrows(() => specFromStackDoc('x', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'ebpf' }, 'netlab:tuning': { profile: 'study' } } }));
+  t.is(
+    p,
+    'netlab:tuning.notrack = true: proxy.mode iptables needs conntrack (its DNAT is undone on the replies through conntrack), so NOTRACK would break the Services; set tuning.notrack: false (profile study turns it on), or use proxy.mode none or ebpf',
+  );
+  t.notThrows(() =>
+    specFromStackDoc('x', {
+      config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'iptables' }, 'netlab:tuning': { profile: 'study', notrack: false } },
+    }),
+  );
+  t.notThrows(() =>
+    specFromStackDoc('x', { config: { 'netlab:datapath': 'hostgw', 'netlab:proxy': { mode: 'ebpf' }, 'netlab:tuning': { profile: 'study' } } }),
+  );
 });
 
 test('the tuning pair differs only in its tuning', (t) => {
@@ -206,7 +272,9 @@ const refusedText = (text: string) => {
 
 test('a single out-of-range sweep value is refused as its list item would be, never with a crash', (t) => {
   t.deepEqual(bad({ 'netlab:proxy': { mode: 'iptables', services: 30001 } }), ['netlab:proxy.services = 30001: expected a whole number from 1 to 30000']);
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', connections: 20000 } }), ['netlab:workload.connections = 20000: expected a whole number from 1 to 10000']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', connections: 20000 } }), [
+    'netlab:workload.connections = 20000: expected a whole number from 1 to 10000',
+  ]);
   t.deepEqual(bad({ 'netlab:workload': { tool: 'ab', concurrency: 5000 } }), ['netlab:workload.concurrency = 5000: expected a whole number from 1 to 1000']);
   // Every sweep key: the scalar is reported exactly as the same value at index 1 of a list.
   const sweeps: [string, (v: unknown) => Record<string, unknown>, number, number][] = [
@@ -220,9 +288,15 @@ test('a single out-of-range sweep value is refused as its list item would be, ne
     ['proxy.ipvs.connReuseMode', (v) => ({ 'netlab:proxy': { mode: 'ipvs', ipvs: { connReuseMode: v } } }), 1, 2],
   ];
   for (const [key, config, good, out] of sweeps)
-    t.deepEqual(bad(config(out)), bad(config([good, out])).map((p) => p.replace(`netlab:${key}.1 =`, `netlab:${key} =`)), key);
+    t.deepEqual(
+      bad(config(out)),
+      bad(config([good, out])).map((p) => p.replace(`netlab:${key}.1 =`, `netlab:${key} =`)),
+      key,
+    );
   // Checks across keys wait until every key is valid, so a bad key elsewhere hides them.
-  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', connections: [1, 8], threads: 4 }, 'netlab:repetitions': 0 }), ['netlab:repetitions = 0: expected a whole number from 1 to 100']);
+  t.deepEqual(bad({ 'netlab:workload': { tool: 'wrk', connections: [1, 8], threads: 4 }, 'netlab:repetitions': 0 }), [
+    'netlab:repetitions = 0: expected a whole number from 1 to 100',
+  ]);
 });
 
 test('no value at any key of any shipped stack crashes validation: it is accepted or refused with a SpecError', (t) => {
@@ -267,23 +341,36 @@ test('description: one line of printable text; the refusal shows the value escap
 });
 
 test('.nan, .inf and 1e400 are refused naming the key, and shown as written', (t) => {
-  t.deepEqual(refusedText('config:\n  netlab:repetitions: .nan\n  netlab:warmupSeconds: 1e400\n  netlab:network: {underlayMtu: -.inf}\n  netlab:workload: {tool: wrk, connections: [1, .inf]}\n  netlab:description: .NaN\n'), [
-    'netlab:description = .NaN: expected one line of printable text, at most 200 characters (no line breaks, tabs, escape codes or other control characters)',
-    'netlab:network.underlayMtu = -.inf: expected a whole number from 1280 to 9000',
-    'netlab:workload.connections = [1,.inf]: expected a connection count from 1 to 10000 or a non-empty list of them',
+  t.deepEqual(
+    refusedText(
+      'config:\n  netlab:repetitions: .nan\n  netlab:warmupSeconds: 1e400\n  netlab:network: {underlayMtu: -.inf}\n  netlab:workload: {tool: wrk, connections: [1, .inf]}\n  netlab:description: .NaN\n',
+    ),
+    [
+      'netlab:description = .NaN: expected one line of printable text, at most 200 characters (no line breaks, tabs, escape codes or other control characters)',
+      'netlab:network.underlayMtu = -.inf: expected a whole number from 1280 to 9000',
+      'netlab:workload.connections = [1,.inf]: expected a connection count from 1 to 10000 or a non-empty list of them',
+      'netlab:repetitions = .nan: expected a whole number from 1 to 100',
+      'netlab:warmupSeconds = 1e400: expected a whole number from 0 to 60',
+    ],
+  );
+  t.deepEqual(bad({ 'netlab:repetitions': NaN, 'netlab:warmupSeconds': -Infinity }), [
     'netlab:repetitions = .nan: expected a whole number from 1 to 100',
-    'netlab:warmupSeconds = 1e400: expected a whole number from 0 to 60',
+    'netlab:warmupSeconds = -.inf: expected a whole number from 0 to 60',
   ]);
-  t.deepEqual(bad({ 'netlab:repetitions': NaN, 'netlab:warmupSeconds': -Infinity }), ['netlab:repetitions = .nan: expected a whole number from 1 to 100', 'netlab:warmupSeconds = -.inf: expected a whole number from 0 to 60']);
 });
 
 test('every duplicate key is reported with its line', (t) => {
-  t.deepEqual(refusedText('config:\n  netlab:datapath: host\n  netlab:datapath: vxlan\n  netlab:server:\n    workers: 1\n    workers: 2\n  netlab:datapath: macvlan\nconfig: {}\n'), [
-    'not valid YAML: Map keys must be unique; "config" at line 8 repeats line 1',
-    'not valid YAML: Map keys must be unique; "netlab:datapath" at line 3 repeats line 2',
-    'not valid YAML: Map keys must be unique; "netlab:datapath" at line 7 repeats line 2',
-    'not valid YAML: Map keys must be unique; "workers" at line 6 repeats line 5',
-  ]);
+  t.deepEqual(
+    refusedText(
+      'config:\n  netlab:datapath: host\n  netlab:datapath: vxlan\n  netlab:server:\n    workers: 1\n    workers: 2\n  netlab:datapath: macvlan\nconfig: {}\n',
+    ),
+    [
+      'not valid YAML: Map keys must be unique; "config" at line 8 repeats line 1',
+      'not valid YAML: Map keys must be unique; "netlab:datapath" at line 3 repeats line 2',
+      'not valid YAML: Map keys must be unique; "netlab:datapath" at line 7 repeats line 2',
+      'not valid YAML: Map keys must be unique; "workers" at line 6 repeats line 5',
+    ],
+  );
 });
 
 test('an empty stack file is refused, saying what it must hold', (t) => {
@@ -333,8 +420,13 @@ test('Pulumi\'s string form of the integer keys Pulumi.yaml types (pulumi stack 
   }
   // Out of range stays out of range; other keys and nested numbers are not touched.
   t.regex(t.throws(() => parseStackText('s', text('"0"', '1'), 'f'))!.message, /netlab:repetitions = 0: expected a whole number from 1 to 100/);
-  t.regex(t.throws(() => parseStackText('s', 'config:\n  netlab:workload:\n    tool: wrk\n    threads: "2"\n', 'f'))!.message, /netlab:workload\.threads = "2"/);
-  t.deepEqual(withProjectTypes({ config: { 'netlab:repetitions': '2', 'netlab:description': '5' } }), { config: { 'netlab:repetitions': 2, 'netlab:description': '5' } });
+  t.regex(
+    t.throws(() => parseStackText('s', 'config:\n  netlab:workload:\n    tool: wrk\n    threads: "2"\n', 'f'))!.message,
+    /netlab:workload\.threads = "2"/,
+  );
+  t.deepEqual(withProjectTypes({ config: { 'netlab:repetitions': '2', 'netlab:description': '5' } }), {
+    config: { 'netlab:repetitions': 2, 'netlab:description': '5' },
+  });
   t.is(withProjectTypes(null), null);
 });
 

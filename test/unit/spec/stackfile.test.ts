@@ -29,17 +29,20 @@ const refused = (ref: string) => {
 };
 /** The `netlab` command, as nobody when the tests run as root: it must never be able to build a lab. */
 const nobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-const netlab = (...args: string[]) => promisify(execFile)(process.execPath, [join(PROJECT_DIR, 'bin/netlab.js'), ...args], { cwd: dir, ...nobody }).then(
-  ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-  (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-);
+const netlab = (...args: string[]) =>
+  promisify(execFile)(process.execPath, [join(PROJECT_DIR, 'bin/netlab.js'), ...args], { cwd: dir, ...nobody }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
 
 test('a file over 1 MB is refused unread, stating the limit', (t) => {
   // The audit's file: 10 MB, 150,000 keys (6 min 38 s to validate with the quadratic check).
   const keys = Array.from({ length: 150_000 }, (_, i) => `    key-${String(i).padStart(60, '0')}: 0\n`).join('');
   const text = `config:\n  aws:x:\n${keys}`;
   t.true(text.length > 10_000_000);
-  t.deepEqual(refused(file('Pulumi.huge.yaml', text)).problems, [`the file holds ${text.length} bytes; a stack file may hold at most 1 MB (${MAX_STACK_BYTES} bytes)`]);
+  t.deepEqual(refused(file('Pulumi.huge.yaml', text)).problems, [
+    `the file holds ${text.length} bytes; a stack file may hold at most 1 MB (${MAX_STACK_BYTES} bytes)`,
+  ]);
 });
 
 test('duplicate keys are found in one pass: 100,000 keys just under 1 MB validate within the test timeout', async (t) => {
@@ -100,11 +103,18 @@ test('validate and up report every bad stack before doing anything', async (t) =
   const results = join(dir, 'results');
   mkdirSync(results);
   chmodSync(results, 0o777);
-  for (const [verb, ...refs] of [['validate', a, 'local-host', b], ['up', a, b, '--results', results]]) {
+  for (const [verb, ...refs] of [
+    ['validate', a, 'local-host', b],
+    ['up', a, b, '--results', results],
+  ]) {
     const r = await netlab(verb!, ...refs);
     t.is(r.code, 2, verb);
     t.is(r.stdout, '', verb);
-    t.regex(r.stderr, new RegExp(`^netlab: ${a}: invalid experiment spec\\n  - netlab:datapath = "nope": .*\\n${b}: invalid experiment spec\\n  - the file is empty; .*\\n$`), verb);
+    t.regex(
+      r.stderr,
+      new RegExp(`^netlab: ${a}: invalid experiment spec\\n  - netlab:datapath = "nope": .*\\n${b}: invalid experiment spec\\n  - the file is empty; .*\\n$`),
+      verb,
+    );
   }
 });
 
@@ -121,9 +131,26 @@ test('list escapes every control character, whatever file it comes from, and ref
   t.is(lines.length, 6);
   for (const line of lines) t.false(/[\p{C}\u2028\u2029]/u.test(line), line);
   t.true(lines.includes(`${'ok'.padEnd(28)} local vxlan         fine – café`));
-  t.true(lines.some((l) => l.startsWith('red\\u001b[31m') && l.includes('INVALID: stack name "red\\u001b[31m": expected 1-40 characters')), lines.join('\n'));
-  t.true(lines.some((l) => l.startsWith('desc') && l.includes('INVALID: netlab:description = "\\u001b[2J\\u001b[31mgotcha\\u009b": expected one line of printable text')), lines.join('\n'));
-  t.true(lines.some((l) => l.startsWith('key') && l.includes('INVALID: config: unknown key "\\u001b]0;title\\u0007"')), lines.join('\n'));
-  t.true(lines.some((l) => l.startsWith('zero') && l.includes('INVALID: a character device (→ /dev/zero)')), lines.join('\n'));
-  t.true(lines.some((l) => l.startsWith('big') && l.includes('INVALID: the file holds')), lines.join('\n'));
+  t.true(
+    lines.some((l) => l.startsWith('red\\u001b[31m') && l.includes('INVALID: stack name "red\\u001b[31m": expected 1-40 characters')),
+    lines.join('\n'),
+  );
+  t.true(
+    lines.some(
+      (l) => l.startsWith('desc') && l.includes('INVALID: netlab:description = "\\u001b[2J\\u001b[31mgotcha\\u009b": expected one line of printable text'),
+    ),
+    lines.join('\n'),
+  );
+  t.true(
+    lines.some((l) => l.startsWith('key') && l.includes('INVALID: config: unknown key "\\u001b]0;title\\u0007"')),
+    lines.join('\n'),
+  );
+  t.true(
+    lines.some((l) => l.startsWith('zero') && l.includes('INVALID: a character device (→ /dev/zero)')),
+    lines.join('\n'),
+  );
+  t.true(
+    lines.some((l) => l.startsWith('big') && l.includes('INVALID: the file holds')),
+    lines.join('\n'),
+  );
 });

@@ -5,7 +5,16 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { assertGolden } from '../../helpers/golden.ts';
 import { join } from 'node:path';
-import { perNamespace, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity, type TuningHost, type TuningStep } from '../../../lib/tuning/plan.ts';
+import {
+  perNamespace,
+  placement,
+  renderTuning,
+  studyTuning,
+  tuningSteps,
+  workerCpuAffinity,
+  type TuningHost,
+  type TuningStep,
+} from '../../../lib/tuning/plan.ts';
 import { resolveTuning } from '../../../lib/tuning/profile.ts';
 import { applyTuning, sameValue, type TuningRecord } from '../../../lib/tuning/apply.ts';
 import { buildPlan, renderPlan } from '../../../lib/local/plan.ts';
@@ -49,19 +58,28 @@ test('study profile on the c4.8xlarge reproduces the published masks exactly', (
     '/sys/class/net/eth0/queues/rx-0/rps_flow_cnt': '32768',
     '/sys/class/net/eth0/queues/rx-1/rps_flow_cnt': '32768',
   });
-  t.deepEqual(steps[0], { kind: 'command', setting: 'irqAffinity', argv: ['systemctl', 'stop', 'irqbalance'], optional: false, why: 'irqbalance would move the pinned interrupts again' });
+  t.deepEqual(steps[0], {
+    kind: 'command',
+    setting: 'irqAffinity',
+    argv: ['systemctl', 'stop', 'irqbalance'],
+    optional: false,
+    why: 'irqbalance would move the pinned interrupts again',
+  });
 });
 
 test('one node of 4 CPUs without SMT, and 2 nodes × 48 CPUs with SMT (96)', (t) => {
   const small = parseLscpuP('# CPU,Core,Socket,Node\n0,0,0,0\n1,1,0,0\n2,2,0,0\n3,3,0,0\n');
-  t.is(renderTuning(studyTuning(small, { name: 'veth0', rxQueues: 1, txQueues: 1, irqs: [] })), [
-    '# skipped irqAffinity: veth0: no per-queue interrupts (a veth has none), so neither IRQ pinning nor stopping irqbalance applies',
-    'echo 0000000e > /sys/class/net/veth0/queues/rx-0/rps_cpus  # RPS on the physical cores but the IRQ CPUs (1-3)',
-    'echo 0000000f > /sys/class/net/veth0/queues/tx-0/xps_cpus  # XPS: every CPU of NUMA node 0 (0-3)',
-    'echo 65536 > /proc/sys/net/core/rps_sock_flow_entries  # RFS flow table (machine-wide)',
-    'echo 32768 > /sys/class/net/veth0/queues/rx-0/rps_flow_cnt  # RFS per-queue flow count',
-    '',
-  ].join('\n'));
+  t.is(
+    renderTuning(studyTuning(small, { name: 'veth0', rxQueues: 1, txQueues: 1, irqs: [] })),
+    [
+      '# skipped irqAffinity: veth0: no per-queue interrupts (a veth has none), so neither IRQ pinning nor stopping irqbalance applies',
+      'echo 0000000e > /sys/class/net/veth0/queues/rx-0/rps_cpus  # RPS on the physical cores but the IRQ CPUs (1-3)',
+      'echo 0000000f > /sys/class/net/veth0/queues/tx-0/xps_cpus  # XPS: every CPU of NUMA node 0 (0-3)',
+      'echo 65536 > /proc/sys/net/core/rps_sock_flow_entries  # RFS flow table (machine-wide)',
+      'echo 32768 > /sys/class/net/veth0/queues/rx-0/rps_flow_cnt  # RFS per-queue flow count',
+      '',
+    ].join('\n'),
+  );
   // 2 sockets × 24 cores × 2 threads: CPUs 0-23 and 48-71 on node 0, 24-47 and 72-95 on node 1.
   const lines = ['# CPU,Core,Socket,Node'];
   for (let cpu = 0; cpu < 96; cpu++) {
@@ -70,7 +88,9 @@ test('one node of 4 CPUs without SMT, and 2 nodes × 48 CPUs with SMT (96)', (t)
     lines.push(`${cpu},${core},${node},${node}`);
   }
   const big = parseLscpuP(lines.join('\n'));
-  const w = Object.fromEntries(studyTuning(big, { name: 'eth0', rxQueues: 2, txQueues: 2, irqs: [100, 101] }).flatMap((s) => (s.kind === 'write' ? [[s.path, s.value]] : [])));
+  const w = Object.fromEntries(
+    studyTuning(big, { name: 'eth0', rxQueues: 2, txQueues: 2, irqs: [100, 101] }).flatMap((s) => (s.kind === 'write' ? [[s.path, s.value]] : [])),
+  );
   t.is(w['/proc/irq/101/smp_affinity_list'], '24');
   t.is(w['/sys/class/net/eth0/queues/rx-0/rps_cpus'], '00000000,0000ffff,fefffffe'); // 1-23, 25-47
   t.is(w['/sys/class/net/eth0/queues/tx-1/xps_cpus'], 'ffffff00,0000ffff,ff000000'); // 24-47, 72-95
@@ -79,7 +99,15 @@ test('one node of 4 CPUs without SMT, and 2 nodes × 48 CPUs with SMT (96)', (t)
 
 const FIX = join(FIXTURES, 'tuning');
 const golden = (t: import('ava').ExecutionContext, name: string, text: string) => assertGolden(t, join(FIX, name), text);
-const aws = (kernel: string): TuningHost => ({ topology: c4, kernel, nics: [{ name: 'eth0', rxQueues: 2, txQueues: 2, irqs: [265, 266] }], embedded: false, namespaces: [], iptables: 'iptables', traffic: { tcpPorts: [80], udpPorts: [] } });
+const aws = (kernel: string): TuningHost => ({
+  topology: c4,
+  kernel,
+  nics: [{ name: 'eth0', rxQueues: 2, txQueues: 2, irqs: [265, 266] }],
+  embedded: false,
+  namespaces: [],
+  iptables: 'iptables',
+  traffic: { tcpPorts: [80], udpPorts: [] },
+});
 
 // Whole study profile on a c4.8xlarge, on a kernel of the study's time and on a current one:
 // tcp_tw_recycle is gone since 4.12 and the migration cost moved to debugfs in 5.13.
@@ -95,10 +123,32 @@ test('exact study profile on the c4.8xlarge, kernel 4.4 and kernel 6.1', (t) => 
 
 test('each key switches its part; the profile none changes nothing', (t) => {
   t.deepEqual(tuningSteps(resolveTuning({}), aws('6.1')), []);
-  const only = tuningSteps(resolveTuning({ profile: 'study', irqAffinity: false, rps: false, xps: false, rfs: false, sysctls: { 'fs.file-max': null, 'net.core.somaxconn': '4096' }, schedMigrationCostNs: null, tuned: null, notrack: false, pinning: false }), aws('6.1'));
+  const only = tuningSteps(
+    resolveTuning({
+      profile: 'study',
+      irqAffinity: false,
+      rps: false,
+      xps: false,
+      rfs: false,
+      sysctls: { 'fs.file-max': null, 'net.core.somaxconn': '4096' },
+      schedMigrationCostNs: null,
+      tuned: null,
+      notrack: false,
+      pinning: false,
+    }),
+    aws('6.1'),
+  );
   t.deepEqual(
     only.filter((s) => s.kind !== 'skip').map((s) => (s.kind === 'write' ? s.path : '')),
-    ['/proc/sys/net/ipv4/ip_local_port_range', '/proc/sys/net/ipv4/tcp_max_tw_buckets', '/proc/sys/net/ipv4/tcp_tw_reuse', '/proc/sys/net/ipv4/tcp_fin_timeout', '/proc/sys/net/ipv4/tcp_slow_start_after_idle', '/proc/sys/net/ipv4/tcp_low_latency', '/proc/sys/net/core/somaxconn'],
+    [
+      '/proc/sys/net/ipv4/ip_local_port_range',
+      '/proc/sys/net/ipv4/tcp_max_tw_buckets',
+      '/proc/sys/net/ipv4/tcp_tw_reuse',
+      '/proc/sys/net/ipv4/tcp_fin_timeout',
+      '/proc/sys/net/ipv4/tcp_slow_start_after_idle',
+      '/proc/sys/net/ipv4/tcp_low_latency',
+      '/proc/sys/net/core/somaxconn',
+    ],
   );
   // optional settings are marked on their steps
   const opt = tuningSteps(resolveTuning({ profile: 'study', optional: ['rps', 'kernel.sched_migration_cost_ns'] }), aws('6.1'));
@@ -111,7 +161,10 @@ test('embedded: namespaced sysctls go into every lab namespace, machine-wide one
   const steps = tuningSteps(resolveTuning({ profile: 'study' }), {
     topology: two,
     kernel: '6.18.44',
-    nics: [{ name: 'eth0', rxQueues: 1, txQueues: 1, irqs: [], netns: 'a' }, { name: 'eth0', rxQueues: 1, txQueues: 1, irqs: [], netns: 'b' }],
+    nics: [
+      { name: 'eth0', rxQueues: 1, txQueues: 1, irqs: [], netns: 'a' },
+      { name: 'eth0', rxQueues: 1, txQueues: 1, irqs: [], netns: 'b' },
+    ],
     embedded: true,
     namespaces: ['a', 'b'],
     iptables: 'iptables-legacy',
@@ -152,7 +205,12 @@ test('read-back comparison: masks as numbers, values by their words', (t) => {
 
 const tunedSpec = (extra: Record<string, unknown> = {}) =>
   specFromStackDoc('tt', {
-    config: { 'netlab:datapath': 'hostgw', 'netlab:workload': { tool: 'wrk', connections: [1, 16], threads: 1, keepalive: [true, false], durationSeconds: 10 }, 'netlab:tuning': { profile: 'study' }, ...extra },
+    config: {
+      'netlab:datapath': 'hostgw',
+      'netlab:workload': { tool: 'wrk', connections: [1, 16], threads: 1, keepalive: [true, false], durationSeconds: 10 },
+      'netlab:tuning': { profile: 'study' },
+      ...extra,
+    },
   });
 const twoCpus = { topology: parseLscpuP('0,0,0,0\n1,1,0,0\n'), kernel: '6.18.44' };
 
@@ -176,14 +234,21 @@ test('a tuned plan needs the topology; wrk threads must match the pinned CPUs', 
 // Command steps on the machine itself (no namespace, nothing written), state files in a scratch folder.
 const command = (argv: string[], optional = false): TuningStep => ({ kind: 'command', setting: 'tuned', argv, optional, why: 'test step' });
 
-test('Ctrl-C reaching a tuning step\'s process: interrupted, and the step is not recorded as failed', async (t) => {
+test("Ctrl-C reaching a tuning step's process: interrupted, and the step is not recorded as failed", async (t) => {
   process.env.NETLAB_STATE_DIR = mkdtempSync(join(tmpdir(), 'netlab-state-'));
   // A SIGINT that reaches the step's process too (a kill of the process group) may kill it before
   // netlab's own handler has aborted the run.
   for (const optional of [false, true]) {
     const records: TuningRecord[] = [];
-    await t.throwsAsync(applyTuning('tt', [command(['true']), command(['sh', '-c', 'kill -INT $$'], optional), command(['true'])], records, new AbortController().signal), { message: 'interrupted' });
-    t.deepEqual(records.map((r) => r.status), ['applied'], `optional: ${optional}`);
+    await t.throwsAsync(
+      applyTuning('tt', [command(['true']), command(['sh', '-c', 'kill -INT $$'], optional), command(['true'])], records, new AbortController().signal),
+      { message: 'interrupted' },
+    );
+    t.deepEqual(
+      records.map((r) => r.status),
+      ['applied'],
+      `optional: ${optional}`,
+    );
   }
 });
 

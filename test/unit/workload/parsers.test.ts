@@ -20,7 +20,13 @@ test('ab without keep-alive', (t) => {
   t.is(m.bytesPerResponse, 345);
   t.is(m.latencyMs.p999, null);
   t.deepEqual(m.detail, { keepAliveRequests: 0 });
-  const csv = Object.fromEntries(fx('ab-c1-noka.csv').trim().split('\n').slice(1).map((l) => l.split(',').map(Number)));
+  const csv = Object.fromEntries(
+    fx('ab-c1-noka.csv')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').map(Number)),
+  );
   t.deepEqual([m.latencyMs.p50, m.latencyMs.p90, m.latencyMs.p99, m.latencyMs.max], [csv[50], csv[90], csv[99], csv[100]]);
 });
 
@@ -40,7 +46,10 @@ test('ab counts non-2xx responses', (t) => {
 });
 
 test('ab output without its summary is an error, not zeros', (t) => {
-  t.throws(() => parseAb('apr_socket_connect(): Connection refused (111)\n', ''), { instanceOf: ParseError, message: 'ab "Complete requests" not found in the tool\'s output' });
+  t.throws(() => parseAb('apr_socket_connect(): Connection refused (111)\n', ''), {
+    instanceOf: ParseError,
+    message: 'ab "Complete requests" not found in the tool\'s output',
+  });
   const text = fx('ab-c1-noka.txt');
   t.throws(() => parseAb(text, 'Percentage served,Time in ms\n0,0.031\n'), { instanceOf: ParseError, message: 'ab CSV has no 50% row' });
 });
@@ -65,5 +74,8 @@ test('wrk with Connection: close', (t) => {
 });
 
 test('wrk that could not connect names the reason', (t) => {
-  t.throws(() => parseWrk(fx('wrk-unreachable.txt')), { instanceOf: ParseError, message: 'wrk printed no NETLAB_JSON summary line (unable to connect to 10.244.1.9:80 No route to host)' });
+  t.throws(() => parseWrk(fx('wrk-unreachable.txt')), {
+    instanceOf: ParseError,
+    message: 'wrk printed no NETLAB_JSON summary line (unable to connect to 10.244.1.9:80 No route to host)',
+  });
 });

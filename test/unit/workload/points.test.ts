@@ -11,10 +11,23 @@ const aws = (name: string, over: Partial<AwsSpec> = {}): AwsSpec => ({ ...(loadS
 const ids = (spec: Spec, o?: Parameters<typeof gridPoints>[1]) => gridPoints(spec, o).map((p) => p.id);
 
 test('ab: size × keep-alive × concurrency, repetitions outside sizes; ids say size, concurrency, keep-alive and repetition', (t) => {
-  const spec = local({ 'netlab:server': { responseBytes: [350, 4096] }, 'netlab:workload': { tool: 'ab', requests: 100, concurrency: [1, 4], keepalive: [false, true] }, 'netlab:repetitions': 2 });
-  t.deepEqual(ids(spec), [1, 2].flatMap((r) => [350, 4096].flatMap((b) => ['noka', 'ka'].flatMap((ka) => [1, 4].map((c) => `ab-b${b}-c${c}-${ka}-r${r}`)))));
+  const spec = local({
+    'netlab:server': { responseBytes: [350, 4096] },
+    'netlab:workload': { tool: 'ab', requests: 100, concurrency: [1, 4], keepalive: [false, true] },
+    'netlab:repetitions': 2,
+  });
+  t.deepEqual(
+    ids(spec),
+    [1, 2].flatMap((r) => [350, 4096].flatMap((b) => ['noka', 'ka'].flatMap((ka) => [1, 4].map((c) => `ab-b${b}-c${c}-${ka}-r${r}`)))),
+  );
   t.deepEqual(ids(spec).slice(0, 5), ['ab-b350-c1-noka-r1', 'ab-b350-c4-noka-r1', 'ab-b350-c1-ka-r1', 'ab-b350-c4-ka-r1', 'ab-b4096-c1-noka-r1']);
-  t.deepEqual(gridPoints(spec)[1], { id: 'ab-b350-c4-noka-r1', tool: 'ab', repetition: 1, params: { responseBytes: 350, keepalive: false, concurrency: 4, requests: 100 }, timeoutSeconds: abTimeoutSeconds(100, 10, 4) });
+  t.deepEqual(gridPoints(spec)[1], {
+    id: 'ab-b350-c4-noka-r1',
+    tool: 'ab',
+    repetition: 1,
+    params: { responseBytes: 350, keepalive: false, concurrency: 4, requests: 100 },
+    timeoutSeconds: abTimeoutSeconds(100, 10, 4),
+  });
 });
 
 test('wrk: connections are the load (c), with threads and duration in the params', (t) => {
@@ -25,25 +38,43 @@ test('wrk: connections are the load (c), with threads and duration in the params
 });
 
 test('rps: the rate is the load (q); one request per connection without keep-alive', (t) => {
-  const spec = local({ 'netlab:workload': { tool: 'rps', rate: [100, 2000], keepalive: [false, true], requestsPerConnection: 7, durationSeconds: 10, timeoutSeconds: 3 } });
+  const spec = local({
+    'netlab:workload': { tool: 'rps', rate: [100, 2000], keepalive: [false, true], requestsPerConnection: 7, durationSeconds: 10, timeoutSeconds: 3 },
+  });
   t.deepEqual(ids(spec), ['rps-b350-q100-noka-r1', 'rps-b350-q2000-noka-r1', 'rps-b350-q100-ka-r1', 'rps-b350-q2000-ka-r1']);
-  t.deepEqual(gridPoints(spec).map((p) => p.params.requestsPerConnection), [1, 1, 7, 7]);
+  t.deepEqual(
+    gridPoints(spec).map((p) => p.params.requestsPerConnection),
+    [1, 1, 7, 7],
+  );
   t.is(gridPoints(spec)[0]!.timeoutSeconds, 10 + 3 + 30);
 });
 
 test('a proxy adds the Service count (in the order given, outermost) and ipvs its conn_reuse_mode', (t) => {
-  const spec = local({ 'netlab:proxy': { mode: 'ipvs', services: [10, 2], ipvs: { connReuseMode: [1, 0] } }, 'netlab:workload': { tool: 'rps', rate: [100], keepalive: [false] }, 'netlab:repetitions': 2 });
+  const spec = local({
+    'netlab:proxy': { mode: 'ipvs', services: [10, 2], ipvs: { connReuseMode: [1, 0] } },
+    'netlab:workload': { tool: 'rps', rate: [100], keepalive: [false] },
+    'netlab:repetitions': 2,
+  });
   t.deepEqual(ids(spec), [
-    'rps-b350-q100-noka-s10-crm1-r1', 'rps-b350-q100-noka-s10-crm1-r2', 'rps-b350-q100-noka-s10-crm0-r1', 'rps-b350-q100-noka-s10-crm0-r2',
-    'rps-b350-q100-noka-s2-crm1-r1', 'rps-b350-q100-noka-s2-crm1-r2', 'rps-b350-q100-noka-s2-crm0-r1', 'rps-b350-q100-noka-s2-crm0-r2',
+    'rps-b350-q100-noka-s10-crm1-r1',
+    'rps-b350-q100-noka-s10-crm1-r2',
+    'rps-b350-q100-noka-s10-crm0-r1',
+    'rps-b350-q100-noka-s10-crm0-r2',
+    'rps-b350-q100-noka-s2-crm1-r1',
+    'rps-b350-q100-noka-s2-crm1-r2',
+    'rps-b350-q100-noka-s2-crm0-r1',
+    'rps-b350-q100-noka-s2-crm0-r2',
   ]);
   t.like(gridPoints(spec)[0]!.params, { services: 10, proxyMode: 'ipvs', target: 'last', connReuseMode: 1 });
   const ipt = local({ 'netlab:proxy': { mode: 'iptables', services: [3] }, 'netlab:workload': { tool: 'ab', concurrency: [2] } });
   t.deepEqual(ids(ipt), ['ab-b350-c2-noka-s3-r1']);
 });
 
-test('conn-reuse: no keep-alive tag; the rate as load in the lab, the closed loop\'s workers as load on aws', (t) => {
-  const spec = local({ 'netlab:proxy': { mode: 'ipvs', services: [4], ipvs: { connReuseMode: [0, 1] } }, 'netlab:workload': { tool: 'conn-reuse', rate: 100, durationSeconds: 20, timeoutSeconds: 5 } });
+test("conn-reuse: no keep-alive tag; the rate as load in the lab, the closed loop's workers as load on aws", (t) => {
+  const spec = local({
+    'netlab:proxy': { mode: 'ipvs', services: [4], ipvs: { connReuseMode: [0, 1] } },
+    'netlab:workload': { tool: 'conn-reuse', rate: 100, durationSeconds: 20, timeoutSeconds: 5 },
+  });
   t.deepEqual(ids(spec), ['conn-reuse-b350-q100-s4-crm0-r1', 'conn-reuse-b350-q100-s4-crm1-r1']);
   t.deepEqual(ids(spec, { connReuseWorkers: 8 }), ['conn-reuse-b350-c8-s4-crm0-r1', 'conn-reuse-b350-c8-s4-crm1-r1']);
   t.is(gridPoints(spec)[0]!.timeoutSeconds, 20 + 5 + 30);
@@ -51,7 +82,14 @@ test('conn-reuse: no keep-alive tag; the rate as load in the lab, the closed loo
 
 test('tcpkali: the rate is the load, keep-alive always (no tag), bound = duration + 120 s', (t) => {
   const spec = aws('aws-e2-vxlan');
-  t.deepEqual(ids(spec).slice(0, 6), ['tcpkali-b350-q50000-r1', 'tcpkali-b350-q150000-r1', 'tcpkali-b350-q250000-r1', 'tcpkali-b350-q350000-r1', 'tcpkali-b350-q450000-r1', 'tcpkali-b4096-q50000-r1']);
+  t.deepEqual(ids(spec).slice(0, 6), [
+    'tcpkali-b350-q50000-r1',
+    'tcpkali-b350-q150000-r1',
+    'tcpkali-b350-q250000-r1',
+    'tcpkali-b350-q350000-r1',
+    'tcpkali-b350-q450000-r1',
+    'tcpkali-b4096-q50000-r1',
+  ]);
   t.deepEqual(gridPoints(spec)[0]!.params, { responseBytes: 350, keepalive: true, rate: 50000, connections: 1000, durationSeconds: 60 });
   t.is(gridPoints(spec)[0]!.timeoutSeconds, 60 + 120);
 });
@@ -80,18 +118,40 @@ test('ab timeout: requests × per-request timeout spread over the clients, /100,
   t.is(abTimeoutSeconds(1_000_000, 60, 1), 3600);
 });
 
-test('the lab\'s plan measures exactly the grid\'s points, in its order', (t) => {
-  const spec = local({ 'netlab:proxy': { mode: 'ipvs', services: [2, 1], ipvs: { connReuseMode: [0, 1] } }, 'netlab:workload': { tool: 'ab', concurrency: [1, 3], keepalive: [false, true], requests: 50 }, 'netlab:repetitions': 2 });
+test("the lab's plan measures exactly the grid's points, in its order", (t) => {
+  const spec = local({
+    'netlab:proxy': { mode: 'ipvs', services: [2, 1], ipvs: { connReuseMode: [0, 1] } },
+    'netlab:workload': { tool: 'ab', concurrency: [1, 3], keepalive: [false, true], requests: 50 },
+    'netlab:repetitions': 2,
+  });
   const plan = buildPlan(spec, { runDir: '/run/netlab/t', rawDir: '/tmp/raw' });
-  t.deepEqual(plan.points.map(({ id, tool, repetition, params, timeoutSeconds }) => ({ id, tool, repetition, params, timeoutSeconds })), gridPoints(spec));
+  t.deepEqual(
+    plan.points.map(({ id, tool, repetition, params, timeoutSeconds }) => ({ id, tool, repetition, params, timeoutSeconds })),
+    gridPoints(spec),
+  );
 });
 
-test('aws measures the grid\'s points with Service counts ascending: over repetitions the fleet only grows', (t) => {
+test("aws measures the grid's points with Service counts ascending: over repetitions the fleet only grows", (t) => {
   const spec = aws('aws-e1-ipvs', { repetitions: 2 });
   const pts = awsPoints({ ...spec, proxy: { ...spec.proxy!, services: [5000, 1, 10000, 1000] } });
-  t.deepEqual(pts.map(({ command: _, ...g }) => g), gridPoints({ ...spec, proxy: { ...spec.proxy!, services: [1, 1000, 5000, 10000] } }));
+  t.deepEqual(
+    pts.map(({ command: _, ...g }) => g),
+    gridPoints({ ...spec, proxy: { ...spec.proxy!, services: [1, 1000, 5000, 10000] } }),
+  );
   const counts = pts.map((p) => p.params.services!);
-  t.deepEqual(counts, [...counts].sort((a, b) => a - b));
-  t.deepEqual(pts.slice(0, 2).map((p) => p.id), ['ab-b350-c16-noka-s1-crm1-r1', 'ab-b350-c16-ka-s1-crm1-r1']);
-  t.deepEqual(awsPoints(aws('aws-e3-ipvs-6-1')).map((p) => [p.id, p.params.concurrency]), [['conn-reuse-b350-c8-s1-crm0-r1', CONN_REUSE_CONCURRENCY], ['conn-reuse-b350-c8-s1-crm1-r1', CONN_REUSE_CONCURRENCY]]);
+  t.deepEqual(
+    counts,
+    [...counts].sort((a, b) => a - b),
+  );
+  t.deepEqual(
+    pts.slice(0, 2).map((p) => p.id),
+    ['ab-b350-c16-noka-s1-crm1-r1', 'ab-b350-c16-ka-s1-crm1-r1'],
+  );
+  t.deepEqual(
+    awsPoints(aws('aws-e3-ipvs-6-1')).map((p) => [p.id, p.params.concurrency]),
+    [
+      ['conn-reuse-b350-c8-s1-crm0-r1', CONN_REUSE_CONCURRENCY],
+      ['conn-reuse-b350-c8-s1-crm1-r1', CONN_REUSE_CONCURRENCY],
+    ],
+  );
 });

@@ -19,9 +19,27 @@ test('/proc/stat and cpu.stat deltas become cores, split by kind', (t) => {
 test('rps report → common figures; a missing report is a parse error', (t) => {
   const dist = { mean: 0.4, p50: 0.3, p90: 0.6, p99: 2, p999: 4, p9999: 5, max: 6, count: 1000 };
   const report = {
-    tool: 'rps', impl: 'go', targetRate: 1000, durationSeconds: 1, requestsPerConnection: 1, planned: 1000, sent: 1000, ok: 997,
-    errors: { connect: 1, timeout: 1, reset: 0, http: 1, size: 0 }, firstError: 'x', achievedRate: 997, keptUp: true, verdict: 'held',
-    connections: 1000, latencyMs: dist, serviceMs: dist, connectMs: dist, connectStalls: 0, lagMs: dist, cpu: { userSeconds: 0.1, systemSeconds: 0.1, cores: 0.2 }, histogram: 'AAA',
+    tool: 'rps',
+    impl: 'go',
+    targetRate: 1000,
+    durationSeconds: 1,
+    requestsPerConnection: 1,
+    planned: 1000,
+    sent: 1000,
+    ok: 997,
+    errors: { connect: 1, timeout: 1, reset: 0, http: 1, size: 0 },
+    firstError: 'x',
+    achievedRate: 997,
+    keptUp: true,
+    verdict: 'held',
+    connections: 1000,
+    latencyMs: dist,
+    serviceMs: dist,
+    connectMs: dist,
+    connectStalls: 0,
+    lagMs: dist,
+    cpu: { userSeconds: 0.1, systemSeconds: 0.1, cores: 0.2 },
+    histogram: 'AAA',
   };
   const m = parseRps(`noise\n${JSON.stringify(report)}\n`);
   t.is(m.requests, 1000);
@@ -34,15 +52,34 @@ test('rps report → common figures; a missing report is a parse error', (t) => 
 
 test('proxy ratios compare the two Service counts of one stack at the same keep-alive', (t) => {
   const pt = (services: number, keepalive: boolean, mean: number, cores: number, walked: number | null) => ({
-    id: `p${services}${keepalive}`, tool: 'rps', repetition: 1, status: 'ok',
+    id: `p${services}${keepalive}`,
+    tool: 'rps',
+    repetition: 1,
+    status: 'ok',
     params: { responseBytes: 350, keepalive, rate: 1000, durationSeconds: 20, services, proxyMode: 'iptables' },
-    requests: 1000, errors: 0, non2xx: 0, reqPerSec: 1000, bytesPerResponse: null,
-    latencyMs: { mean, p50: mean, p90: mean, p99: mean * 4, p999: null, max: mean * 9 }, toolSeconds: 20, wallSeconds: 20, raw: [], command: [],
+    requests: 1000,
+    errors: 0,
+    non2xx: 0,
+    reqPerSec: 1000,
+    bytesPerResponse: null,
+    latencyMs: { mean, p50: mean, p90: mean, p99: mean * 4, p999: null, max: mean * 9 },
+    toolSeconds: 20,
+    wallSeconds: 20,
+    raw: [],
+    command: [],
     cpu: { seconds: 20, cores, user: 0, system: 0, softirq: 0, irq: 0, clientCores: cores, serverCores: 0.01 },
     rulesWalked: walked === null ? null : { connections: 1000, evaluations: walked * 1000, perConnection: walked },
   });
   const result = {
-    stack: 's', spec: { datapath: 'hostgw' }, proxy: { mode: 'iptables', programs: [{ services: 1, seconds: 0.01 }, { services: 10000, seconds: 6 }] },
+    stack: 's',
+    spec: { datapath: 'hostgw' },
+    proxy: {
+      mode: 'iptables',
+      programs: [
+        { services: 1, seconds: 0.01 },
+        { services: 10000, seconds: 6 },
+      ],
+    },
     points: [pt(1, false, 0.4, 0.28, 10.5), pt(1, true, 0.15, 0.14, 10.5), pt(10000, false, 1.0, 0.43, 10009.5), pt(10000, true, 0.18, 0.15, 10009.5)],
   } as unknown as RunResult;
   const rows = proxyRatios([result], 1, 10000);
