@@ -267,7 +267,7 @@ export const AwsSchema = strict({
     .string({ error: 'expected an AWS region such as us-east-1' })
     .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { error: 'expected an AWS region such as us-east-1' })
     .default('us-east-1'),
-  /** Availability zone for the subnet and the placement group; default: the region's "a" zone. */
+  /** Availability zone for the subnet and the placement group; default: the first zone (by name) of the region that offers the instance type. */
   availabilityZone: z
     .string()
     .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { error: 'expected an availability zone such as us-east-1a' })
