@@ -1,7 +1,5 @@
 // Chart specs (Vega-Lite) from report groups, and their SVG rendered headless by Vega. Pure apart
 // from Vega's own rendering (no browser, no canvas, no I/O).
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import { extent, nines, type Group, type programming } from './data.ts';
 
@@ -258,6 +256,8 @@ export function buildCharts(groups: Group[], programs: ReturnType<typeof program
 
 /** A chart as SVG, rendered without a browser. */
 export async function renderSvg(chart: Chart): Promise<string> {
+  // Loaded on first use: vega takes about a second to load, and only `netlab report` draws.
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(chart.spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
