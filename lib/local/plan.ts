@@ -11,7 +11,7 @@ import type { ProxyContext, ProxyProgram } from '../proxy/provider.ts';
 import { fleetOf, serviceTarget } from '../proxy/target.ts';
 import type { ServicePort } from '../proxy/fleet.ts';
 import { datapathBackend } from '../datapath/index.ts';
-import type { DatapathBuild, Endpoint, LabHost } from '../datapath/types.ts';
+import type { DatapathBackend, DatapathBuild, Endpoint, LabHost, Role } from '../datapath/types.ts';
 
 import { cgroupBase, nsPrefix } from '../core/names.ts';
 import { inCgroup, inNs, ipn, KILL_GRACE_MS } from '../core/netns.ts';
@@ -189,68 +189,17 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   };
   const { endpoints: endpoint, pathMtu } = datapath.build(build);
 
-  // Service fleet: backend addresses are routed to the server endpoint, which takes the whole
-  // backend CIDR as local (AnyIP), so one nginx answers on every backend address.
+  // The stack's cgroups (CPU accounting; the ebpf proxy attaches to the client's), then the
+  // Service fleet (lib/proxy/<mode>) and host tuning.
   const cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
   const cgBase = cgroupBase(cgroupRoot, spec.name);
   const cgroups = [cgBase, `${cgBase}/client`, `${cgBase}/server`];
-  let proxy: PlanProxy | null = null;
-  if (spec.proxy) {
-    const p = spec.proxy;
-    const be = p.backendCidr;
-    const srvEp = endpoint.server;
-    add('server', ipn(srvEp.netns, 'route', 'add', 'local', be, 'dev', 'lo'));
-    datapath.serviceRoutes(build, { endpoints: endpoint, backendCidr: be, serviceCidr: p.serviceCidr, vipNeedsRoute: proxyProvider(p.mode).netfilter });
-    const mode = proxyProvider(p.mode);
-    const ctx: ProxyContext = {
-      hostNs: c.netns,
-      dir: `${opts.runDir}/proxy`,
-      clientCgroup: `${cgBase}/client`,
-      includeDir: opts.includeDir ?? '/usr/include/x86_64-linux-gnu',
-      clusterCidr: spec.network.podCidr,
-      options: p,
-    };
-    const fleets = new Map<number, ServicePort[]>();
-    const fleet = (n: number) => fleets.get(n) ?? fleets.set(n, fleetOf(p, n)).get(n)!;
-    proxy = {
-      mode: p.mode,
-      hostNs: c.netns,
-      setup: mode.setup(ctx),
-      counts: p.services,
-      fleet,
-      program: (n) => mode.program(ctx, fleet(n)),
-      cleanup: mode.cleanup(ctx),
-      urls: (n) => {
-        const t = serviceTarget(mode, p.target, fleet(n));
-        return spec.server.responseBytes.map((b) => ({ responseBytes: b, url: `http://${t.ip}:${t.port}/${b}`, hosts: t.hosts }));
-      },
-    };
-  }
+  const proxy = spec.proxy ? planProxy(spec, spec.proxy, { build, datapath, endpoint, hostNs: c.netns, clientCgroup: `${cgBase}/client`, opts }) : null;
 
   // Host tuning: the lab's hosts are namespaces of this machine, their NIC the wire's veth ends.
-  let tuning: PlanTuning | null = null;
-  if (!untuned(spec.tuning)) {
-    if (!opts.host) throw new Error(`stack ${spec.name} tunes the host: planning it needs the machine's CPU topology and kernel`);
-    const place = spec.tuning.pinning ? placement(opts.host.topology, true) : null;
-    const w = spec.workload;
-    if (place && w.tool === 'wrk' && w.threads !== place.client.length)
-      throw new SpecError(`stack ${spec.name}`, [
-        `netlab:workload.threads = ${w.threads}: with tuning.pinning the load tool runs one thread per CPU it is pinned to; on this machine the client gets ${place.client.length} CPU(s) (${formatCpuList(place.client)}), so use threads: ${place.client.length} or set tuning.pinning: false`,
-      ]);
-    const steps = tuningSteps(spec.tuning, {
-      topology: opts.host.topology,
-      kernel: opts.host.kernel,
-      nics: hosts.map((h) => ({ name: 'eth0', rxQueues: 1, txQueues: 1, irqs: [], netns: h.netns })),
-      embedded: true,
-      namespaces,
-      iptables: 'iptables-legacy',
-      traffic: { tcpPorts: [80], udpPorts: [...datapath.udpPorts] },
-    });
-    const probe = place
-      ? inCgroup(`${cgBase}/client`, inNs(endpoint.client.netns, ...taskset(place.client), 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status'))
-      : null;
-    tuning = { spec: spec.tuning, steps, placement: place, probe };
-  }
+  const tuning = untuned(spec.tuning)
+    ? null
+    : planTuning(spec, { hosts, namespaces, datapath, clientNetns: endpoint.client.netns, clientCgroup: `${cgBase}/client`, opts });
 
   // Server: nginx in the server endpoint's namespace, one static file per response size.
   const port = 80;
@@ -320,6 +269,68 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     tuning,
     clientFloor: proxy ? clientFloor(spec, `${cgBase}/client`, endpoint.client.netns, urls[0]!, opts, tuning?.placement?.client ?? null) : null,
   };
+}
+
+/** The Service fleet on the client's host: backend routes through the datapath, then the mode's
+ * set-up, program per Service count and cleanup (lib/proxy/<mode>). The server endpoint takes the
+ * whole backend CIDR as local (AnyIP), so one nginx answers on every backend address. */
+function planProxy(
+  spec: Spec,
+  p: NonNullable<Spec['proxy']>,
+  o: { build: DatapathBuild; datapath: DatapathBackend; endpoint: Record<Role, Endpoint>; hostNs: string; clientCgroup: string; opts: PlanOptions },
+): PlanProxy {
+  const mode = proxyProvider(p.mode);
+  o.build.add('server', ipn(o.endpoint.server.netns, 'route', 'add', 'local', p.backendCidr, 'dev', 'lo'));
+  o.datapath.serviceRoutes(o.build, { endpoints: o.endpoint, backendCidr: p.backendCidr, serviceCidr: p.serviceCidr, vipNeedsRoute: mode.netfilter });
+  const ctx: ProxyContext = {
+    hostNs: o.hostNs,
+    dir: `${o.opts.runDir}/proxy`,
+    clientCgroup: o.clientCgroup,
+    includeDir: o.opts.includeDir ?? '/usr/include/x86_64-linux-gnu',
+    clusterCidr: spec.network.podCidr,
+    options: p,
+  };
+  const fleets = new Map<number, ServicePort[]>();
+  const fleet = (n: number) => fleets.get(n) ?? fleets.set(n, fleetOf(p, n)).get(n)!;
+  return {
+    mode: p.mode,
+    hostNs: o.hostNs,
+    setup: mode.setup(ctx),
+    counts: p.services,
+    fleet,
+    program: (n) => mode.program(ctx, fleet(n)),
+    cleanup: mode.cleanup(ctx),
+    urls: (n) => {
+      const t = serviceTarget(mode, p.target, fleet(n));
+      return spec.server.responseBytes.map((b) => ({ responseBytes: b, url: `http://${t.ip}:${t.port}/${b}`, hosts: t.hosts }));
+    },
+  };
+}
+
+/** Host tuning of the lab's hosts (namespaces of this machine, their NIC the wire's veth ends). */
+function planTuning(
+  spec: Spec,
+  o: { hosts: LabHost[]; namespaces: string[]; datapath: DatapathBackend; clientNetns: string; clientCgroup: string; opts: PlanOptions },
+): PlanTuning {
+  const host = o.opts.host;
+  if (!host) throw new Error(`stack ${spec.name} tunes the host: planning it needs the machine's CPU topology and kernel`);
+  const place = spec.tuning.pinning ? placement(host.topology, true) : null;
+  const w = spec.workload;
+  if (place && w.tool === 'wrk' && w.threads !== place.client.length)
+    throw new SpecError(`stack ${spec.name}`, [
+      `netlab:workload.threads = ${w.threads}: with tuning.pinning the load tool runs one thread per CPU it is pinned to; on this machine the client gets ${place.client.length} CPU(s) (${formatCpuList(place.client)}), so use threads: ${place.client.length} or set tuning.pinning: false`,
+    ]);
+  const steps = tuningSteps(spec.tuning, {
+    topology: host.topology,
+    kernel: host.kernel,
+    nics: o.hosts.map((h) => ({ name: 'eth0', rxQueues: 1, txQueues: 1, irqs: [], netns: h.netns })),
+    embedded: true,
+    namespaces: o.namespaces,
+    iptables: 'iptables-legacy',
+    traffic: { tcpPorts: [80], udpPorts: [...o.datapath.udpPorts] },
+  });
+  const probe = place ? inCgroup(o.clientCgroup, inNs(o.clientNetns, ...taskset(place.client), 'grep', '-m1', 'Cpus_allowed_list', '/proc/self/status')) : null;
+  return { spec: spec.tuning, steps, placement: place, probe };
 }
 
 function clientFloor(
