@@ -264,7 +264,7 @@ serial('up refuses a stack that a crash left behind (a cgroup alone), names it a
 serial('the stack lock: of 8 processes racing for a stale lock, exactly one wins, 10 times over', async (t) => {
   const state = mkdtempSync(join(tmpdir(), 'netlab-lock-'));
   // Each winner holds the lock until every racer has answered; then all are stopped.
-  const script = `import { acquireLock } from ${JSON.stringify(join(PROJECT, 'lib', 'state.ts'))};
+  const script = `import { acquireLock } from ${JSON.stringify(join(PROJECT, 'lib', 'local', 'state.ts'))};
     try { acquireLock('race'); process.stdout.write('won'); setTimeout(() => {}, 60000); } catch { process.stdout.write('lost'); }`;
   for (let round = 0; round < 10; round++) {
     writeFileSync(join(state, 'race.lock'), '999999999\n'); // a dead holder's pid
