@@ -28,18 +28,19 @@ export function tuningScript(steps: TuningStep[]): string {
   return `${HEAD}out=${HOST_DIR}/tuning.tsv
 install -d ${HOST_DIR}
 : > "$out"
+err="$out.err"
 record() { printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$@" | tee -a "$out"; }
 fail() { record failed "$1" "$2" "$3" "$4" "$5"; if [ "$6" = 0 ]; then echo "netlab: tuning step $1 failed: $2 (make it optional with netlab:tuning.optional: [$1])" >&2; exit 1; fi; }
 put() {
   local setting=$1 path=$2 value=$3 optional=$4 why=$5 got
-  if ! printf '%s' "$value" > "$path" 2> /tmp/netlab-tuning.err; then fail "$setting" "$path" "$value" "$(tr '\\n' ' ' < /tmp/netlab-tuning.err)" "$why" "$optional"; return; fi
+  if ! printf '%s' "$value" > "$path" 2> "$err"; then fail "$setting" "$path" "$value" "$(tr '\\n' ' ' < "$err")" "$why" "$optional"; return; fi
   got=$(tr '\\n\\t' '  ' < "$path" | sed 's/ *$//')
   record applied "$setting" "$path" "$value" "$got" "$why"
 }
 cmd() {
   local setting=$1 optional=$2 why=$3
   shift 3
-  if "$@" > /tmp/netlab-tuning.err 2>&1; then record applied "$setting" "$*" '' '' "$why"; else fail "$setting" "$*" '' "$(tr '\\n' ' ' < /tmp/netlab-tuning.err)" "$why" "$optional"; fi
+  if "$@" > "$err" 2>&1; then record applied "$setting" "$*" '' '' "$why"; else fail "$setting" "$*" '' "$(tr '\\n' ' ' < "$err")" "$why" "$optional"; fi
 }
 skip() { record skipped "$1" '' '' '' "$2"; }
 debugfs() { mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug; }
