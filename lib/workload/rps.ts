@@ -33,6 +33,9 @@ export interface RpsOptions {
   expectBodyBytes?: number;
   /** Keep the client's CPUs out of idle with nice-19 spinner processes (README, "The constant-rate client"). */
   busyPoll?: boolean;
+  /** The client's I/O engine: `epoll` (the default: one thread, its own epoll loop, hot while a
+   * request is in flight) or `goroutines` (a goroutine per connection on Go's netpoller). */
+  engine?: 'epoll' | 'goroutines';
 }
 
 export interface Percentiles {
@@ -51,7 +54,7 @@ export type ConnectCause = 'dns' | 'refused' | 'unreachable' | 'other';
 export interface RpsReport {
   tool: 'rps';
   /** Which client produced the report: `go` (tools/rps). Reports written before it have none (the Node.js client). */
-  impl?: 'go';
+  impl?: 'go' | 'go-epoll';
   targetRate: number;
   durationSeconds: number;
   requestsPerConnection: number;
@@ -149,6 +152,7 @@ export function rpsFlags(o: RpsOptions): string[] {
   ];
   if (o.expectBodyBytes !== undefined) a.push('--expect-body', String(o.expectBodyBytes));
   if (o.busyPoll) a.push('--busy-poll', 'true');
+  if (o.engine) a.push('--engine', o.engine);
   return a;
 }
 

@@ -62,7 +62,7 @@ async function scripted(answer: (k: number, s: Socket, head: string) => void): P
   };
 }
 
-const opts = (port: number, o: Partial<RpsOptions>): RpsOptions => ({
+const baseOpts = (port: number, o: Partial<RpsOptions>): RpsOptions => ({
   host: '127.0.0.1',
   hosts: 1,
   port,
@@ -84,232 +84,236 @@ function countAtLeast(r: RpsReport, ms: number): number {
   return n;
 }
 
-// A 200 ms stall of the server on one connection: the ~40 requests scheduled behind it wait for
-// it, and their latency from the intended send time must show the wait; their service time (from
-// the write on the connection) must not. Kills: latency measured from hand-out or from the write
-// instead of from the intended time (then latency ≈ service time, p99 of a few ms).
-test.serial('a server stall shows in the latency of the requests scheduled behind it, not in their service time', async (t) => {
-  const srv = await scripted((k, s) => (k === 100 ? setTimeout(() => s.write(ok()), 200) : s.write(ok())));
-  try {
-    const r = await runRps(opts(srv.port, { rate: 200, durationSeconds: 2, requestsPerConnection: 1000, maxConnections: 1 }));
-    t.is(r.ok, 400, r.verdict);
-    t.is(srv.seen.sockets.length, 1);
-    // The stalled request itself and ~39 behind it (5 ms apart): 200, 195, …, 5 ms late.
-    t.true(r.latencyMs.max >= 199 && r.latencyMs.max < 260, `latency max ${r.latencyMs.max}`);
-    t.true(countAtLeast(r, 100) >= 18, `≥ 18 requests ≥ 100 ms late, got ${countAtLeast(r, 100)}`);
-    t.true(r.latencyMs.p99 >= 150, `p99 ${r.latencyMs.p99}`);
-    // Service time: only the stalled request itself is slow.
-    t.true(r.serviceMs.p99 < 20, `service p99 ${r.serviceMs.p99}`);
-    t.true(r.serviceMs.max >= 199);
-  } finally {
-    await srv.close();
-  }
-});
-
-// The client itself stalls (SIGSTOP for 200 ms, like a long pause of a busy client): requests
-// whose slots fell in the pause leave late, and their latency counts from their slots. Kills:
-// latency from the scheduler's hand-out (the moment after the pause), and lag not recorded.
-test.serial('a stall of the client itself is charged to the requests scheduled during it (coordinated omission)', async (t) => {
-  const srv = await scripted((_k, s) => s.write(ok()));
-  try {
-    const child = spawn(rpsClient(), rpsFlags(opts(srv.port, { rate: 200, durationSeconds: 2 })), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    setTimeout(() => {
-      child.kill('SIGSTOP');
-      setTimeout(() => child.kill('SIGCONT'), 200);
-    }, 700);
-    await new Promise((r) => child.on('close', r));
-    const { report: r } = parseRps(out);
-    t.is(r.ok, 400, r.verdict);
-    // ~40 slots in the pause, 0 to 200 ms late: ≥ 15 of them ≥ 100 ms.
-    t.true(countAtLeast(r, 100) >= 15, `≥ 15 requests ≥ 100 ms late, got ${countAtLeast(r, 100)}`);
-    t.true(r.latencyMs.max >= 180, `latency max ${r.latencyMs.max}`);
-    t.true(r.lagMs.max >= 180, `lag max ${r.lagMs.max}`);
-    // Service time (from hand-out) does not carry the pause: those requests were handed out after it.
-    t.true(r.serviceMs.p99 < r.latencyMs.p99 / 2, `service p99 ${r.serviceMs.p99}, latency p99 ${r.latencyMs.p99}`);
-  } finally {
-    await srv.close();
-  }
-});
-
-// Server delays drawn from a known set: of each 1000 requests, 550 answered after 5 ms, 400 after
-// 20 ms, 45 after 40 ms, 5 after 80 ms. So p50 = 5, p90 = 20, p99 = 40, p99.9 = 80 ms, plus the
-// path and the server's timer (a few ms). Kills: p99.9 reading p99 (40 instead of 80), any
-// percentile read at the wrong rank, the mean from the wrong weights.
-test.serial('percentiles of a known delay distribution', async (t) => {
-  // The exact set, shuffled (a fixed seed).
-  const delays: number[] = [...Array(550).fill(5), ...Array(400).fill(20), ...Array(45).fill(40), ...Array(5).fill(80)];
-  let seed = 42;
-  for (let i = delays.length - 1; i > 0; i--) {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    const j = seed % (i + 1);
-    [delays[i], delays[j]] = [delays[j]!, delays[i]!];
-  }
-  const srv = await scripted((k, s) => setTimeout(() => s.write(ok()), delays[k % 1000]!));
-  try {
-    // Delays only add: every lower bound must hold in every run (a misread percentile breaks
-    // one). A busy machine adds its own stalls, so the upper bounds get up to three runs.
-    let late = '';
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 2, requestsPerConnection: 1 }));
-      t.is(r.ok, 1000, r.verdict);
-      t.is(r.latencyMs.count, 1000);
-      const want: [string, number, number][] = [
-        ['p50', r.latencyMs.p50, 5],
-        ['p90', r.latencyMs.p90, 20],
-        ['p99', r.latencyMs.p99, 40],
-        ['p99.9', r.latencyMs.p999, 80],
-        ['max', r.latencyMs.max, 80],
-        ['mean', r.latencyMs.mean, 12.95],
-      ];
-      for (const [what, v, lo] of want) t.true(v >= lo, `${what} ${v} below ${lo}`);
-      // HDR keeps 3 significant digits (0.1 %); the path and Node's timers add a few ms.
-      late = want
-        .filter(([, v, lo]) => v > lo * 1.001 + 8)
-        .map(([what, v]) => `${what} ${v}`)
-        .join(', ');
-      if (!late) break;
-    }
-    t.is(late, '', 'upper bounds (lower bound × 1.001 + 8 ms) missed in three runs');
-  } finally {
-    await srv.close();
-  }
-});
-
-// The kept-up verdict at its boundary: `keptUp` is "achieved within 1 % of the target". The
-// server fails a set share of 1500 requests (HTTP 500): 0.8 % short is held, 1.2 % short is not.
-// (Not exactly 1 %: a last request a few ms late on a busy 2-vCPU machine moves the achieved rate
-// by 0.1 %.) Kills: a 5 % (or any ≥ 1.2 %) tolerance, counting failed requests as achieved.
-for (const [failures, held] of [
-  [12, true],
-  [18, false],
-] as const) {
-  test.serial(`kept-up verdict: ${failures} of 1500 requests failed → ${held ? 'held' : 'not held'}`, async (t) => {
-    const fail = new Set(Array.from({ length: failures }, (_, i) => 50 + i * 80));
-    const srv = await scripted((k, s) => s.write(fail.has(k) ? 'HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n' : ok()));
+// Every behaviour holds for both I/O engines of the client.
+for (const engine of ['epoll', 'goroutines'] as const) {
+  const opts = (port: number, o: Partial<RpsOptions>): RpsOptions => baseOpts(port, { engine, ...o });
+  // A 200 ms stall of the server on one connection: the ~40 requests scheduled behind it wait for
+  // it, and their latency from the intended send time must show the wait; their service time (from
+  // the write on the connection) must not. Kills: latency measured from hand-out or from the write
+  // instead of from the intended time (then latency ≈ service time, p99 of a few ms).
+  test.serial(`${engine}: a server stall shows in the latency of the requests scheduled behind it, not in their service time`, async (t) => {
+    const srv = await scripted((k, s) => (k === 100 ? setTimeout(() => s.write(ok()), 200) : s.write(ok())));
     try {
-      const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 3 }));
-      t.is(r.ok, 1500 - failures);
-      t.is(r.errors.http, failures);
-      t.is(r.keptUp, held, r.verdict);
-      t.regex(
-        r.verdict,
-        held
-          ? /^held 500 req\/s \(achieved 49\d\.\d, -0\.\d\d %\)$/
-          : /^did not hold 500 req\/s: achieved 49\d\.\d req\/s \(-1\.\d %\); 18 requests failed \(first: HTTP 500\)/,
-      );
+      const r = await runRps(opts(srv.port, { rate: 200, durationSeconds: 2, requestsPerConnection: 1000, maxConnections: 1 }));
+      t.is(r.ok, 400, r.verdict);
+      t.is(srv.seen.sockets.length, 1);
+      // The stalled request itself and ~39 behind it (5 ms apart): 200, 195, …, 5 ms late.
+      t.true(r.latencyMs.max >= 199 && r.latencyMs.max < 260, `latency max ${r.latencyMs.max}`);
+      t.true(countAtLeast(r, 100) >= 18, `≥ 18 requests ≥ 100 ms late, got ${countAtLeast(r, 100)}`);
+      t.true(r.latencyMs.p99 >= 150, `p99 ${r.latencyMs.p99}`);
+      // Service time: only the stalled request itself is slow.
+      t.true(r.serviceMs.p99 < 20, `service p99 ${r.serviceMs.p99}`);
+      t.true(r.serviceMs.max >= 199);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  // The client itself stalls (SIGSTOP for 200 ms, like a long pause of a busy client): requests
+  // whose slots fell in the pause leave late, and their latency counts from their slots. Kills:
+  // latency from the scheduler's hand-out (the moment after the pause), and lag not recorded.
+  test.serial(`${engine}: a stall of the client itself is charged to the requests scheduled during it (coordinated omission)`, async (t) => {
+    const srv = await scripted((_k, s) => s.write(ok()));
+    try {
+      const child = spawn(rpsClient(), rpsFlags(opts(srv.port, { rate: 200, durationSeconds: 2 })), { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      setTimeout(() => {
+        child.kill('SIGSTOP');
+        setTimeout(() => child.kill('SIGCONT'), 200);
+      }, 700);
+      await new Promise((r) => child.on('close', r));
+      const { report: r } = parseRps(out);
+      t.is(r.ok, 400, r.verdict);
+      // ~40 slots in the pause, 0 to 200 ms late: ≥ 15 of them ≥ 100 ms.
+      t.true(countAtLeast(r, 100) >= 15, `≥ 15 requests ≥ 100 ms late, got ${countAtLeast(r, 100)}`);
+      t.true(r.latencyMs.max >= 180, `latency max ${r.latencyMs.max}`);
+      t.true(r.lagMs.max >= 180, `lag max ${r.lagMs.max}`);
+      // Service time (from hand-out) does not carry the pause: those requests were handed out after it.
+      t.true(r.serviceMs.p99 < r.latencyMs.p99 / 2, `service p99 ${r.serviceMs.p99}, latency p99 ${r.latencyMs.p99}`);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  // Server delays drawn from a known set: of each 1000 requests, 550 answered after 5 ms, 400 after
+  // 20 ms, 45 after 40 ms, 5 after 80 ms. So p50 = 5, p90 = 20, p99 = 40, p99.9 = 80 ms, plus the
+  // path and the server's timer (a few ms). Kills: p99.9 reading p99 (40 instead of 80), any
+  // percentile read at the wrong rank, the mean from the wrong weights.
+  test.serial(`${engine}: percentiles of a known delay distribution`, async (t) => {
+    // The exact set, shuffled (a fixed seed).
+    const delays: number[] = [...Array(550).fill(5), ...Array(400).fill(20), ...Array(45).fill(40), ...Array(5).fill(80)];
+    let seed = 42;
+    for (let i = delays.length - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const j = seed % (i + 1);
+      [delays[i], delays[j]] = [delays[j]!, delays[i]!];
+    }
+    const srv = await scripted((k, s) => setTimeout(() => s.write(ok()), delays[k % 1000]!));
+    try {
+      // Delays only add: every lower bound must hold in every run (a misread percentile breaks
+      // one). A busy machine adds its own stalls, so the upper bounds get up to three runs.
+      let late = '';
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 2, requestsPerConnection: 1 }));
+        t.is(r.ok, 1000, r.verdict);
+        t.is(r.latencyMs.count, 1000);
+        const want: [string, number, number][] = [
+          ['p50', r.latencyMs.p50, 5],
+          ['p90', r.latencyMs.p90, 20],
+          ['p99', r.latencyMs.p99, 40],
+          ['p99.9', r.latencyMs.p999, 80],
+          ['max', r.latencyMs.max, 80],
+          ['mean', r.latencyMs.mean, 12.95],
+        ];
+        for (const [what, v, lo] of want) t.true(v >= lo, `${what} ${v} below ${lo}`);
+        // HDR keeps 3 significant digits (0.1 %); the path and Node's timers add a few ms.
+        late = want
+          .filter(([, v, lo]) => v > lo * 1.001 + 8)
+          .map(([what, v]) => `${what} ${v}`)
+          .join(', ');
+        if (!late) break;
+      }
+      t.is(late, '', 'upper bounds (lower bound × 1.001 + 8 ms) missed in three runs');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  // The kept-up verdict at its boundary: `keptUp` is "achieved within 1 % of the target". The
+  // server fails a set share of 1500 requests (HTTP 500): 0.8 % short is held, 1.2 % short is not.
+  // (Not exactly 1 %: a last request a few ms late on a busy 2-vCPU machine moves the achieved rate
+  // by 0.1 %.) Kills: a 5 % (or any ≥ 1.2 %) tolerance, counting failed requests as achieved.
+  for (const [failures, held] of [
+    [12, true],
+    [18, false],
+  ] as const) {
+    test.serial(`${engine}: kept-up verdict: ${failures} of 1500 requests failed → ${held ? 'held' : 'not held'}`, async (t) => {
+      const fail = new Set(Array.from({ length: failures }, (_, i) => 50 + i * 80));
+      const srv = await scripted((k, s) => s.write(fail.has(k) ? 'HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n' : ok()));
+      try {
+        const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 3 }));
+        t.is(r.ok, 1500 - failures);
+        t.is(r.errors.http, failures);
+        t.is(r.keptUp, held, r.verdict);
+        t.regex(
+          r.verdict,
+          held
+            ? /^held 500 req\/s \(achieved 49\d\.\d, -0\.\d\d %\)$/
+            : /^did not hold 500 req\/s: achieved 49\d\.\d req\/s \(-1\.\d %\); 18 requests failed \(first: HTTP 500\)/,
+        );
+      } finally {
+        await srv.close();
+      }
+    });
+  }
+
+  // Exactly requestsPerConnection requests per connection, counted per accepted socket by the
+  // server; only the last carries Connection: close. Kills: an off-by-one in the per-connection
+  // count, keep-alive when 1 is asked, Connection: close on the wrong request.
+  test.serial(`${engine}: exactly requestsPerConnection requests on each connection`, async (t) => {
+    const srv = await scripted((_k, s) => s.write(ok()));
+    try {
+      const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 1, requestsPerConnection: 7, maxConnections: 1 }));
+      t.is(r.ok, 500, r.verdict);
+      const counts = srv.seen.sockets.map((h) => h.length);
+      t.deepEqual(counts, [...Array(71).fill(7), 3]);
+      t.is(r.connections, 72);
+      t.is(r.connectMs.count, 72);
+      for (const heads of srv.seen.sockets.slice(0, 71))
+        t.deepEqual(
+          heads.map((h) => /\r\nConnection: close/i.test(h)),
+          [false, false, false, false, false, false, true],
+        );
+    } finally {
+      await srv.close();
+    }
+    const one = await scripted((_k, s) => s.write(ok()));
+    try {
+      const r = await runRps(opts(one.port, { rate: 200, durationSeconds: 1, requestsPerConnection: 1 }));
+      t.is(r.ok, 200);
+      t.is(one.seen.sockets.length, 200);
+      t.true(one.seen.sockets.every((h) => h.length === 1 && /\r\nConnection: close\r\n?/i.test(h[0]! + '\r\n')));
+      t.is(r.connections, 200);
+    } finally {
+      await one.close();
+    }
+  });
+
+  // Every way a request can fail, counted by kind: closed before the response and reset (reset),
+  // non-2xx (http), wrong body size (size), no answer within --timeout (timeout); the rest ok.
+  test.serial(`${engine}: errors by kind: early close, reset, non-2xx, wrong size, timeout`, async (t) => {
+    const srv = await scripted((k, s) => {
+      switch (k % 10) {
+        case 3:
+          return s.end(); // closes early, no response
+        case 5:
+          return s.resetAndDestroy();
+        case 7:
+          return s.write('HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n');
+        case 8:
+          return s.write(ok('x'.repeat(99)));
+        case 9:
+          return; // never answers
+        default:
+          s.write(ok());
+      }
+    });
+    try {
+      const r = await runRps(opts(srv.port, { rate: 100, durationSeconds: 2, timeoutMs: 300, expectBodyBytes: 100 }));
+      t.deepEqual(r.errors, { connect: 0, timeout: 20, reset: 40, http: 20, size: 20 });
+      t.is(r.ok, 100);
+      t.is(r.sent, 200);
+      t.false(r.keptUp);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test.serial(`${engine}: a closed port: every request a refused connect, none a reset; exit 1`, async (t) => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
+    });
+    const r = await runRps(opts(port, { rate: 20, durationSeconds: 1, maxConnections: 10 }));
+    t.is(r.ok, 0);
+    t.is(r.exitCode, 1);
+    t.deepEqual(r.errors, { connect: r.sent, timeout: 0, reset: 0, http: 0, size: 0 });
+    t.deepEqual(r.connectErrors, { dns: 0, refused: r.sent, unreachable: 0, other: 0 });
+    t.regex(r.firstError!, /^127\.0\.0\.1:\d+: connection refused.*\(ECONNREFUSED\)$/);
+    t.regex(r.verdict, /^no request succeeded: all 20 failed/);
+  });
+
+  test.serial(`${engine}: the report decodes with hdr-histogram-js and carries impl: ${engine === 'epoll' ? 'go-epoll' : 'go'}`, async (t) => {
+    const srv = await scripted((_k, s) => s.write(ok()));
+    try {
+      const r = await runRps(opts(srv.port, { rate: 100, durationSeconds: 1 }));
+      t.is(r.impl, engine === 'epoll' ? 'go-epoll' : 'go');
+      const h = hdr.decodeFromCompressedBase64(r.histogram);
+      t.is(h.totalCount, 100);
+      t.is(Math.round(h.getValueAtPercentile(50)) / 1000, r.latencyMs.p50);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  // --busy-poll: one nice-19 spinner per CPU the client may use, their CPU reported apart, and none
+  // left after the run.
+  test.serial(`${engine}: --busy-poll: spinners run during the run, are reported apart and are gone after it`, async (t) => {
+    const srv = await scripted((_k, s) => s.write(ok()));
+    try {
+      const r = await runRps(opts(srv.port, { rate: 200, durationSeconds: 1, busyPoll: true }));
+      t.is(r.ok, 200, r.verdict);
+      t.true(r.cpu.busyPollSeconds! > 0.3, `spinners used ${r.cpu.busyPollSeconds} s`);
+      t.true(r.cpu.cores < 0.5, `client cores ${r.cpu.cores} (spinners not included)`);
+      const left = spawn('pgrep', ['-f', `${rpsClient()} --spin`]);
+      const code = await new Promise((res) => left.on('close', res));
+      t.is(code, 1, 'no spinner process left');
     } finally {
       await srv.close();
     }
   });
 }
-
-// Exactly requestsPerConnection requests per connection, counted per accepted socket by the
-// server; only the last carries Connection: close. Kills: an off-by-one in the per-connection
-// count, keep-alive when 1 is asked, Connection: close on the wrong request.
-test.serial('exactly requestsPerConnection requests on each connection', async (t) => {
-  const srv = await scripted((_k, s) => s.write(ok()));
-  try {
-    const r = await runRps(opts(srv.port, { rate: 500, durationSeconds: 1, requestsPerConnection: 7, maxConnections: 1 }));
-    t.is(r.ok, 500, r.verdict);
-    const counts = srv.seen.sockets.map((h) => h.length);
-    t.deepEqual(counts, [...Array(71).fill(7), 3]);
-    t.is(r.connections, 72);
-    t.is(r.connectMs.count, 72);
-    for (const heads of srv.seen.sockets.slice(0, 71))
-      t.deepEqual(
-        heads.map((h) => /\r\nConnection: close/i.test(h)),
-        [false, false, false, false, false, false, true],
-      );
-  } finally {
-    await srv.close();
-  }
-  const one = await scripted((_k, s) => s.write(ok()));
-  try {
-    const r = await runRps(opts(one.port, { rate: 200, durationSeconds: 1, requestsPerConnection: 1 }));
-    t.is(r.ok, 200);
-    t.is(one.seen.sockets.length, 200);
-    t.true(one.seen.sockets.every((h) => h.length === 1 && /\r\nConnection: close\r\n?/i.test(h[0]! + '\r\n')));
-    t.is(r.connections, 200);
-  } finally {
-    await one.close();
-  }
-});
-
-// Every way a request can fail, counted by kind: closed before the response and reset (reset),
-// non-2xx (http), wrong body size (size), no answer within --timeout (timeout); the rest ok.
-test.serial('errors by kind: early close, reset, non-2xx, wrong size, timeout', async (t) => {
-  const srv = await scripted((k, s) => {
-    switch (k % 10) {
-      case 3:
-        return s.end(); // closes early, no response
-      case 5:
-        return s.resetAndDestroy();
-      case 7:
-        return s.write('HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n');
-      case 8:
-        return s.write(ok('x'.repeat(99)));
-      case 9:
-        return; // never answers
-      default:
-        s.write(ok());
-    }
-  });
-  try {
-    const r = await runRps(opts(srv.port, { rate: 100, durationSeconds: 2, timeoutMs: 300, expectBodyBytes: 100 }));
-    t.deepEqual(r.errors, { connect: 0, timeout: 20, reset: 40, http: 20, size: 20 });
-    t.is(r.ok, 100);
-    t.is(r.sent, 200);
-    t.false(r.keptUp);
-  } finally {
-    await srv.close();
-  }
-});
-
-test.serial('a closed port: every request a refused connect, none a reset; exit 1', async (t) => {
-  // A port that was free a moment ago: nothing listens there.
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-  const r = await runRps(opts(port, { rate: 20, durationSeconds: 1, maxConnections: 10 }));
-  t.is(r.ok, 0);
-  t.is(r.exitCode, 1);
-  t.deepEqual(r.errors, { connect: r.sent, timeout: 0, reset: 0, http: 0, size: 0 });
-  t.deepEqual(r.connectErrors, { dns: 0, refused: r.sent, unreachable: 0, other: 0 });
-  t.regex(r.firstError!, /^127\.0\.0\.1:\d+: connection refused.*\(ECONNREFUSED\)$/);
-  t.regex(r.verdict, /^no request succeeded: all 20 failed/);
-});
-
-test.serial('the report decodes with hdr-histogram-js and carries impl: go', async (t) => {
-  const srv = await scripted((_k, s) => s.write(ok()));
-  try {
-    const r = await runRps(opts(srv.port, { rate: 100, durationSeconds: 1 }));
-    t.is(r.impl, 'go');
-    const h = hdr.decodeFromCompressedBase64(r.histogram);
-    t.is(h.totalCount, 100);
-    t.is(Math.round(h.getValueAtPercentile(50)) / 1000, r.latencyMs.p50);
-  } finally {
-    await srv.close();
-  }
-});
-
-// --busy-poll: one nice-19 spinner per CPU the client may use, their CPU reported apart, and none
-// left after the run.
-test.serial('--busy-poll: spinners run during the run, are reported apart and are gone after it', async (t) => {
-  const srv = await scripted((_k, s) => s.write(ok()));
-  try {
-    const r = await runRps(opts(srv.port, { rate: 200, durationSeconds: 1, busyPoll: true }));
-    t.is(r.ok, 200, r.verdict);
-    t.true(r.cpu.busyPollSeconds! > 0.3, `spinners used ${r.cpu.busyPollSeconds} s`);
-    t.true(r.cpu.cores < 0.5, `client cores ${r.cpu.cores} (spinners not included)`);
-    const left = spawn('pgrep', ['-f', `${rpsClient()} --spin`]);
-    const code = await new Promise((res) => left.on('close', res));
-    t.is(code, 1, 'no spinner process left');
-  } finally {
-    await srv.close();
-  }
-});

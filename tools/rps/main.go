@@ -52,6 +52,7 @@ type options struct {
 	timeout    time.Duration
 	expectBody int64 // -1: no check
 	busyPoll   bool
+	engine     string // "goroutines" (a goroutine per connection, Go's netpoller) or "epoll" (epoll.go)
 }
 
 type percentiles struct {
@@ -551,6 +552,16 @@ func runClient(o options) report {
 	}
 	c.readers.New = func() any { return bufio.NewReaderSize(nil, 4096) }
 	c.t0 = c.now() + 20*time.Millisecond
+	stopSpinners := func() float64 { return 0 }
+	if o.busyPoll {
+		stopSpinners = startSpinners()
+	}
+	if o.engine == "epoll" {
+		if c.planned > 0 {
+			c.runEpoll()
+		}
+		return c.report(u0, s0, stopSpinners())
+	}
 	// Hard bound on the whole run whatever happens.
 	hard := time.AfterFunc(time.Duration(o.duration)*time.Second+o.timeout+5*time.Second-c.now()+c.t0, func() {
 		c.mu.Lock()
@@ -565,16 +576,18 @@ func runClient(o options) report {
 			close(c.done)
 		}
 	})
-	stopSpinners := func() float64 { return 0 }
-	if o.busyPoll {
-		stopSpinners = startSpinners()
-	}
 	if c.planned > 0 {
 		c.schedule()
 		<-c.done
 	}
 	pollSeconds := stopSpinners()
 	hard.Stop()
+	return c.report(u0, s0, pollSeconds)
+}
+
+// report: the run's figures, once every request has ended.
+func (c *client) report(u0, s0, pollSeconds float64) report {
+	o := c.o
 	wall := (c.now() - c.t0).Seconds()
 	u1, s1 := rusage()
 	c.mu.Lock()
@@ -620,8 +633,12 @@ func runClient(o options) report {
 		os.Exit(2)
 	}
 	user, sys := u1-u0, s1-s0
+	impl := "go"
+	if o.engine == "epoll" {
+		impl = "go-epoll"
+	}
 	return report{
-		Tool: "rps", Impl: "go", TargetRate: o.rate, DurationSeconds: o.duration, RequestsPerConnection: o.perConn,
+		Tool: "rps", Impl: impl, TargetRate: o.rate, DurationSeconds: o.duration, RequestsPerConnection: o.perConn,
 		Planned: c.planned, Sent: c.sent, OK: c.ok, Errors: c.errors, ConnectErrors: c.causes, FirstError: c.firstError,
 		AchievedRate: round(achieved, 2), KeptUp: keptUp, Verdict: verdict, Connections: c.connections,
 		LatencyMs: pct(c.lat), ServiceMs: pct(c.svc), ConnectMs: pct(c.conn), ConnectStalls: c.stalls, LagMs: pct(c.lag),
@@ -637,7 +654,7 @@ func usage(msg string) {
 
 // parseArgs: the flags of `netlab rps` (which checks them fully before it runs this binary).
 func parseArgs(args []string) options {
-	o := options{hosts: 1, rate: 1000, duration: 10, perConn: 1, maxConns: 1000, timeout: 5 * time.Second, expectBody: -1}
+	o := options{hosts: 1, rate: 1000, duration: 10, perConn: 1, maxConns: 1000, timeout: 5 * time.Second, expectBody: -1, engine: "epoll"}
 	url := ""
 	num := func(flag, v string, lo, hi int64) int64 {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -678,6 +695,15 @@ func parseArgs(args []string) options {
 			o.timeout = time.Duration(num(name, v, 1, 60_000)) * time.Millisecond
 		case "--expect-body":
 			o.expectBody = num(name, v, 0, 1<<30)
+		case "--spin-before-us":
+			spinBefore = time.Duration(num(name, v, 0, 1_000_000)) * time.Microsecond
+		case "--spin-after-us":
+			spinAfter = time.Duration(num(name, v, 0, 1_000_000)) * time.Microsecond
+		case "--engine":
+			if v != "goroutines" && v != "epoll" {
+				usage(fmt.Sprintf("--engine %q: expected goroutines or epoll", v))
+			}
+			o.engine = v
 		case "--busy-poll":
 			if v != "true" && v != "false" {
 				usage(fmt.Sprintf("--busy-poll %q: expected true or false", v))

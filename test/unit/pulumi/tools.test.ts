@@ -44,8 +44,8 @@ test('Go pseudo-versions name the release commits (same date/commit shape, right
   t.regex(pins.COMMAND_GO_VERSION!, /^v0\.0\.0-\d{14}-[0-9a-f]{12}$/);
 });
 
-test('install-tools.sh and pulumi.sh pass bash -n and shellcheck', (t) => {
-  for (const f of ['scripts/install-tools.sh', 'scripts/pulumi.sh']) {
+test('install-tools.sh, pulumi.sh and client-floor.sh pass bash -n and shellcheck', (t) => {
+  for (const f of ['scripts/install-tools.sh', 'scripts/pulumi.sh', 'scripts/client-floor.sh']) {
     execFileSync('bash', ['-n', join(root, f)]);
     try {
       execFileSync('shellcheck', ['-x', '-S', 'warning', join(root, f)], { cwd: root, stdio: 'pipe' });
