@@ -36,7 +36,7 @@ export function toolCommands(program: Command): void {
     .option('--max-connections <n>', 'open connections allowed at once', '1000')
     .option('--timeout <ms>', 'per-request time limit', '5000')
     .option('--expect-body <n>', 'count a response whose body has any other size as an error')
-    .option('--busy-poll', "keep the client's CPUs out of idle (nice-19 spinners; their CPU is reported apart)")
+    .option('--busy-poll', 'keep every CPU of the machine out of idle (a nice-19 spinner pinned to each; their CPU is reported apart)')
     .action(rps);
 
   program

@@ -5,6 +5,7 @@
 // measure each other. Needs the client built for this checkout
 // (bash scripts/build-rps.sh; `npm run tools` runs it).
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
@@ -300,16 +301,37 @@ for (const engine of ['epoll', 'goroutines'] as const) {
     }
   });
 
-  // --busy-poll: one nice-19 spinner per CPU the client may use, their CPU reported apart, and none
+  // --busy-poll: one nice-19 spinner pinned to each online CPU, their CPU reported apart, and none
   // left after the run.
   test.serial(`${engine}: --busy-poll: spinners run during the run, are reported apart and are gone after it`, async (t) => {
     const srv = await scripted((_k, s) => s.write(ok()));
     try {
-      const r = await runRps(opts(srv.port, { rate: 200, durationSeconds: 1, busyPoll: true }));
+      const run = runRps(opts(srv.port, { rate: 200, durationSeconds: 1, busyPoll: true }));
+      // Mid-run: one spinner pinned to each online CPU of the machine (the server's too).
+      await new Promise((res) => setTimeout(res, 500));
+      const pids = await new Promise<string>((res) => {
+        let out = '';
+        spawn('pgrep', ['-f', '^/proc/self/exe --spin [0-9]+$'])
+          .stdout.on('data', (d: Buffer) => (out += d))
+          .on('end', () => res(out));
+      });
+      const pinned = pids
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((p) => /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]);
+      const online = readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+      const expand = (list: string) =>
+        list.split(',').flatMap((x) => {
+          const [a, b = a] = x.split('-').map(Number);
+          return Array.from({ length: b! - a! + 1 }, (_, i) => String(a! + i));
+        });
+      t.deepEqual([...pinned].sort(), expand(online).sort(), `spinners pinned to ${pinned.join(' ')}; online CPUs ${online}`);
+      const r = await run;
       t.is(r.ok, 200, r.verdict);
       t.true(r.cpu.busyPollSeconds! > 0.3, `spinners used ${r.cpu.busyPollSeconds} s`);
       t.true(r.cpu.cores < 0.5, `client cores ${r.cpu.cores} (spinners not included)`);
-      const left = spawn('pgrep', ['-f', `${rpsClient()} --spin`]);
+      const left = spawn('pgrep', ['-f', '^/proc/self/exe --spin [0-9]+$']);
       const code = await new Promise((res) => left.on('close', res));
       t.is(code, 1, 'no spinner process left');
     } finally {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -468,24 +467,17 @@ func (c *client) schedule() {
 	}
 }
 
-// startSpinners (--busy-poll): one child process per CPU the client may run on, each spinning
-// at nice 19, so those CPUs never go idle during the run. On a VM an idle vCPU halts, and waking
-// it for the next packet costs tens of µs that ab -c 1 (always busy) never pays: without this the
-// client's p50 at 1000 req/s was 1.5-2.8× ab's mean here. Nice 19 means the spinners only take
-// CPU time nothing else wants; their CPU is reported apart (cpu.busyPollSeconds), not as the
-// client's. They die with the client (PR_SET_PDEATHSIG) and are stopped at its end.
+// startSpinners (--busy-poll): one child process per online CPU, each pinned to its CPU and
+// spinning at nice 19, so no CPU of the machine idles during the run: the client's, and the
+// server's, which otherwise halts between requests and must be woken for each one (ab -c 1's
+// back-to-back requests never let it). On a VM an idle vCPU halts, and waking it costs tens of µs.
+// Nice 19 means the spinners only take CPU time nothing else wants; their CPU is reported apart
+// (cpu.busyPollSeconds), not as the client's, and the lab counts nice time apart from the cores
+// it reports. They die with the client (PR_SET_PDEATHSIG) and are stopped at its end.
 func startSpinners() (stop func() float64) {
-	var mask [16]uint64 // up to 1024 CPUs
-	n := 0
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask))); e == 0 {
-		for _, m := range mask {
-			n += bits.OnesCount64(m)
-		}
-	}
-	n = max(n, 1)
 	var procs []*exec.Cmd
-	for i := 0; i < n; i++ {
-		cmd := exec.Command("/proc/self/exe", "--spin")
+	for _, cpu := range onlineCPUs() {
+		cmd := exec.Command("/proc/self/exe", "--spin", strconv.Itoa(cpu))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if cmd.Start() == nil {
 			procs = append(procs, cmd)
@@ -504,8 +496,54 @@ func startSpinners() (stop func() float64) {
 	}
 }
 
-// spin: the --spin child. Busy until killed (or its parent dies).
-func spin() {
+// onlineCPUs: the machine's online CPUs (/sys/devices/system/cpu/online, e.g. "0-3,6"); the
+// client's own affinity when that cannot be read.
+func onlineCPUs() []int {
+	var cpus []int
+	if b, err := os.ReadFile("/sys/devices/system/cpu/online"); err == nil {
+		for _, part := range strings.Split(strings.TrimSpace(string(b)), ",") {
+			lo, hi, found := strings.Cut(part, "-")
+			a, e1 := strconv.Atoi(lo)
+			z := a
+			var e2 error
+			if found {
+				z, e2 = strconv.Atoi(hi)
+			}
+			if e1 != nil || e2 != nil {
+				cpus = nil
+				break
+			}
+			for c := a; c <= z; c++ {
+				cpus = append(cpus, c)
+			}
+		}
+	}
+	if len(cpus) > 0 {
+		return cpus
+	}
+	var mask [16]uint64 // up to 1024 CPUs
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask))); e == 0 {
+		for i, m := range mask {
+			for b := 0; b < 64; b++ {
+				if m&(1<<b) != 0 {
+					cpus = append(cpus, i*64+b)
+				}
+			}
+		}
+	}
+	if len(cpus) == 0 {
+		cpus = []int{0}
+	}
+	return cpus
+}
+
+// spin: the --spin <cpu> child. Pinned to its CPU, busy until killed (or its parent dies).
+func spin(cpu int) {
+	var mask [16]uint64
+	if cpu >= 0 && cpu < 1024 {
+		mask[cpu/64] = 1 << (cpu % 64)
+		syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
+	}
 	syscall.Setpriority(syscall.PRIO_PROCESS, 0, 19)
 	ppid := os.Getppid()
 	for {
@@ -735,8 +773,9 @@ func parseArgs(args []string) options {
 }
 
 func main() {
-	if len(os.Args) == 2 && os.Args[1] == "--spin" {
-		spin()
+	if len(os.Args) == 3 && os.Args[1] == "--spin" {
+		cpu, _ := strconv.Atoi(os.Args[2])
+		spin(cpu)
 	}
 	o := parseArgs(os.Args[1:])
 	// Little garbage per request, and what there is need not be collected often: GC work would be
