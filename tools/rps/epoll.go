@@ -308,26 +308,10 @@ func parseResponse(buf []byte) (done bool, status int, length int64, closing boo
 	head := buf[:end+2]
 	nl := bytes.IndexByte(head, '\n')
 	line := head[:nl+1]
-	status = -1
-	if len(line) >= 12 && bytes.HasPrefix(line, []byte("HTTP/1.")) && (line[7] == '0' || line[7] == '1') && line[8] == ' ' {
-		if s, e := strconv.Atoi(string(line[9:12])); e == nil {
-			status = s
-		}
-	}
+	status = statusOf(line)
 	length = -1
 	for _, h := range bytes.Split(head[nl+1:], []byte("\r\n")) {
-		colon := bytes.IndexByte(h, ':')
-		if colon < 0 {
-			continue
-		}
-		name, value := h[:colon], bytes.TrimSpace(h[colon+1:])
-		if bytes.EqualFold(name, []byte("content-length")) {
-			if n, e := strconv.ParseInt(string(value), 10, 64); e == nil && n >= 0 {
-				length = n
-			}
-		} else if bytes.EqualFold(name, []byte("connection")) && len(value) >= 5 && bytes.EqualFold(value[:5], []byte("close")) {
-			closing = true
-		}
+		headerOf(h, &length, &closing)
 	}
 	if length < 0 {
 		return true, status, 0, closing, errNoLength

@@ -261,18 +261,39 @@ func classify(err error, established, first bool, timeout time.Duration) (kind, 
 
 var errNoLength = errors.New("response without Content-Length")
 
+// statusOf: the status code of an HTTP/1.x status line, -1 when the line is not one.
+func statusOf(line []byte) int {
+	if len(line) >= 12 && bytes.HasPrefix(line, []byte("HTTP/1.")) && (line[7] == '0' || line[7] == '1') && line[8] == ' ' {
+		if s, e := strconv.Atoi(string(line[9:12])); e == nil {
+			return s
+		}
+	}
+	return -1
+}
+
+// headerOf: what one header line says about the body's length and Connection: close.
+func headerOf(line []byte, length *int64, closing *bool) {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return
+	}
+	name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+	if bytes.EqualFold(name, []byte("content-length")) {
+		if n, e := strconv.ParseInt(string(value), 10, 64); e == nil && n >= 0 {
+			*length = n
+		}
+	} else if bytes.EqualFold(name, []byte("connection")) && len(value) >= 5 && bytes.EqualFold(value[:5], []byte("close")) {
+		*closing = true
+	}
+}
+
 // readResponse reads one response: status, Content-Length, Connection: close, then the body.
 func readResponse(br *bufio.Reader) (status int, length int64, closing bool, err error) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return 0, 0, false, err
 	}
-	status = -1
-	if len(line) >= 12 && bytes.HasPrefix(line, []byte("HTTP/1.")) && (line[7] == '0' || line[7] == '1') && line[8] == ' ' {
-		if s, e := strconv.Atoi(string(line[9:12])); e == nil {
-			status = s
-		}
-	}
+	status = statusOf(line)
 	length = -1
 	for {
 		line, err = br.ReadSlice('\n')
@@ -282,18 +303,7 @@ func readResponse(br *bufio.Reader) (status int, length int64, closing bool, err
 		if len(line) <= 2 {
 			break
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			continue
-		}
-		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-		if bytes.EqualFold(name, []byte("content-length")) {
-			if n, e := strconv.ParseInt(string(value), 10, 64); e == nil && n >= 0 {
-				length = n
-			}
-		} else if bytes.EqualFold(name, []byte("connection")) && len(value) >= 5 && bytes.EqualFold(value[:5], []byte("close")) {
-			closing = true
-		}
+		headerOf(line, &length, &closing)
 	}
 	if length < 0 {
 		return status, 0, closing, errNoLength
