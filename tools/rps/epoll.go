@@ -324,19 +324,12 @@ func (e *engine) finish(k *econn, status int, length int64, closing bool, perr e
 	c := e.c
 	r := k.r
 	k.r = nil
-	switch {
-	case perr != nil:
+	if perr != nil {
 		c.fail("http", "response without Content-Length", "")
-	case status < 200 || status > 299:
-		c.fail("http", fmt.Sprintf("HTTP %d", status), "")
-	case c.o.expectBody >= 0 && length != c.o.expectBody:
-		c.fail("size", fmt.Sprintf("body of %d B, expected %d B", length, c.o.expectBody), "")
-	default:
-		c.ok++
-		c.lat.RecordValue(usOf(now - min(r.handout, r.intended+timerSlack)))
-		c.svc.RecordValue(usOf(now - r.handout))
+		c.settle()
+	} else {
+		c.answered(r, status, length, now)
 	}
-	c.settle()
 	if perr != nil || closing || k.served >= c.o.perConn || c.finished {
 		e.close(k)
 		e.retire()

@@ -192,6 +192,23 @@ func (c *client) fail(kind, why, cause string) {
 	}
 }
 
+// answered: a whole response to r ended at `end`: a failure by status or size, or a success with
+// its latency from the intended send time and its service time; either way the request is settled
+// (mu held).
+func (c *client) answered(r *req, status int, length int64, end time.Duration) {
+	switch {
+	case status < 200 || status > 299:
+		c.fail("http", fmt.Sprintf("HTTP %d", status), "")
+	case c.o.expectBody >= 0 && length != c.o.expectBody:
+		c.fail("size", fmt.Sprintf("body of %d B, expected %d B", length, c.o.expectBody), "")
+	default:
+		c.ok++
+		c.lat.RecordValue(usOf(end - min(r.handout, r.intended+timerSlack)))
+		c.svc.RecordValue(usOf(end - r.handout))
+	}
+	c.settle()
+}
+
 // settle counts one request as ended (mu held).
 func (c *client) settle() {
 	c.settled++
@@ -424,17 +441,7 @@ func (c *client) run(first *req) {
 			c.mu.Unlock()
 			return
 		}
-		switch {
-		case status < 200 || status > 299:
-			c.fail("http", fmt.Sprintf("HTTP %d", status), "")
-		case c.o.expectBody >= 0 && length != c.o.expectBody:
-			c.fail("size", fmt.Sprintf("body of %d B, expected %d B", length, c.o.expectBody), "")
-		default:
-			c.ok++
-			c.lat.RecordValue(usOf(end - min(r.handout, r.intended+timerSlack)))
-			c.svc.RecordValue(usOf(end - r.handout))
-		}
-		c.settle()
+		c.answered(r, status, length, end)
 		if closing || last || c.finished {
 			c.mu.Unlock()
 			return
