@@ -1,14 +1,16 @@
 // Each proxy mode owns its cleanup: in a scratch namespace, program a small fleet with the mode's
 // own set-up and load steps, run its cleanup commands, and find the namespace's tables empty again
 // (the namespace itself stays, as when kube-proxy switches modes). Needs root and the mode's tools.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { arch } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../lib/core/exec.ts';
 import { scratchNs } from '../../lib/core/names.ts';
 import { inNs } from '../../lib/core/netns.ts';
 import { probeFeatures } from '../../lib/local/features.ts';
-import { removeNamespaces } from '../../lib/local/state.ts';
+import { cgroupRoot, removeNamespaces } from '../../lib/local/state.ts';
+import { multiarchInclude } from '../../lib/proxy/ebpf/program.ts';
 import { proxyProvider } from '../../lib/proxy/index.ts';
 import type { IptablesBackend, ProxyContext } from '../../lib/proxy/provider.ts';
 import { fleetOf } from '../../lib/proxy/target.ts';
@@ -62,3 +64,37 @@ for (const c of cases) {
     }
   });
 }
+
+// eBPF: the program is attached to the client's cgroup; its cleanup detaches it, and with it
+// go the maps (pinned only in the load script's private bpffs).
+const cgRoot = root ? cgroupRoot() : null;
+const ebpfWhy = !root ? 'needs root' : !features!.bpf.ok ? `this kernel lacks bpf: ${features!.bpf.detail}` : !cgRoot ? 'no cgroup2 mount' : null;
+serialIf(ebpfWhy, 'ebpf: its cleanup detaches the connect4 program it attached', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-cleanup-'));
+  const cg = join(cgRoot!, scratchNs('cleanup'));
+  mkdirSync(cg);
+  const attached = async () => (await run(['bpftool', 'cgroup', 'show', cg])).stdout.split('\n').filter((l) => /connect4/.test(l)).length;
+  try {
+    const options = {
+      services: [3],
+      backendsPerService: 2,
+      serviceCidr: '10.96.0.0/12',
+      backendCidr: '10.128.0.0/12',
+      iptablesLayout: 'current' as const,
+      iptablesBackend: 'nft' as const,
+      ipvs: { scheduler: 'rr' as const, connReuseMode: [1] },
+    };
+    const ctx: ProxyContext = { hostNs: 'unused', dir, clientCgroup: cg, includeDir: multiarchInclude(arch()), clusterCidr: '10.244.0.0/16', options };
+    const mode = proxyProvider('ebpf');
+    const setup = mode.setup(ctx);
+    const prog = mode.program(ctx, fleetOf(options, 3));
+    for (const f of [...setup.files, ...prog.files]) writeFileSync(f.path, f.content);
+    for (const argv of [...setup.steps, ...prog.steps]) await run(argv);
+    t.is(await attached(), 1, 'the program is attached');
+    for (const argv of mode.cleanup(ctx)) await run(argv);
+    t.is(await attached(), 0);
+  } finally {
+    rmdirSync(cg);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
