@@ -54,20 +54,35 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 export function cpuBetween(
   a: CpuSample,
   b: CpuSample,
-): { seconds: number; cores: number; user: number; system: number; softirq: number; irq: number; cgroupCores: (number | null)[] } {
+): {
+  seconds: number;
+  cores: number;
+  user: number;
+  nice: number;
+  system: number;
+  softirq: number;
+  irq: number;
+  steal: number;
+  cgroupCores: (number | null)[];
+} {
   const seconds = (b.stat.at - a.stat.at) / 1000;
   const d = (k: keyof StatSample) => (b.stat[k] - a.stat[k]) / USER_HZ / seconds;
-  const user = d('user') + d('nice');
+  const user = d('user');
+  const nice = d('nice');
   const system = d('system');
   const softirq = d('softirq');
   const irq = d('irq');
   return {
     seconds: r3(seconds),
-    cores: r3(user + system + softirq + irq),
+    cores: r3(user + nice + system + softirq + irq),
     user: r3(user),
+    nice: r3(nice),
     system: r3(system),
     softirq: r3(softirq),
     irq: r3(irq),
+    // Ticks the hypervisor gave to someone else. The kernel books them as steal instead of
+    // user or system, so on a starved VM `cores` can read 0 while our cgroups ran.
+    steal: r3(d('steal')),
     cgroupCores: a.cgroups.map((u, i) => {
       const v = b.cgroups[i];
       return u === null || v === null || v === undefined ? null : r3((v - u) / 1e6 / seconds);

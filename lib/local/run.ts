@@ -191,9 +191,11 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
     seconds: c.seconds,
     cores: c.cores,
     user: c.user,
+    nice: c.nice,
     system: c.system,
     softirq: c.softirq,
     irq: c.irq,
+    steal: c.steal,
     clientCores: c.cgroupCores[0] ?? null,
     serverCores: c.cgroupCores[1] ?? null,
   };

@@ -28,10 +28,15 @@ export const CpuUse = z
   .object({
     seconds: z.number().describe('length of the sample'),
     cores: z.number().describe('whole machine, busy cores (all CPU time but idle and iowait) from /proc/stat'),
-    user: z.number().describe('cores in user mode (user + nice)'),
+    user: z.number().describe('cores in user mode at normal priority'),
+    nice: z.number().optional().describe('cores in user mode at lowered priority (the busy-poll spinners run at nice 19); absent in results before 2026-12'),
     system: z.number().describe('cores in kernel mode outside interrupts'),
     softirq: z.number().describe('cores in softirq (packet processing, netfilter, IPVS)'),
     irq: z.number(),
+    steal: z
+      .number()
+      .optional()
+      .describe('cores the hypervisor ran elsewhere while this VM wanted them; not in `cores`. A large value makes the point suspect'),
     clientCores: z.number().nullable().describe('the load client alone, from its cgroup (cpu.stat usage_usec)'),
     serverCores: z.number().nullable().describe('nginx alone, from its cgroup'),
   })

@@ -11,8 +11,9 @@ test('/proc/stat and cpu.stat deltas become cores, split by kind', (t) => {
   t.is(parseCpuStatUsec('usage_usec 1500000\nuser_usec 1\n'), 1_500_000);
   t.is(parseCpuStatUsec('nothing'), null);
   const c = cpuBetween({ stat: a, cgroups: [1_000_000, null] }, { stat: b, cgroups: [2_000_000, 5] });
-  // 2 s: user+nice 120 ticks = 0.6 cores, system 60 = 0.3, softirq 20 = 0.1, irq 2 = 0.01; steal is not ours.
-  t.deepEqual(c, { seconds: 2, cores: 1.01, user: 0.6, system: 0.3, softirq: 0.1, irq: 0.01, cgroupCores: [0.5, null] });
+  // 2 s: user 100 ticks = 0.5 cores, nice 20 = 0.1, system 60 = 0.3, softirq 20 = 0.1, irq 2 = 0.01;
+  // steal 7 = 0.035 is recorded but is not ours, so not in cores.
+  t.deepEqual(c, { seconds: 2, cores: 1.01, user: 0.5, nice: 0.1, system: 0.3, softirq: 0.1, irq: 0.01, steal: 0.035, cgroupCores: [0.5, null] });
   t.throws(() => parseProcStat('intr 1 2', 0));
 });
 
