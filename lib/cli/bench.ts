@@ -56,6 +56,7 @@ export function benchCommands(program: Command): void {
     .option('--ceiling <list>', 'new-connection rates to try, pinned to one CPU', '10000,20000,30000,40000')
     .option('--seconds <n>', 'length of each ceiling point', '5')
     .option('--datapath <dp>', 'path between client and server', 'host')
+    .option('--no-busy-poll', "let idle CPUs halt during the client's runs (by default every CPU is kept out of idle: workload.busyPoll)")
     .option('--json', 'machine-readable output')
     .action(benchClient);
 
@@ -74,6 +75,7 @@ export function benchCommands(program: Command): void {
     .option('--repetitions <n>', 'measurements of each point, for the confidence intervals', '5')
     .option('--rate <n>', 'requests per second', '1000')
     .option('--datapath <dp>', 'pod network between the two hosts', 'hostgw')
+    .option('--no-busy-poll', "let idle CPUs halt during the client's runs (by default every CPU is kept out of idle: workload.busyPoll)")
     .option('--json', 'machine-readable output')
     .action(benchProxy);
 
@@ -168,7 +170,7 @@ async function bench(o: { datapaths: string; seconds: string; json?: boolean }):
 }
 
 /** bench-client: the client's floor against ab -c 1, then the new-connection rates it holds on one CPU. */
-async function benchClient(o: { rate: string; ceiling: string; seconds: string; datapath: string; json?: boolean }): Promise<void> {
+async function benchClient(o: { rate: string; ceiling: string; seconds: string; datapath: string; busyPoll: boolean; json?: boolean }): Promise<void> {
   const f = flags('bench-client');
   const rate = f.int('--rate', o.rate, 1, 100_000);
   const ceiling = f.ints('--ceiling', o.ceiling, 1, 100_000);
@@ -184,7 +186,14 @@ async function benchClient(o: { rate: string; ceiling: string; seconds: string; 
         // proxy none: the client calls the server straight, and the run measures the client's
         // floor (ab -c 1, then the client at the first rate) before its points.
         'netlab:proxy': { mode: 'none', services: [1] },
-        'netlab:workload': { tool: 'rps', rate: [rate, ...ceiling], durationSeconds: seconds, keepalive: [false], maxConnections: 20_000 },
+        'netlab:workload': {
+          tool: 'rps',
+          rate: [rate, ...ceiling],
+          durationSeconds: seconds,
+          keepalive: [false],
+          maxConnections: 20_000,
+          busyPoll: o.busyPoll,
+        },
         // The client on one CPU (taskset), nginx on the others; nothing machine-wide is changed.
         'netlab:tuning': { profile: 'none', pinning: true },
       },
@@ -251,6 +260,7 @@ async function benchProxy(o: {
   repetitions: string;
   rate: string;
   datapath: string;
+  busyPoll: boolean;
   json?: boolean;
 }): Promise<void> {
   const f = flags('bench-proxy');
@@ -269,7 +279,7 @@ async function benchProxy(o: {
         'netlab:description': `netlab bench-proxy: ${mode}`,
         'netlab:datapath': datapath,
         'netlab:proxy': { ...benchProxyMode(mode), services: counts, backendsPerService: 10, target: 'last' },
-        'netlab:workload': { tool: 'rps', rate, durationSeconds: seconds, keepalive: [false, true], requestsPerConnection: 100 },
+        'netlab:workload': { tool: 'rps', rate, durationSeconds: seconds, keepalive: [false, true], requestsPerConnection: 100, busyPoll: o.busyPoll },
         'netlab:repetitions': repetitions,
         'netlab:warmupSeconds': 2,
       },

@@ -96,6 +96,8 @@ export interface ClientFloor {
   /** ab's percentile CSV, relative to the raw dir. */
   abCsv: string;
   rps: string[];
+  /** Both commands run under the client's spinners (workload.busyPoll). */
+  busyPoll: boolean;
   timeoutSeconds: number;
 }
 
@@ -347,13 +349,30 @@ function clientFloor(
   const load = (argv: string[]) => inCgroup(cgroup, inNs(netns, ...(cpus ? taskset(cpus) : []), ...argv));
   const abCsv = 'client-floor-ab.csv';
   const n = rate * CLIENT_FLOOR_SECONDS;
+  const client = opts.rpsClient ?? ['netlab-rps'];
+  // With busyPoll both sides run under the same spinners: ab through the client's --busy-poll-around.
+  const busy = w.tool === 'rps' && w.busyPoll;
   return {
     rate,
     url: u.url,
-    ab: load(['ab', '-q', '-r', '-n', String(n), '-c', '1', '-s', String(w.timeoutSeconds), '-e', `${opts.rawDir}/${abCsv}`, u.url]),
+    ab: load([
+      ...(busy ? [...client, '--busy-poll-around'] : []),
+      'ab',
+      '-q',
+      '-r',
+      '-n',
+      String(n),
+      '-c',
+      '1',
+      '-s',
+      String(w.timeoutSeconds),
+      '-e',
+      `${opts.rawDir}/${abCsv}`,
+      u.url,
+    ]),
     abCsv,
     rps: load([
-      ...(opts.rpsClient ?? ['netlab-rps']),
+      ...client,
       u.url,
       '--rate',
       String(rate),
@@ -369,7 +388,9 @@ function clientFloor(
       String(w.timeoutSeconds * 1000),
       '--expect-body',
       String(bodyFor(u.responseBytes)),
+      ...(busy ? ['--busy-poll', 'true'] : []),
     ]),
+    busyPoll: busy,
     timeoutSeconds: CLIENT_FLOOR_SECONDS + w.timeoutSeconds + 60,
   };
 }
@@ -401,7 +422,7 @@ function buildPoints(
       );
     return m.get(bytes)!;
   };
-  return gridPoints(spec).map((g): Point => {
+  return gridPoints(spec, { order: 'alternating' }).map((g): Point => {
     const { id, params: pa } = g;
     const { responseBytes, url, hosts } = urlFor(pa.services, pa.responseBytes);
     const point = (own: Partial<Point> & { argv: string[] }): Point => {
@@ -429,6 +450,7 @@ function buildPoints(
         String(timeoutS * 1000),
         '--expect-body',
         String(bodyFor(responseBytes)),
+        ...(w.tool === 'rps' && w.busyPoll ? ['--busy-poll', 'true'] : []),
       ]);
     if (w.tool === 'conn-reuse') {
       const fleet = proxy!.fleet(pa.services!);
@@ -568,7 +590,13 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
     out.push(`${cf.rps.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-rps.txt`)}`);
   }
   out.push('', `## host client: load (${plan.points.length} measured points)`);
+  let programmed: number | undefined;
   for (const p of plan.points) {
+    const n = p.params.services;
+    if (plan.proxy && n !== undefined && n !== programmed) {
+      out.push(`# program ${n} Service${n === 1 ? '' : 's'} (the ${plan.proxy.mode} steps above for ${n}), then check the target answers through the proxy`);
+      programmed = n;
+    }
     for (const b of p.before ?? []) out.push(`${b.map(shq).join(' ')}  # before ${p.id}`);
     if (p.warmup) out.push(`${p.warmup.map(shq).join(' ')}  # warm-up, not recorded`);
     out.push(`${p.argv.map(shq).join(' ')} > ${shq(`${plan.rawDir}/${p.id}.txt`)}`);

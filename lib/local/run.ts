@@ -163,6 +163,17 @@ export function judge(m: Measured): { status: PointResult['status']; reason?: st
   return { status: 'ok' };
 }
 
+/**
+ * The busy-poll spinners run in the client's cgroup; their CPU seconds (from the client's report)
+ * come out of clientCores and are recorded apart as busyPollCores.
+ */
+export function withoutSpinners(cpu: NonNullable<PointResult['cpu']>, spinSeconds: number | undefined): NonNullable<PointResult['cpu']> {
+  if (!spinSeconds || !(cpu.seconds > 0)) return cpu;
+  const spin = spinSeconds / cpu.seconds;
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return { ...cpu, clientCores: cpu.clientCores === null ? null : r3(Math.max(0, cpu.clientCores - spin)), busyPollCores: r3(spin) };
+}
+
 /** Measure one point; `prog` is the proxy program installed for it, if any. */
 async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?: AbortSignal): Promise<PointResult> {
   for (const argv of p.before ?? []) await run(argv, { signal, timeoutMs: 20_000 });
@@ -246,7 +257,7 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
         histogram: report.histogram,
       };
       const connReuse = p.drain ? drainedHits(plan, p.drain, t0) : undefined;
-      return { ...base, ...m, ...held, rps, ...(connReuse ? { connReuse } : {}) };
+      return { ...base, cpu: withoutSpinners(cpu, report.cpu.busyPollSeconds), ...m, ...held, rps, ...(connReuse ? { connReuse } : {}) };
     }
     const m = p.tool === 'ab' ? parseAb(r.stdout, readFileSync(join(plan.rawDir, p.extraRaw!), 'utf8')) : parseWrk(r.stdout);
     const why = r.code !== 0 ? { status: 'failed' as const, reason: `${p.tool} exited ${r.code}: ${r.stderr.trim().split('\n')[0] ?? ''}` } : judge(m);
@@ -281,6 +292,7 @@ async function measureFloor(plan: Plan, f: ClientFloor, signal?: AbortSignal): P
       clientMeanMs: report.latencyMs.mean,
       ratio: abMeanMs > 0 ? Math.round((clientP50Ms / abMeanMs) * 1000) / 1000 : null,
       clientKeptUp: report.keptUp,
+      busyPoll: f.busyPoll,
       abErrors: a.errors + a.non2xx,
       clientErrors: report.sent - report.ok,
       raw,
@@ -294,6 +306,7 @@ async function measureFloor(plan: Plan, f: ClientFloor, signal?: AbortSignal): P
       clientMeanMs: null,
       ratio: null,
       clientKeptUp: null,
+      busyPoll: f.busyPoll,
       abErrors: null,
       clientErrors: null,
       raw,

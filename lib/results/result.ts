@@ -27,7 +27,9 @@ const Dist = z.object({
 export const CpuUse = z
   .object({
     seconds: z.number().describe('length of the sample'),
-    cores: z.number().describe('whole machine, busy cores (all CPU time but idle and iowait) from /proc/stat'),
+    cores: z
+      .number()
+      .describe('whole machine, busy cores from /proc/stat: user + system + softirq + irq; nice time (the busy-poll spinners) is apart in `nice`'),
     user: z.number().describe('cores in user mode at normal priority'),
     nice: z.number().optional().describe('cores in user mode at lowered priority (the busy-poll spinners run at nice 19); absent in results before 2026-12'),
     system: z.number().describe('cores in kernel mode outside interrupts'),
@@ -37,7 +39,11 @@ export const CpuUse = z
       .number()
       .optional()
       .describe('cores the hypervisor ran elsewhere while this VM wanted them; not in `cores`. A large value makes the point suspect'),
-    clientCores: z.number().nullable().describe('the load client alone, from its cgroup (cpu.stat usage_usec)'),
+    clientCores: z.number().nullable().describe("the load client alone, from its cgroup (cpu.stat usage_usec), without its busy-poll spinners' CPU"),
+    busyPollCores: z
+      .number()
+      .optional()
+      .describe('the busy-poll spinners (workload.busyPoll), which run in the client cgroup at nice 19 and are counted apart from it'),
     serverCores: z.number().nullable().describe('nginx alone, from its cgroup'),
   })
   .describe('CPU used while the point ran; "% of one core" = cores × 100');
@@ -194,6 +200,10 @@ export const RunResult = z.object({
             .nullable()
             .describe("clientP50Ms ÷ abMeanMs: how far the instrument sits above ab's floor (the client is meant to stay within 1.3)"),
           clientKeptUp: z.boolean().nullable(),
+          busyPoll: z
+            .boolean()
+            .optional()
+            .describe("both sides ran with every CPU kept out of idle by the client's spinners (workload.busyPoll); absent before 2026-12"),
           abErrors: z.number().int().nullable(),
           clientErrors: z.number().int().nullable(),
           raw: z.array(z.string()).describe('raw output files, relative to the run directory'),

@@ -99,7 +99,7 @@ export function summarize(results: RunResult[]): Row[] {
         rpsVsHost: null,
         services: first.params.services ?? null,
         proxyMode: proxyLabel(r.spec, first.params.proxyMode),
-        programSeconds: r.proxy?.programs.find((x) => x.services === first.params.services)?.seconds ?? null,
+        programSeconds: median((r.proxy?.programs ?? []).filter((x) => x.services === first.params.services).map((x) => x.seconds)),
         cpuCores: med((p) => p.cpu?.cores),
         clientCores: med((p) => p.cpu?.clientCores),
         rulesWalked: med((p) => p.rulesWalked?.perConnection),
@@ -219,6 +219,8 @@ export interface ProxyRatio {
   coresLow: number | null;
   coresHigh: number | null;
   clientCoresHigh: number | null;
+  /** The run's client floor: client p50 ÷ `ab -c 1` mean on the direct path (result.proxy.clientFloor.ratio). */
+  clientFloor: number | null;
 }
 
 /** Per stack and keep-alive setting: what the high Service count costs against the low one. */
@@ -259,6 +261,7 @@ export function proxyRatios(results: RunResult[], low: number, high: number): Pr
       coresLow: lo?.cpuCores ?? null,
       coresHigh: hi.cpuCores,
       clientCoresHigh: hi.clientCores,
+      clientFloor: results.find((r) => r.stack === hi.stack && r.proxy?.clientFloor)?.proxy?.clientFloor?.ratio ?? null,
     });
   }
   return out;
@@ -280,6 +283,7 @@ export function renderProxyRatios(rows: ProxyRatio[], low: number, high: number)
       `cores @${low}`,
       `cores @${high}`,
       `client cores @${high}`,
+      'client floor',
     ],
     style: { head: [], border: [] },
   });
@@ -298,9 +302,11 @@ export function renderProxyRatios(rows: ProxyRatio[], low: number, high: number)
       f(r.coresLow, 2),
       f(r.coresHigh, 2),
       f(r.clientCoresHigh, 2),
+      r.clientFloor === null ? '-' : `${f(r.clientFloor, 2)}×`,
     ]);
   return `${t.toString()}
 Latency from each request's intended send time (rps, coordinated-omission corrected); medians of the repetitions, ratios and slopes of their means.
 [95 % CI] = percentile bootstrap over repetitions (each side resampled alone); n.s. = the interval holds 1 (ratio) or 0 (slope): not distinguishable from no effect.
-cores = whole machine (/proc/stat), client = the load client's cgroup.`;
+cores = whole machine (/proc/stat, without the busy-poll spinners' nice time), client = the load client's cgroup (without its spinners).
+client floor = the client's p50 ÷ ab -c 1's mean on the direct path, measured before programming; above 1.3× the instrument adds more than it should.`;
 }

@@ -170,7 +170,11 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
   if (!(AWS_DATAPATHS as readonly string[]).includes(s.datapath))
     issue(['datapath'], s.datapath, `${s.datapath} is an embedded-lab datapath; on aws expected one of: ${AWS_DATAPATHS.join(', ')}`);
   if (w.tool === 'rps')
-    issue(['workload', 'tool'], w.tool, "rps is netlab's own Node client, which the EC2 hosts do not run; on aws use tcpkali (constant rate, E2) or ab/wrk");
+    issue(
+      ['workload', 'tool'],
+      w.tool,
+      "rps is netlab's own compiled client (tools/rps), which the EC2 hosts do not install; on aws use tcpkali (constant rate, E2) or ab/wrk",
+    );
   const en = enhancedNetworking(a.instanceType);
   if ('error' in en) issue(['aws', 'instanceType'], a.instanceType, en.error);
   const facts = TYPES[a.instanceType];

@@ -136,6 +136,14 @@ const RpsSchema = strict({
   maxConnections: int(1, 20_000).default(1000),
   /** Per-request time limit in seconds. */
   timeoutSeconds: int(1, 60).default(5),
+  /**
+   * Keep every CPU of the machine out of idle while the client runs (its `--busy-poll`): one spinner
+   * per CPU at SCHED_IDLE and nice 19, which any other task preempts at once. An idle vCPU halts and
+   * waking it costs tens of µs per request, more than a small proxy effect; ab's back-to-back
+   * requests never let a CPU idle, so this also makes the client's floor comparable with ab's. The
+   * spinners' CPU is reported apart (`cpu.nice`, `cpu.busyPollCores`), never as the lab's.
+   */
+  busyPoll: bool.default(false),
 });
 
 const TcpkaliSchema = strict({

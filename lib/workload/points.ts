@@ -40,6 +40,14 @@ export interface GridOptions {
    * aws target's reuse_load), instead of the open-loop client at the stack's rate (the embedded lab).
    */
   connReuseWorkers?: number;
+  /**
+   * How Service counts and repetitions nest. `grouped` (the default): every repetition of one count,
+   * then the next count, so each count is programmed once (aws: its fleet only grows). `alternating`
+   * (the embedded lab): repetition outermost, the counts inside it in the order given and then
+   * reversed on every other repetition (1, N | N, 1 | 1, N …), so slow drift of the machine falls on
+   * both counts alike instead of posing as an effect. It costs a programming per change of count.
+   */
+  order?: 'grouped' | 'alternating';
 }
 
 /** Tools whose keep-alive is a sweep: their ids say ka or noka. conn-reuse never keeps a connection, tcpkali always does. */
@@ -67,59 +75,63 @@ export function abTimeoutSeconds(requests: number, timeoutSeconds: number, concu
 }
 
 /**
- * Every point of the stack, in run order: Service counts in the order given (aws passes them
- * ascending: its fleet only grows), then conn_reuse_mode, repetition, response size, keep-alive and
- * the tool's load. Points of one Service count are consecutive, so the fleet is programmed once per count.
+ * Every point of the stack, in run order. Grouped: Service counts in the order given (aws passes
+ * them ascending: its fleet only grows), then conn_reuse_mode, repetition, response size, keep-alive
+ * and the tool's load; points of one Service count are consecutive, so the fleet is programmed once
+ * per count. Alternating: repetition, then the Service counts (reversed on even repetitions), then
+ * the rest as above.
  */
 export function gridPoints(spec: Spec, o: GridOptions = {}): GridPoint[] {
   const w = spec.workload;
   const p = spec.proxy;
   const counts: (number | undefined)[] = p ? p.services : [undefined];
   const reuseModes: (number | undefined)[] = p?.mode === 'ipvs' ? p.ipvs.connReuseMode : [undefined];
+  const reps = Array.from({ length: spec.repetitions }, (_, i) => i + 1);
+  // The (Service count, conn_reuse_mode, repetition) cells in run order.
+  const cells: [number | undefined, number | undefined, number][] =
+    o.order === 'alternating'
+      ? reps.flatMap((r) =>
+          (r % 2 ? counts : [...counts].reverse()).flatMap((s) => reuseModes.map((m): [number | undefined, number | undefined, number] => [s, m, r])),
+        )
+      : counts.flatMap((s) => reuseModes.flatMap((m) => reps.map((r): [number | undefined, number | undefined, number] => [s, m, r])));
   const out: GridPoint[] = [];
-  for (const services of counts)
-    for (const connReuseMode of reuseModes) {
-      const extra = {
-        ...(services !== undefined ? { services, proxyMode: p!.mode, target: p!.target } : {}),
-        ...(connReuseMode !== undefined ? { connReuseMode } : {}),
+  for (const [services, connReuseMode, repetition] of cells) {
+    const extra = {
+      ...(services !== undefined ? { services, proxyMode: p!.mode, target: p!.target } : {}),
+      ...(connReuseMode !== undefined ? { connReuseMode } : {}),
+    };
+    for (const responseBytes of spec.server.responseBytes) {
+      const push = (tool: Tool, params: PointParams, timeoutSeconds: number) => {
+        const all = { ...params, ...extra };
+        out.push({ id: pointId(tool, all, repetition), tool, repetition, params: all, timeoutSeconds });
       };
-      for (let repetition = 1; repetition <= spec.repetitions; repetition++)
-        for (const responseBytes of spec.server.responseBytes) {
-          const push = (tool: Tool, params: PointParams, timeoutSeconds: number) => {
-            const all = { ...params, ...extra };
-            out.push({ id: pointId(tool, all, repetition), tool, repetition, params: all, timeoutSeconds });
-          };
-          if (w.tool === 'conn-reuse') {
-            const load = o.connReuseWorkers !== undefined ? { concurrency: o.connReuseWorkers } : { rate: w.rate, requestsPerConnection: 1 };
-            push('conn-reuse', { responseBytes, keepalive: false, ...load, durationSeconds: w.durationSeconds }, w.durationSeconds + w.timeoutSeconds + 30);
-          } else if (w.tool === 'tcpkali') {
+      if (w.tool === 'conn-reuse') {
+        const load = o.connReuseWorkers !== undefined ? { concurrency: o.connReuseWorkers } : { rate: w.rate, requestsPerConnection: 1 };
+        push('conn-reuse', { responseBytes, keepalive: false, ...load, durationSeconds: w.durationSeconds }, w.durationSeconds + w.timeoutSeconds + 30);
+      } else if (w.tool === 'tcpkali') {
+        for (const rate of w.rate)
+          push('tcpkali', { responseBytes, keepalive: true, rate, connections: w.connections, durationSeconds: w.durationSeconds }, w.durationSeconds + 120);
+      } else
+        for (const keepalive of w.keepalive) {
+          if (w.tool === 'ab')
+            for (const concurrency of w.concurrency)
+              push('ab', { responseBytes, keepalive, concurrency, requests: w.requests }, abTimeoutSeconds(w.requests, w.timeoutSeconds, concurrency));
+          else if (w.tool === 'wrk')
+            for (const connections of w.connections)
+              push(
+                'wrk',
+                { responseBytes, keepalive, connections, threads: w.threads, durationSeconds: w.durationSeconds },
+                w.durationSeconds + w.timeoutSeconds + 15,
+              );
+          else
             for (const rate of w.rate)
               push(
-                'tcpkali',
-                { responseBytes, keepalive: true, rate, connections: w.connections, durationSeconds: w.durationSeconds },
-                w.durationSeconds + 120,
+                'rps',
+                { responseBytes, keepalive, rate, requestsPerConnection: keepalive ? w.requestsPerConnection : 1, durationSeconds: w.durationSeconds },
+                w.durationSeconds + w.timeoutSeconds + 30,
               );
-          } else
-            for (const keepalive of w.keepalive) {
-              if (w.tool === 'ab')
-                for (const concurrency of w.concurrency)
-                  push('ab', { responseBytes, keepalive, concurrency, requests: w.requests }, abTimeoutSeconds(w.requests, w.timeoutSeconds, concurrency));
-              else if (w.tool === 'wrk')
-                for (const connections of w.connections)
-                  push(
-                    'wrk',
-                    { responseBytes, keepalive, connections, threads: w.threads, durationSeconds: w.durationSeconds },
-                    w.durationSeconds + w.timeoutSeconds + 15,
-                  );
-              else
-                for (const rate of w.rate)
-                  push(
-                    'rps',
-                    { responseBytes, keepalive, rate, requestsPerConnection: keepalive ? w.requestsPerConnection : 1, durationSeconds: w.durationSeconds },
-                    w.durationSeconds + w.timeoutSeconds + 30,
-                  );
-            }
         }
     }
+  }
   return out;
 }

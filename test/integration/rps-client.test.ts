@@ -327,6 +327,12 @@ for (const engine of ['epoll', 'goroutines'] as const) {
           return Array.from({ length: b! - a! + 1 }, (_, i) => String(a! + i));
         });
       t.deepEqual([...pinned].sort(), expand(online).sort(), `spinners pinned to ${pinned.join(' ')}; online CPUs ${online}`);
+      // SCHED_IDLE (policy 5), so a waking task preempts them at once, and nice 19 (field 19 of
+      // /proc/<pid>/stat), so /proc/stat books their time as nice.
+      for (const pid of pids.trim().split('\n').filter(Boolean)) {
+        t.regex(readFileSync(`/proc/${pid}/sched`, 'utf8'), /^policy\s+:\s+5$/m, `spinner ${pid} runs SCHED_IDLE`);
+        t.is(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16], '19', `spinner ${pid} runs at nice 19`);
+      }
       const r = await run;
       t.is(r.ok, 200, r.verdict);
       t.true(r.cpu.busyPollSeconds! > 0.3, `spinners used ${r.cpu.busyPollSeconds} s`);
@@ -339,3 +345,30 @@ for (const engine of ['epoll', 'goroutines'] as const) {
     }
   });
 }
+
+// --busy-poll-around: another tool (ab, for the client's floor) under the same spinners. The
+// command sees one spinner per online CPU, its exit status is passed on, and no spinner is left.
+test.serial('--busy-poll-around runs a command under the spinners and passes its exit status on', async (t) => {
+  const child = spawn(rpsClient(), ['--busy-poll-around', 'sh', '-c', 'sleep 0.5; pgrep -fc "^/proc/self/exe --spin [0-9]+$"; exit 3'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  const code = await new Promise((res) => child.on('close', res));
+  t.is(code, 3);
+  const cpus = readFileSync('/sys/devices/system/cpu/online', 'utf8')
+    .trim()
+    .split(',')
+    .reduce((n, x) => {
+      const [a, b = a] = x.split('-').map(Number);
+      return n + b! - a! + 1;
+    }, 0);
+  t.is(out.trim(), String(cpus), 'one spinner per online CPU while the command ran');
+  t.regex(err, /^busy-poll: \d+(\.\d+)? s$/m);
+  const left = spawn('pgrep', ['-f', '^/proc/self/exe --spin [0-9]+$']);
+  t.is(await new Promise((res) => left.on('close', res)), 1, 'no spinner process left');
+  const missing = spawn(rpsClient(), ['--busy-poll-around', '/no/such/tool'], { stdio: 'ignore' });
+  t.is(await new Promise((res) => missing.on('close', res)), 127, 'a command that cannot start: 127, as a shell says');
+});

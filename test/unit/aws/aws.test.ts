@@ -123,7 +123,7 @@ test('spec: target rules name the key, the value and what is allowed', (t) => {
   t.regex(problems({ datapath: 'cilium' }).join(), /netlab:datapath = "cilium": cilium needs a real cluster \(target aws\)/);
   t.regex(problems({ aws: { sshCidr: '198.18.0.0/24' } }).join(), /netlab:aws = .*only with target aws/);
   t.regex(problems({ workload: { tool: 'tcpkali' } }).join(), /netlab:workload.tool = "tcpkali": tcpkali is not packaged for Debian/);
-  t.regex(problems({ ...awsBase, workload: { tool: 'rps' } }).join(), /netlab:workload.tool = "rps": rps is netlab's own Node client/);
+  t.regex(problems({ ...awsBase, workload: { tool: 'rps' } }).join(), /netlab:workload.tool = "rps": rps is netlab's own compiled client/);
   t.regex(
     problems({ ...awsBase, datapath: 'cilium', aws: { sshCidr: '198.18.0.0/24', kernel: '4.14' } }).join(),
     /netlab:aws.kernel = "4.14": Cilium 1.16 needs Linux 5.4/,

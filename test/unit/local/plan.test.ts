@@ -135,6 +135,14 @@ const proxyCases: [string, Record<string, unknown>][] = [
     {
       'netlab:proxy': { mode, services: [1, 2], backendsPerService: 2, target: 'last' },
       'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 2, keepalive: [false, true], requestsPerConnection: 10 },
+      // iptables also shows the busy-poll spinners (the floor's ab under them too) and the
+      // alternating order of Service counts over two repetitions.
+      ...(mode === 'iptables'
+        ? {
+            'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 2, keepalive: [false, true], requestsPerConnection: 10, busyPoll: true },
+            'netlab:repetitions': 2,
+          }
+        : {}),
     },
   ]),
   [

@@ -118,7 +118,7 @@ test('ab timeout: requests × per-request timeout spread over the clients, /100,
   t.is(abTimeoutSeconds(1_000_000, 60, 1), 3600);
 });
 
-test("the lab's plan measures exactly the grid's points, in its order", (t) => {
+test("the lab's plan measures exactly the grid's points, in its alternating order", (t) => {
   const spec = local({
     'netlab:proxy': { mode: 'ipvs', services: [2, 1], ipvs: { connReuseMode: [0, 1] } },
     'netlab:workload': { tool: 'ab', concurrency: [1, 3], keepalive: [false, true], requests: 50 },
@@ -127,7 +127,35 @@ test("the lab's plan measures exactly the grid's points, in its order", (t) => {
   const plan = buildPlan(spec, { runDir: '/run/netlab/t', rawDir: '/tmp/raw' });
   t.deepEqual(
     plan.points.map(({ id, tool, repetition, params, timeoutSeconds }) => ({ id, tool, repetition, params, timeoutSeconds })),
-    gridPoints(spec),
+    gridPoints(spec, { order: 'alternating' }),
+  );
+});
+
+test('alternating order: repetition outermost, the Service counts reversed on every other one; grouped keeps each count together', (t) => {
+  const spec = local({
+    'netlab:proxy': { mode: 'ipvs', services: [1, 100, 10000], ipvs: { connReuseMode: [0, 1] } },
+    'netlab:workload': { tool: 'rps', rate: [1000], keepalive: [false] },
+    'netlab:repetitions': 3,
+  });
+  const cell = (g: { params: { services?: number; connReuseMode?: number }; repetition: number }) =>
+    `s${g.params.services}/crm${g.params.connReuseMode}/r${g.repetition}`;
+  t.deepEqual(gridPoints(spec, { order: 'alternating' }).map(cell), [
+    ...['s1', 's100', 's10000'].flatMap((s) => [`${s}/crm0/r1`, `${s}/crm1/r1`]),
+    ...['s10000', 's100', 's1'].flatMap((s) => [`${s}/crm0/r2`, `${s}/crm1/r2`]),
+    ...['s1', 's100', 's10000'].flatMap((s) => [`${s}/crm0/r3`, `${s}/crm1/r3`]),
+  ]);
+  t.deepEqual(
+    gridPoints(spec).map(cell),
+    ['s1', 's100', 's10000'].flatMap((s) => ['crm0', 'crm1'].flatMap((m) => [1, 2, 3].map((r) => `${s}/${m}/r${r}`))),
+  );
+  // The same points either way, only in another order.
+  t.deepEqual(
+    gridPoints(spec, { order: 'alternating' })
+      .map((g) => g.id)
+      .sort(),
+    gridPoints(spec)
+      .map((g) => g.id)
+      .sort(),
   );
 });
 

@@ -4,6 +4,7 @@ import { cpuBetween, parseCpuStatUsec, parseProcStat } from '../../../lib/core/c
 import { parseRps, ParseError } from '../../../lib/workload/parsers.ts';
 import { proxyRatios } from '../../../lib/results/summary.ts';
 import type { RunResult } from '../../../lib/results/result.ts';
+import { withoutSpinners } from '../../../lib/local/run.ts';
 
 test('/proc/stat and cpu.stat deltas become cores, split by kind', (t) => {
   const a = parseProcStat('cpu  100 0 50 1000 0 0 10 0 0 0\ncpu0 1 2 3\n', 0);
@@ -12,9 +13,20 @@ test('/proc/stat and cpu.stat deltas become cores, split by kind', (t) => {
   t.is(parseCpuStatUsec('nothing'), null);
   const c = cpuBetween({ stat: a, cgroups: [1_000_000, null] }, { stat: b, cgroups: [2_000_000, 5] });
   // 2 s: user 100 ticks = 0.5 cores, nice 20 = 0.1, system 60 = 0.3, softirq 20 = 0.1, irq 2 = 0.01;
-  // steal 7 = 0.035 is recorded but is not ours, so not in cores.
-  t.deepEqual(c, { seconds: 2, cores: 1.01, user: 0.5, nice: 0.1, system: 0.3, softirq: 0.1, irq: 0.01, steal: 0.035, cgroupCores: [0.5, null] });
+  // cores leaves out nice (the spinners') and steal 7 = 0.035 (not ours): 0.5 + 0.3 + 0.1 + 0.01.
+  t.deepEqual(c, { seconds: 2, cores: 0.91, user: 0.5, nice: 0.1, system: 0.3, softirq: 0.1, irq: 0.01, steal: 0.035, cgroupCores: [0.5, null] });
   t.throws(() => parseProcStat('intr 1 2', 0));
+});
+
+test("busy-poll spinners' CPU comes out of the client cgroup's and is recorded apart", (t) => {
+  const cpu = { seconds: 10, cores: 0.5, user: 0.2, nice: 1.6, system: 0.2, softirq: 0.1, irq: 0, steal: 0, clientCores: 1.75, serverCores: 0.1 };
+  // 16 s of spinning over 10 s = 1.6 cores; the cgroup's 1.75 leaves 0.15 for the client itself.
+  t.deepEqual(withoutSpinners(cpu, 16), { ...cpu, clientCores: 0.15, busyPollCores: 1.6 });
+  t.is(withoutSpinners(cpu, 0), cpu);
+  t.is(withoutSpinners(cpu, undefined), cpu);
+  // Never below zero, and an unreadable cgroup stays unknown.
+  t.is(withoutSpinners({ ...cpu, clientCores: 1 }, 16).clientCores, 0);
+  t.is(withoutSpinners({ ...cpu, clientCores: null }, 16).clientCores, null);
 });
 
 test('rps report → common figures; a missing report is a parse error', (t) => {
@@ -79,7 +91,11 @@ test('proxy ratios compare the two Service counts of one stack at the same keep-
       programs: [
         { services: 1, seconds: 0.01 },
         { services: 10000, seconds: 6 },
+        { services: 1, seconds: 0.03 },
+        { services: 10000, seconds: 8 },
+        { services: 10000, seconds: 7 },
       ],
+      clientFloor: { ratio: 1.12 },
     },
     points: [pt(1, false, 0.4, 0.28, 10.5), pt(1, true, 0.15, 0.14, 10.5), pt(10000, false, 1.0, 0.43, 10009.5), pt(10000, true, 0.18, 0.15, 10009.5)],
   } as unknown as RunResult;
@@ -91,7 +107,9 @@ test('proxy ratios compare the two Service counts of one stack at the same keep-
   t.is(off.slope!.per, 'rule walked');
   t.is(off.slope!.value.toFixed(3), (600_000 / 9999).toFixed(3));
   t.is(off.p99Ratio, 2.5);
-  t.is(off.programSecondsHigh, 6);
+  // Alternating runs program each count more than once: the median of its programmings.
+  t.is(off.programSecondsHigh, 7);
+  t.is(off.clientFloor, 1.12);
   t.is(off.rulesWalkedHigh, 10009.5);
   t.deepEqual([off.coresLow, off.coresHigh], [0.28, 0.43]);
 });
