@@ -75,6 +75,7 @@ export function benchCommands(program: Command): void {
     .option('--repetitions <n>', 'measurements of each point, for the confidence intervals', '5')
     .option('--rate <n>', 'requests per second', '1000')
     .option('--datapath <dp>', 'pod network between the two hosts', 'hostgw')
+    .option('--no-pin', 'let the client and nginx share every CPU (by default the client gets one CPU and nginx the others, as bench-client pins them)')
     .option('--no-busy-poll', "let idle CPUs halt during the client's runs (by default every CPU is kept out of idle: workload.busyPoll)")
     .option('--json', 'machine-readable output')
     .action(benchProxy);
@@ -261,6 +262,7 @@ async function benchProxy(o: {
   rate: string;
   datapath: string;
   busyPoll: boolean;
+  pin: boolean;
   json?: boolean;
 }): Promise<void> {
   const f = flags('bench-proxy');
@@ -282,6 +284,7 @@ async function benchProxy(o: {
         'netlab:workload': { tool: 'rps', rate, durationSeconds: seconds, keepalive: [false, true], requestsPerConnection: 100, busyPoll: o.busyPoll },
         'netlab:repetitions': repetitions,
         'netlab:warmupSeconds': 2,
+        ...(o.pin ? { 'netlab:tuning': { profile: 'none', pinning: true } } : {}),
       },
     })),
   );

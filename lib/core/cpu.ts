@@ -74,8 +74,10 @@ export function cpuBetween(
   const irq = d('irq');
   return {
     seconds: r3(seconds),
-    // Nice time is left out: in the lab only the busy-poll spinners run niced, and they are not the lab's work.
-    cores: r3(user + system + softirq + irq),
+    // Every busy tick, nice included. Busy time as a whole is close to exact (with NO_HZ the idle
+    // time is measured, not sampled); its split by kind is tick-sampled. The busy-poll spinners'
+    // exact CPU is subtracted by the caller (lib/local/run.ts withoutSpinners).
+    cores: r3(user + nice + system + softirq + irq),
     user: r3(user),
     nice: r3(nice),
     system: r3(system),

@@ -307,6 +307,6 @@ export function renderProxyRatios(rows: ProxyRatio[], low: number, high: number)
   return `${t.toString()}
 Latency from each request's intended send time (rps, coordinated-omission corrected); medians of the repetitions, ratios and slopes of their means.
 [95 % CI] = percentile bootstrap over repetitions (each side resampled alone); n.s. = the interval holds 1 (ratio) or 0 (slope): not distinguishable from no effect.
-cores = whole machine (/proc/stat, without the busy-poll spinners' nice time), client = the load client's cgroup (without its spinners).
+cores = whole machine (/proc/stat), client = the load client's cgroup; both without the busy-poll spinners' CPU.
 client floor = the client's p50 ÷ ab -c 1's mean on the direct path, measured before programming; above 1.3× the instrument adds more than it should.`;
 }

@@ -5,7 +5,7 @@
 // measure each other. Needs the client built for this checkout
 // (bash scripts/build-rps.sh; `npm run tools` runs it).
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
@@ -329,9 +329,14 @@ for (const engine of ['epoll', 'goroutines'] as const) {
       t.deepEqual([...pinned].sort(), expand(online).sort(), `spinners pinned to ${pinned.join(' ')}; online CPUs ${online}`);
       // SCHED_IDLE (policy 5), so a waking task preempts them at once, and nice 19 (field 19 of
       // /proc/<pid>/stat), so /proc/stat books their time as nice.
+      // Both are per thread: every thread of a spinner that has run must carry them (the spinning
+      // goroutine is locked to its thread; the runtime's other threads stay idle).
       for (const pid of pids.trim().split('\n').filter(Boolean)) {
         t.regex(readFileSync(`/proc/${pid}/sched`, 'utf8'), /^policy\s+:\s+5$/m, `spinner ${pid} runs SCHED_IDLE`);
-        t.is(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16], '19', `spinner ${pid} runs at nice 19`);
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          if (Number(f[11]) > 2) t.is(f[16], '19', `spinner ${pid}, thread ${tid}: ${f[11]} ticks of user time at nice ${f[16]}`);
+        }
       }
       const r = await run;
       t.is(r.ok, 200, r.verdict);

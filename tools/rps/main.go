@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -558,7 +559,10 @@ func onlineCPUs() []int {
 const schedIdle = 5
 
 // spin: the --spin <cpu> child. Pinned to its CPU, busy until killed (or its parent dies).
+// Affinity, policy and nice are per thread on Linux, so the spinning goroutine is locked to the
+// one OS thread they are set on; otherwise the runtime may move it to a thread that has none of them.
 func spin(cpu int) {
+	runtime.LockOSThread()
 	var mask [16]uint64
 	if cpu >= 0 && cpu < 1024 {
 		mask[cpu/64] = 1 << (cpu % 64)
@@ -821,6 +825,7 @@ func around(argv []string) int {
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "--spin" {
 		cpu, _ := strconv.Atoi(os.Args[2])
+		runtime.GOMAXPROCS(1)
 		spin(cpu)
 	}
 	if len(os.Args) >= 2 && os.Args[1] == "--busy-poll-around" {

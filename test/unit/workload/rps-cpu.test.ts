@@ -13,15 +13,16 @@ test('/proc/stat and cpu.stat deltas become cores, split by kind', (t) => {
   t.is(parseCpuStatUsec('nothing'), null);
   const c = cpuBetween({ stat: a, cgroups: [1_000_000, null] }, { stat: b, cgroups: [2_000_000, 5] });
   // 2 s: user 100 ticks = 0.5 cores, nice 20 = 0.1, system 60 = 0.3, softirq 20 = 0.1, irq 2 = 0.01;
-  // cores leaves out nice (the spinners') and steal 7 = 0.035 (not ours): 0.5 + 0.3 + 0.1 + 0.01.
-  t.deepEqual(c, { seconds: 2, cores: 0.91, user: 0.5, nice: 0.1, system: 0.3, softirq: 0.1, irq: 0.01, steal: 0.035, cgroupCores: [0.5, null] });
+  // cores is every busy tick but steal 7 = 0.035 (the hypervisor's, not ours): 0.5 + 0.1 + 0.3 + 0.1 + 0.01.
+  t.deepEqual(c, { seconds: 2, cores: 1.01, user: 0.5, nice: 0.1, system: 0.3, softirq: 0.1, irq: 0.01, steal: 0.035, cgroupCores: [0.5, null] });
   t.throws(() => parseProcStat('intr 1 2', 0));
 });
 
 test("busy-poll spinners' CPU comes out of the client cgroup's and is recorded apart", (t) => {
-  const cpu = { seconds: 10, cores: 0.5, user: 0.2, nice: 1.6, system: 0.2, softirq: 0.1, irq: 0, steal: 0, clientCores: 1.75, serverCores: 0.1 };
-  // 16 s of spinning over 10 s = 1.6 cores; the cgroup's 1.75 leaves 0.15 for the client itself.
-  t.deepEqual(withoutSpinners(cpu, 16), { ...cpu, clientCores: 0.15, busyPollCores: 1.6 });
+  const cpu = { seconds: 10, cores: 2, user: 0.2, nice: 1.5, system: 0.2, softirq: 0.1, irq: 0, steal: 0, clientCores: 1.75, serverCores: 0.1 };
+  // 16 s of spinning over 10 s = 1.6 cores; the cgroup's 1.75 leaves 0.15 for the client itself,
+  // the machine's 2 leave 0.4 for the lab.
+  t.deepEqual(withoutSpinners(cpu, 16), { ...cpu, cores: 0.4, clientCores: 0.15, busyPollCores: 1.6 });
   t.is(withoutSpinners(cpu, 0), cpu);
   t.is(withoutSpinners(cpu, undefined), cpu);
   // Never below zero, and an unreadable cgroup stays unknown.
