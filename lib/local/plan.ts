@@ -7,6 +7,9 @@ import { formatCpuList, type Topology } from '../tuning/topology.ts';
 import { shq } from '../core/shell.ts';
 import { nginxConf, WRK_REPORT_LUA } from '../server/nginx.ts';
 import { proxyProvider } from '../proxy/index.ts';
+import { kubeProxyProvider } from '../proxy/kube-proxy/index.ts';
+import { type ControlPlane, controlPlane } from '../k8s/controlplane.ts';
+import { k8sBin, type K8sProgram } from '../k8s/tools.ts';
 import type { ProxyContext, ProxyProgram } from '../proxy/provider.ts';
 import { fleetOf, serviceTarget } from '../proxy/target.ts';
 import type { ServicePort } from '../proxy/fleet.ts';
@@ -101,8 +104,9 @@ export interface ClientFloor {
   timeoutSeconds: number;
 }
 
-/** Seconds the client runs for its floor; ab sends as many requests. */
+/** Seconds the client runs for its floor (ab sends as many requests), and how many rounds of both. */
 export const CLIENT_FLOOR_SECONDS = 5;
+export const CLIENT_FLOOR_ROUNDS = 3;
 
 export interface PlanTuning {
   spec: Tuning;
@@ -115,6 +119,10 @@ export interface PlanTuning {
 
 export interface PlanProxy {
   mode: ProxyMode;
+  /** Who writes the rules: netlab's model, or the real kube-proxy through the control plane. */
+  implementation: 'model' | 'kube-proxy';
+  /** The control plane (implementation kube-proxy): its set-up is the first part of `setup`. */
+  controlPlane: ControlPlane | null;
   /** Namespace of the client's host, where the rules live. */
   hostNs: string;
   setup: { files: { path: string; content: string }[]; steps: string[][] };
@@ -137,6 +145,8 @@ export interface PlanOptions {
   rawDir: string;
   /** Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
   cgroupRoot?: string;
+  /** Where the real Kubernetes programs are (lib/k8s/tools.ts k8sBin; tests pass fixed paths). */
+  k8sBin?: (name: K8sProgram) => string;
   /** How to start netlab's load client (tools/rps, built into the tools cache: lib/workload/rps.ts rpsClientPath). */
   rpsClient?: string[];
   /** clang's multiarch include directory (ebpf). */
@@ -196,7 +206,12 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
   const cgBase = cgroupBase(cgroupRoot, spec.name);
   const cgroups = [cgBase, `${cgBase}/client`, `${cgBase}/server`];
-  const proxy = spec.proxy ? planProxy(spec, spec.proxy, { build, datapath, endpoint, hostNs: c.netns, clientCgroup: `${cgBase}/client`, opts }) : null;
+  // The real kube-proxy and its control plane get cgroups of their own, so their CPU is recorded apart.
+  const kube = spec.proxy?.implementation === 'kube-proxy' ? { cp: `${cgBase}/cp`, kubeProxy: `${cgBase}/kube-proxy` } : null;
+  if (kube) cgroups.push(kube.cp, kube.kubeProxy);
+  const proxy = spec.proxy
+    ? planProxy(spec, spec.proxy, { build, datapath, endpoint, hostNs: c.netns, clientCgroup: `${cgBase}/client`, opts, kube, hosts: [c, s] })
+    : null;
 
   // Host tuning: the lab's hosts are namespaces of this machine, their NIC the wire's veth ends.
   const tuning = untuned(spec.tuning)
@@ -279,11 +294,38 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
 function planProxy(
   spec: Spec,
   p: NonNullable<Spec['proxy']>,
-  o: { build: DatapathBuild; datapath: DatapathBackend; endpoint: Record<Role, Endpoint>; hostNs: string; clientCgroup: string; opts: PlanOptions },
+  o: {
+    build: DatapathBuild;
+    datapath: DatapathBackend;
+    endpoint: Record<Role, Endpoint>;
+    hostNs: string;
+    clientCgroup: string;
+    opts: PlanOptions;
+    kube: { cp: string; kubeProxy: string } | null;
+    hosts: [LabHost, LabHost];
+  },
 ): PlanProxy {
-  const mode = proxyProvider(p.mode);
+  const model = proxyProvider(p.mode);
+  const mode = o.kube ? kubeProxyProvider(model) : model;
   o.build.add('server', ipn(o.endpoint.server.netns, 'route', 'add', 'local', p.backendCidr, 'dev', 'lo'));
   o.datapath.serviceRoutes(o.build, { endpoints: o.endpoint, backendCidr: p.backendCidr, serviceCidr: p.serviceCidr, vipNeedsRoute: mode.netfilter });
+  // With the real kube-proxy: a control plane in a namespace of its own, one Node per host.
+  const cp = o.kube
+    ? controlPlane({
+        ns: `${nsPrefix(spec.name)}cp`,
+        dir: `${o.opts.runDir}/k8s`,
+        cgroup: o.kube.cp,
+        serviceCidr: p.serviceCidr,
+        nodes: o.hosts.map((h) => ({
+          name: `${spec.name}-${h.role}`,
+          netns: h.netns,
+          internalIP: h.underlayIp,
+          podCIDR: `${intToIp(h.podSubnetBase)}/24`,
+        })),
+        bin: (name) => (o.opts.k8sBin ?? k8sBin)(name),
+      })
+    : null;
+  if (cp) o.build.namespace(cp.ns);
   const ctx: ProxyContext = {
     hostNs: o.hostNs,
     dir: `${o.opts.runDir}/proxy`,
@@ -291,13 +333,28 @@ function planProxy(
     includeDir: o.opts.includeDir ?? '/usr/include/x86_64-linux-gnu',
     clusterCidr: spec.network.podCidr,
     options: p,
+    ...(cp && o.kube
+      ? {
+          kube: {
+            bin: (name: 'kube-proxy' | 'kubectl') => (o.opts.k8sBin ?? k8sBin)(name),
+            kubeconfig: cp.kubeconfig('kube-proxy', 0),
+            nodeName: `${spec.name}-client`,
+            cgroup: o.kube.kubeProxy,
+            kubectl: cp.kubectl,
+            log: `${o.opts.runDir}/k8s/kube-proxy.log`,
+          },
+        }
+      : {}),
   };
   const fleets = new Map<number, ServicePort[]>();
   const fleet = (n: number) => fleets.get(n) ?? fleets.set(n, fleetOf(p, n)).get(n)!;
+  const own = mode.setup(ctx);
   return {
     mode: p.mode,
+    implementation: p.implementation,
     hostNs: o.hostNs,
-    setup: mode.setup(ctx),
+    controlPlane: cp,
+    setup: cp ? { files: [...cp.files, ...own.files], steps: [...cp.setup, ...own.steps] } : own,
     counts: p.services,
     fleet,
     program: (n) => mode.program(ctx, fleet(n)),
@@ -566,7 +623,11 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
       const sz = prog.size;
       out.push(
         '',
-        `## host client: program ${n} Services × ${prog.fleet[0]?.endpoints.length ?? 0} backends (timed: programming time; ${sz.rules} rules, ${sz.chains} chains, ${sz.mapElements} map elements)`,
+        `## host client: program ${n} Services × ${prog.fleet[0]?.endpoints.length ?? 0} backends (timed: programming time; ${
+          prog.measureSize
+            ? 'from the API write until the kernel holds the last Service; the rules are counted then'
+            : `${sz.rules} rules, ${sz.chains} chains, ${sz.mapElements} map elements`
+        })`,
       );
       for (const f of prog.files) fileText(out, f.path, f.content, full);
       for (const a of prog.steps) out.push(a.map(shq).join(' '));
@@ -586,8 +647,9 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
       '',
       `## host client: the load client's floor (once, before the proxy is programmed: ab -c 1, then the client at ${cf.rate} req/s, straight to the server)`,
     );
-    out.push(`${cf.ab.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-ab.txt`)}`);
-    out.push(`${cf.rps.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-rps.txt`)}`);
+    out.push(`# ${CLIENT_FLOOR_ROUNDS} rounds of the two, k = 1…${CLIENT_FLOOR_ROUNDS}; the floor is the median of each`);
+    out.push(`${cf.ab.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-ab-`)}k.txt`);
+    out.push(`${cf.rps.map(shq).join(' ')} > ${shq(`${plan.rawDir}/client-floor-rps-`)}k.txt`);
   }
   out.push('', `## host client: load (${plan.points.length} measured points)`);
   let programmed: number | undefined;

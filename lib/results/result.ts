@@ -29,7 +29,9 @@ export const CpuUse = z
     seconds: z.number().describe('length of the sample'),
     cores: z
       .number()
-      .describe('whole machine, busy cores from /proc/stat: user + system + softirq + irq; nice time (the busy-poll spinners) is apart in `nice`'),
+      .describe(
+        "whole machine, busy cores from /proc/stat (user + nice + system + softirq + irq), less the busy-poll spinners' exact CPU (busyPollCores) when they ran",
+      ),
     user: z.number().describe('cores in user mode at normal priority'),
     nice: z.number().optional().describe('cores in user mode at lowered priority (the busy-poll spinners run at nice 19); absent in results before 2026-12'),
     system: z.number().describe('cores in kernel mode outside interrupts'),
@@ -45,6 +47,8 @@ export const CpuUse = z
       .optional()
       .describe('the busy-poll spinners (workload.busyPoll), which run in the client cgroup at nice 19 and are counted apart from it'),
     serverCores: z.number().nullable().describe('nginx alone, from its cgroup'),
+    kubeProxyCores: z.number().nullable().optional().describe('the real kube-proxy (proxy.implementation kube-proxy), from its cgroup'),
+    controlPlaneCores: z.number().nullable().optional().describe('etcd and kube-apiserver (proxy.implementation kube-proxy), from their cgroup'),
   })
   .describe('CPU used while the point ran; "% of one core" = cores × 100');
 
@@ -178,14 +182,32 @@ export const RunResult = z.object({
   proxy: z
     .object({
       mode: z.string(),
+      implementation: z
+        .enum(['model', 'kube-proxy'])
+        .optional()
+        .describe("who wrote the rules: netlab's model (absent = model) or the real kube-proxy through the API"),
+      versions: z
+        .object({ kubernetes: z.string(), etcd: z.string(), flannel: z.string(), flannelCni: z.string(), cni: z.string(), cniPlugins: z.string() })
+        .optional()
+        .describe('the pinned upstream versions (tools/k8s/versions.env) of a run with real components'),
       programs: z.array(
         z.object({
           services: z.number().int(),
           backendsPerService: z.number().int(),
-          seconds: z.number().describe('programming time: installing the rules/maps for this Service count'),
+          seconds: z
+            .number()
+            .describe(
+              "programming time: installing the rules/maps for this Service count (implementation kube-proxy: from the API write until the kernel holds the last Service's rules)",
+            ),
           rules: z.number().int(),
           chains: z.number().int(),
           mapElements: z.number().int(),
+          kernelState: z
+            .string()
+            .optional()
+            .describe(
+              'implementation kube-proxy: what the kernel held after programming (iptables-save -t nat, nft list table, ipvsadm -Ln), gzipped, relative to the run directory',
+            ),
           check: Check.describe('the target answered through the proxy after programming'),
         }),
       ),
@@ -195,6 +217,10 @@ export const RunResult = z.object({
           abMeanMs: z.number().nullable().describe('`ab -c 1` mean latency, ms, a new connection per request'),
           clientP50Ms: z.number().nullable().describe("the rps client's p50 latency (from intended send time), ms, a new connection per request"),
           clientMeanMs: z.number().nullable(),
+          rounds: z
+            .array(z.object({ abMeanMs: z.number(), clientP50Ms: z.number(), clientMeanMs: z.number() }))
+            .optional()
+            .describe('each round of ab then the client (the figures above are their medians); absent before 2026-12-01 (one round)'),
           ratio: z
             .number()
             .nullable()

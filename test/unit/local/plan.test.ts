@@ -128,7 +128,13 @@ test('load targets only the server endpoint inside a lab namespace', (t) => {
 
 // Whole plans with a Service fleet, one per proxy mode (2 Services × 2 backends, so every rule is
 // visible), plus the conn-reuse experiment. Reviewed by hand; regenerate as above.
-const proxyOpts = { ...opts, cgroupRoot: '/sys/fs/cgroup', rpsClient: ['/opt/netlab/tools/netlab-rps'], includeDir: '/usr/include/x86_64-linux-gnu' };
+const proxyOpts = {
+  ...opts,
+  cgroupRoot: '/sys/fs/cgroup',
+  rpsClient: ['/opt/netlab/tools/netlab-rps'],
+  includeDir: '/usr/include/x86_64-linux-gnu',
+  k8sBin: (name: string) => `/opt/netlab/k8s/bin/${name}`,
+};
 const proxyCases: [string, Record<string, unknown>][] = [
   ...(['none', 'iptables', 'nftables', 'ipvs', 'ebpf'] as const).map((mode): [string, Record<string, unknown>] => [
     `proxy-${mode}`,
@@ -148,6 +154,15 @@ const proxyCases: [string, Record<string, unknown>][] = [
   [
     'proxy-iptables-2019-host',
     { 'netlab:proxy': { mode: 'iptables', services: 2, backendsPerService: 2, iptablesLayout: '2019' }, 'netlab:workload': { tool: 'ab', requests: 100 } },
+  ],
+  [
+    // The real kube-proxy: the control plane's namespace, links, PKI, daemons and Nodes, kube-proxy
+    // with the nft backend first on its PATH, and each count written through the API.
+    'proxy-kube-proxy-iptables',
+    {
+      'netlab:proxy': { mode: 'iptables', implementation: 'kube-proxy', services: [1, 2], backendsPerService: 2, target: 'last' },
+      'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 2, keepalive: [false] },
+    },
   ],
   [
     'conn-reuse',
