@@ -124,7 +124,7 @@ serialIf(
     const exited = new Promise((r) => child.once('exit', () => r((done = true))));
     // Wait until the program is attached and load is running (or the run ended early: a failure).
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab.js rps' || true`).trim()) await sleep(100);
+    while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab-rps ' || true`).trim()) await sleep(100);
     t.false(done, 'the run ended before its load started');
     t.not(sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim(), '0', 'program attached during the run');
     child.kill('SIGKILL');
@@ -133,7 +133,7 @@ serialIf(
     const r = await downStack(stack);
     t.deepEqual(r.cgroups, [cgroupBase(cgroupRoot()!, stack)]);
     await assertNothingLeft(t, stack);
-    t.is(sh(`pgrep -f '[n]etlab.js rps' || true`).trim(), '', 'load client left running');
+    t.is(sh(`pgrep -f '[n]etlab-rps ' || true`).trim(), '', 'load client left running');
     t.deepEqual(rootState(), before);
   },
 );
