@@ -4,24 +4,16 @@
 // `netlab bench-pulumi` and the real-engine tests.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { readEnvFile, toolsCache } from '../core/project.ts';
 import { PROJECT_DIR } from '../spec/stackfile.ts';
 
 /** tools/versions.env: KEY=value pins (the install script sources the same file). */
 export function toolPins(projectDir = PROJECT_DIR): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of readFileSync(join(projectDir, 'tools', 'versions.env'), 'utf8').split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(l);
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
+  return readEnvFile(join(projectDir, 'tools', 'versions.env'));
 }
 
-/** Where scripts/install-tools.sh caches its tools: $NETLAB_TOOLS_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/netlab/tools. */
-export function toolsCache(env: NodeJS.ProcessEnv = process.env): string {
-  return env.NETLAB_TOOLS_CACHE || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'netlab', 'tools');
-}
+export { toolsCache };
 
 /** The project's own PULUMI_HOME (plugins, workspace settings), git-ignored. */
 export const projectPulumiHome = (projectDir = PROJECT_DIR) => join(projectDir, '.pulumi');

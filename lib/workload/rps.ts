@@ -12,8 +12,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { toolsCache } from '../core/project.ts';
 import { PROJECT_DIR } from '../spec/stackfile.ts';
 
 export interface RpsOptions {
@@ -111,11 +111,6 @@ export function rpsSourceHash(dir = SOURCE_DIR): string {
     .sort();
   for (const f of ['go.mod', 'go.sum', ...go]) h.update(readFileSync(join(dir, f)));
   return h.digest('hex').slice(0, 16);
-}
-
-/** The tools cache (scripts/install-tools.sh, scripts/build-rps.sh). */
-export function toolsCache(env: NodeJS.ProcessEnv = process.env): string {
-  return env.NETLAB_TOOLS_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'netlab', 'tools');
 }
 
 /** Where the client built from this checkout's sources lives (whether or not it is built yet). */
