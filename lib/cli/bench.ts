@@ -25,7 +25,7 @@ const benchProxyMode = (m: string) => {
   return backend ? { mode, iptablesBackend: backend } : { mode };
 };
 
-const RESULTS = () => join(PROJECT_DIR, 'results');
+export const RESULTS = () => join(PROJECT_DIR, 'results');
 const needsRoot = (who: string) => new PreflightError(who, ['the local target creates network namespaces: run as root']);
 
 export function benchCommands(program: Command): void {
@@ -96,7 +96,7 @@ export function benchCommands(program: Command): void {
  * Stacks a bench builds in code from its options: each validated first (a refusal is a usage
  * error), then skipped with the reason where this machine cannot run it.
  */
-async function benchSpecs(
+export async function benchSpecs(
   verb: string,
   variants: { label: string; name: string; config: Record<string, unknown> }[],
 ): Promise<{ specs: Spec[]; skipped: string[] }> {

@@ -13,6 +13,7 @@ import { UsageError } from './usage.ts';
 import { labCommands } from './lab.ts';
 import { sweepCommands } from './sweep.ts';
 import { benchCommands } from './bench.ts';
+import { benchKubeProxyCommand } from './bench-kube-proxy.ts';
 import { toolCommands } from './tools.ts';
 import { reportCommands } from './report.ts';
 
@@ -42,6 +43,7 @@ export function netlabProgram(): Command {
   labCommands(program);
   sweepCommands(program);
   benchCommands(program);
+  benchKubeProxyCommand(program);
   toolCommands(program);
   reportCommands(program);
   return program;

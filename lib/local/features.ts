@@ -1,5 +1,7 @@
 // What this machine's kernel and tools can do, found by trying (in a scratch namespace the lab
 // creates and removes), not by guessing from version numbers.
+import { k8sMissing, k8sMissingText } from '../k8s/tools.ts';
+import { KUBE_PROXY_PROGRAMS } from '../proxy/kube-proxy/index.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { run } from '../core/exec.ts';
@@ -31,6 +33,7 @@ export const TOOLS: Record<string, { argv: string[]; pkg: string }> = {
   ipvsadm: { argv: ['ipvsadm', '-v'], pkg: 'ipvsadm' },
   clang: { argv: ['clang', '--version'], pkg: 'clang' },
   bpftool: { argv: ['bpftool', 'version'], pkg: 'bpftool' },
+  openssl: { argv: ['openssl', 'version'], pkg: 'openssl' },
 };
 
 /** Version line of a tool, or null when it is not installed. */
@@ -140,6 +143,8 @@ export function requirements(spec: Spec): { features: Feature[]; neededBy: Parti
     for (const f of provider.features(spec.proxy))
       need([f], f.startsWith('iptables-') ? `proxy mode ${mode} with iptablesBackend ${spec.proxy.iptablesBackend}` : `proxy mode ${mode}`);
     tools.push(...provider.tools(spec.proxy));
+    // The real kube-proxy's control plane makes its CA and keys with openssl.
+    if (spec.proxy.implementation === 'kube-proxy') tools.push('openssl');
   }
   return { features: Object.keys(neededBy) as Feature[], neededBy, tools: [...new Set(tools)] };
 }
@@ -152,5 +157,9 @@ export function missing(spec: Spec, features: Record<Feature, FeatureState>, too
     if (!features[f]?.ok)
       out.push(`${req.neededBy[f]} needs the kernel feature "${f}", which this kernel (${kernel}) lacks: ${features[f]?.detail ?? 'not probed'}`);
   for (const t of req.tools) if (!tools[t]) out.push(`needs the tool "${t}" (Debian package ${TOOLS[t]?.pkg ?? t}); run: npm run deps`);
+  if (spec.proxy?.implementation === 'kube-proxy') {
+    const gone = k8sMissing(KUBE_PROXY_PROGRAMS);
+    if (gone.length) out.push(`proxy.implementation kube-proxy: ${k8sMissingText(gone)}`);
+  }
   return out;
 }

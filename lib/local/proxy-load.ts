@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../core/exec.ts';
 import { removeNamespaces } from './state.ts';
-import { buildFleet } from '../proxy/fleet.ts';
+import { buildFleet, type ServicePort } from '../proxy/fleet.ts';
 import { iptablesProgram } from '../proxy/iptables/index.ts';
 import { nftablesProgram } from '../proxy/nftables/index.ts';
 import { scratchNs } from '../core/names.ts';
@@ -71,6 +71,31 @@ export async function timeProxyLoad(o: {
         ? save.stdout.split('\n').filter((l) => /^\t\t(?!type |comment |elements |policy )\S/.test(l) && !l.includes('elements =')).length
         : save.stdout.split('\n').filter((l) => /^(\[\d+:\d+\] )?-A /.test(l)).length;
     return { ...base, rulesLoaded, seconds, status: 'ok' };
+  } finally {
+    await removeNamespaces([ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What the kernel gives back for the model's ruleset of `fleet`: loaded into a scratch namespace
+ * with the lab's own commands, then `iptables-<backend>-save -t nat` (iptables) or `nft list
+ * table ip kube-proxy` (nftables). Compared with the real kube-proxy's (lib/proxy/kube-proxy/compare.ts).
+ */
+export async function modelSave(o: { mode: 'iptables' | 'nftables'; backend: 'nft' | 'legacy'; fleet: ServicePort[]; clusterCidr: string }): Promise<string> {
+  const ns = scratchNs('model');
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-model-'));
+  await run(['ip', 'netns', 'add', ns]);
+  try {
+    const where = { fleet: o.fleet, hostNs: ns, dir, clusterCidr: o.clusterCidr };
+    const prog = o.mode === 'nftables' ? nftablesProgram(where) : iptablesProgram({ ...where, layout: 'current', backend: o.backend });
+    for (const f of prog.files) writeFileSync(f.path, f.content);
+    for (const argv of prog.steps) await run(argv, { timeoutMs: 300_000 });
+    const save =
+      o.mode === 'nftables'
+        ? ['ip', 'netns', 'exec', ns, 'nft', 'list', 'table', 'ip', 'kube-proxy']
+        : ['ip', 'netns', 'exec', ns, `iptables-${o.backend}-save`, '-t', 'nat'];
+    return (await run(save, { timeoutMs: 300_000 })).stdout;
   } finally {
     await removeNamespaces([ns]);
     rmSync(dir, { recursive: true, force: true });

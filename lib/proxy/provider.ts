@@ -35,6 +35,24 @@ export interface ProxyContext {
   /** The pod network (network.podCidr): kube-proxy's --cluster-cidr. */
   clusterCidr: string;
   options: ProxyOptions;
+  /** With `proxy.implementation: kube-proxy`: the control plane the real kube-proxy talks to. */
+  kube?: KubeContext;
+}
+
+/** What the real kube-proxy needs from the lab's control plane (lib/k8s/controlplane.ts). */
+export interface KubeContext {
+  /** Absolute path of an upstream program (kube-proxy, kubectl). */
+  bin: (name: 'kube-proxy' | 'kubectl') => string;
+  /** kube-proxy's kubeconfig on the client's host. */
+  kubeconfig: string;
+  /** The client host's Node name (kube-proxy's --hostname-override). */
+  nodeName: string;
+  /** cgroup kube-proxy runs in, so its CPU is recorded apart. */
+  cgroup: string;
+  /** `kubectl` as the admin (argv). */
+  kubectl: (...args: string[]) => string[];
+  /** kube-proxy's log file. */
+  log: string;
 }
 
 export interface ProxyFile {
@@ -59,6 +77,11 @@ export interface ProxyProgram {
   /** Counters the mode keeps per packet: zero them before a point, save them after (iptables: rules walked). */
   zeroCounters?: string[];
   saveCounters?: string[];
+  /**
+   * When the rules are written by another program (the real kube-proxy), `size` is not known
+   * beforehand: this command prints the programmed state after the steps, and `parse` counts it.
+   */
+  measureSize?: { argv: string[]; parse: (stdout: string) => ProxySize };
 }
 
 export interface ProxyProvider {

@@ -17,6 +17,7 @@ import {
 import { overlaps, parseCidr, type Cidr } from '../core/cidr.ts';
 import { findDatapath } from '../datapath/index.ts';
 import { proxyProvider } from '../proxy/index.ts';
+import { KUBE_PROXY_MODES } from '../proxy/kube-proxy/index.ts';
 import {
   AWS_DATAPATHS,
   DATAPATHS,
@@ -139,6 +140,22 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
       p.mode,
       `${s.datapath} pods send straight onto the wire, past the host namespace's netfilter, so host-side kube-proxy rules never see them; with datapath ${s.datapath} use proxy.mode none or ebpf`,
     );
+  if (p.implementation === 'kube-proxy') {
+    if (!(KUBE_PROXY_MODES as readonly string[]).includes(p.mode))
+      issue(
+        ['proxy', 'implementation'],
+        p.implementation,
+        `the real kube-proxy has the modes ${KUBE_PROXY_MODES.join(', ')}; with mode ${p.mode} use implementation model`,
+      );
+    if (p.iptablesLayout !== 'current')
+      issue(
+        ['proxy', 'iptablesLayout'],
+        p.iptablesLayout,
+        'the real kube-proxy (its version in tools/k8s/versions.env) writes the current layout; the 2019 layout exists only as implementation model',
+      );
+    if (s.target !== 'local')
+      issue(['proxy', 'implementation'], p.implementation, 'kube-proxy as a lab process is for target local (on aws the cluster runs its own)');
+  }
   if (p.target === 'random' && w.tool !== 'rps')
     issue(['proxy', 'target'], p.target, `random needs workload.tool rps (it picks a Service per connection); ${w.tool} calls one URL: use fixed or last`);
   if (w.tool === 'conn-reuse' && p.mode !== 'ipvs') issue(['workload', 'tool'], w.tool, 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs');

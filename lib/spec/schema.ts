@@ -210,6 +210,14 @@ export const ProxySchema = strict({
    * so what kube-proxy uses there); legacy = iptables-legacy (x_tables).
    */
   iptablesBackend: z.enum(IPTABLES_BACKENDS, { error: `expected one of: ${IPTABLES_BACKENDS.join(', ')}` }).default('nft'),
+  /**
+   * Who writes the rules on the client's host. model: netlab writes kube-proxy's rules itself
+   * (lib/proxy/<mode>; fast, offline, no build). kube-proxy: the real kube-proxy (its pinned
+   * version, tools/k8s/versions.env) watching a one-machine control plane (etcd and
+   * kube-apiserver in a lab namespace), with the fleet written as Services and EndpointSlices
+   * through the API. Needs `bash scripts/install-k8s.sh` once.
+   */
+  implementation: z.enum(['model', 'kube-proxy'], { error: 'expected one of: model, kube-proxy' }).default('model'),
   ipvs: strict({
     scheduler: z.enum(IPVS_SCHEDULERS, { error: `expected one of: ${IPVS_SCHEDULERS.join(', ')}` }).default('rr'),
     /** net.ipv4.vs.conn_reuse_mode; a list sweeps (E3 compares 0 and 1). */

@@ -1,0 +1,1 @@
+module github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc
