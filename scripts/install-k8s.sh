@@ -52,9 +52,12 @@ family_dir() {
 
 # Whether <file> prints <want> (a fixed string) when run with <args>.
 prints() {
-  local file=$1 want=$2
+  local file=$1 want=$2 out
   shift 2
-  [ -x "$file" ] && "$file" "$@" 2>&1 | grep -qF -- "$want"
+  [ -x "$file" ] || return 1
+  # The whole output first: grep -q stopping early would break the pipe (and, with pipefail, the test).
+  out=$("$file" "$@" 2>&1) || true
+  grep -qF -- "$want" <<< "$out"
 }
 
 # download <url> <sha256 url> <out>: fetch and check; false (and nothing left) on any failure.

@@ -13,8 +13,18 @@ export type { IptablesLayout };
 
 const MASQ_MARK = '0x4000';
 
+/**
+ * Above this many endpoints in all (kube-proxy's largeClusterEndpointsThreshold), kube-proxy's
+ * current layout writes no comment on the KUBE-SVC-* → KUBE-SEP-* jumps nor in the KUBE-SEP-*
+ * chains, to keep the ruleset small.
+ */
+export const LARGE_CLUSTER_ENDPOINTS = 1000;
+
 /** kube-proxy writes a comment bare when it has no spaces, quoted otherwise. */
 const comment = (c: string) => (c.includes(' ') ? `"${c}"` : c);
+
+/** Byte-wise string order (Go's sort.Strings), not locale order. */
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Go's %0.Nf of 1/(n-i). */
 const probability = (remaining: number, digits: number) => (1 / remaining).toFixed(digits);
@@ -27,9 +37,10 @@ export interface IptablesRuleset {
 }
 
 export function iptablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; layout: IptablesLayout }): IptablesRuleset {
-  const chains: string[] = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
-  const rules: string[] = [];
   const old = o.layout === '2019';
+  // KUBE-PROXY-CANARY: the empty chain today's kube-proxy keeps in each table to notice a flush.
+  const chains: string[] = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', ...(old ? [] : ['KUBE-PROXY-CANARY'])];
+  const rules: string[] = [];
   // Jumps from the built-in chains (kube-proxy adds these with `iptables -I`; here they are part
   // of the same restore, into the lab namespace's empty built-in chains).
   rules.push('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
@@ -41,11 +52,13 @@ export function iptablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; 
   } else {
     rules.push(`-A KUBE-POSTROUTING -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`);
     rules.push(`-A KUBE-POSTROUTING -j MARK --xor-mark ${MASQ_MARK}`);
-    rules.push('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE');
+    // --random-fully: kube-proxy asks for it whenever iptables supports it (1.6.2 and later).
+    rules.push('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
     rules.push(`-A KUBE-MARK-MASQ -j MARK --or-mark ${MASQ_MARK}`);
   }
   const svcRules: string[] = [];
   const sepRules: string[] = [];
+  const large = !old && fleet.reduce((n, s) => n + s.endpoints.length, 0) > LARGE_CLUSTER_ENDPOINTS;
   for (const s of fleet) {
     const name = servicePortName(s);
     const svc = svcChain(s);
@@ -57,14 +70,19 @@ export function iptablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; 
     rules.push(`-A KUBE-SERVICES ${match} -j ${svc}`);
     if (!old) svcRules.push(`-A ${svc} ${masq}`);
     const n = s.endpoints.length;
-    s.endpoints.forEach((e, i) => {
+    // Today's kube-proxy orders a Service's endpoints by their "ip:port" text (so 10.0.0.10
+    // comes before 10.0.0.2); the 2019 layout kept the order it was given.
+    const eps = old ? s.endpoints : [...s.endpoints].sort((a, b) => byText(`${a.ip}:${a.port}`, `${b.ip}:${b.port}`));
+    eps.forEach((e, i) => {
       const sep = sepChain(s, e);
       chains.push(sep);
       const stat = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i, old ? 5 : 10)}` : '';
       const c = old ? comment(name) : comment(`${name} -> ${e.ip}:${e.port}`);
-      svcRules.push(`-A ${svc} -m comment --comment ${c}${stat} -j ${sep}`);
-      sepRules.push(`-A ${sep} -m comment --comment ${comment(name)} -s ${old ? `${e.ip}/32` : e.ip} -j KUBE-MARK-MASQ`);
-      sepRules.push(`-A ${sep} -m comment --comment ${comment(name)} -m tcp -p tcp -j DNAT --to-destination ${e.ip}:${e.port}`);
+      const jumpComment = large ? '' : ` -m comment --comment ${c}`;
+      const sepComment = large ? '' : ` -m comment --comment ${comment(name)}`;
+      svcRules.push(`-A ${svc}${jumpComment}${stat} -j ${sep}`);
+      sepRules.push(`-A ${sep}${sepComment} -s ${old ? `${e.ip}/32` : e.ip} -j KUBE-MARK-MASQ`);
+      sepRules.push(`-A ${sep}${sepComment} -m tcp -p tcp -j DNAT --to-destination ${e.ip}:${e.port}`);
     });
   }
   rules.push(

@@ -7,8 +7,22 @@ import { diffArrays } from 'diff';
 /**
  * One table of an iptables-save text, without what differs between any two saves of the same
  * rules: the header and footer comments and the packet/byte counters (of chains and of rules).
+ * One order is also left out, because kube-proxy does not fix it: the per-Service rules of
+ * KUBE-SERVICES come in the order of a Go map walk, different at every sync, so they are
+ * compared sorted, in the positions they hold.
  */
 export function normalizeSave(text: string, table = 'nat'): string[] {
+  const out = saveLines(text, table);
+  const perService = /^-A KUBE-SERVICES .* -j KUBE-SVC-/;
+  const at = out.flatMap((l, i) => (perService.test(l) ? [i] : []));
+  const sorted = at.map((i) => out[i]!).sort();
+  at.forEach((i, k) => {
+    out[i] = sorted[k]!;
+  });
+  return out;
+}
+
+function saveLines(text: string, table: string): string[] {
   const out: string[] = [];
   let inTable = false;
   for (const raw of text.split('\n')) {

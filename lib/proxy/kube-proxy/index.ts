@@ -50,7 +50,7 @@ export function kubeProxyArgv(mode: string, ctx: ProxyContext): string[] {
     '--healthz-bind-address=127.0.0.1:10256',
     // No periodic full resync during a measured point (it would also reset the rule counters).
     '--iptables-sync-period=1h',
-    ...(mode === 'ipvs' ? [`--ipvs-scheduler=${ctx.options.ipvs.scheduler}`] : []),
+    ...(mode === 'ipvs' ? [`--ipvs-scheduler=${ctx.options.ipvs.scheduler}`, '--ipvs-sync-period=1h'] : []),
   ];
 }
 
@@ -59,8 +59,10 @@ function programmedProbe(mode: string, ctx: ProxyContext, s: ServicePort): strin
   const ep = s.endpoints.at(-1)!;
   if (mode === 'iptables')
     return `${iptablesCommand(ctx.options.iptablesBackend)}-save -t nat | grep -qF -- '--to-destination ${ep.ip}:${ep.port}' && ${iptablesCommand(ctx.options.iptablesBackend)}-save -t nat | grep -qF -- '-d ${s.clusterIP}/32'`;
+  // nftables: up to 1.3x an endpoint chain per endpoint ("dnat to ip:port"); today one numgen map
+  // of "ip . port" in the Service's chain.
   if (mode === 'nftables')
-    return `nft list table ip kube-proxy | grep -qF 'dnat to ${ep.ip}:${ep.port}' && nft list map ip kube-proxy service-ips | grep -qF '${s.clusterIP} . tcp . ${s.port}'`;
+    return `nft list table ip kube-proxy | grep -qF -e 'dnat to ${ep.ip}:${ep.port}' -e '${ep.ip} . ${ep.port}' && nft list map ip kube-proxy service-ips | grep -qF '${s.clusterIP} . tcp . ${s.port}'`;
   return `ipvsadm -Ln -t ${s.clusterIP}:${s.port} | grep -qF '${ep.ip}:${ep.port}'`;
 }
 
@@ -131,7 +133,8 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
             ctx.hostNs,
             ...waitFor(
               `kube-proxy's first sync (${METRICS}/metrics)`,
-              `curl -fsS http://${METRICS}/metrics | grep -q '^kubeproxy_sync_proxy_rules_duration_seconds_count [1-9]'`,
+              // A histogram per IP family: kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family="IPv4"} 1
+              `curl -fsS http://${METRICS}/metrics | grep -Eq '^kubeproxy_sync_proxy_rules_duration_seconds_count(\\{[^}]*\\})? [1-9]'`,
               KUBE_PROXY_SYNC_SECONDS,
               k.log,
             ),

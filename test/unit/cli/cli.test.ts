@@ -153,6 +153,8 @@ const BAD: [string[], string][] = [
     ['bench-proxy-load', '--modes', 'ipvs'],
     'bench-proxy-load: --modes "ipvs": expected some of iptables-nft, iptables-legacy, iptables-nft-2019, iptables-legacy-2019, nftables, comma-separated',
   ],
+  [['bench-kube-proxy', '--modes', 'ebpf'], 'bench-kube-proxy: --modes "ebpf": expected some of iptables-nft, iptables-legacy, nftables, comma-separated'],
+  [['bench-kube-proxy', '--services', '1,x'], 'bench-kube-proxy: --services "1,x": expected one or more comma-separated whole numbers from 1 to 30000'],
   [['bench-proxy-load', '--services', '0'], 'bench-proxy-load: --services "0": expected one or more comma-separated whole numbers from 1 to 30000'],
   [['bench-proxy-load', '--timeout', 'never'], 'bench-proxy-load: --timeout "never": expected a whole number from 1 to 3600'],
   [['bench-client', '--ceiling', '20000,fast'], 'bench-client: --ceiling "20000,fast": expected one or more comma-separated whole numbers from 1 to 100000'],

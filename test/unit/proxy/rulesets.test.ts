@@ -40,6 +40,7 @@ test('iptables, current layout: the whole nat ruleset for two endpoints', (t) =>
 :KUBE-NODEPORTS - [0:0]
 :KUBE-POSTROUTING - [0:0]
 :KUBE-MARK-MASQ - [0:0]
+:KUBE-PROXY-CANARY - [0:0]
 :KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
 :KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
 :KUBE-SEP-ZX7GRIZKSNUQ3LAJ - [0:0]
@@ -48,7 +49,7 @@ test('iptables, current layout: the whole nat ruleset for two endpoints', (t) =>
 -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
 -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
 -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
 -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
 -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
 -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
@@ -63,7 +64,36 @@ COMMIT
 `,
   );
   t.is(r.natRules, 16); // 3 hook jumps + 3 KUBE-POSTROUTING + 1 KUBE-MARK-MASQ + 2 KUBE-SERVICES + 3 KUBE-SVC + 4 KUBE-SEP
-  t.is(r.natChains, 7);
+  t.is(r.natChains, 8);
+});
+
+test("iptables, current layout: above 1000 endpoints in all (kube-proxy's large-cluster mode) no comment on the endpoint jumps or in the endpoint chains", (t) => {
+  const fleet = (count: number) => buildFleet({ count, backendsPerService: 10, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' });
+  const lines = (count: number) => iptablesRuleset(fleet(count), { clusterCidr: '10.244.0.0/16', layout: 'current' }).text.split('\n');
+  const commented = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).map((l) => l.includes('--comment'));
+  // 100 × 10 = 1000 endpoints: still commented; 101 × 10 = 1010: not.
+  for (const [count, want] of [
+    [100, true],
+    [101, false],
+  ] as const) {
+    const ls = lines(count);
+    t.true(
+      commented(ls, /^-A KUBE-SVC-\S+ .*-j KUBE-SEP-/).every((c) => c === want),
+      `${count} Services: jumps to endpoint chains ${want ? 'with' : 'without'} comments`,
+    );
+    t.true(
+      commented(ls, /^-A KUBE-SEP-/).every((c) => c === want),
+      `${count} Services: endpoint chains ${want ? 'with' : 'without'} comments`,
+    );
+    // The Service's own rules keep theirs either way.
+    t.true(commented(ls, /^-A KUBE-SERVICES .*-j KUBE-SVC-/).every(Boolean));
+    t.true(commented(ls, /^-A KUBE-SVC-\S+ .*KUBE-MARK-MASQ/).every(Boolean));
+  }
+  t.is(
+    lines(101).find((l) => l.startsWith('-A KUBE-SEP-') && l.includes('DNAT')),
+    // Endpoints in kube-proxy's order, by "ip:port" text: 10.128.0.10 before 10.128.0.1.
+    `-A ${sepChain(fleet(101)[0]!, fleet(101)[0]!.endpoints[9]!)} -m tcp -p tcp -j DNAT --to-destination 10.128.0.10:80`,
+  );
 });
 
 test('iptables, 2019 layout: masquerade and jump both in KUBE-SERVICES, 2 rules per Service', (t) => {

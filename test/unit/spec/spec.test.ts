@@ -168,6 +168,7 @@ test('proxy: defaults, and bad proxy input names the key, the value and what is 
     backendCidr: '10.128.0.0/12',
     target: 'last',
     iptablesLayout: 'current',
+    implementation: 'model',
     iptablesBackend: 'nft',
     ipvs: { scheduler: 'rr', connReuseMode: [1] },
   });
