@@ -122,9 +122,10 @@ serialIf(
     const child = spawn(process.execPath, [BIN, 'up', doc, '--results', tmp], { stdio: 'ignore' });
     let done = false;
     const exited = new Promise((r) => child.once('exit', () => r((done = true))));
-    // Wait until the program is attached and load is running (or the run ended early: a failure).
+    // Wait until the point's load runs (30 s; the floor's runs before programming are 5 s), so the
+    // program is attached (or the run ended early: a failure).
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab-rps ' || true`).trim()) await sleep(100);
+    while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab-rps .*--duration 30 ' || true`).trim()) await sleep(100);
     t.false(done, 'the run ended before its load started');
     t.not(sh('bpftool prog show 2>/dev/null | grep -c netlab_connect || true').trim(), '0', 'program attached during the run');
     child.kill('SIGKILL');
