@@ -12,7 +12,7 @@ import { probeFeatures } from '../../lib/local/features.ts';
 import { cgroupRoot, removeNamespaces } from '../../lib/local/state.ts';
 import { multiarchInclude } from '../../lib/proxy/ebpf/program.ts';
 import { proxyProvider } from '../../lib/proxy/index.ts';
-import type { IptablesBackend, ProxyContext } from '../../lib/proxy/provider.ts';
+import type { IptablesBackend, ProxyContext, ProxyOptions } from '../../lib/proxy/provider.ts';
 import { fleetOf } from '../../lib/proxy/target.ts';
 import { serialIf } from '../helpers/needs.ts';
 
@@ -33,6 +33,17 @@ const cases: { mode: string; backend: IptablesBackend; feature: 'iptables-nft' |
   { mode: 'nftables', backend: 'nft', feature: 'nftables' },
 ];
 
+/** A three-Service fleet's options for a mode loaded with `backend`. */
+const optionsFor = (backend: IptablesBackend): ProxyOptions => ({
+  services: [3],
+  backendsPerService: 2,
+  serviceCidr: '10.96.0.0/12',
+  backendCidr: '10.128.0.0/12',
+  iptablesLayout: 'current',
+  iptablesBackend: backend,
+  ipvs: { scheduler: 'rr', connReuseMode: [1] },
+});
+
 for (const c of cases) {
   const why = !root ? 'needs root' : !features![c.feature].ok ? `this kernel lacks ${c.feature}: ${features![c.feature].detail}` : null;
   serialIf(why, `${c.mode} (${c.backend}): its cleanup empties what its program loaded`, async (t) => {
@@ -40,15 +51,7 @@ for (const c of cases) {
     const dir = mkdtempSync(join(tmpdir(), 'netlab-cleanup-'));
     await run(['ip', 'netns', 'add', ns]);
     try {
-      const options = {
-        services: [3],
-        backendsPerService: 2,
-        serviceCidr: '10.96.0.0/12',
-        backendCidr: '10.128.0.0/12',
-        iptablesLayout: 'current' as const,
-        iptablesBackend: c.backend,
-        ipvs: { scheduler: 'rr' as const, connReuseMode: [1] },
-      };
+      const options = optionsFor(c.backend);
       const ctx: ProxyContext = { hostNs: ns, dir, clientCgroup: '/nonexistent', includeDir: '/usr/include', clusterCidr: '10.244.0.0/16', options };
       const mode = proxyProvider(c.mode);
       const setup = mode.setup(ctx);
@@ -75,15 +78,7 @@ serialIf(ebpfWhy, 'ebpf: its cleanup detaches the connect4 program it attached',
   mkdirSync(cg);
   const attached = async () => (await run(['bpftool', 'cgroup', 'show', cg])).stdout.split('\n').filter((l) => /connect4/.test(l)).length;
   try {
-    const options = {
-      services: [3],
-      backendsPerService: 2,
-      serviceCidr: '10.96.0.0/12',
-      backendCidr: '10.128.0.0/12',
-      iptablesLayout: 'current' as const,
-      iptablesBackend: 'nft' as const,
-      ipvs: { scheduler: 'rr' as const, connReuseMode: [1] },
-    };
+    const options = optionsFor('nft');
     const ctx: ProxyContext = { hostNs: 'unused', dir, clientCgroup: cg, includeDir: multiarchInclude(arch()), clusterCidr: '10.244.0.0/16', options };
     const mode = proxyProvider('ebpf');
     const setup = mode.setup(ctx);
