@@ -428,6 +428,21 @@ async function stillWhole(plan: Plan, signal?: AbortSignal): Promise<string | nu
   const present = new Set(await listNamespaces(''));
   const gone = plan.namespaces.filter((n) => !present.has(n));
   if (gone.length) return `namespaces gone: ${gone.join(', ')}`;
+  // With the real kube-proxy, the rules it wrote outlive it: a point after its (or the API
+  // server's) death would measure rules nobody keeps. Each cgroup must still hold its processes.
+  if (plan.proxy?.controlPlane)
+    for (const [cg, want, what] of [
+      [plan.cgroups.find((g) => g.endsWith('/cp')), 2, 'etcd and kube-apiserver'],
+      [plan.cgroups.find((g) => g.endsWith('/kube-proxy')), 1, 'kube-proxy'],
+    ] as const) {
+      let n = 0;
+      try {
+        n = readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).length;
+      } catch {
+        /* the cgroup itself is gone */
+      }
+      if (n < want) return `${what} no longer running (${n} of ${want} processes in ${cg})`;
+    }
   const u = plan.server.urls[0]!;
   const c = await httpCheck(plan, u.url, u.responseBytes, signal);
   return c.ok ? null : `the server no longer answers: ${c.detail}`;

@@ -131,3 +131,20 @@ const killTitle = 'real kube-proxy: kill -9 mid-run, then `netlab down` stops et
   t.is(upstream(), 0, 'an upstream component left running');
   t.deepEqual(rootState(), before);
 });
+
+const deathTitle = 'real kube-proxy dying mid-run: the point is invalid, the run failed naming kube-proxy, and nothing is left';
+(why ? test.skip : test.serial)(why ? `${deathTitle} — skipped: ${why}` : deathTitle, async (t) => {
+  const stack = 'it-kp-death';
+  const s = spec(stack, { mode: 'nftables', services: [5] });
+  const s8 = { ...s, workload: { ...s.workload, durationSeconds: 8 } } as typeof s;
+  const running = upLocal(s8, { resultsRoot: tmp });
+  // Once the point's 8 s load runs, kill kube-proxy (only it: the rules it wrote stay in the kernel).
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !sh(`pgrep -f '[n]etlab-rps .*--duration 8 ' || true`).trim()) await sleep(200);
+  sh(`pkill -KILL -f '[t]ools/k8s/bin/kube-proxy ' || true`);
+  const { result } = await running;
+  t.is(result.status, 'failed');
+  t.regex(result.error ?? '', /kube-proxy no longer running/);
+  t.is(result.points.at(-1)!.status, 'invalid');
+  await assertNothingLeft(t, stack);
+});
