@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { diffRulesets, normalizeNft, normalizeSave, type RulesetDiff } from '../proxy/kube-proxy/compare.ts';
+import { intToIp, parseCidr } from '../core/cidr.ts';
+import { apiServerService, diffRulesets, normalizeNft, normalizeSave, type RulesetDiff } from '../proxy/kube-proxy/compare.ts';
 import { fleetOf } from '../proxy/target.ts';
 import type { RunResult } from '../results/result.ts';
 import type { Spec } from '../spec/schema.ts';
@@ -26,7 +27,23 @@ export async function compareWithModel(spec: Spec, result: RunResult, dir: strin
     if (!prog.kernelState || seen.has(prog.services)) continue;
     seen.add(prog.services);
     const real = gunzipSync(readFileSync(join(dir, prog.kernelState))).toString();
-    const model = await modelSave({ mode: p.mode, backend: p.iptablesBackend, fleet: fleetOf(p, prog.services), clusterCidr: spec.network.podCidr });
+    const fleet = fleetOf(p, prog.services);
+    // nftables: kube-proxy's table also holds the API server's own Service (in the reject map: the
+    // lab's API server writes it no endpoints), the Service CIDR (dropped when unallocated) and its
+    // Node's InternalIP (nodeport-ips): the client host's underlay address, host 0 of
+    // lib/local/plan.ts. The iptables nat table holds none of these.
+    const model = await modelSave(
+      p.mode === 'nftables'
+        ? {
+            mode: p.mode,
+            backend: p.iptablesBackend,
+            fleet: [apiServerService(p.serviceCidr), ...fleet],
+            clusterCidr: spec.network.podCidr,
+            serviceCidr: p.serviceCidr,
+            nodeIPs: [intToIp(parseCidr(spec.network.underlayCidr).base + 1)],
+          }
+        : { mode: p.mode, backend: p.iptablesBackend, fleet, clusterCidr: spec.network.podCidr },
+    );
     const norm = p.mode === 'iptables' ? normalizeSave : normalizeNft;
     out.push({ services: prog.services, mode: p.mode, ...diffRulesets(norm(model), norm(real)) });
   }

@@ -81,14 +81,25 @@ export async function timeProxyLoad(o: {
  * What the kernel gives back for the model's ruleset of `fleet`: loaded into a scratch namespace
  * with the lab's own commands, then `iptables-<backend>-save -t nat` (iptables) or `nft list
  * table ip kube-proxy` (nftables). Compared with the real kube-proxy's (lib/proxy/kube-proxy/compare.ts).
+ * nftables also writes what kube-proxy knows of its node: the Service CIDR and the node's addresses.
  */
-export async function modelSave(o: { mode: 'iptables' | 'nftables'; backend: 'nft' | 'legacy'; fleet: ServicePort[]; clusterCidr: string }): Promise<string> {
+export async function modelSave(o: {
+  mode: 'iptables' | 'nftables';
+  backend: 'nft' | 'legacy';
+  fleet: ServicePort[];
+  clusterCidr: string;
+  serviceCidr?: string;
+  nodeIPs?: string[];
+}): Promise<string> {
   const ns = scratchNs('model');
   const dir = mkdtempSync(join(tmpdir(), 'netlab-model-'));
   await run(['ip', 'netns', 'add', ns]);
   try {
     const where = { fleet: o.fleet, hostNs: ns, dir, clusterCidr: o.clusterCidr };
-    const prog = o.mode === 'nftables' ? nftablesProgram(where) : iptablesProgram({ ...where, layout: 'current', backend: o.backend });
+    const prog =
+      o.mode === 'nftables'
+        ? nftablesProgram({ ...where, serviceCidr: o.serviceCidr, nodeIPs: o.nodeIPs })
+        : iptablesProgram({ ...where, layout: 'current', backend: o.backend });
     for (const f of prog.files) writeFileSync(f.path, f.content);
     for (const argv of prog.steps) await run(argv, { timeoutMs: 300_000 });
     const save =

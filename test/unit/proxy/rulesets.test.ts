@@ -129,29 +129,91 @@ test('iptables rule count grows as the studies say: 1 (current) or 2 (2019) rule
   t.is(count('2019'), 200);
 });
 
-test('nftables: the whole per-Service part for one endpoint, and the base', (t) => {
-  const r = nftablesRuleset([svc1(['10.180.0.1'])], { clusterCidr: '10.0.0.0/8' });
-  t.is(r.batches.length, 1);
+test("nftables: the whole table as kube-proxy v1.37's first sync writes it, for one Service of one endpoint and one without endpoints", (t) => {
+  const api: ServicePort = { namespace: 'default', name: 'kubernetes', portName: 'https', protocol: 'tcp', clusterIP: '172.30.0.1', port: 443, endpoints: [] };
+  const r = nftablesRuleset([api, svc1(['10.180.0.1'])], { clusterCidr: '10.0.0.0/8', serviceCidr: '172.30.0.0/16', nodeIPs: ['192.168.0.2'] });
   t.is(
-    r.batches[0],
-    `add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
-add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 ip saddr 10.180.0.1 jump mark-for-masquerade
-add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 meta l4proto tcp dnat to 10.180.0.1:80
-add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80
-add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
-add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }
-add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }
+    r.base,
+    `add table ip kube-proxy { comment "rules for kube-proxy" ; }
+add chain ip kube-proxy filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }
+add chain ip kube-proxy filter-output-pre-dnat { type filter hook output priority -110 ; }
+add chain ip kube-proxy filter-input { type filter hook input priority 0 ; }
+add chain ip kube-proxy filter-forward { type filter hook forward priority 0 ; }
+add chain ip kube-proxy filter-output { type filter hook output priority 0 ; }
+add chain ip kube-proxy nat-prerouting { type nat hook prerouting priority -100 ; }
+add chain ip kube-proxy nat-output { type nat hook output priority -100 ; }
+add chain ip kube-proxy nat-postrouting { type nat hook postrouting priority 100 ; }
+add chain ip kube-proxy nodeport-endpoints-check
+add chain ip kube-proxy service-endpoints-check
+add chain ip kube-proxy firewall-check
+add chain ip kube-proxy services
+add chain ip kube-proxy masquerading
+add chain ip kube-proxy cluster-ips-check
+add chain ip kube-proxy reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }
+add set ip kube-proxy hairpin-connections { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; comment "service hairpin connections" ; }
+add set ip kube-proxy cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
+add set ip kube-proxy nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }
+add element ip kube-proxy nodeport-ips { 192.168.0.2 }
+add map ip kube-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }
+add map ip kube-proxy no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }
+add map ip kube-proxy firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }
+add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }
+add map ip kube-proxy service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
+add rule ip kube-proxy filter-input ct state new jump nodeport-endpoints-check
+add rule ip kube-proxy filter-input ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-forward ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-output ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-prerouting-pre-dnat ct state new jump firewall-check
+add rule ip kube-proxy filter-output-pre-dnat ct state new jump firewall-check
+add rule ip kube-proxy nat-output jump services
+add rule ip kube-proxy nat-prerouting jump services
+add rule ip kube-proxy nat-postrouting jump masquerading
+add rule ip kube-proxy filter-forward ct state new jump cluster-ips-check
+add rule ip kube-proxy filter-output ct state new jump cluster-ips-check
+add rule ip kube-proxy masquerading mark and 0x4000 != 0 mark set mark xor 0x4000 masquerade fully-random
+add rule ip kube-proxy masquerading ct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random
+add rule ip kube-proxy cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"
+add rule ip kube-proxy cluster-ips-check ip daddr { 172.30.0.0/16 } drop comment "Drop traffic to unallocated ClusterIPs"
+add rule ip kube-proxy reject-chain reject
+add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services
+add rule ip kube-proxy nodeport-endpoints-check ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports
+add rule ip kube-proxy firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips
+add rule ip kube-proxy services ip daddr @cluster-ips ip saddr != 10.0.0.0/8 mark set mark or 0x4000 comment "masquerade clusterIP traffic from outside cluster"
+add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips
+add rule ip kube-proxy services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
 `,
   );
-  t.regex(r.base, /^add table ip kube-proxy \{ comment "rules for kube-proxy" ; \}\n/);
-  t.true(r.base.includes('add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ;'));
-  t.true(r.base.includes('add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips\n'));
-  t.deepEqual([r.chains, r.rules, r.mapElements], [8, 12, 1]);
+  // One endpoint: a plain dnat (kube-proxy writes no map for one). No endpoints: no chain, a
+  // reject through the no-endpoint-services map, commented with the Service port's name.
+  t.deepEqual(r.batches, [
+    `add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 meta l4proto tcp dnat to 10.180.0.1:80
+add element ip kube-proxy cluster-ips { 172.30.0.1 , 172.30.0.41 }
+add element ip kube-proxy no-endpoint-services { 172.30.0.1 . tcp . 443 comment "default/kubernetes:https" : goto reject-chain }
+add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }
+`,
+  ]);
+  // 15 fixed chains and 22 fixed rules (as \`nft list table\` counts them), then 1 + 1 per Service with endpoints.
+  t.deepEqual([r.chains, r.rules, r.mapElements], [16, 23, 1]);
+});
+
+test("nftables: several endpoints are one numgen map in kube-proxy's order (by ip:port text); batches of 500; without a Service CIDR or node addresses, no drop rule and an empty nodeport-ips", (t) => {
+  const r = nftablesRuleset([svc1(['10.180.0.2', '10.180.0.10', '10.180.2.1'])], { clusterCidr: '10.0.0.0/8' });
+  t.is(
+    r.batches[0]!.split('\n')[1],
+    'add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 meta l4proto tcp dnat ip addr . port to numgen random mod 3 map { 0 : 10.180.0.10 . 80 , 1 : 10.180.0.2 . 80 , 2 : 10.180.2.1 . 80 }',
+  );
+  t.false(r.base.includes('Drop traffic to unallocated ClusterIPs'));
+  t.false(r.base.includes('add element'));
+  t.deepEqual([r.chains, r.rules, r.mapElements], [16, 22, 1]);
   const big = nftablesRuleset(buildFleet({ count: 1200, backendsPerService: 2, serviceCidr: '10.96.0.0/12', backendCidr: '10.128.0.0/12' }), {
     clusterCidr: '10.0.0.0/8',
     batchSize: 500,
   });
   t.is(big.batches.length, 3);
+  // Per Service: one chain, one rule, one service-ips element, whatever the number of endpoints.
+  t.deepEqual([big.chains, big.rules, big.mapElements], [15 + 1200, 21 + 1200, 1200]);
+  t.is(big.batches[2]!.match(/^add chain /gm)!.length, 200);
 });
 
 test('fleet: real-looking names, ClusterIPs from .2, distinct backends; too big a fleet is refused', (t) => {
