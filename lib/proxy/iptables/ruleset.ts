@@ -3,8 +3,12 @@
 //   current — kube-proxy ≥ 1.21-ish: one rule per Service port in KUBE-SERVICES, the
 //             masquerade rule first in KUBE-SVC-*, per-endpoint comments `svc -> ip:port`,
 //             probabilities printed with %0.10f;
-//   2019    — the layout the 2019 study measured: the masquerade rule and the jump both in
-//             KUBE-SERVICES (2 rules per Service), probabilities with %0.5f.
+//   2019    — the layout the 2019 study measured, as kube-proxy 1.14 (k8s.io/kubernetes
+//             v1.14.10, pkg/proxy/iptables/proxier.go) wrote it: the masquerade rule and the
+//             jump both in KUBE-SERVICES (2 rules per Service), addresses as /32, probabilities
+//             with %0.5f, and no comment on the KUBE-SVC-* → KUBE-SEP-* jumps nor in the
+//             KUBE-SEP-* chains at any size: its helper that was to add them appended to a copy
+//             of the argument slice, so the comment never reached the rule.
 // Pure; tests compare whole outputs, as kube-proxy's own tests do.
 import { sepChain, servicePortName, svcChain, type ServicePort } from '../fleet.ts';
 
@@ -77,9 +81,9 @@ export function iptablesRuleset(fleet: ServicePort[], o: { clusterCidr: string; 
       const sep = sepChain(s, e);
       chains.push(sep);
       const stat = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i, old ? 5 : 10)}` : '';
-      const c = old ? comment(name) : comment(`${name} -> ${e.ip}:${e.port}`);
-      const jumpComment = large ? '' : ` -m comment --comment ${c}`;
-      const sepComment = large ? '' : ` -m comment --comment ${comment(name)}`;
+      const c = comment(`${name} -> ${e.ip}:${e.port}`);
+      const jumpComment = large || old ? '' : ` -m comment --comment ${c}`;
+      const sepComment = large || old ? '' : ` -m comment --comment ${comment(name)}`;
       svcRules.push(`-A ${svc}${jumpComment}${stat} -j ${sep}`);
       sepRules.push(`-A ${sep}${sepComment} -s ${old ? `${e.ip}/32` : e.ip} -j KUBE-MARK-MASQ`);
       sepRules.push(`-A ${sep}${sepComment} -m tcp -p tcp -j DNAT --to-destination ${e.ip}:${e.port}`);

@@ -96,7 +96,7 @@ test("iptables, current layout: above 1000 endpoints in all (kube-proxy's large-
   );
 });
 
-test('iptables, 2019 layout: masquerade and jump both in KUBE-SERVICES, 2 rules per Service', (t) => {
+test('iptables, 2019 layout (kube-proxy 1.14): masquerade and jump both in KUBE-SERVICES, 2 rules per Service, no comment on endpoint rules', (t) => {
   const r = iptablesRuleset([svc1(['10.180.0.1', '10.180.2.1', '10.180.0.2'])], { clusterCidr: '10.0.0.0/8', layout: '2019' });
   const lines = r.text.split('\n');
   t.deepEqual(
@@ -110,12 +110,15 @@ test('iptables, 2019 layout: masquerade and jump both in KUBE-SERVICES, 2 rules 
   t.deepEqual(
     lines.filter((l) => l.startsWith('-A KUBE-SVC-')),
     [
-      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.33333 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
-      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -m statistic --mode random --probability 0.50000 -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ',
-      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment ns1/svc1:p80 -j KUBE-SEP-LXVODXWDISEETFEF',
+      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m statistic --mode random --probability 0.33333 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
+      '-A KUBE-SVC-XPGD46QRK7WJZT7O -m statistic --mode random --probability 0.50000 -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ',
+      '-A KUBE-SVC-XPGD46QRK7WJZT7O -j KUBE-SEP-LXVODXWDISEETFEF',
     ],
   );
-  t.true(lines.includes('-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1/32 -j KUBE-MARK-MASQ'));
+  t.deepEqual(
+    lines.filter((l) => l.startsWith('-A KUBE-SEP-SXIVWICOYRO3J4NJ')),
+    ['-A KUBE-SEP-SXIVWICOYRO3J4NJ -s 10.180.0.1/32 -j KUBE-MARK-MASQ', '-A KUBE-SEP-SXIVWICOYRO3J4NJ -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80'],
+  );
   t.true(lines.includes('-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000'));
 });
 
