@@ -24,6 +24,9 @@ export interface LabHost {
   podSubnetBase: number;
   /** A fixed, locally administered MAC for an overlay device of this host. */
   vtepMac: string;
+  /** A fixed, locally administered MAC for this host's pod bridge (the bridge plugin sets the
+   * bridge's MAC to a fixed one of its own, so it does not follow its ports). */
+  bridgeMac: string;
 }
 
 /** What a datapath builds with: the hosts, the wire, and where its commands and namespaces go. */
@@ -32,6 +35,8 @@ export interface DatapathBuild {
   hosts: readonly [LabHost, LabHost];
   /** network.underlayCidr. */
   underlay: Cidr;
+  /** network.podCidr: the cluster's pod network (each host holds a /24 of it). */
+  pods: Cidr;
   /** MTU of the wire (network.underlayMtu). */
   mtu: number;
   /** Append one command to a host's set-up; commands run in the order added. */

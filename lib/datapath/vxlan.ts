@@ -7,6 +7,9 @@ import type { DatapathBackend } from './types.ts';
 
 /** Bytes VXLAN adds to every packet on the wire: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
+/** flannel's Linux defaults: VNI 1 and UDP port 8472 (the kernel's own default is 4789). */
+export const VXLAN_VNI = 1;
+export const VXLAN_PORT = 8472;
 
 export const vxlan: DatapathBackend = {
   name: 'vxlan',
@@ -14,7 +17,7 @@ export const vxlan: DatapathBackend = {
   features: ['netns', 'veth', 'bridge', 'vxlan'],
   podsOnUnderlay: false,
   bypassesHostNetfilter: false,
-  udpPorts: [8472],
+  udpPorts: [VXLAN_PORT],
   teardown: 'flannel.1 with its fdb and neighbour entries, cni0 and the veth pairs live in the lab namespaces: all go with them',
   build(b) {
     const podMtu = b.mtu - VXLAN_OVERHEAD;
@@ -36,16 +39,18 @@ export const vxlan: DatapathBackend = {
           h.vtepMac,
           'mtu',
           String(podMtu),
+          'txqlen',
+          '0',
           'type',
           'vxlan',
           'id',
-          '1',
+          String(VXLAN_VNI),
           'local',
           h.underlayIp,
           'dev',
           'eth0',
           'dstport',
-          '8472',
+          String(VXLAN_PORT),
           'nolearning',
         ),
       );

@@ -2,6 +2,7 @@
 // creates and removes), not by guessing from version numbers.
 import { k8sMissing, k8sMissingText } from '../k8s/tools.ts';
 import { KUBE_PROXY_PROGRAMS } from '../proxy/kube-proxy/index.ts';
+import { FLANNEL_PROGRAMS } from '../datapath/flannel/index.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { run } from '../core/exec.ts';
@@ -146,6 +147,8 @@ export function requirements(spec: Spec): { features: Feature[]; neededBy: Parti
     // The real kube-proxy's control plane makes its CA and keys with openssl.
     if (spec.proxy.implementation === 'kube-proxy') tools.push('openssl');
   }
+  // So does the real flannel's.
+  if (spec.datapathImplementation === 'flannel') tools.push('openssl');
   return { features: Object.keys(neededBy) as Feature[], neededBy, tools: [...new Set(tools)] };
 }
 
@@ -160,6 +163,10 @@ export function missing(spec: Spec, features: Record<Feature, FeatureState>, too
   if (spec.proxy?.implementation === 'kube-proxy') {
     const gone = k8sMissing(KUBE_PROXY_PROGRAMS);
     if (gone.length) out.push(`proxy.implementation kube-proxy: ${k8sMissingText(gone)}`);
+  }
+  if (spec.datapathImplementation === 'flannel') {
+    const gone = k8sMissing(FLANNEL_PROGRAMS);
+    if (gone.length) out.push(`datapathImplementation flannel: ${k8sMissingText(gone)}`);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // spec → plan: every command `netlab up` runs, per host, in order, plus the files it writes and
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
-import type { Datapath, ProxyMode, Spec } from '../spec/schema.ts';
+import { type Datapath, type ProxyMode, ProxySchema, type Spec } from '../spec/schema.ts';
 import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from '../tuning/plan.ts';
 import { untuned, type Tuning } from '../tuning/profile.ts';
 import { formatCpuList, type Topology } from '../tuning/topology.ts';
@@ -14,6 +14,7 @@ import type { ProxyContext, ProxyProgram } from '../proxy/provider.ts';
 import { fleetOf, serviceTarget } from '../proxy/target.ts';
 import type { ServicePort } from '../proxy/fleet.ts';
 import { datapathBackend } from '../datapath/index.ts';
+import { FLANNEL_READY_SECONDS, type FlannelDatapath, type FlannelPlan, flannelPlan } from '../datapath/flannel/index.ts';
 import type { DatapathBackend, DatapathBuild, Endpoint, LabHost, Role } from '../datapath/types.ts';
 
 import { cgroupBase, nsPrefix } from '../core/names.ts';
@@ -25,7 +26,7 @@ import { gridPoints, type GridPoint, type Tool } from '../workload/points.ts';
 
 /** A command run as is (no shell), or a teardown action: stop every process in a namespace, or
  * kill everything in a cgroup tree and remove it (which also frees BPF programs attached to it). */
-export type Step = { host: string; argv: string[] } | { host: string; killNetns: string } | { host: string; removeCgroup: string };
+export type Step = { host: string; argv: string[]; timeoutSeconds?: number } | { host: string; killNetns: string } | { host: string; removeCgroup: string };
 
 export interface PlanFile {
   path: string;
@@ -83,6 +84,9 @@ export interface Plan {
   pathMtu: number;
   points: Point[];
   proxy: PlanProxy | null;
+  /** datapathImplementation flannel: the real flanneld and CNI plugins (lib/datapath/flannel), and
+   * the control plane they need; their set-up is part of `setup`. */
+  flannel: PlanFlannel | null;
   tuning: PlanTuning | null;
   /** Proxy stacks with the rps client: its floor, measured once before the proxy is programmed. */
   clientFloor: ClientFloor | null;
@@ -107,6 +111,13 @@ export interface ClientFloor {
 /** Seconds the client runs for its floor (ab sends as many requests), and how many rounds of both. */
 export const CLIENT_FLOOR_SECONDS = 5;
 export const CLIENT_FLOOR_ROUNDS = 3;
+
+export interface PlanFlannel extends FlannelPlan {
+  controlPlane: ControlPlane;
+}
+
+/** The runner's bound on each set-up step of the control plane and flannel, above their own named waits. */
+export const FLANNEL_STEP_SECONDS = FLANNEL_READY_SECONDS + 60;
 
 export interface PlanTuning {
   spec: Tuning;
@@ -169,6 +180,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     underlayIp: intToIp(under.base + i + 1),
     podSubnetBase: pods.base + i * 256,
     vtepMac: `0e:6e:6c:00:00:0${i + 1}`,
+    bridgeMac: `0e:6e:6c:00:01:0${i + 1}`,
   }));
   const underPrefix = under.prefix;
 
@@ -190,27 +202,47 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     add(h.role, ipn(h.netns, 'link', 'set', 'eth0', 'up'));
   }
 
-  // The datapath: its devices, pods and routes (lib/datapath/<name>.ts).
-  const datapath = datapathBackend(spec.datapath);
+  const cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
+  const cgBase = cgroupBase(cgroupRoot, spec.name);
+
+  // The datapath: its devices, pods and routes (lib/datapath/<name>.ts). With the real flannel
+  // (lib/datapath/flannel) the control plane and flanneld come first, and the datapath's commands
+  // (the pods through cnitool, the Service routes) are kept aside to run after them.
+  const flannel = spec.datapathImplementation === 'flannel' ? labFlannel(spec, [c, s], opts, cgBase) : null;
+  const deferred: Step[] = [];
+  const model = datapathBackend(spec.datapath);
+  const datapath = flannel ? flannel.datapath(model) : model;
   const build: DatapathBuild = {
     hosts: [c, s],
     underlay: under,
+    pods,
     mtu,
-    add: (host, argv) => add(host, argv),
+    add: (host, argv) => (flannel ? deferred.push({ host, argv, timeoutSeconds: FLANNEL_STEP_SECONDS }) : add(host, argv)),
     namespace: (name) => namespaces.push(name),
   };
   const { endpoints: endpoint, pathMtu } = datapath.build(build);
+  if (flannel) namespaces.push(flannel.controlPlane.ns);
 
   // The stack's cgroups (CPU accounting; the ebpf proxy attaches to the client's), then the
   // Service fleet (lib/proxy/<mode>) and host tuning.
-  const cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
-  const cgBase = cgroupBase(cgroupRoot, spec.name);
   const cgroups = [cgBase, `${cgBase}/client`, `${cgBase}/server`];
   // The real kube-proxy and its control plane get cgroups of their own, so their CPU is recorded apart.
   const kube = spec.proxy?.implementation === 'kube-proxy' ? { cp: `${cgBase}/cp`, kubeProxy: `${cgBase}/kube-proxy` } : null;
   if (kube) cgroups.push(kube.cp, kube.kubeProxy);
+  // So do flanneld and (without kube-proxy) the control plane it needs.
+  if (flannel) cgroups.push(...(kube ? [] : [`${cgBase}/cp`]), flannel.cgroup);
   const proxy = spec.proxy
-    ? planProxy(spec, spec.proxy, { build, datapath, endpoint, hostNs: c.netns, clientCgroup: `${cgBase}/client`, opts, kube, hosts: [c, s] })
+    ? planProxy(spec, spec.proxy, {
+        build,
+        datapath,
+        endpoint,
+        hostNs: c.netns,
+        clientCgroup: `${cgBase}/client`,
+        opts,
+        kube,
+        hosts: [c, s],
+        sharedCp: flannel?.controlPlane ?? null,
+      })
     : null;
 
   // Host tuning: the lab's hosts are namespaces of this machine, their NIC the wire's veth ends.
@@ -240,6 +272,12 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   ];
   if (spec.workload.tool === 'wrk') files.push({ path: `${opts.runDir}/wrk-report.lua`, content: WRK_REPORT_LUA });
   for (const cg of cgroups) add(cg.endsWith('/server') ? 'server' : 'client', ['mkdir', cg]);
+  if (flannel) {
+    files.push(...flannel.controlPlane.files, ...flannel.files);
+    for (const argv of flannel.controlPlane.setup) setup.push({ host: 'cp', argv, timeoutSeconds: FLANNEL_STEP_SECONDS });
+    for (const st of flannel.setup) setup.push({ ...st, timeoutSeconds: FLANNEL_STEP_SECONDS });
+    setup.push(...deferred);
+  }
   const start: Step[] = [
     {
       host: 'server',
@@ -283,6 +321,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     pathMtu,
     points: buildPoints(spec, { ...endpoint.client, cgroup: `${cgBase}/client` }, urls, proxy, opts, tuning?.placement?.client ?? null),
     proxy,
+    flannel,
     tuning,
     clientFloor: proxy ? clientFloor(spec, `${cgBase}/client`, endpoint.client.netns, urls[0]!, opts, tuning?.placement?.client ?? null) : null,
   };
@@ -303,6 +342,8 @@ function planProxy(
     opts: PlanOptions;
     kube: { cp: string; kubeProxy: string } | null;
     hosts: [LabHost, LabHost];
+    /** The control plane when the datapath (the real flannel) starts it in the set-up. */
+    sharedCp: ControlPlane | null;
   },
 ): PlanProxy {
   const model = proxyProvider(p.mode);
@@ -310,22 +351,8 @@ function planProxy(
   o.build.add('server', ipn(o.endpoint.server.netns, 'route', 'add', 'local', p.backendCidr, 'dev', 'lo'));
   o.datapath.serviceRoutes(o.build, { endpoints: o.endpoint, backendCidr: p.backendCidr, serviceCidr: p.serviceCidr, vipNeedsRoute: mode.netfilter });
   // With the real kube-proxy: a control plane in a namespace of its own, one Node per host.
-  const cp = o.kube
-    ? controlPlane({
-        ns: `${nsPrefix(spec.name)}cp`,
-        dir: `${o.opts.runDir}/k8s`,
-        cgroup: o.kube.cp,
-        serviceCidr: p.serviceCidr,
-        nodes: o.hosts.map((h) => ({
-          name: `${spec.name}-${h.role}`,
-          netns: h.netns,
-          internalIP: h.underlayIp,
-          podCIDR: `${intToIp(h.podSubnetBase)}/24`,
-        })),
-        bin: (name) => (o.opts.k8sBin ?? k8sBin)(name),
-      })
-    : null;
-  if (cp) o.build.namespace(cp.ns);
+  const cp = o.kube ? (o.sharedCp ?? labControlPlane(spec, o.hosts, o.opts, o.kube.cp, p.serviceCidr)) : null;
+  if (cp && !o.sharedCp) o.build.namespace(cp.ns);
   const ctx: ProxyContext = {
     hostNs: o.hostNs,
     dir: `${o.opts.runDir}/proxy`,
@@ -354,7 +381,7 @@ function planProxy(
     implementation: p.implementation,
     hostNs: o.hostNs,
     controlPlane: cp,
-    setup: cp ? { files: [...cp.files, ...own.files], steps: [...cp.setup, ...own.steps] } : own,
+    setup: cp && !o.sharedCp ? { files: [...cp.files, ...own.files], steps: [...cp.setup, ...own.steps] } : own,
     counts: p.services,
     fleet,
     program: (n) => mode.program(ctx, fleet(n)),
@@ -364,6 +391,42 @@ function planProxy(
       return spec.server.responseBytes.map((b) => ({ responseBytes: b, url: `http://${t.ip}:${t.port}/${b}`, hosts: t.hosts }));
     },
   };
+}
+
+/** The lab's control plane (lib/k8s/controlplane.ts): its namespace, one Node per host. */
+function labControlPlane(spec: Spec, hosts: readonly [LabHost, LabHost], opts: PlanOptions, cgroup: string, serviceCidr: string): ControlPlane {
+  return controlPlane({
+    ns: `${nsPrefix(spec.name)}cp`,
+    dir: `${opts.runDir}/k8s`,
+    cgroup,
+    serviceCidr,
+    nodes: hosts.map((h) => ({
+      name: nodeName(spec, h.role),
+      netns: h.netns,
+      internalIP: h.underlayIp,
+      podCIDR: `${intToIp(h.podSubnetBase)}/24`,
+    })),
+    bin: (name) => (opts.k8sBin ?? k8sBin)(name),
+  });
+}
+
+/** A host's Node name. */
+const nodeName = (spec: Spec, role: Role) => `${spec.name}-${role}`;
+
+/** datapathImplementation flannel: the control plane (kube-proxy's too, when both are real) and flanneld on each host. */
+function labFlannel(spec: Spec, hosts: readonly [LabHost, LabHost], opts: PlanOptions, cgBase: string): PlanFlannel {
+  const cp = labControlPlane(spec, hosts, opts, `${cgBase}/cp`, spec.proxy?.serviceCidr ?? ProxySchema.parse({}).serviceCidr);
+  const plan = flannelPlan({
+    datapath: spec.datapath as FlannelDatapath,
+    hosts,
+    nodeName: (role) => nodeName(spec, role),
+    podCidr: spec.network.podCidr,
+    cp,
+    dir: `${opts.runDir}/flannel`,
+    cgroup: `${cgBase}/flanneld`,
+    bin: (name) => (opts.k8sBin ?? k8sBin)(name),
+  });
+  return { ...plan, controlPlane: cp };
 }
 
 /** Host tuning of the lab's hosts (namespaces of this machine, their NIC the wire's veth ends). */
@@ -587,13 +650,19 @@ function fileText(out: string[], path: string, content: string, full: boolean): 
 export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
   const full = !!o.full;
   const out: string[] = [];
-  out.push(`# netlab plan for stack ${plan.stack} (datapath ${plan.datapath}${plan.proxy ? `, proxy ${plan.proxy.mode}` : ''})`);
+  out.push(
+    `# netlab plan for stack ${plan.stack} (datapath ${plan.datapath}${plan.flannel ? ' by the real flannel' : ''}${plan.proxy ? `, proxy ${plan.proxy.mode}` : ''})`,
+  );
   out.push(
     `# client endpoint ${plan.client.ip} in ${plan.client.netns}; server endpoint ${plan.server.ip}:${plan.server.port} in ${plan.server.netns}; path MTU ${plan.pathMtu}`,
   );
   out.push(`# client load runs in cgroup ${plan.client.cgroup}, nginx in ${plan.server.cgroup}`);
-  for (const host of ['client', 'server']) {
-    out.push('', `## host ${host}: set-up`);
+  if (plan.flannel)
+    out.push(
+      `# set-up order: both hosts and the wire, the cgroups, the control plane, flanneld on each host (${plan.flannel.backend}) and its waits, then the pods through cnitool and the routes`,
+    );
+  for (const host of new Set(['client', 'server', ...plan.setup.map((x) => x.host)])) {
+    out.push('', host === 'cp' ? "## control plane (etcd and kube-apiserver in their namespace; flanneld's identity): set-up" : `## host ${host}: set-up`);
     if (host === 'server') out.push(`# (runs after the client's first commands: its eth0 is the far end of the wire the client creates)`);
     for (const st of plan.setup.filter((x) => x.host === host)) out.push(stepText(st));
   }
@@ -665,6 +734,12 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
     for (const e of p.events ?? []) out.push(`  # at ${e.atSeconds} s into ${p.id}: ${e.argv.map(shq).join(' ')}`);
   }
   out.push('', '## teardown (also what `netlab down` does)');
+  if (plan.flannel) {
+    out.push(
+      "# the run's own teardown first releases each pod through the CNI plugins (after a crash `netlab down` goes straight on: the CNI state is in the run folder)",
+    );
+    for (const st of plan.flannel.teardown) out.push(stepText(st));
+  }
   for (const st of plan.teardown) out.push(stepText(st));
   return out.join('\n') + '\n';
 }

@@ -19,6 +19,7 @@ import { rpsClient, rpsClientPath, RpsClientMissing } from '../workload/rps.ts';
 import { cpuBetween, sampleCpu } from '../core/cpu.ts';
 import { rulesWalked } from '../proxy/iptables/ruleset.ts';
 import { k8sVersions } from '../k8s/tools.ts';
+import { type DatapathState, nsStateCommand, parseNsState } from '../datapath/state.ts';
 import { median } from '../results/summary.ts';
 import { multiarchInclude } from '../proxy/ebpf/program.ts';
 import type { ProxyProgram } from '../proxy/provider.ts';
@@ -119,7 +120,7 @@ function writeFiles(files: { path: string; content?: string; fill?: number }[]):
 }
 
 async function exec(step: Step, signal?: AbortSignal): Promise<void> {
-  if ('argv' in step) await run(step.argv, { signal, timeoutMs: 20_000 });
+  if ('argv' in step) await run(step.argv, { signal, timeoutMs: (step.timeoutSeconds ?? 20) * 1000 });
 }
 
 /** One HTTP fetch from the client endpoint (inside the client's cgroup, so through an ebpf proxy). */
@@ -184,6 +185,13 @@ export function withoutSpinners(cpu: NonNullable<PointResult['cpu']>, spinSecond
   };
 }
 
+/** The cgroup of a real component (lib/local/plan.ts) and its CPU field in a point's result. */
+const COMPONENT_CORES: Record<string, 'kubeProxyCores' | 'controlPlaneCores' | 'flanneldCores'> = {
+  'kube-proxy': 'kubeProxyCores',
+  cp: 'controlPlaneCores',
+  flanneld: 'flanneldCores',
+};
+
 /** Measure one point; `prog` is the proxy program installed for it, if any. */
 async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?: AbortSignal): Promise<PointResult> {
   for (const argv of p.before ?? []) await run(argv, { signal, timeoutMs: 20_000 });
@@ -191,7 +199,8 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   if (prog?.zeroCounters) await run(prog.zeroCounters, { signal, timeoutMs: 60_000 });
   const rawTxt = `${p.id}.txt`;
   const raw = [rawTxt, ...(p.extraRaw ? [p.extraRaw] : [])];
-  const cp = plan.proxy?.controlPlane ? plan.cgroups.filter((g) => g.endsWith('/kube-proxy') || g.endsWith('/cp')) : [];
+  // The real components' own cgroups (kube-proxy, the control plane, flanneld), each recorded apart.
+  const cp = plan.proxy?.controlPlane || plan.flannel ? plan.cgroups.filter((g) => Object.keys(COMPONENT_CORES).some((k) => g.endsWith(`/${k}`))) : [];
   const cgroups = [plan.client.cgroup, plan.server.cgroup, ...cp];
   const cpu0 = sampleCpu(cgroups);
   const t0 = Date.now();
@@ -220,7 +229,7 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
     steal: c.steal,
     clientCores: c.cgroupCores[0] ?? null,
     serverCores: c.cgroupCores[1] ?? null,
-    ...Object.fromEntries(cp.map((g, i) => [g.endsWith('/kube-proxy') ? 'kubeProxyCores' : 'controlPlaneCores', c.cgroupCores[2 + i] ?? null] as const)),
+    ...Object.fromEntries(cp.map((g, i) => [COMPONENT_CORES[g.slice(g.lastIndexOf('/') + 1)]!, c.cgroupCores[2 + i] ?? null] as const)),
   };
   let walked: PointResult['rulesWalked'] = null;
   if (prog?.saveCounters) {
@@ -423,6 +432,70 @@ function leftoversOf(stack: string, namespaces: string[]): string[] {
   return out;
 }
 
+/** flanneld's own word on its version (`--version`), or why it said nothing. */
+async function flanneldReports(argv: string[], signal?: AbortSignal): Promise<string> {
+  try {
+    const r = await run(argv, { check: false, signal, timeoutMs: 20_000 });
+    return (r.stdout.trim() || r.stderr.trim()).split('\n')[0] ?? '';
+  } catch (e) {
+    if ((e as Error).message === 'interrupted') throw e;
+    return `(not run: ${(e as Error).message})`;
+  }
+}
+
+/** The pinned versions of what a flannel run runs (tools/k8s/versions.env). */
+function flannelVersions() {
+  const v = k8sVersions();
+  return { flannel: v.flannel, flannelCni: v.flannelCni, cni: v.cni, cniPlugins: v.cniPlugins, kubernetes: v.kubernetes, etcd: v.etcd };
+}
+
+/** Every lab namespace's datapath state (lib/datapath/state.ts), kept as raw/datapath-state.json; its path relative to the run. */
+async function saveDatapathState(plan: Plan, signal?: AbortSignal): Promise<string> {
+  const prefix = plan.namespaces[0]!.slice(0, plan.namespaces[0]!.lastIndexOf('.') + 1);
+  const state: DatapathState = {};
+  for (const ns of plan.namespaces.filter((n) => n !== plan.flannel?.controlPlane.ns && n !== plan.proxy?.controlPlane?.ns))
+    state[ns.slice(prefix.length)] = parseNsState((await run(nsStateCommand(ns), { signal, timeoutMs: 20_000 })).stdout);
+  writeFileSync(join(plan.rawDir, 'datapath-state.json'), `${JSON.stringify(state, null, 1)}\n`);
+  return 'raw/datapath-state.json';
+}
+
+/** The teardown's `cnitool del` of each pod: run whatever happens, each one's outcome recorded. */
+async function releasePods(steps: { host: string; network: string; argv: string[] }[]): Promise<NonNullable<NonNullable<RunResult['datapath']>['cniDel']>> {
+  const out: NonNullable<NonNullable<RunResult['datapath']>['cniDel']> = [];
+  for (const st of steps) {
+    try {
+      const r = await run(st.argv, { check: false, timeoutMs: 30_000 });
+      out.push({
+        host: st.host,
+        network: st.network,
+        ok: r.code === 0,
+        detail: r.code === 0 ? 'released' : `exit ${r.code}: ${r.stderr.trim().split('\n')[0] ?? ''}`,
+      });
+    } catch (e) {
+      out.push({ host: st.host, network: st.network, ok: false, detail: (e as Error).message });
+    }
+  }
+  return out;
+}
+
+/** How many processes of cgroup `cg` are called `name` (/proc/<pid>/comm); 0 when the cgroup is gone. */
+function processCount(cg: string, name: string): number {
+  try {
+    return readFileSync(`${cg}/cgroup.procs`, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name;
+        } catch {
+          return false;
+        }
+      }).length;
+  } catch {
+    return 0;
+  }
+}
+
 /** After a point: the lab must still be whole (every namespace there, nginx answering), or the point measured a broken lab. */
 async function stillWhole(plan: Plan, signal?: AbortSignal): Promise<string | null> {
   const present = new Set(await listNamespaces(''));
@@ -443,6 +516,15 @@ async function stillWhole(plan: Plan, signal?: AbortSignal): Promise<string | nu
       }
       if (n < want) return `${what} no longer running (${n} of ${want} processes in ${cg})`;
     }
+  // With the real flannel, a flanneld or API server that died leaves its routes behind: the same.
+  if (plan.flannel) {
+    const cg = plan.cgroups.find((g) => g.endsWith('/cp'))!;
+    // (With the real kube-proxy too, the check above has looked at the control plane already.)
+    const gone = plan.proxy?.controlPlane ? [] : ['etcd', 'kube-apiserver'].filter((name) => processCount(cg, name) < 1);
+    if (gone.length) return `${gone.join(' and ')} no longer running (not in ${cg})`;
+    const n = processCount(plan.flannel.cgroup, 'flanneld');
+    if (n < 2) return `flanneld no longer running on both hosts (${n} of 2 in ${plan.flannel.cgroup})`;
+  }
   const u = plan.server.urls[0]!;
   const c = await httpCheck(plan, u.url, u.responseBytes, signal);
   return c.ok ? null : `the server no longer answers: ${c.detail}`;
@@ -505,6 +587,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       environment: env,
       setup: null,
       teardown: null,
+      datapath: { name: spec.datapath, implementation: plan.flannel ? 'flannel' : 'model' },
       proxy: plan.proxy
         ? {
             mode: plan.proxy.mode,
@@ -524,20 +607,35 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
 
     let interrupted = false;
     try {
-      progress({ stack, phase: 'setup', text: `building ${spec.datapath} datapath (${plan.setup.length} commands)` });
+      if (plan.flannel) result.datapath!.versions = { ...flannelVersions(), flanneldReports: await flanneldReports(plan.flannel.version, signal) };
+      progress({
+        stack,
+        phase: 'setup',
+        text: `building ${spec.datapath} datapath${plan.flannel ? ' with the real flannel (control plane, flanneld, CNI plugins)' : ''} (${plan.setup.length} commands)`,
+      });
       const t0 = Date.now();
       writeFiles(plan.files);
+      // With the real flannel, how long the control plane and flanneld took to be ready.
+      const cpSteps = new Set(
+        plan.flannel ? [...plan.flannel.controlPlane.setup, ...plan.flannel.setup.filter((x) => x.host === 'cp').map((x) => x.argv)] : [],
+      );
+      const flanneldSteps = new Set(plan.flannel ? plan.flannel.setup.filter((x) => x.host !== 'cp').map((x) => x.argv) : []);
+      const spent = { cp: 0, flanneld: 0 };
       const steps = async (list: Step[]) => {
         for (const step of list) {
+          const s0 = Date.now();
           try {
             await exec(step, signal);
           } catch (e) {
             if ((e as Error).message === 'interrupted') throw e;
             throw new Error(`set-up step failed on host ${step.host}: ${(e as Error).message}`);
           }
+          if ('argv' in step && cpSteps.has(step.argv)) spent.cp += Date.now() - s0;
+          if ('argv' in step && flanneldSteps.has(step.argv)) spent.flanneld += Date.now() - s0;
         }
       };
       await steps(plan.setup);
+      if (plan.flannel) Object.assign(result.datapath!, { controlPlaneSeconds: spent.cp / 1000, flanneldSeconds: spent.flanneld / 1000 });
       if (plan.tuning) {
         const t = plan.tuning;
         progress({ stack, phase: 'setup', text: `tuning the hosts (${t.steps.length} steps, profile ${t.spec.profile})` });
@@ -550,6 +648,8 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       }
       await steps(plan.start);
       const setupSeconds = (Date.now() - t0) / 1000;
+      // The datapath as the kernel holds it, before any traffic (the checks' ARP and fdb learning).
+      result.datapath!.state = await saveDatapathState(plan, signal);
       const checked = await checks(plan, signal);
       result.setup = {
         seconds: setupSeconds,
@@ -616,6 +716,8 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     } finally {
       if (!keep || interrupted) {
         progress({ stack, phase: 'teardown', text: 'removing namespaces, links and processes' });
+        // The real flannel: each pod released through the plugins first, as a runtime does.
+        if (plan.flannel) result.datapath!.cniDel = await releasePods(plan.flannel.teardown);
         const td = await teardownStack(stack, { namespaces, cgroups });
         if (result.tuning) result.tuning.restored = td.restored;
         result.teardown = { seconds: td.seconds, by: 'run', left: td.left };

@@ -49,6 +49,7 @@ export const CpuUse = z
     serverCores: z.number().nullable().describe('nginx alone, from its cgroup'),
     kubeProxyCores: z.number().nullable().optional().describe('the real kube-proxy (proxy.implementation kube-proxy), from its cgroup'),
     controlPlaneCores: z.number().nullable().optional().describe('etcd and kube-apiserver (proxy.implementation kube-proxy), from their cgroup'),
+    flanneldCores: z.number().nullable().optional().describe('both flanneld processes (datapathImplementation flannel), from their cgroup'),
   })
   .describe('CPU used while the point ran; "% of one core" = cores × 100');
 
@@ -179,6 +180,47 @@ export const RunResult = z.object({
     })
     .nullable()
     .describe('null while running, and when --keep left the lab up'),
+  datapath: z
+    .object({
+      name: z.string(),
+      implementation: z
+        .enum(['model', 'flannel'])
+        .describe("who built the datapath: netlab's model, or the real flanneld and CNI plugins (datapathImplementation)"),
+      versions: z
+        .object({
+          flannel: z.string(),
+          flannelCni: z.string(),
+          cni: z.string(),
+          cniPlugins: z.string(),
+          kubernetes: z.string(),
+          etcd: z.string(),
+          flanneldReports: z.string().describe("what the flanneld binary printed for --version (it must be `flannel`'s pin)"),
+        })
+        .optional()
+        .describe(
+          'implementation flannel: the pinned upstream versions (tools/k8s/versions.env) of flanneld, the flannel CNI plugin, cnitool, the reference plugins, and the control plane it needs',
+        ),
+      controlPlaneSeconds: z
+        .number()
+        .optional()
+        .describe('implementation flannel: etcd and kube-apiserver started, Nodes written, flanneld given its identity'),
+      flanneldSeconds: z
+        .number()
+        .optional()
+        .describe("implementation flannel: from starting flanneld on both hosts until each had written its subnet file and routed the other node's pod subnet"),
+      cniDel: z
+        .array(z.object({ host: z.string(), network: z.string(), ok: z.boolean(), detail: z.string() }))
+        .optional()
+        .describe('implementation flannel: the teardown releasing each pod through the plugins (cnitool del)'),
+      state: z
+        .string()
+        .optional()
+        .describe(
+          'what the datapath left in the kernel after set-up, before any traffic: per lab namespace its links, addresses, routes, neighbour and fdb entries (iproute2 JSON), relative to the run directory',
+        ),
+    })
+    .optional()
+    .describe('the datapath and who built it'),
   proxy: z
     .object({
       mode: z.string(),

@@ -16,6 +16,7 @@ import {
 } from '../aws/catalogue.ts';
 import { overlaps, parseCidr, type Cidr } from '../core/cidr.ts';
 import { findDatapath } from '../datapath/index.ts';
+import { FLANNEL_DATAPATHS } from '../datapath/flannel/index.ts';
 import { proxyProvider } from '../proxy/index.ts';
 import { KUBE_PROXY_MODES } from '../proxy/kube-proxy/index.ts';
 import {
@@ -85,6 +86,7 @@ export function crossKeyRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCt
         message: `${s.datapath} puts pods on the underlay: prefix must be /27 or shorter`,
       });
   }
+  datapathRules(s, ctx);
   proxyRules(s, ctx);
   if (s.tuning.notrack && s.proxy && proxyProvider(s.proxy.mode).netfilter)
     ctx.addIssue({
@@ -93,6 +95,18 @@ export function crossKeyRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCt
       input: true,
       message: `proxy.mode ${s.proxy.mode} needs conntrack (its DNAT is undone on the replies through conntrack), so NOTRACK would break the Services; set tuning.notrack: false${s.tuning.profile !== 'none' ? ` (profile ${s.tuning.profile} turns it on)` : ''}, or use proxy.mode none or ebpf`,
     });
+}
+
+/** datapathImplementation flannel: the real flannel runs flannel's two backends, in the embedded lab. */
+function datapathRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
+  if (s.datapathImplementation !== 'flannel') return;
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['datapathImplementation'], input: s.datapathImplementation, message });
+  if (s.target !== 'local')
+    issue(`the real flannel as lab processes is for target local (on aws the cluster installs its own CNI); with target ${s.target} use model`);
+  else if (!(FLANNEL_DATAPATHS as readonly string[]).includes(s.datapath))
+    issue(
+      `the real flannel runs the datapaths ${FLANNEL_DATAPATHS.join(' and ')} (its host-gw and vxlan backends); datapath ${s.datapath} exists only as model`,
+    );
 }
 
 interface CrossFields {

@@ -24,6 +24,9 @@ const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapat
 
 export const TARGETS = ['local', 'aws'] as const;
 
+/** Who builds an embedded-lab datapath: netlab's model, or the real flannel (hostgw and vxlan). */
+export const DATAPATH_IMPLEMENTATIONS = ['model', 'flannel'] as const;
+
 /** A strict object whose unknown-key error lists the keys that are allowed there. */
 function strict<T extends z.ZodRawShape>(shape: T) {
   const allowed = Object.keys(shape).join(', ');
@@ -336,6 +339,14 @@ export const SpecShape = strict({
   target: z.enum(TARGETS, { error: `expected one of: ${TARGETS.join(', ')}` }).default('local'),
   /** The pod network (CNI) between the hosts. */
   datapath: z.enum(ALL_DATAPATHS, { error: `expected one of: ${DATAPATHS.join(', ')} (local); ${AWS_DATAPATHS.join(', ')} (aws)` }).default('host'),
+  /**
+   * Who builds the datapath on the embedded lab's hosts. model: netlab builds flannel's devices,
+   * routes, neighbours and fdb entries itself (lib/datapath/<name>.ts; fast, offline, no build).
+   * flannel: the real flanneld (kube subnet manager, one per host, fed by the lab's control plane)
+   * and the CNI plugins through cnitool (hostgw and vxlan only; lib/datapath/flannel). Needs
+   * `bash scripts/install-k8s.sh` once.
+   */
+  datapathImplementation: z.enum(DATAPATH_IMPLEMENTATIONS, { error: `expected one of: ${DATAPATH_IMPLEMENTATIONS.join(', ')}` }).default('model'),
   /** The EC2 pair, its image and its Kubernetes; required with target aws. */
   aws: AwsSchema.optional(),
   network: NetworkSchema,

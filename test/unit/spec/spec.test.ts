@@ -23,6 +23,7 @@ test('defaults are documented values', (t) => {
     description: '',
     target: 'local',
     datapath: 'host',
+    datapathImplementation: 'model',
     network: { underlayCidr: '10.77.0.0/24', underlayMtu: 1500, podCidr: '10.244.0.0/16' },
     server: { responseBytes: [350], workers: 1, keepaliveRequests: 100 },
     workload: { tool: 'wrk', durationSeconds: 10, connections: [1], threads: 1, keepalive: [true], timeoutSeconds: 5 },
@@ -58,7 +59,7 @@ test('sweep values: a scalar becomes a list, repeats are dropped', (t) => {
 
 test('unknown keys are named with what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:datapth': 'host' }), [
-    'config: unknown key "datapth"; allowed here: description, target, datapath, aws, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
+    'config: unknown key "datapth"; allowed here: description, target, datapath, datapathImplementation, aws, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
   ]);
   t.deepEqual(bad({ 'netlab:server': { respBytes: 1 } }), ['netlab:server: unknown key "respBytes"; allowed here: responseBytes, workers, keepaliveRequests']);
   t.deepEqual(bad({ 'other:key': 1 }), ['config key "other:key": expected "netlab:<key>" (or a pulumi/aws/command/kubernetes provider key)']);
