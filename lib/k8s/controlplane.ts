@@ -56,6 +56,8 @@ export interface ControlPlane {
   server: (node: number) => string;
   /** kubeconfig of `user` for host `i` (written with the plan's files; its token once set-up has run). */
   kubeconfig: (user: ControlPlaneUser, node: number) => string;
+  /** The admin's kubeconfig, for programs run inside the control plane's namespace (its token in a file). */
+  adminKubeconfig: string;
   /** `kubectl` as the admin, run inside the control plane's namespace. */
   kubectl: (...args: string[]) => string[];
   /** Log files of the daemons. */
@@ -200,5 +202,5 @@ export function controlPlane(o: ControlPlaneOptions): ControlPlane {
     kubectl('apply', '--server-side', '--field-manager=netlab', '-f', `${d}/nodes.json`),
     ...o.nodes.map((n) => kubectl('patch', 'node', n.name, '--subresource=status', '--type=merge', '-p', JSON.stringify(nodeStatusPatch(n)))),
   ];
-  return { ns, dir: d, files, setup, server, kubeconfig, kubectl, logs };
+  return { ns, dir: d, files, setup, server, kubeconfig, adminKubeconfig: adminLocal, kubectl, logs };
 }

@@ -10,6 +10,7 @@ import { proxyProvider } from '../proxy/index.ts';
 import { kubeProxyProvider } from '../proxy/kube-proxy/index.ts';
 import { type ControlPlane, controlPlane } from '../k8s/controlplane.ts';
 import { k8sBin, type K8sProgram } from '../k8s/tools.ts';
+import { pulumiFleetCommand } from '../k8s/fleet-writer.ts';
 import type { ProxyContext, ProxyProgram } from '../proxy/provider.ts';
 import { fleetOf, serviceTarget } from '../proxy/target.ts';
 import type { ServicePort } from '../proxy/fleet.ts';
@@ -160,6 +161,8 @@ export interface PlanOptions {
   k8sBin?: (name: K8sProgram) => string;
   /** How to start netlab's load client (tools/rps, built into the tools cache: lib/workload/rps.ts rpsClientPath). */
   rpsClient?: string[];
+  /** How to start the Pulumi fleet writer (lib/k8s/fleet-writer.ts pulumiFleetCommand; tests pass a fixed one). */
+  pulumiFleet?: string[];
   /** clang's multiarch include directory (ebpf). */
   includeDir?: string;
   /** The machine's CPU topology and kernel release: needed when the stack tunes the host. */
@@ -369,6 +372,12 @@ function planProxy(
             cgroup: o.kube.kubeProxy,
             kubectl: cp.kubectl,
             log: `${o.opts.runDir}/k8s/kube-proxy.log`,
+            pulumiFleet: {
+              command: o.opts.pulumiFleet ?? pulumiFleetCommand(),
+              ns: cp.ns,
+              kubeconfig: cp.adminKubeconfig,
+              stateDir: `${o.opts.runDir}/pulumi-fleet`,
+            },
           },
         }
       : {}),

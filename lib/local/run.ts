@@ -373,6 +373,17 @@ function drainedHits(plan: Plan, drain: NonNullable<Point['drain']>, startMs: nu
   };
 }
 
+/** What the Pulumi fleet writer printed (lib/k8s/pulumi-fleet.ts: one JSON line) about its `pulumi up`. */
+function pulumiWrite(writer: string, stdout: string): { pulumi?: { upSeconds: number; refreshed: boolean; changes: Record<string, number> } } {
+  if (writer !== 'pulumi') return {};
+  try {
+    const s = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { upSeconds: number; refreshed: boolean; changes: Record<string, number> };
+    return { pulumi: { upSeconds: s.upSeconds, refreshed: s.refreshed, changes: s.changes } };
+  } catch {
+    return {};
+  }
+}
+
 /** Install the fleet for one Service count; timed; then check the target answers through it. */
 async function program(
   plan: Plan,
@@ -382,9 +393,13 @@ async function program(
   const prog = plan.proxy!.program(services);
   writeFiles(prog.files);
   const t0 = Date.now();
-  for (const argv of prog.steps) {
+  // The real kube-proxy: the first steps write the fleet into the API (timed apart too).
+  let write: Pick<NonNullable<RunResult['proxy']>['programs'][number], 'writer' | 'writeSeconds' | 'pulumi'> = {};
+  for (const [i, argv] of prog.steps.entries()) {
     try {
-      await run(argv, { signal, timeoutMs: 300_000 });
+      const r = await run(argv, { signal, timeoutMs: 300_000 });
+      if (prog.write && i === prog.write.steps - 1)
+        write = { writer: prog.write.writer, writeSeconds: (Date.now() - t0) / 1000, ...pulumiWrite(prog.write.writer, r.stdout) };
     } catch (e) {
       if ((e as Error).message === 'interrupted') throw e;
       throw new Error(`programming ${services} Services (${plan.proxy!.mode}) failed: ${(e as Error).message}`);
@@ -415,6 +430,7 @@ async function program(
       chains: size.chains,
       mapElements: size.mapElements,
       ...(kernelState ? { kernelState } : {}),
+      ...write,
       check,
     },
   };

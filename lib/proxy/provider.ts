@@ -20,6 +20,8 @@ export interface ProxyOptions {
   iptablesLayout: IptablesLayout;
   iptablesBackend: IptablesBackend;
   ipvs: { scheduler: IpvsScheduler; connReuseMode: number[] };
+  /** The real kube-proxy: who writes the fleet into the API (proxy.writer; absent = auto). */
+  writer?: 'auto' | 'pulumi' | 'server-side-apply';
 }
 
 /** Where a mode works: the client's host namespace, a folder for its files, the client's cgroup. */
@@ -53,6 +55,12 @@ export interface KubeContext {
   kubectl: (...args: string[]) => string[];
   /** kube-proxy's log file. */
   log: string;
+  /**
+   * The Pulumi fleet writer (lib/k8s/pulumi-fleet.ts): its command (argv prefix), the namespace it
+   * runs in (the control plane's, where the API server is), the admin kubeconfig as seen from
+   * there, and its stack's folder in the run folder.
+   */
+  pulumiFleet?: { command: string[]; ns: string; kubeconfig: string; stateDir: string };
 }
 
 export interface ProxyFile {
@@ -82,6 +90,9 @@ export interface ProxyProgram {
    * beforehand: this command prints the programmed state after the steps, and `parse` counts it.
    */
   measureSize?: { argv: string[]; parse: (stdout: string) => ProxySize };
+  /** The real kube-proxy: the first `steps` of `steps` write the fleet into the API, by `writer`
+   * (timed apart as the write's own duration; the programming time still starts with them). */
+  write?: { writer: 'pulumi' | 'server-side-apply'; steps: number };
 }
 
 export interface ProxyProvider {

@@ -250,6 +250,28 @@ export const RunResult = z.object({
             .describe(
               'implementation kube-proxy: what the kernel held after programming (iptables-save -t nat, nft list table, ipvsadm -Ln), gzipped, relative to the run directory',
             ),
+          writer: z
+            .enum(['pulumi', 'server-side-apply'])
+            .optional()
+            .describe(
+              'implementation kube-proxy: who wrote the fleet into the API (proxy.writer): a `pulumi up` of @pulumi/kubernetes resources, or one server-side apply of the List plus a prune',
+            ),
+          writeSeconds: z
+            .number()
+            .optional()
+            .describe(
+              "implementation kube-proxy: the write's own duration, from the start of the programming (the same instant as `seconds`) until the API had the fleet",
+            ),
+          pulumi: z
+            .object({
+              upSeconds: z
+                .number()
+                .describe("the `pulumi up` alone: the CLI's run from start to exit (the rest of writeSeconds is starting Node, the workspace and the stack)"),
+              refreshed: z.boolean().describe('the state was refreshed first (server-side apply had written the fleet since the last up)'),
+              changes: z.record(z.string(), z.number()).describe("the engine's resource changes: create, delete, same, … (the provider included)"),
+            })
+            .optional()
+            .describe('writer pulumi: what its `pulumi up` did'),
           check: Check.describe('the target answered through the proxy after programming'),
         }),
       ),

@@ -19,6 +19,7 @@ import { findDatapath } from '../datapath/index.ts';
 import { FLANNEL_DATAPATHS } from '../datapath/flannel/index.ts';
 import { proxyProvider } from '../proxy/index.ts';
 import { KUBE_PROXY_MODES } from '../proxy/kube-proxy/index.ts';
+import { PULUMI_FLEET_HARD_MAX_SERVICES } from '../k8s/fleet-writer.ts';
 import {
   AWS_DATAPATHS,
   DATAPATHS,
@@ -169,7 +170,19 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
       );
     if (s.target !== 'local')
       issue(['proxy', 'implementation'], p.implementation, 'kube-proxy as a lab process is for target local (on aws the cluster runs its own)');
-  }
+    const most = Math.max(...p.services);
+    if (p.writer === 'pulumi' && most > PULUMI_FLEET_HARD_MAX_SERVICES)
+      issue(
+        ['proxy', 'writer'],
+        p.writer,
+        `a Pulumi write of ${most} Services takes minutes (its cost per Service grows with the fleet: 400 took 225 s here); the Pulumi writer takes up to ${PULUMI_FLEET_HARD_MAX_SERVICES}: use auto or server-side-apply`,
+      );
+  } else if (p.writer !== 'auto')
+    issue(
+      ['proxy', 'writer'],
+      p.writer,
+      'the writer is who writes Services into the API of implementation kube-proxy; the model writes rules itself: use auto, or implementation kube-proxy',
+    );
   if (p.target === 'random' && w.tool !== 'rps')
     issue(['proxy', 'target'], p.target, `random needs workload.tool rps (it picks a Service per connection); ${w.tool} calls one URL: use fixed or last`);
   if (w.tool === 'conn-reuse' && p.mode !== 'ipvs') issue(['workload', 'tool'], w.tool, 'conn-reuse drains an IPVS real server: it needs proxy.mode ipvs');

@@ -5,6 +5,7 @@ import { DATAPATH_NAMES, type DatapathName } from '../datapath/index.ts';
 import { PROXY_MODE_NAMES, type ProxyModeName } from '../proxy/index.ts';
 import { IPTABLES_BACKENDS, IPVS_SCHEDULERS, type IptablesBackend } from '../proxy/provider.ts';
 import { NOT_PRINTABLE } from '../core/text.ts';
+import { FLEET_WRITERS } from '../k8s/fleet-writer.ts';
 import { resolveTuning, SCHED_MIGRATION_COST, TUNING_SETTINGS } from '../tuning/profile.ts';
 import { DISTROS, KERNELS, KUBERNETES_VERSIONS } from '../aws/catalogue.ts';
 import { bodyOrNull } from '../server/http.ts';
@@ -221,6 +222,15 @@ export const ProxySchema = strict({
    * through the API. Needs `bash scripts/install-k8s.sh` once.
    */
   implementation: z.enum(['model', 'kube-proxy'], { error: 'expected one of: model, kube-proxy' }).default('model'),
+  /**
+   * implementation kube-proxy: who writes each count's Services and EndpointSlices into the API.
+   * pulumi: a Pulumi program of @pulumi/kubernetes resources, one `pulumi up` per count (its diff
+   * creates and deletes what changed; lib/k8s/pulumi-fleet.ts). server-side-apply: one `kubectl
+   * apply --server-side` of the whole fleet, then a prune. auto: pulumi up to
+   * PULUMI_FLEET_MAX_SERVICES Services (lib/k8s/fleet-writer.ts), server-side apply above, where
+   * the engine's per-resource cost would swamp the programming time (README, "Which writer, and why").
+   */
+  writer: z.enum(FLEET_WRITERS, { error: `expected one of: ${FLEET_WRITERS.join(', ')}` }).default('auto'),
   ipvs: strict({
     scheduler: z.enum(IPVS_SCHEDULERS, { error: `expected one of: ${IPVS_SCHEDULERS.join(', ')}` }).default('rr'),
     /** net.ipv4.vs.conn_reuse_mode; a list sweeps (E3 compares 0 and 1). */

@@ -7,6 +7,7 @@ import { inCgroup, inNs } from '../../core/netns.ts';
 import { intToIp, ipToInt } from '../../core/cidr.ts';
 import { shq } from '../../core/shell.ts';
 import { daemon, waitFor } from '../../k8s/controlplane.ts';
+import { fleetWriterFor } from '../../k8s/fleet-writer.ts';
 import { FIELD_MANAGER, fleetObjects, list, sliceName } from '../../k8s/objects.ts';
 import type { ServicePort } from '../fleet.ts';
 import { iptablesCommand } from '../iptables/index.ts';
@@ -151,13 +152,28 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
       const next = intToIp(ipToInt(last.clusterIP) + 1);
       const namespaces = [...new Set(fleet.map((s) => s.namespace))];
       const model0 = model.program(ctx, fleet.slice(0, 1));
-      const prune = [
-        'keep=$0',
-        ...namespaces.map(
-          (ns) =>
-            `"$@" get services,endpointslices -n ${shq(ns)} -l netlab.io/fleet=true -o name | grep -vxFf "$keep" | xargs -r "$@" delete -n ${shq(ns)} --wait=false > /dev/null`,
-        ),
-      ].join('\n');
+      const pruneLines = namespaces.map(
+        (ns) =>
+          `"$@" get services,endpointslices -n ${shq(ns)} -l netlab.io/fleet=true -o name | grep -vxFf "$keep" | xargs -r "$@" delete -n ${shq(ns)} --wait=false > /dev/null`,
+      );
+      // The write: through Pulumi (one `pulumi up` of the fleet stack, whose diff creates and
+      // deletes) or one server-side apply of the List plus a prune (lib/k8s/fleet-writer.ts says
+      // which). When the writers alternate, the server-side apply leaves a mark that the Pulumi
+      // stack no longer matches the API: the next Pulumi write first prunes what that apply left
+      // beyond its fleet, and refreshes its state.
+      const pf = k.pulumiFleet;
+      const writer = pf ? fleetWriterFor(ctx.options.writer ?? 'auto', n) : 'server-side-apply';
+      const stale = `${ctx.dir}/pulumi-fleet.stale`;
+      const write: string[][] =
+        writer === 'pulumi' && pf
+          ? [
+              ['sh', '-c', ['keep=$0', `[ -e ${shq(stale)} ] || exit 0`, ...pruneLines].join('\n'), keep, ...k.kubectl()],
+              inNs(pf.ns, ...pf.command, '--objects', file, '--kubeconfig', pf.kubeconfig, '--state', pf.stateDir, '--refresh-if', stale),
+            ]
+          : [
+              k.kubectl('apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', file),
+              ['sh', '-c', ['keep=$0', ...pruneLines, ...(pf ? [`: > ${shq(stale)}`] : [])].join('\n'), keep, ...k.kubectl()],
+            ];
       return {
         services: n,
         fleet,
@@ -166,8 +182,7 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
           { path: keep, content: `${fleet.flatMap((s) => [`service/${s.name}`, `endpointslice.discovery.k8s.io/${sliceName(s)}`]).join('\n')}\n` },
         ],
         steps: [
-          k.kubectl('apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', file),
-          ['sh', '-c', prune, keep, ...k.kubectl()],
+          ...write,
           inNs(
             ctx.hostNs,
             ...waitFor(
@@ -179,6 +194,7 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
           ),
         ],
         size: { rules: 0, chains: 0, mapElements: 0 },
+        write: { writer, steps: write.length },
         measureSize: {
           argv:
             mode === 'iptables'

@@ -134,6 +134,7 @@ const proxyOpts = {
   rpsClient: ['/opt/netlab/tools/netlab-rps'],
   includeDir: '/usr/include/x86_64-linux-gnu',
   k8sBin: (name: string) => `/opt/netlab/k8s/bin/${name}`,
+  pulumiFleet: ['node', '--import', 'tsx', '/opt/netlab/lib/k8s/pulumi-fleet.ts'],
 };
 const proxyCases: [string, Record<string, unknown>][] = [
   ...(['none', 'iptables', 'nftables', 'ipvs', 'ebpf'] as const).map((mode): [string, Record<string, unknown>] => [

@@ -42,6 +42,27 @@ test('the command plugin pin is what @pulumi/command declares, and the stand-in 
 test('Go pseudo-versions name the release commits (same date/commit shape, right major)', (t) => {
   t.regex(pins.LANGUAGE_NODEJS_GO_VERSION!, /^v3\.0\.0-\d{14}-[0-9a-f]{12}$/);
   t.regex(pins.COMMAND_GO_VERSION!, /^v0\.0\.0-\d{14}-[0-9a-f]{12}$/);
+  t.regex(pins.KUBERNETES_PROVIDER_GO_VERSION!, /^v4\.0\.0-\d{14}-[0-9a-f]{12}$/);
+});
+
+test('the kubernetes plugin pin is what @pulumi/kubernetes declares; package.json pins that release exactly, the Go build its tag', (t) => {
+  const decl = pkg('@pulumi/kubernetes').pulumi;
+  t.is(decl.name, 'kubernetes');
+  t.is(pins.KUBERNETES_PROVIDER_VERSION, decl.version);
+  t.is(pkg('@pulumi/kubernetes').version, decl.version);
+  // Exact: the plugin is built for this one release, and a caret range would let npm move past it.
+  t.is(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies['@pulumi/kubernetes'], pins.KUBERNETES_PROVIDER_VERSION);
+  t.is(pins.KUBERNETES_PROVIDER_GO_MODULE, 'github.com/pulumi/pulumi-kubernetes/provider/v4');
+  t.is(pins.KUBERNETES_PROVIDER_SDK_GO_VERSION, `v${pins.KUBERNETES_PROVIDER_VERSION}`);
+  // The install script builds, installs and reports it under the pinned names.
+  const sh = readFileSync(join(root, 'scripts', 'install-tools.sh'), 'utf8');
+  for (const v of [
+    'plugin install resource kubernetes "$KUBERNETES_PROVIDER_VERSION" --file "$k8s_built"',
+    '$KUBERNETES_PROVIDER_GO_MODULE@$KUBERNETES_PROVIDER_GO_VERSION',
+    'VERSION=$v go run generate.go',
+    '-X $m/pkg/version.Version=$v',
+  ])
+    t.true(sh.includes(v), v);
 });
 
 test('install-tools.sh, pulumi.sh and client-floor.sh pass bash -n and shellcheck', (t) => {
@@ -61,6 +82,7 @@ test('install-tools.sh, pulumi.sh and client-floor.sh pass bash -n and shellchec
 test('language host: the plugins the engine may pre-install are the resource SDKs in package.json', (t) => {
   const names = declaredPackages(root).map((p) => `${p.name}@${p.version}`);
   t.true(names.includes(`command@${pins.COMMAND_VERSION}`));
+  t.true(names.includes(`kubernetes@${pins.KUBERNETES_PROVIDER_VERSION}`));
   t.true(names.some((n) => n.startsWith('aws@')));
   t.deepEqual(nodeArgsOf({ nodeargs: '--import=tsx  --enable-source-maps' }), ['--import=tsx', '--enable-source-maps']);
   t.deepEqual(nodeArgsOf({}), []);

@@ -170,6 +170,7 @@ test('proxy: defaults, and bad proxy input names the key, the value and what is 
     target: 'last',
     iptablesLayout: 'current',
     implementation: 'model',
+    writer: 'auto',
     iptablesBackend: 'nft',
     ipvs: { scheduler: 'rr', connReuseMode: [1] },
   });
