@@ -75,18 +75,30 @@ export const daemon = (log: string, argv: string[]) => ['sh', '-c', 'log=$0; "$@
 
 /**
  * A bounded wait: run `probe` (a shell command) every 100 ms until it succeeds, for at most
- * `seconds`; on time-out print what was awaited and the last lines of `log`, and fail.
+ * `seconds` of wall time (a slow probe does not stretch the bound); on time-out print what was
+ * awaited and the last lines of `log`, and fail.
+ *
+ * With `gate`, a cheap test that says the probe is worth running now: the probe then runs only
+ * when the gate holds, or every `everySeconds` (default 2) in any case, so an expensive probe (a
+ * save of the whole nat table) does not compete with the program it waits for. The gate can read
+ * `$NETLAB_WAIT_START`, the wait's start (Unix seconds with nanoseconds).
  */
-export function waitFor(what: string, probe: string, seconds: number, log: string): string[] {
+export function waitFor(what: string, probe: string, seconds: number, log: string, opts: { gate?: string; everySeconds?: number } = {}): string[] {
   const script = [
-    'what=$0; log=$1; probe=$2; n=$3; i=0',
-    'until sh -c "$probe" > /dev/null 2>&1; do',
-    '  i=$((i + 1))',
-    '  if [ "$i" -ge "$n" ]; then echo "netlab: $what did not happen within $(($n / 10)) s; the last lines of $log:" >&2; tail -n 15 "$log" >&2; exit 1; fi',
+    'what=$0; log=$1; probe=$2; secs=$3; gate=$4; every=$5',
+    'NETLAB_WAIT_START=$(date +%s.%N); export NETLAB_WAIT_START',
+    'start=$(date +%s); last=-1000',
+    'while :; do',
+    '  now=$(date +%s)',
+    '  if [ -z "$gate" ] || [ $((now - last)) -ge "$every" ] || sh -c "$gate" > /dev/null 2>&1; then',
+    '    last=$now',
+    '    if sh -c "$probe" > /dev/null 2>&1; then exit 0; fi',
+    '  fi',
+    '  if [ $((now - start)) -ge "$secs" ]; then echo "netlab: $what did not happen within $secs s; the last lines of $log:" >&2; tail -n 15 "$log" >&2; exit 1; fi',
     '  sleep 0.1',
     'done',
   ].join('\n');
-  return ['sh', '-c', script, what, log, probe, String(seconds * 10)];
+  return ['sh', '-c', script, what, log, probe, String(seconds), opts.gate ?? '', String(opts.everySeconds ?? 2)];
 }
 
 /** The openssl and token commands of the PKI (run with umask 077, in `dir`). */

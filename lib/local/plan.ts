@@ -137,6 +137,9 @@ export interface PlanProxy {
   controlPlane: ControlPlane | null;
   /** Namespace of the client's host, where the rules live. */
   hostNs: string;
+  /** The runner's bound on each set-up and program step, above the steps' own named waits
+   * (proxy.syncTimeoutSeconds with the real kube-proxy), so theirs is the message shown. */
+  stepSeconds: number;
   setup: { files: { path: string; content: string }[]; steps: string[][] };
   counts: number[];
   /** The fleet at one Service count (built once per count). */
@@ -389,6 +392,7 @@ function planProxy(
     mode: p.mode,
     implementation: p.implementation,
     hostNs: o.hostNs,
+    stepSeconds: p.implementation === 'kube-proxy' ? p.syncTimeoutSeconds + 120 : 300,
     controlPlane: cp,
     setup: cp && !o.sharedCp ? { files: [...cp.files, ...own.files], steps: [...cp.setup, ...own.steps] } : own,
     counts: p.services,
@@ -708,6 +712,7 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
         })`,
       );
       for (const f of prog.files) fileText(out, f.path, f.content, full);
+      if (prog.syncMetrics) out.push(`# before and after the steps, kube-proxy's sync counters: ${prog.syncMetrics.map(shq).join(' ')}`);
       for (const a of prog.steps) out.push(a.map(shq).join(' '));
       if (prog.zeroCounters)
         out.push(`# before each point: ${prog.zeroCounters.map(shq).join(' ')}`, `# after each point (rules walked): ${prog.saveCounters!.map(shq).join(' ')}`);

@@ -6,7 +6,7 @@ import { cpus, hostname, release, totalmem, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { run, type ExecResult } from '../core/exec.ts';
+import { CommandError, run, type ExecResult } from '../core/exec.ts';
 import { missing, probeFeatures, toolVersions } from './features.ts';
 import { parseAb, parseRps, parseWrk, ParseError, type Measured } from '../workload/parsers.ts';
 import { buildPlan, CLIENT_FLOOR_ROUNDS, renderPlan, type ClientFloor, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
@@ -23,6 +23,7 @@ import { type DatapathState, nsStateCommand, parseNsState } from '../datapath/st
 import { median } from '../results/summary.ts';
 import { multiarchInclude } from '../proxy/ebpf/program.ts';
 import type { ProxyProgram } from '../proxy/provider.ts';
+import { parseSyncCounters, syncDelta } from '../proxy/kube-proxy/metrics.ts';
 import { formatCpuList, parseLscpuP } from '../tuning/topology.ts';
 import { applyTuning, stacksWithTuning, type TuningRecord } from '../tuning/apply.ts';
 import { cgroupBase, nsPrefix, runDirOf } from '../core/names.ts';
@@ -392,20 +393,30 @@ async function program(
 ): Promise<{ prog: ProxyProgram; entry: NonNullable<RunResult['proxy']>['programs'][number] }> {
   const prog = plan.proxy!.program(services);
   writeFiles(prog.files);
+  const scrape = async () => {
+    try {
+      return parseSyncCounters((await run(prog.syncMetrics!, { signal, timeoutMs: 15_000 })).stdout);
+    } catch (e) {
+      if ((e as Error).message === 'interrupted') throw e;
+      throw new Error(`programming ${services} Services: kube-proxy did not answer on its metrics endpoint (hung or gone): ${(e as Error).message}`);
+    }
+  };
+  const syncsBefore = prog.syncMetrics ? await scrape() : undefined;
   const t0 = Date.now();
   // The real kube-proxy: the first steps write the fleet into the API (timed apart too).
   let write: Pick<NonNullable<RunResult['proxy']>['programs'][number], 'writer' | 'writeSeconds' | 'pulumi'> = {};
   for (const [i, argv] of prog.steps.entries()) {
     try {
-      const r = await run(argv, { signal, timeoutMs: 300_000 });
+      const r = await run(argv, { signal, timeoutMs: plan.proxy!.stepSeconds * 1000 });
       if (prog.write && i === prog.write.steps - 1)
         write = { writer: prog.write.writer, writeSeconds: (Date.now() - t0) / 1000, ...pulumiWrite(prog.write.writer, r.stdout) };
     } catch (e) {
       if ((e as Error).message === 'interrupted') throw e;
-      throw new Error(`programming ${services} Services (${plan.proxy!.mode}) failed: ${(e as Error).message}`);
+      throw new Error(`programming ${services} Services (${plan.proxy!.mode}) failed: ${namedWait(e)}`);
     }
   }
   const seconds = (Date.now() - t0) / 1000;
+  const kubeProxySyncs = syncsBefore ? syncDelta(syncsBefore, await scrape()) : undefined;
   // Rules written by another program (the real kube-proxy) are counted as the kernel holds them,
   // and kept (gzipped) so they can be compared with the model's.
   let size = prog.size;
@@ -430,6 +441,7 @@ async function program(
       chains: size.chains,
       mapElements: size.mapElements,
       ...(kernelState ? { kernelState } : {}),
+      ...(kubeProxySyncs ? { kubeProxySyncs } : {}),
       ...write,
       check,
     },
@@ -446,6 +458,40 @@ function leftoversOf(stack: string, namespaces: string[]): string[] {
   if (state) out.push(`state file (run ${state.runId})`);
   if (stacksWithTuning().includes(stack)) out.push('machine-wide tuning not yet put back');
   return out;
+}
+
+/**
+ * A failed step's message. A bounded wait (lib/k8s/controlplane.ts waitFor) says on stderr what it
+ * waited for ("netlab: … did not happen within N s") and then the log's last lines: that, not the
+ * step's long command line, is the message.
+ */
+export function namedWait(e: unknown): string {
+  if (!(e instanceof CommandError)) return (e as Error).message;
+  const lines = e.result.stderr.trim().split('\n');
+  const at = lines.findIndex((l) => l.startsWith('netlab: '));
+  if (at < 0) return e.message;
+  const tail = lines.slice(at + 1).slice(-3);
+  return `${lines[at]!.slice('netlab: '.length)}${tail.length ? ` ${tail.join(' / ')}` : ''}`;
+}
+
+/** Which of `names` (process names, as /proc/<pid>/comm gives them) no process of cgroup `cg` has. */
+export function daemonsGone(cg: string, names: readonly string[]): string[] {
+  let comms: string[] = [];
+  try {
+    comms = readFileSync(`${cg}/cgroup.procs`, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        } catch {
+          return ''; // exited between the two reads
+        }
+      });
+  } catch {
+    /* the cgroup itself is gone */
+  }
+  return names.filter((n) => !comms.includes(n));
 }
 
 /** flanneld's own word on its version (`--version`), or why it said nothing. */
@@ -520,17 +566,12 @@ async function stillWhole(plan: Plan, signal?: AbortSignal): Promise<string | nu
   // With the real kube-proxy, the rules it wrote outlive it: a point after its (or the API
   // server's) death would measure rules nobody keeps. Each cgroup must still hold its processes.
   if (plan.proxy?.controlPlane)
-    for (const [cg, want, what] of [
-      [plan.cgroups.find((g) => g.endsWith('/cp')), 2, 'etcd and kube-apiserver'],
-      [plan.cgroups.find((g) => g.endsWith('/kube-proxy')), 1, 'kube-proxy'],
+    for (const [cg, names] of [
+      [plan.cgroups.find((g) => g.endsWith('/cp')), ['etcd', 'kube-apiserver']],
+      [plan.cgroups.find((g) => g.endsWith('/kube-proxy')), ['kube-proxy']],
     ] as const) {
-      let n = 0;
-      try {
-        n = readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).length;
-      } catch {
-        /* the cgroup itself is gone */
-      }
-      if (n < want) return `${what} no longer running (${n} of ${want} processes in ${cg})`;
+      const gone = cg ? daemonsGone(cg, names) : [...names];
+      if (gone.length) return `${gone.join(' and ')} no longer running (not in ${cg})`;
     }
   // With the real flannel, a flanneld or API server that died leaves its routes behind: the same.
   if (plan.flannel) {
@@ -693,9 +734,12 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         writeFiles(plan.proxy.setup.files);
         if (plan.proxy.implementation === 'kube-proxy')
           progress({ stack, phase: 'setup', text: 'starting the control plane (etcd, kube-apiserver) and kube-proxy' });
-        // A step's own bounded waits (the API server's readiness, kube-proxy's first sync) are
-        // 60 s; the runner's limit sits above them, so their message is the one that is shown.
-        for (const argv of plan.proxy.setup.steps) await run(argv, { signal, timeoutMs: 120_000 });
+        // A step's own bounded waits (the API server's readiness, kube-proxy's first sync) name
+        // what they waited for; the runner's limit sits above them, so theirs is the message shown.
+        for (const argv of plan.proxy.setup.steps)
+          await run(argv, { signal, timeoutMs: plan.proxy.stepSeconds * 1000 }).catch((e: Error) => {
+            throw e.message === 'interrupted' ? e : new Error(`proxy set-up failed: ${namedWait(e)}`);
+          });
       }
       let installed: ProxyProgram | null = null;
       for (const [i, p] of plan.points.entries()) {

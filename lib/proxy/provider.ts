@@ -22,6 +22,8 @@ export interface ProxyOptions {
   ipvs: { scheduler: IpvsScheduler; connReuseMode: number[] };
   /** The real kube-proxy: who writes the fleet into the API (proxy.writer; absent = auto). */
   writer?: 'auto' | 'pulumi' | 'server-side-apply';
+  /** The real kube-proxy: bound on its first sync and on each programming (proxy.syncTimeoutSeconds). */
+  syncTimeoutSeconds?: number;
 }
 
 /** Where a mode works: the client's host namespace, a folder for its files, the client's cgroup. */
@@ -93,6 +95,9 @@ export interface ProxyProgram {
   /** The real kube-proxy: the first `steps` of `steps` write the fleet into the API, by `writer`
    * (timed apart as the write's own duration; the programming time still starts with them). */
   write?: { writer: 'pulumi' | 'server-side-apply'; steps: number };
+  /** The real kube-proxy: a command printing its Prometheus metrics, read before the steps and
+   * after them, so the programming also carries kube-proxy's own count and time of its syncs. */
+  syncMetrics?: string[];
 }
 
 export interface ProxyProvider {

@@ -250,6 +250,20 @@ export const RunResult = z.object({
             .describe(
               'implementation kube-proxy: what the kernel held after programming (iptables-save -t nat, nft list table, ipvsadm -Ln), gzipped, relative to the run directory',
             ),
+          kubeProxySyncs: z
+            .object({
+              syncs: z.number(),
+              syncSeconds: z.number(),
+              fullSyncs: z.number(),
+              fullSyncSeconds: z.number(),
+              partialSyncs: z.number(),
+              partialSyncSeconds: z.number(),
+              failures: z.number(),
+            })
+            .optional()
+            .describe(
+              "implementation kube-proxy: kube-proxy's own metrics over this programming (after − before the write): syncs and seconds in them (kubeproxy_sync_proxy_rules_duration_seconds, and its full/partial split), failed iptables-restore or nft transactions",
+            ),
           writer: z
             .enum(['pulumi', 'server-side-apply'])
             .optional()

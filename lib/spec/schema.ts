@@ -231,6 +231,12 @@ export const ProxySchema = strict({
    * the engine's per-resource cost would swamp the programming time (README, "Which writer, and why").
    */
   writer: z.enum(FLEET_WRITERS, { error: `expected one of: ${FLEET_WRITERS.join(', ')}` }).default('auto'),
+  /**
+   * implementation kube-proxy: seconds the lab waits for kube-proxy's first sync, and then at each
+   * Service count for the kernel to hold the fleet, before it fails the run naming what it waited
+   * for (a kube-proxy that crashed, hangs or never syncs is never measured as if its rules were there).
+   */
+  syncTimeoutSeconds: int(5, 3600).default(300),
   ipvs: strict({
     scheduler: z.enum(IPVS_SCHEDULERS, { error: `expected one of: ${IPVS_SCHEDULERS.join(', ')}` }).default('rr'),
     /** net.ipv4.vs.conn_reuse_mode; a list sweeps (E3 compares 0 and 1). */

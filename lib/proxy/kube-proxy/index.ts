@@ -8,7 +8,7 @@ import { intToIp, ipToInt } from '../../core/cidr.ts';
 import { shq } from '../../core/shell.ts';
 import { daemon, waitFor } from '../../k8s/controlplane.ts';
 import { fleetWriterFor } from '../../k8s/fleet-writer.ts';
-import { FIELD_MANAGER, fleetObjects, list, sliceName } from '../../k8s/objects.ts';
+import { FIELD_MANAGER, fleetObjects, list, pruneBeyond } from '../../k8s/objects.ts';
 import type { ServicePort } from '../fleet.ts';
 import { iptablesCommand } from '../iptables/index.ts';
 import type { KubeContext, ProxyContext, ProxyProgram, ProxyProvider, ProxySize } from '../provider.ts';
@@ -19,9 +19,9 @@ export const KUBE_PROXY_PROGRAMS = ['kube-apiserver', 'kube-proxy', 'kubectl', '
 /** The modes the real kube-proxy is run in (`proxy.implementation: kube-proxy`). */
 export const KUBE_PROXY_MODES = ['iptables', 'nftables', 'ipvs'] as const;
 
-/** Seconds the set-up waits for kube-proxy's first sync, and a programming for its rules. */
-export const KUBE_PROXY_SYNC_SECONDS = 60;
-export const KUBE_PROXY_PROGRAM_SECONDS = 280;
+/** Seconds the set-up waits for kube-proxy's first sync, and a programming for its rules, unless
+ * the stack says otherwise (proxy.syncTimeoutSeconds, whose default this is). */
+export const KUBE_PROXY_TIMEOUT_SECONDS = 300;
 
 const METRICS = '127.0.0.1:10249';
 
@@ -55,24 +55,31 @@ export function kubeProxyArgv(mode: string, ctx: ProxyContext): string[] {
   ];
 }
 
-/** A shell test that holds when the kernel has `s` with its last endpoint (iptables, nftables or ipvs). */
-function programmedProbe(mode: string, ctx: ProxyContext, s: ServicePort): string {
+/**
+ * A shell test that holds when the kernel has `s` with its last endpoint and nothing at `vip`, the
+ * address after the fleet's last ClusterIP (a larger fleet's). One read of the kernel's state per
+ * run (a save of 10,000 Services is megabytes), its lines matched as fixed strings.
+ */
+export function fleetProbe(mode: string, ctx: ProxyContext, s: ServicePort, vip: string): string {
   const ep = s.endpoints.at(-1)!;
+  const all = (has: string[], hasNot: string) =>
+    `awk ${[...has.map((h, i) => `-v a${i}=${shq(h)}`), `-v no=${shq(hasNot)}`].join(' ')} '${has.map((_, i) => `index($0, a${i}) { h${i} = 1 }`).join(' ')} index($0, no) { n = 1 } END { exit !(${has.map((_, i) => `h${i}`).join(' && ')} && !n) }'`;
   if (mode === 'iptables')
-    return `${iptablesCommand(ctx.options.iptablesBackend)}-save -t nat | grep -qF -- '--to-destination ${ep.ip}:${ep.port}' && ${iptablesCommand(ctx.options.iptablesBackend)}-save -t nat | grep -qF -- '-d ${s.clusterIP}/32'`;
-  // nftables: up to 1.3x an endpoint chain per endpoint ("dnat to ip:port"); today one numgen map
-  // of "ip . port" in the Service's chain.
+    return `${iptablesCommand(ctx.options.iptablesBackend)}-save -t nat | ${all([`--to-destination ${ep.ip}:${ep.port}`, `-d ${s.clusterIP}/32 `], `-d ${vip}/32 `)}`;
+  // nftables: the endpoint in its Service's numgen map ("ip . port"; up to 1.30 a chain per
+  // endpoint: "dnat to ip:port"), the Service in the service-ips map ("vip . tcp . port").
   if (mode === 'nftables')
-    return `nft list table ip kube-proxy | grep -qF -e 'dnat to ${ep.ip}:${ep.port}' -e '${ep.ip} . ${ep.port}' && nft list map ip kube-proxy service-ips | grep -qF '${s.clusterIP} . tcp . ${s.port}'`;
-  return `ipvsadm -Ln -t ${s.clusterIP}:${s.port} | grep -qF '${ep.ip}:${ep.port}'`;
+    return `nft list table ip kube-proxy | { ${all([`${s.clusterIP} . tcp . ${s.port} `], `${vip} . tcp . `)} && nft list table ip kube-proxy | grep -qF -e 'dnat to ${ep.ip}:${ep.port}' -e '${ep.ip} . ${ep.port}'; }`;
+  return `ipvsadm -Ln -t ${s.clusterIP}:${s.port} | grep -qF '${ep.ip}:${ep.port}' && ! ipvsadm -Ln | grep -qF '${vip}:'`;
 }
 
-/** …and when it no longer has the address after the fleet's last ClusterIP (a larger fleet's). */
-function removedProbe(mode: string, ctx: ProxyContext, vip: string): string {
-  if (mode === 'iptables') return `! ${iptablesCommand(ctx.options.iptablesBackend)}-save -t nat | grep -qF -- '-d ${vip}/32'`;
-  if (mode === 'nftables') return `! nft list map ip kube-proxy service-ips | grep -qF '${vip} . tcp'`;
-  return `! ipvsadm -Ln | grep -qF '${vip}:'`;
-}
+/**
+ * kube-proxy's own word that it has synced everything it was told since the wait began: a sync
+ * ended after $NETLAB_WAIT_START and no Service or endpoint change is pending. Cheap (one metrics
+ * read), so the wait polls it and reads the kernel only when it holds (and every 2 s regardless).
+ */
+export const syncedGate = (): string =>
+  `curl -fsS --max-time 2 http://${METRICS}/metrics | awk -v s="$NETLAB_WAIT_START" '/^kubeproxy_sync_proxy_rules_(service|endpoint)_changes_pending[ {]/ { p += $NF } /^kubeproxy_sync_proxy_rules_last_timestamp_seconds[ {]/ { if ($NF + 0 > s + 0) t = 1 } END { exit !(t && p == 0) }'`;
 
 /** Counts of what kube-proxy wrote, in the model's units (lib/proxy/<mode>/ruleset.ts). */
 export function sizeOf(mode: string, text: string): ProxySize {
@@ -136,7 +143,7 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
               `kube-proxy's first sync (${METRICS}/metrics)`,
               // A histogram per IP family: kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family="IPv4"} 1
               `curl -fsS http://${METRICS}/metrics | grep -Eq '^kubeproxy_sync_proxy_rules_duration_seconds_count(\\{[^}]*\\})? [1-9]'`,
-              KUBE_PROXY_SYNC_SECONDS,
+              ctx.options.syncTimeoutSeconds ?? KUBE_PROXY_TIMEOUT_SECONDS,
               k.log,
             ),
           ),
@@ -147,15 +154,12 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
       const k = kubeOf(ctx);
       const n = fleet.length;
       const file = `${ctx.dir}/kube-fleet-${n}.json`;
-      const keep = `${ctx.dir}/kube-keep-${n}.txt`;
       const last = fleet.at(-1)!;
       const next = intToIp(ipToInt(last.clusterIP) + 1);
       const namespaces = [...new Set(fleet.map((s) => s.namespace))];
       const model0 = model.program(ctx, fleet.slice(0, 1));
-      const pruneLines = namespaces.map(
-        (ns) =>
-          `"$@" get services,endpointslices -n ${shq(ns)} -l netlab.io/fleet=true -o name | grep -vxFf "$keep" | xargs -r "$@" delete -n ${shq(ns)} --wait=false > /dev/null`,
-      );
+      // Services beyond n (a shrink): one DeleteCollection per type (lib/k8s/objects.ts pruneBeyond).
+      const prune = pruneBeyond(namespaces);
       // The write: through Pulumi (one `pulumi up` of the fleet stack, whose diff creates and
       // deletes) or one server-side apply of the List plus a prune (lib/k8s/fleet-writer.ts says
       // which). When the writers alternate, the server-side apply leaves a mark that the Pulumi
@@ -167,29 +171,27 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
       const write: string[][] =
         writer === 'pulumi' && pf
           ? [
-              ['sh', '-c', ['keep=$0', `[ -e ${shq(stale)} ] || exit 0`, ...pruneLines].join('\n'), keep, ...k.kubectl()],
+              ['sh', '-c', [`[ -e ${shq(stale)} ] || exit 0`, prune].join('\n'), String(n), ...k.kubectl()],
               inNs(pf.ns, ...pf.command, '--objects', file, '--kubeconfig', pf.kubeconfig, '--state', pf.stateDir, '--refresh-if', stale),
             ]
           : [
               k.kubectl('apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', file),
-              ['sh', '-c', ['keep=$0', ...pruneLines, ...(pf ? [`: > ${shq(stale)}`] : [])].join('\n'), keep, ...k.kubectl()],
+              ['sh', '-c', [prune, ...(pf ? [`: > ${shq(stale)}`] : [])].join('\n'), String(n), ...k.kubectl()],
             ];
       return {
         services: n,
         fleet,
-        files: [
-          { path: file, content: `${JSON.stringify(list(fleetObjects(fleet)))}\n` },
-          { path: keep, content: `${fleet.flatMap((s) => [`service/${s.name}`, `endpointslice.discovery.k8s.io/${sliceName(s)}`]).join('\n')}\n` },
-        ],
+        files: [{ path: file, content: `${JSON.stringify(list(fleetObjects(fleet)))}\n` }],
         steps: [
           ...write,
           inNs(
             ctx.hostNs,
             ...waitFor(
               `kube-proxy programming ${n} Services (the last with its endpoints, none beyond it)`,
-              `${programmedProbe(mode, ctx, last)} && ${removedProbe(mode, ctx, next)}`,
-              KUBE_PROXY_PROGRAM_SECONDS,
+              fleetProbe(mode, ctx, last, next),
+              ctx.options.syncTimeoutSeconds ?? KUBE_PROXY_TIMEOUT_SECONDS,
               k.log,
+              { gate: syncedGate() },
             ),
           ),
         ],
@@ -204,6 +206,7 @@ export function kubeProxyProvider(model: ProxyProvider): ProxyProvider {
                 : inNs(ctx.hostNs, 'ipvsadm', '-Ln'),
           parse: (text) => sizeOf(mode, text),
         },
+        syncMetrics: inNs(ctx.hostNs, 'curl', '-fsS', '--max-time', '10', `http://${METRICS}/metrics`),
         ...(model0.zeroCounters ? { zeroCounters: model0.zeroCounters } : {}),
         ...(model0.saveCounters ? { saveCounters: model0.saveCounters } : {}),
       };

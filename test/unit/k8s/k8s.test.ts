@@ -1,11 +1,13 @@
 // The real components' pins, the API objects of the fleet, the control plane's plan and the
 // counting of what kube-proxy wrote (issue 16). Root-free; the runs are in test/integration/kube-proxy.test.ts.
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { PROJECT_DIR } from '../../../lib/core/project.ts';
 import { controlPlane, waitFor } from '../../../lib/k8s/controlplane.ts';
-import { fleetObjects, nodeObject, nodeStatusPatch, sliceName } from '../../../lib/k8s/objects.ts';
+import { fleetObjects, nodeObject, nodeStatusPatch, pruneBeyond, sliceName } from '../../../lib/k8s/objects.ts';
 import { k8sVersions } from '../../../lib/k8s/tools.ts';
 import { buildFleet } from '../../../lib/proxy/fleet.ts';
 import { sizeOf } from '../../../lib/proxy/kube-proxy/index.ts';
@@ -41,7 +43,7 @@ test('the fleet as API objects: a namespace, then per Service a selectorless Ser
   t.deepEqual(objs[3], {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: 'svc-2', namespace: 'netlab', labels: { 'netlab.io/fleet': 'true' } },
+    metadata: { name: 'svc-2', namespace: 'netlab', labels: { 'netlab.io/fleet': 'true', 'netlab.io/index': '2' } },
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.3', ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80 }] },
   });
   t.deepEqual(objs[4], {
@@ -50,7 +52,12 @@ test('the fleet as API objects: a namespace, then per Service a selectorless Ser
     metadata: {
       name: 'svc-2-netlab',
       namespace: 'netlab',
-      labels: { 'netlab.io/fleet': 'true', 'kubernetes.io/service-name': 'svc-2', 'endpointslice.kubernetes.io/managed-by': 'netlab.io' },
+      labels: {
+        'netlab.io/fleet': 'true',
+        'netlab.io/index': '2',
+        'kubernetes.io/service-name': 'svc-2',
+        'endpointslice.kubernetes.io/managed-by': 'netlab.io',
+      },
     },
     addressType: 'IPv4',
     ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
@@ -97,15 +104,39 @@ test('the control plane: its own namespace linked to each host, no secret in any
   const daemons = cp.setup.filter((a) => a.includes('/k8s/etcd') || a.includes('/k8s/kube-apiserver'));
   t.is(daemons.length, 2);
   for (const d of daemons) t.is(d[3], '/sys/fs/cgroup/netlab.x/cp');
-  // The readiness wait is bounded: 100 ms × 600.
+  // The readiness wait is bounded: 60 s of wall time, no gate.
   const wait = cp.setup.find((a) => a[2]?.startsWith('what=$0'))!;
-  t.is(wait.at(-1), '600');
+  t.deepEqual(wait.slice(-3), ['60', '', '2']);
 });
 
-test('waitFor: a bounded loop that names what it waited for', (t) => {
+test('waitFor: a bounded loop, in wall time, that names what it waited for', (t) => {
   const w = waitFor('x ready', 'true', 3, '/tmp/log');
-  t.deepEqual(w.slice(3), ['x ready', '/tmp/log', 'true', '30']);
-  t.regex(w[2]!, /did not happen within/);
+  t.deepEqual(w.slice(3), ['x ready', '/tmp/log', 'true', '3', '', '2']);
+  t.is(spawnSync(w[0]!, w.slice(1)).status, 0);
+  // A probe that never holds: fails after its bound (1 s), naming what it waited for and the log.
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-wait-'));
+  writeFileSync(join(dir, 'log'), 'last words\n');
+  const no = waitFor('y ready', 'false', 1, join(dir, 'log'));
+  const t0 = Date.now();
+  const r = spawnSync(no[0]!, no.slice(1), { encoding: 'utf8' });
+  t.is(r.status, 1);
+  t.true(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+  t.regex(r.stderr, /netlab: y ready did not happen within 1 s; the last lines of .*log:\nlast words/);
+});
+
+test('waitFor with a gate runs the probe when the gate holds, and every few seconds regardless', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-wait-'));
+  const count = join(dir, 'n');
+  // The probe counts its runs and never holds; the gate never holds: over ~2 s, the probe runs at
+  // the start and once per second (everySeconds 1), not every 100 ms.
+  const probe = `echo x >> ${count}; false`;
+  const shut = waitFor('z', probe, 2, '/dev/null', { gate: 'false', everySeconds: 1 });
+  spawnSync(shut[0]!, shut.slice(1));
+  const n = readFileSync(count, 'utf8').split('\n').filter(Boolean).length;
+  t.true(n >= 2 && n <= 4, `probe ran ${n} times`);
+  // A gate that holds once the wait has started (it reads $NETLAB_WAIT_START) lets the probe run.
+  const open = waitFor('z', 'true', 2, '/dev/null', { gate: '[ -n "$NETLAB_WAIT_START" ]', everySeconds: 100 });
+  t.is(spawnSync(open[0]!, open.slice(1)).status, 0);
 });
 
 test("sizeOf counts what kube-proxy wrote in the model's units", (t) => {
@@ -153,4 +184,26 @@ test('proxy.implementation: kube-proxy for iptables, nftables and ipvs in the cu
     message: /netlab:proxy\.iptablesLayout = "2019": the real kube-proxy/,
   });
   t.throws(spec({ mode: 'iptables', implementation: 'real' }), { message: /netlab:proxy\.implementation = "real": expected one of: model, kube-proxy/ });
+});
+
+test('pruneBeyond: one list, then a DeleteCollection per type and per 400 positions above n (run against a stand-in kubectl)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-prune-'));
+  const calls = join(dir, 'calls');
+  // A stand-in kubectl: `get` lists positions 1…1000 in a scrambled order; `delete --raw` is recorded.
+  const kubectl = join(dir, 'kubectl');
+  writeFileSync(kubectl, `#!/bin/sh\nif [ "$1" = get ]; then seq 1 1000 | sort -r; else echo "$*" >> ${calls}; fi\n`, { mode: 0o755 });
+  const run = (n: number) => spawnSync('sh', ['-c', pruneBeyond(['netlab']), String(n), kubectl], { encoding: 'utf8' });
+  t.is(run(1000).status, 0);
+  t.false(existsSync(calls), 'nothing above 1000: no delete');
+  t.is(run(100).status, 0);
+  const lines = readFileSync(calls, 'utf8').trim().split('\n');
+  // 900 positions: 3 chunks (400, 400, 100), Services and their EndpointSlices each.
+  t.is(lines.length, 6);
+  t.regex(lines[0]!, /^delete --raw \/api\/v1\/namespaces\/netlab\/services\?labelSelector=netlab\.io%2Findex%20in%20\((\d+,){399}\d+\)$/);
+  t.regex(lines[1]!, /^delete --raw \/apis\/discovery\.k8s\.io\/v1\/namespaces\/netlab\/endpointslices\?labelSelector=/);
+  const deleted = lines.filter((l) => l.includes('/services?')).flatMap((l) => /\((.*)\)/.exec(l)![1]!.split(',').map(Number));
+  t.deepEqual(
+    deleted.sort((a, b) => a - b),
+    Array.from({ length: 900 }, (_, i) => i + 101),
+  );
 });

@@ -171,6 +171,7 @@ test('proxy: defaults, and bad proxy input names the key, the value and what is 
     iptablesLayout: 'current',
     implementation: 'model',
     writer: 'auto',
+    syncTimeoutSeconds: 300,
     iptablesBackend: 'nft',
     ipvs: { scheduler: 'rr', connReuseMode: [1] },
   });
@@ -178,6 +179,7 @@ test('proxy: defaults, and bad proxy input names the key, the value and what is 
   t.deepEqual(bad({ 'netlab:proxy': { mode: 'userspace' } }), ['netlab:proxy.mode = "userspace": expected one of: none, iptables, nftables, ipvs, ebpf']);
   t.deepEqual(bad({ 'netlab:proxy': { services: [1, 40000] } }), ['netlab:proxy.services.1 = 40000: expected a whole number from 1 to 30000']);
   t.deepEqual(bad({ 'netlab:proxy': { target: 'first' } }), ['netlab:proxy.target = "first": expected one of: fixed, last, random']);
+  t.deepEqual(bad({ 'netlab:proxy': { syncTimeoutSeconds: 1 } }), ['netlab:proxy.syncTimeoutSeconds = 1: expected a whole number from 5 to 3600']);
   t.deepEqual(bad({ 'netlab:proxy': { ipvs: { connReuseMode: 2 } } }), ['netlab:proxy.ipvs.connReuseMode = 2: expected a whole number from 0 to 1']);
   t.deepEqual(bad({ 'netlab:workload': { tool: 'rps', rate: 0 } }), ['netlab:workload.rate = 0: expected a whole number from 1 to 100000']);
 });
