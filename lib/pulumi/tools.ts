@@ -211,6 +211,36 @@ export function pulumiTools(o: { projectDir?: string; env?: NodeJS.ProcessEnv } 
         : { tool: 'pulumi-resource-command', version: null, source: 'missing', path: null, detail: `no command provider in ${cmdDir}: ${install}` },
     );
   }
+
+  // The kubernetes provider: only the real kube-proxy's Pulumi fleet writer needs it.
+  const k8sDir = join(home, 'plugins', `resource-kubernetes-v${pins.KUBERNETES_PROVIDER_VERSION}`);
+  const k8sBuilt = join(cache, `pulumi-resource-kubernetes-${pins.KUBERNETES_PROVIDER_VERSION}`, 'bin', 'pulumi-resource-kubernetes');
+  const k8sPlugin = join(k8sDir, 'pulumi-resource-kubernetes');
+  out.push(
+    !existsSync(k8sPlugin)
+      ? {
+          tool: 'pulumi-resource-kubernetes',
+          version: null,
+          source: 'missing',
+          path: null,
+          detail: `no kubernetes provider in ${k8sDir} (only proxy.writer pulumi needs it): ${install}`,
+        }
+      : existsSync(k8sBuilt)
+        ? {
+            tool: 'pulumi-resource-kubernetes',
+            version: `v${pins.KUBERNETES_PROVIDER_VERSION}`,
+            source: 'Go build',
+            path: k8sPlugin,
+            detail: `built from ${pins.KUBERNETES_PROVIDER_GO_MODULE}@${pins.KUBERNETES_PROVIDER_GO_VERSION}`,
+          }
+        : {
+            tool: 'pulumi-resource-kubernetes',
+            version: `v${pins.KUBERNETES_PROVIDER_VERSION}`,
+            source: 'download',
+            path: k8sPlugin,
+            detail: `pulumi plugin install (${k8sDir})`,
+          },
+  );
   return out;
 }
 
@@ -222,7 +252,8 @@ export function engineMissing(o: { projectDir?: string; env?: NodeJS.ProcessEnv 
   if (cli.source === 'missing') return cli.detail;
   if (cli.version !== `v${pins.PULUMI_VERSION}`)
     return `${cli.path} is ${cli.version ?? 'unusable'}, not v${pins.PULUMI_VERSION}: run scripts/install-tools.sh`;
-  const bad = tools.filter((t) => t.source === 'missing');
+  // The kubernetes provider is only for the real kube-proxy's Pulumi fleet writer, not the engine's local stacks.
+  const bad = tools.filter((t) => t.source === 'missing' && t.tool !== 'pulumi-resource-kubernetes');
   return bad.length ? bad.map((t) => t.detail).join('; ') : null;
 }
 

@@ -185,6 +185,7 @@ test('pulumiTools: where each tool came from, read from the install layout (Go b
         ['pulumi', 'missing'],
         ['pulumi-language-nodejs', 'missing'],
         ['pulumi-resource-command', 'missing'],
+        ['pulumi-resource-kubernetes', 'missing'],
       ],
     );
     t.regex(engineMissing({ projectDir: project, env })!, /install-tools\.sh/);
@@ -207,6 +208,12 @@ test('pulumiTools: where each tool came from, read from the install layout (Go b
     t.like(tools[2], { tool: 'pulumi-resource-command', version: `v${pins.COMMAND_VERSION}`, source: 'stand-in' });
     t.regex(tools[2]!.detail, /command:local:Command only.*not served by the Go module proxy/, 'no .why file: the default reason');
     t.is(engineMissing({ projectDir: project, env }), null);
+    t.regex(tools[3]!.detail, /only proxy\.writer pulumi needs it/);
+    // The kubernetes provider, built by the script and installed into PULUMI_HOME.
+    const kv = pins.KUBERNETES_PROVIDER_VERSION!;
+    exe(join(cache, `pulumi-resource-kubernetes-${kv}`, 'bin', 'pulumi-resource-kubernetes'), 'exit 0');
+    exe(join(project, '.pulumi', 'plugins', `resource-kubernetes-v${kv}`, 'pulumi-resource-kubernetes'), 'exit 0');
+    t.like(pulumiTools({ projectDir: project, env })[3], { tool: 'pulumi-resource-kubernetes', version: `v${kv}`, source: 'Go build' });
     // A pulumi of another version on PATH (no cache): found, from PATH, and named as not the pin.
     rmSync(cache, { recursive: true });
     exe(join(dir, 'path', 'pulumi'), 'echo v3.1.0');
