@@ -474,11 +474,14 @@ export function namedWait(e: unknown): string {
   return `${lines[at]!.slice('netlab: '.length)}${tail.length ? ` ${tail.join(' / ')}` : ''}`;
 }
 
-/** Which of `names` (process names, as /proc/<pid>/comm gives them) no process of cgroup `cg` has. */
+/**
+ * Which of `names` (process names as /proc/<pid>/comm gives them; a name listed twice needs two
+ * processes) cgroup `cg` is short of. A cgroup that is gone holds nothing.
+ */
 export function daemonsGone(cg: string, names: readonly string[]): string[] {
-  let comms: string[] = [];
+  let left: string[] = [];
   try {
-    comms = readFileSync(`${cg}/cgroup.procs`, 'utf8')
+    left = readFileSync(`${cg}/cgroup.procs`, 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((pid) => {
@@ -491,7 +494,11 @@ export function daemonsGone(cg: string, names: readonly string[]): string[] {
   } catch {
     /* the cgroup itself is gone */
   }
-  return names.filter((n) => !comms.includes(n));
+  return names.filter((n) => {
+    const at = left.indexOf(n);
+    if (at >= 0) left.splice(at, 1);
+    return at < 0;
+  });
 }
 
 /** flanneld's own word on its version (`--version`), or why it said nothing. */
@@ -540,47 +547,21 @@ async function releasePods(steps: { host: string; network: string; argv: string[
   return out;
 }
 
-/** How many processes of cgroup `cg` are called `name` (/proc/<pid>/comm); 0 when the cgroup is gone. */
-function processCount(cg: string, name: string): number {
-  try {
-    return readFileSync(`${cg}/cgroup.procs`, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .filter((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name;
-        } catch {
-          return false;
-        }
-      }).length;
-  } catch {
-    return 0;
-  }
-}
-
 /** After a point: the lab must still be whole (every namespace there, nginx answering), or the point measured a broken lab. */
 async function stillWhole(plan: Plan, signal?: AbortSignal): Promise<string | null> {
   const present = new Set(await listNamespaces(''));
   const gone = plan.namespaces.filter((n) => !present.has(n));
   if (gone.length) return `namespaces gone: ${gone.join(', ')}`;
-  // With the real kube-proxy, the rules it wrote outlive it: a point after its (or the API
-  // server's) death would measure rules nobody keeps. Each cgroup must still hold its processes.
-  if (plan.proxy?.controlPlane)
-    for (const [cg, names] of [
-      [plan.cgroups.find((g) => g.endsWith('/cp')), ['etcd', 'kube-apiserver']],
-      [plan.cgroups.find((g) => g.endsWith('/kube-proxy')), ['kube-proxy']],
-    ] as const) {
-      const gone = cg ? daemonsGone(cg, names) : [...names];
-      if (gone.length) return `${gone.join(' and ')} no longer running (not in ${cg})`;
-    }
-  // With the real flannel, a flanneld or API server that died leaves its routes behind: the same.
-  if (plan.flannel) {
-    const cg = plan.cgroups.find((g) => g.endsWith('/cp'))!;
-    // (With the real kube-proxy too, the check above has looked at the control plane already.)
-    const gone = plan.proxy?.controlPlane ? [] : ['etcd', 'kube-apiserver'].filter((name) => processCount(cg, name) < 1);
-    if (gone.length) return `${gone.join(' and ')} no longer running (not in ${cg})`;
-    const n = processCount(plan.flannel.cgroup, 'flanneld');
-    if (n < 2) return `flanneld no longer running on both hosts (${n} of 2 in ${plan.flannel.cgroup})`;
+  // The real components: the rules kube-proxy wrote and the routes flanneld set outlive them, so a
+  // point after one of them (or the API server) died would measure state nobody keeps. Each
+  // cgroup must still hold its daemons, looked for by name.
+  const expected: { cg: string | undefined; names: string[]; where?: string }[] = [];
+  if (plan.proxy?.controlPlane || plan.flannel) expected.push({ cg: plan.cgroups.find((g) => g.endsWith('/cp')), names: ['etcd', 'kube-apiserver'] });
+  if (plan.proxy?.controlPlane) expected.push({ cg: plan.cgroups.find((g) => g.endsWith('/kube-proxy')), names: ['kube-proxy'] });
+  if (plan.flannel) expected.push({ cg: plan.flannel.cgroup, names: ['flanneld', 'flanneld'], where: ' on both hosts' });
+  for (const { cg, names, where = '' } of expected) {
+    const gone = cg ? daemonsGone(cg, names) : names;
+    if (gone.length) return `${[...new Set(gone)].join(' and ')} no longer running${where} (not all in ${cg})`;
   }
   const u = plan.server.urls[0]!;
   const c = await httpCheck(plan, u.url, u.responseBytes, signal);

@@ -13,6 +13,8 @@ test('daemonsGone names the expected processes a cgroup no longer holds', (t) =>
   writeFileSync(join(cg, 'cgroup.procs'), `${process.pid}\n4194305\n`);
   t.deepEqual(daemonsGone(cg, [me, 'kube-apiserver']), ['kube-apiserver']);
   t.deepEqual(daemonsGone(cg, [me]), []);
+  // A name listed twice needs two processes (flanneld on both hosts): one is not enough.
+  t.deepEqual(daemonsGone(cg, [me, me]), [me]);
   // A cgroup that is gone holds nothing.
   t.deepEqual(daemonsGone(join(cg, 'nope'), ['etcd', 'kube-apiserver']), ['etcd', 'kube-apiserver']);
 });
