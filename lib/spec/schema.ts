@@ -332,6 +332,14 @@ export const AwsSchema = strict({
   maxHourlyUsd: usd(0.01, 1000).default(10),
   /** On-demand USD per hour of one instance, for types or regions netlab's price table lacks. */
   hourlyPriceUsd: usd(0.001, 500).optional(),
+  /**
+   * Launch both hosts as spot instances (60–90 % below on-demand; EC2 may reclaim them with a
+   * two-minute notice). A run cut short by an interruption is recorded as `interrupted`, never as a
+   * result.
+   */
+  spot: z.boolean({ error: 'expected true or false' }).default(false),
+  /** Spot USD per hour of one instance (the price you saw for the zone); the cost line and the caps use it when spot is on. */
+  spotPriceUsd: usd(0.001, 500).optional(),
   /** Kubernetes minor version (kubeadm, kubelet, kubectl from the community package repository). */
   kubernetesVersion: z
     .enum(KUBERNETES_VERSIONS as [string, ...string[]], { error: `expected one of: ${KUBERNETES_VERSIONS.join(', ')} (a quoted string in YAML)` })
