@@ -12,6 +12,7 @@ import { StackNameError } from '../core/names.ts';
 import { UsageError } from './usage.ts';
 import { labCommands } from './lab.ts';
 import { sweepCommands } from './sweep.ts';
+import { janitorCommand } from './janitor.ts';
 import { benchCommands } from './bench.ts';
 import { benchKubeProxyCommand } from './bench-kube-proxy.ts';
 import { toolCommands } from './tools.ts';
@@ -42,6 +43,7 @@ export function netlabProgram(): Command {
     .configureOutput({ outputError: () => {} });
   labCommands(program);
   sweepCommands(program);
+  janitorCommand(program);
   benchCommands(program);
   benchKubeProxyCommand(program);
   toolCommands(program);
