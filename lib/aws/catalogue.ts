@@ -246,12 +246,18 @@ export interface CostEstimate {
   usdPerHour: number;
   lines: { item: string; count: number; usdPerHour: number }[];
   source: string;
+  /** The market the hosts are launched in and priced at: on-demand, or one-time spot (`aws.spot`). */
+  market: 'on-demand' | 'spot';
 }
 
 /**
  * What the stack costs per hour while it exists: two instances, their root volumes and public
  * addresses. VPC, subnet, gateway, security group and placement group cost nothing; data transfer
  * inside one availability zone over private addresses is free.
+ *
+ * Spot (`spot: true`): the instances are priced at `spotPriceUsd` when given (the stack's own
+ * figure, which netlab cannot check), else at the on-demand price as the upper bound (a spot
+ * instance launched without a maximum price never bills above on-demand); the source says which.
  */
 export function hourlyCost(o: {
   instanceType: string;
@@ -259,10 +265,15 @@ export function hourlyCost(o: {
   rootVolumeGb: number;
   hosts: number;
   overrideUsdPerHour?: number | undefined;
+  spot?: boolean | undefined;
+  spotPriceUsd?: number | undefined;
 }): CostEstimate | { error: string } {
   let instance: number;
   let source: string;
-  if (o.overrideUsdPerHour !== undefined) {
+  if (o.spot && o.spotPriceUsd !== undefined) {
+    instance = o.spotPriceUsd;
+    source = 'spot: aws.spotPriceUsd from the stack';
+  } else if (o.overrideUsdPerHour !== undefined) {
     instance = o.overrideUsdPerHour;
     source = 'aws.hourlyPriceUsd from the stack';
   } else {
@@ -273,12 +284,14 @@ export function hourlyCost(o: {
     instance = facts.usdPerHour;
     source = `on-demand Linux price table (lib/aws/catalogue.ts), ${o.region}`;
   }
+  if (o.spot && o.spotPriceUsd === undefined)
+    source = `spot, priced at the on-demand price as the upper bound (${source}); set aws.spotPriceUsd for the spot price`;
   const volume = (o.rootVolumeGb * GP3_USD_PER_GB_MONTH) / HOURS_PER_MONTH;
   const lines = [
-    { item: `${o.instanceType} instance`, count: o.hosts, usdPerHour: instance },
+    { item: `${o.instanceType}${o.spot ? ' spot' : ''} instance`, count: o.hosts, usdPerHour: instance },
     { item: `${o.rootVolumeGb} GB gp3 root volume`, count: o.hosts, usdPerHour: volume },
     { item: 'public IPv4 address', count: o.hosts, usdPerHour: PUBLIC_IPV4_USD_PER_HOUR },
   ];
   const total = lines.reduce((s, l) => s + l.count * l.usdPerHour, 0);
-  return { usdPerHour: Math.round(total * 10000) / 10000, lines, source };
+  return { usdPerHour: Math.round(total * 10000) / 10000, lines, source, market: o.spot ? 'spot' : 'on-demand' };
 }

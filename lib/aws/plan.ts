@@ -65,7 +65,15 @@ export function isAwsSpec(spec: Spec): spec is AwsSpec {
 export function awsPlan(spec: AwsSpec): AwsPlan {
   const a = spec.aws;
   const en = enhancedNetworking(a.instanceType);
-  const cost = hourlyCost({ instanceType: a.instanceType, region: a.region, rootVolumeGb: a.rootVolumeGb, hosts: 2, overrideUsdPerHour: a.hourlyPriceUsd });
+  const cost = hourlyCost({
+    instanceType: a.instanceType,
+    region: a.region,
+    rootVolumeGb: a.rootVolumeGb,
+    hosts: 2,
+    overrideUsdPerHour: a.hourlyPriceUsd,
+    spot: a.spot,
+    spotPriceUsd: a.spotPriceUsd,
+  });
   // Validation refuses both of these; the checks keep the plan total for direct callers.
   if ('error' in en) throw new SpecError(`stack ${spec.name}`, [`netlab:aws.instanceType = ${a.instanceType}: ${en.error}`]);
   if ('error' in cost) throw new SpecError(`stack ${spec.name}`, [`netlab:aws.hourlyPriceUsd: ${cost.error}`]);

@@ -228,7 +228,21 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
       a.serverPods,
       `ipvlan gives every server pod a secondary address of the server's interface; ${a.instanceType} holds ${facts.ipv4PerEni} addresses per interface (one is the host's)`,
     );
-  const cost = hourlyCost({ instanceType: a.instanceType, region: a.region, rootVolumeGb: a.rootVolumeGb, hosts: 2, overrideUsdPerHour: a.hourlyPriceUsd });
+  if (a.spotPriceUsd !== undefined && !a.spot)
+    issue(
+      ['aws', 'spotPriceUsd'],
+      a.spotPriceUsd,
+      'prices spot instances: only with aws.spot: true (on-demand hosts are priced from the table or aws.hourlyPriceUsd)',
+    );
+  const cost = hourlyCost({
+    instanceType: a.instanceType,
+    region: a.region,
+    rootVolumeGb: a.rootVolumeGb,
+    hosts: 2,
+    overrideUsdPerHour: a.hourlyPriceUsd,
+    spot: a.spot,
+    spotPriceUsd: a.spotPriceUsd,
+  });
   if ('error' in cost) issue(['aws', 'hourlyPriceUsd'], a.hourlyPriceUsd, cost.error);
   else if (cost.usdPerHour > a.maxHourlyUsd)
     issue(
