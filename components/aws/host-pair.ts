@@ -1,6 +1,8 @@
 // The two EC2 hosts: AMI from the kernel catalogue (via its public SSM parameter), enhanced
 // networking checked against the AMI before launch, IMDSv2 only, terminate-on-shutdown plus a
 // shutdown armed at boot (the time-to-live), SSH key given or generated, tags naming the experiment.
+// On-demand hosts launch into a capacity reservation; spot hosts (`aws.spot`) as one-time spot
+// instances that terminate when EC2 reclaims them.
 import * as pulumi from '@pulumi/pulumi';
 import * as aws from '@pulumi/aws';
 import * as tls from '@pulumi/tls';
@@ -15,7 +17,9 @@ export interface HostPairArgs {
   /**
    * The aws plan (`awsPlan(spec)`): instance type, image (SSM parameter, owner, login user),
    * enhanced-networking kind, each host's private and secondary addresses, source/dest check and
-   * the tags. Required.
+   * the tags. Its `cost.market` says how the hosts are launched: `on-demand` into a capacity
+   * reservation, `spot` as one-time spot instances that terminate when reclaimed (no reservation:
+   * capacity reservations hold on-demand instances only). Required.
    */
   plan: AwsPlan;
   /** The subnet both instances are launched in (Network.subnetId). Required. */
@@ -85,12 +89,29 @@ export function reservationEnd(nowMs: number, ttlMinutes: number): string {
 }
 
 /**
+ * How each instance is placed in its market: into the pair's capacity reservation (on-demand), or
+ * as a one-time spot instance that terminates when EC2 reclaims it (spot; no maximum price, so it
+ * never bills above on-demand). Pure.
+ */
+export function marketArgs(
+  market: AwsPlan['cost']['market'],
+  reservationId: pulumi.Input<string> | undefined,
+): Pick<aws.ec2.InstanceArgs, 'capacityReservationSpecification' | 'instanceMarketOptions'> {
+  if (market === 'spot')
+    return { instanceMarketOptions: { marketType: 'spot', spotOptions: { spotInstanceType: 'one-time', instanceInterruptionBehavior: 'terminate' } } };
+  if (!reservationId) throw new Error("on-demand hosts launch into the pair's capacity reservation, and none was given");
+  return { capacityReservationSpecification: { capacityReservationTarget: { capacityReservationId: reservationId } } };
+}
+
+/**
  * HostPair is a component that launches the experiment's two EC2 hosts, `server` and `client`:
- * the key pair (from the given public key, or a generated ed25519 pair), one capacity reservation
- * for both in the placement group (targeted, ending after the time-to-live), and the two
- * instances from the image's public SSM parameter, whose AMI must allow the family's enhanced
- * networking (checked at preview). The instances have fixed private addresses, IMDSv2 only,
- * terminate on shutdown and user data that arms the time-to-live.
+ * the key pair (from the given public key, or a generated ed25519 pair), for on-demand hosts one
+ * capacity reservation for both in the placement group (targeted, ending after the time-to-live),
+ * and the two instances from the image's public SSM parameter, whose AMI must allow the family's
+ * enhanced networking (checked at preview). The instances have fixed private addresses, IMDSv2
+ * only, terminate on shutdown and user data that arms the time-to-live. Spot hosts (`aws.spot`)
+ * are one-time spot instances in the same placement group, without a reservation, that terminate
+ * when EC2 reclaims them.
  *
  * Its outputs are the addresses, ids and SSH credentials the later components connect with.
  * `pulumi destroy` terminates both instances (their root volumes go with them), cancels the
@@ -105,8 +126,8 @@ export class HostPair extends pulumi.ComponentResource {
   readonly primaryEnis: Record<Role, pulumi.Output<string>>;
   /** The AMI both hosts run, after the enhanced-networking check. */
   readonly amiId: pulumi.Output<string>;
-  /** The capacity reservation holding both hosts. */
-  readonly capacityReservationId: pulumi.Output<string>;
+  /** The capacity reservation holding both hosts; undefined for spot hosts (reservations hold on-demand instances only). */
+  readonly capacityReservationId: pulumi.Output<string> | undefined;
   /** The OpenSSH private key for the hosts (a secret): sshPrivateKey, or the generated key's. */
   readonly privateKey: pulumi.Output<string>;
   /** The image's login user (e.g. ec2-user on Amazon Linux, admin on Debian). */
@@ -137,25 +158,29 @@ export class HostPair extends pulumi.ComponentResource {
     const ami = aws.ec2.getAmiOutput({ owners: [plan.image.owner], filters: [{ name: 'image-id', values: [param.value] }], mostRecent: true }, p);
     this.amiId = ami.apply((a) => checkAmiNetworking(plan, { id: a.id, enaSupport: a.enaSupport, sriovNetSupport: a.sriovNetSupport }));
     this.user = plan.image.user;
-    // Both hosts' capacity in one request, in the cluster placement group: all or nothing before any
-    // instance launches (two RunInstances calls into a cluster group are what draws capacity errors).
-    const reservation = new aws.ec2.CapacityReservation(
-      `${name}-capacity`,
-      {
-        instanceType: plan.instanceType,
-        instancePlatform: 'Linux/UNIX',
-        availabilityZone: args.availabilityZone,
-        instanceCount: 2,
-        placementGroupArn: args.placementGroupArn,
-        instanceMatchCriteria: 'targeted',
-        ebsOptimized: plan.networking.kind !== 'none',
-        endDateType: 'limited',
-        endDate: reservationEnd(Date.now(), args.ttlMinutes),
-        tags: { ...plan.tags, Name: `${plan.stack}-capacity` },
-      },
-      { ...p, ignoreChanges: ['endDate'], ...(args.dependsOn ? { dependsOn: args.dependsOn } : {}) },
-    );
-    this.capacityReservationId = reservation.id;
+    // On-demand: both hosts' capacity in one request, in the cluster placement group: all or nothing
+    // before any instance launches (two RunInstances calls into a cluster group are what draws
+    // capacity errors). Spot: none (a reservation holds on-demand instances only).
+    const spot = plan.cost.market === 'spot';
+    const reservation = spot
+      ? undefined
+      : new aws.ec2.CapacityReservation(
+          `${name}-capacity`,
+          {
+            instanceType: plan.instanceType,
+            instancePlatform: 'Linux/UNIX',
+            availabilityZone: args.availabilityZone,
+            instanceCount: 2,
+            placementGroupArn: args.placementGroupArn,
+            instanceMatchCriteria: 'targeted',
+            ebsOptimized: plan.networking.kind !== 'none',
+            endDateType: 'limited',
+            endDate: reservationEnd(Date.now(), args.ttlMinutes),
+            tags: { ...plan.tags, Name: `${plan.stack}-capacity` },
+          },
+          { ...p, ignoreChanges: ['endDate'], ...(args.dependsOn ? { dependsOn: args.dependsOn } : {}) },
+        );
+    this.capacityReservationId = reservation?.id;
     const make = (role: Role) =>
       new aws.ec2.Instance(
         `${name}-${role}`,
@@ -168,7 +193,7 @@ export class HostPair extends pulumi.ComponentResource {
           ...(plan.hosts[role].secondaryIps.length ? { secondaryPrivateIps: plan.hosts[role].secondaryIps } : {}),
           vpcSecurityGroupIds: [args.securityGroupId],
           placementGroup: args.placementGroupName,
-          capacityReservationSpecification: { capacityReservationTarget: { capacityReservationId: reservation.id } },
+          ...marketArgs(plan.cost.market, reservation?.id),
           keyName: keyPair.keyName,
           associatePublicIpAddress: true,
           sourceDestCheck: plan.sourceDestCheck,
