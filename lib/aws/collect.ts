@@ -117,6 +117,41 @@ export function runFailure(dir: string): { exit: string; line: string; command: 
   return { exit: kv.exit ?? '?', line: kv.line ?? '?', command: kv.command ?? '?', point: kv.point ?? '' };
 }
 
+/** A spot interruption as the run script's watcher recorded it (interrupted.tsv): EC2's notice, when it was seen, the point it cut short. */
+export interface RunInterruption {
+  /** The notice as the instance metadata served it, e.g. {"action": "terminate", "time": "2026-11-21T10:31:02Z"}. */
+  notice: string;
+  /** The notice's action and time, when it parses; null otherwise. */
+  action: string | null;
+  time: string | null;
+  /** When the watcher saw it (UTC, ISO). */
+  seen: string;
+  /** The point being measured then; '' between points. */
+  point: string;
+}
+
+/** What the spot watcher recorded (interrupted.tsv), if it did. */
+export function runInterruption(dir: string): RunInterruption | null {
+  const f = join(dir, 'interrupted.tsv');
+  if (!existsSync(f)) return null;
+  const kv = Object.fromEntries(
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.split('\t')[0]!, l.split('\t').slice(1).join('\t')]),
+  );
+  let action: string | null = null;
+  let time: string | null = null;
+  try {
+    const n = JSON.parse(kv.notice ?? '') as { action?: unknown; time?: unknown };
+    if (typeof n.action === 'string') action = n.action;
+    if (typeof n.time === 'string') time = n.time;
+  } catch {
+    /* not JSON: the raw notice is kept as it came */
+  }
+  return { notice: kv.notice ?? '', action, time, seen: kv.seen ?? '?', point: kv.point ?? '' };
+}
+
 const UNKNOWN_ENV: Omit<Environment, 'node'> = {
   hostname: 'unknown',
   kernel: 'unknown',
@@ -132,6 +167,8 @@ const UNKNOWN_ENV: Omit<Environment, 'node'> = {
  * Build result.json from an unpacked run directory (points.tsv, raw/, env.json, tuning.tsv, and
  * failure.tsv when the run failed). A failed run keeps every point it measured; the points it never
  * reached are listed as failed with the reason, and the run is failed with the script's failure.
+ * A run stopped by a spot interruption notice (interrupted.tsv) is `interrupted`, never ok: no point
+ * of it is presented as a result (measured ones are kept, marked invalid, with their raw output).
  */
 export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; startedAt: string; finishedAt: string }): RunResult {
   const tsv = join(dir, 'points.tsv');
@@ -155,7 +192,11 @@ export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; start
   const commands = new Map(planned.map((p) => [p.id, p.command]));
   const points = rows.map((r) => pointFrom(dir, r, commands));
   const failure = runFailure(dir);
-  if (failure) {
+  const spot = runInterruption(dir);
+  if (spot)
+    for (const p of points)
+      if (p.status === 'ok') Object.assign(p, { status: 'invalid', reason: 'measured before a spot interruption cut the run short: kept, not a result' });
+  if (failure || spot) {
     const seen = new Set(points.map((p) => p.id));
     for (const p of planned)
       if (!seen.has(p.id))
@@ -175,22 +216,28 @@ export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; start
           latencyMs: null,
           toolSeconds: null,
           status: 'failed',
-          reason: `not measured: the run script stopped before this point (exit ${failure.exit} at line ${failure.line})`,
+          reason: spot
+            ? p.id === spot.point
+              ? 'cut short by the spot interruption notice'
+              : 'not measured: the spot interruption notice stopped the run before this point'
+            : `not measured: the run script stopped before this point (exit ${failure!.exit} at line ${failure!.line})`,
         });
   }
   const failed = points.filter((p) => p.status === 'failed');
   const measured = rows.length;
-  const error = failure
-    ? `the run script failed (exit ${failure.exit} at line ${failure.line}: ${failure.command})${failure.point ? ` during point ${failure.point}` : ''}; ${measured} of ${planned.length} points measured and kept`
-    : failed.length === points.length && points.length
-      ? `every point failed; first: ${failed[0]!.reason}`
-      : null;
+  const error = spot
+    ? `spot interruption: EC2 gave notice${spot.action ? ` to ${spot.action}` : ''}${spot.time ? ` at ${spot.time}` : ''} (${spot.notice || 'no notice text'}), seen ${spot.seen}${spot.point ? ` during point ${spot.point}` : ' between points'}; the run stopped measuring; ${measured} of ${planned.length} points measured, kept as raw data, none presented as results`
+    : failure
+      ? `the run script failed (exit ${failure.exit} at line ${failure.line}: ${failure.command})${failure.point ? ` during point ${failure.point}` : ''}; ${measured} of ${planned.length} points measured and kept`
+      : failed.length === points.length && points.length
+        ? `every point failed; first: ${failed[0]!.reason}`
+        : null;
   const result: RunResult = {
     schema: RESULT_SCHEMA_ID,
     runId: o.runId,
     stack: spec.name,
     target: 'aws',
-    status: error ? 'failed' : 'ok',
+    status: spot ? 'interrupted' : error ? 'failed' : 'ok',
     ...(error ? { error } : {}),
     startedAt: o.startedAt,
     finishedAt: o.finishedAt,

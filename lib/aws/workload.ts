@@ -253,6 +253,49 @@ export function parseReuseLog(text: string, rolloutAt?: number): Measured {
   };
 }
 
+/** How often the spot watcher asks the instance metadata for an interruption notice, in seconds. */
+export const SPOT_POLL_SECONDS = 5;
+/** The instance metadata service (IMDSv2: a session token first). */
+export const IMDS = 'http://169.254.169.254';
+
+/**
+ * The spot watcher of the run script. EC2 announces that it will reclaim a spot instance about two
+ * minutes ahead at the metadata path `spot/instance-action` (404 until then). `spot_watch <pid>`
+ * asks every SPOT_POLL s (a fresh IMDSv2 token each time) while the run's process lives, and at
+ * most until the host's time-to-live; on a notice it writes interrupted.tsv (the notice and when it
+ * was seen) and sends the run USR1. `spot_stop`, the run's USR1 trap, adds the point it was in,
+ * stops the point's tool and exits 75; the exit trap then writes the tarball as usual, without a
+ * failure.tsv.
+ */
+export function spotWatchFn(ttlMinutes: number): string {
+  return `IMDS=${IMDS}
+SPOT_POLL=${SPOT_POLL_SECONDS}
+SPOT_WATCH=''
+TOOL=''
+spot_watch() {
+  local run_pid=$1 i token notice
+  for ((i = 0; i < ${Math.ceil((ttlMinutes * 60) / SPOT_POLL_SECONDS)}; i++)); do
+    kill -0 "$run_pid" 2> /dev/null || return 0
+    if token=$(curl -fsS -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/latest/api/token" 2> /dev/null) \\
+      && notice=$(curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/spot/instance-action" 2> /dev/null) \\
+      && [ -n "$notice" ]; then
+      printf 'notice\\t%s\\nseen\\t%s\\n' "$(printf '%s' "$notice" | tr -d '\\n\\t')" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$RUN/interrupted.tsv"
+      kill -USR1 "$run_pid"
+      return 0
+    fi
+    sleep "$SPOT_POLL"
+  done
+}
+spot_stop() {
+  trap '' USR1
+  printf 'point\\t%s\\n' "$ID" >> "$RUN/interrupted.tsv"
+  [ -z "$TOOL" ] || kill -TERM "$TOOL" 2> /dev/null || true
+  echo "netlab: spot interruption notice ($(sed -n 's/^notice\\t//p' "$RUN/interrupted.tsv")); stopped measuring\${ID:+ during point $ID}" >&2
+  exit 75
+}
+`;
+}
+
 /** Every measured point of the stack, in run order (Service counts ascending: the fleet only grows). */
 export function awsPoints(spec: AwsSpec): AwsPoint[] {
   const w = spec.workload;
@@ -295,9 +338,12 @@ export function awsPoints(spec: AwsSpec): AwsPoint[] {
  * grow the Service fleet to the point's count (generated and applied in bulk, not one Pulumi
  * resource each) and wait until the target Service answers, set the point's sysctls, run the tool
  * under `timeout`, record the outcome in points.tsv. Ends with env.json and a tarball, and prints
- * `netlab-run: <dir>` for `netlab collect`.
+ * `netlab-run: <dir>` for `netlab collect`. On spot hosts (`aws.spot`) a background loop watches
+ * for EC2's interruption notice (SPOT_WATCH_FN); on one the run stops measuring and the tarball
+ * carries interrupted.tsv, which collect turns into an `interrupted` result.
  */
 export function runScript(spec: AwsSpec, points: AwsPoint[], o: { clientCpus: string }): string {
+  const spot = spec.target === 'aws' && spec.aws.spot;
   const p = spec.proxy;
   const w = spec.workload;
   const conn = w.tool === 'conn-reuse' ? w : null;
@@ -322,7 +368,7 @@ mkdir -p "$RAW"
 FAIL_LINE=''
 FAIL_CMD=''
 ID=''
-write_env() {
+${spot && spec.target === 'aws' ? spotWatchFn(spec.aws.ttlMinutes) : ''}write_env() {
   jq -n --arg hostname "$(hostname)" --arg kernel "$(uname -r)" --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \\
     --arg arch "$(uname -m)" --arg cpuModel "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson cpus "$(nproc)" \\
     --argjson memoryBytes "$(awk '/MemTotal/ {print $2 * 1024}' /proc/meminfo)" \\
@@ -336,7 +382,7 @@ finish() {
   local code=$?
   trap - EXIT ERR
   set +e
-  if [ "$code" -ne 0 ]; then
+${spot ? '  trap \'\' USR1\n  [ -z "$SPOT_WATCH" ] || kill "$SPOT_WATCH" 2> /dev/null\n' : ''}  if [ "$code" -ne 0 ]${spot ? ' && [ ! -s "$RUN/interrupted.tsv" ]' : ''}; then
     printf 'exit\\t%s\\nline\\t%s\\ncommand\\t%s\\npoint\\t%s\\n' "$code" "$FAIL_LINE" "$FAIL_CMD" "$ID" > "$RUN/failure.tsv"
     echo "netlab: the run failed (exit $code at line $FAIL_LINE: $FAIL_CMD)\${ID:+ during point $ID}; keeping what was measured" >&2
   fi
@@ -350,7 +396,7 @@ set -E
 trap 'FAIL_LINE=$LINENO; FAIL_CMD=$BASH_COMMAND' ERR
 trap 'exit 143' TERM HUP INT
 trap finish EXIT
-cat > "$RUN/wrk-report.lua" <<'LUA'
+${spot ? 'trap spot_stop USR1\nspot_watch $$ &\nSPOT_WATCH=$!\n' : ''}cat > "$RUN/wrk-report.lua" <<'LUA'
 ${WRK_REPORT_LUA}LUA
 printf 'id\\ttool\\trepetition\\tparams\\texit\\twall_seconds\\tservices_seconds\\n' > "$RUN/points.tsv"
 ${conn ? `sysctl -qw net.ipv4.ip_local_port_range="${conn.localPortRange[0]} ${conn.localPortRange[1]}" net.ipv4.tcp_tw_reuse=1\n` : ''}SERVICES=0
@@ -400,8 +446,17 @@ point() {
     roll=$!
   fi
   t0=$(date +%s.%N)
-  timeout --kill-after=10 "$limit" bash -c "$command" > "$RAW/$ID.txt" 2> "$RAW/$ID.err" || code=$?
-  wall=$(since "$t0")
+${
+  spot
+    ? `  # In the background, so that a spot notice (USR1) stops the run at once, not after the tool.
+  timeout --kill-after=10 "$limit" bash -c "$command" > "$RAW/$ID.txt" 2> "$RAW/$ID.err" &
+  TOOL=$!
+  wait "$TOOL" || code=$?
+  TOOL=''
+`
+    : `  timeout --kill-after=10 "$limit" bash -c "$command" > "$RAW/$ID.txt" 2> "$RAW/$ID.err" || code=$?
+`
+}  wall=$(since "$t0")
   if [ -n "$roll" ]; then wait "$roll" || { echo "netlab: the rolling update of point $ID failed" >&2; return 1; }; kubectl -n netlab rollout status deployment/nginx --timeout=5m > /dev/null; fi
   printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$ID" "$tool" "$rep" "$params" "$code" "$wall" "$PROGRAM_SECONDS" >> "$RUN/points.tsv"
 }
