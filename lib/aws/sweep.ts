@@ -166,15 +166,151 @@ export function checkSweep(specs: Spec[], p: PrereqEnv = defaultPrereqEnv()): vo
   }
 }
 
+/** One stack as the scheduler sees it: its name, what it costs per hour while it exists, and whether it runs on this machine. */
+export interface Scheduled {
+  name: string;
+  /** aws: the pair's price (plan.cost.usdPerHour); local: 0. */
+  usdPerHour: number;
+  /** A local stack measures on this machine: two of them never run at once (they would disturb each other). */
+  local: boolean;
+}
+
+export interface ScheduleLimits {
+  /** At most this many stacks at once (`--parallel`, default 1). */
+  parallel: number;
+  /** The sum of USD/hour of the stacks that exist at once never exceeds this (`--max-hourly-usd`); undefined: no total cap. */
+  maxHourlyUsd?: number | undefined;
+}
+
+/** The largest `--parallel` netlab accepts. */
+export const MAX_PARALLEL = 32;
+
+/** USD per hour in ten-thousandths (the precision of hourlyCost), so that sums compare exactly. */
+const units = (usd: number) => Math.round(usd * 10_000);
+
+/**
+ * Refuse limits that no sweep of these stacks could keep, before anything is created: a parallel
+ * count that is not a whole number from 1 to MAX_PARALLEL, a cap that is not a positive number, and
+ * a cap below one stack's own cost (that stack could never start). Messages name the flag, its
+ * value and what is allowed.
+ */
+export function checkSchedule(stacks: Scheduled[], limits: ScheduleLimits): void {
+  const p = limits.parallel;
+  if (!Number.isInteger(p) || p < 1 || p > MAX_PARALLEL) throw new Error(`--parallel ${p}: expected a whole number from 1 to ${MAX_PARALLEL}`);
+  const cap = limits.maxHourlyUsd;
+  if (cap === undefined) return;
+  if (!Number.isFinite(cap) || cap <= 0) throw new Error(`--max-hourly-usd ${cap}: expected a positive number of USD per hour`);
+  const over = stacks.filter((s) => units(s.usdPerHour) > units(cap));
+  if (over.length)
+    throw new Error(
+      `--max-hourly-usd ${cap}: below the cost of ${over.map((s) => `${s.name} (${s.usdPerHour.toFixed(4)} USD/hour)`).join(', ')}, which could never start; ` +
+        'the cap must hold the dearest stack on its own (local stacks cost 0). Raise it, or leave those stacks out',
+    );
+}
+
+/**
+ * Which waiting stack may start now, as an index into `waiting`, or null: none while `parallel`
+ * stacks run; else the first in the order given that fits: the running stacks' USD/hour, plus
+ * `heldUsd` (stacks that ended but may still bill: kept with --keep, or whose destroy failed), plus
+ * its own stay within the cap; a local stack only when no other local stack runs; a stack only when
+ * no stack of the same name runs. So a stack that does not fit waits, and a later one that fits
+ * may start before it. Pure.
+ */
+export function nextToStart(waiting: readonly Scheduled[], running: readonly Scheduled[], limits: ScheduleLimits, heldUsd = 0): number | null {
+  if (running.length >= limits.parallel) return null;
+  const used = running.reduce((s, r) => s + units(r.usdPerHour), units(heldUsd));
+  const cap = limits.maxHourlyUsd === undefined ? Infinity : units(limits.maxHourlyUsd);
+  const i = waiting.findIndex(
+    (s) => used + units(s.usdPerHour) <= cap && !(s.local && running.some((r) => r.local)) && !running.some((r) => r.name === s.name),
+  );
+  return i < 0 ? null : i;
+}
+
+/** One stack's turn in a simulated sweep: when it started and ended, and the USD/hour of all stacks running right after it started. */
+export interface ScheduleEvent {
+  name: string;
+  start: number;
+  end: number;
+  runningUsdPerHour: number;
+}
+
+/**
+ * The sweep's schedule with given durations (any unit), decided by nextToStart exactly as the real
+ * sweep decides: at time 0 and whenever stacks end, start every stack that fits. Events in start
+ * order. Pure (for tests and for explaining a schedule); throws if the stacks cannot all start,
+ * which checkSchedule rules out.
+ */
+export function simulateSchedule(stacks: readonly (Scheduled & { duration: number })[], limits: ScheduleLimits): ScheduleEvent[] {
+  checkSchedule([...stacks], limits);
+  const waiting = [...stacks];
+  const running: (Scheduled & { duration: number; end: number })[] = [];
+  const events: ScheduleEvent[] = [];
+  let now = 0;
+  // Each pass starts at least one stack or ends at least one: at most 2 × n passes.
+  for (let pass = 0; pass <= 2 * stacks.length && (waiting.length || running.length); pass++) {
+    for (let i = nextToStart(waiting, running, limits); i !== null; i = nextToStart(waiting, running, limits)) {
+      const s = waiting.splice(i, 1)[0]!;
+      running.push({ ...s, end: now + s.duration });
+      events.push({ name: s.name, start: now, end: now + s.duration, runningUsdPerHour: running.reduce((a, r) => a + units(r.usdPerHour), 0) / 10_000 });
+    }
+    if (!running.length) throw new Error(`cannot start ${waiting.map((s) => s.name).join(', ')} under these limits`);
+    now = Math.min(...running.map((r) => r.end));
+    for (let i = running.length - 1; i >= 0; i--) if (running[i]!.end === now) running.splice(i, 1);
+  }
+  return events;
+}
+
+/**
+ * What a spot stack's failure text says about an interruption: EC2's reasons for reclaiming a spot
+ * instance (the state reason `Server.SpotInstanceTermination`, the spot request's
+ * `instance-terminated-…`/`marked-for-…` codes), the metadata notice (`spot/instance-action`, or
+ * its JSON `{"action": …, "time": …}`) and the run script's own `spot interruption notice` line.
+ * Returns the reason to report, or null when the text names none (a host that merely went away is
+ * not called an interruption). Pure.
+ */
+export function spotInterruption(text: string): string | null {
+  const code =
+    /Server\.SpotInstanceTermination|instance-terminated-(?:by-price|no-capacity|capacity-oversubscribed|launch-group-constraint|by-service)|marked-for-(?:termination|stop)/.exec(
+      text,
+    );
+  if (code) return `EC2 reclaimed a spot host (${code[0]})`;
+  const notice = /\{\s*"action"\s*:\s*"(terminate|stop|hibernate)"\s*,\s*"time"\s*:\s*"([^"]+)"\s*\}/.exec(text);
+  if (notice) return `spot interruption notice: ${notice[1]} at ${notice[2]}`;
+  if (/spot interruption notice|spot\/instance-action/i.test(text)) return 'spot interruption notice';
+  return null;
+}
+
+/** The Pulumi operations the sweep runs on one stack (the Automation API's Stack, or a test's fake). */
+export interface SweepStack {
+  refresh(o: { onOutput: (s: string) => void; color: 'never'; signal: AbortSignal }): Promise<unknown>;
+  up(o: { onOutput: (s: string) => void; color: 'never'; signal: AbortSignal }): Promise<{ outputs: Record<string, { value?: unknown } | undefined> }>;
+  destroy(o: { onOutput: (s: string) => void; color: 'never' }): Promise<unknown>;
+  /** Remove the stack from the backend (local stacks, after a destroy). */
+  remove(): Promise<void>;
+}
+
+/** Where the sweep gets its stacks: the state backend's URL and, per stack, its operations. */
+export interface SweepEngine {
+  backend: string;
+  open(name: string): Promise<SweepStack>;
+}
+
 export interface SweepOptions {
   projectDir: string;
   signal: AbortSignal;
+  /** One progress line of one stack; the line starts with its phase (`refresh: `, `up: `, `destroy: `, `waiting: `). */
   log: (stack: string, line: string) => void;
   keep?: boolean;
+  /** At most this many stacks at once (default 1). */
+  parallel?: number;
+  /** The total USD/hour of the stacks that exist at once stays at or below this (default: no total cap). */
+  maxHourlyUsd?: number | undefined;
   /** The environment to start from (default process.env); PULUMI_BACKEND_URL there wins over defaultBackend. */
   env?: NodeJS.ProcessEnv;
   /** Prerequisites as checkSweep sees them (default: this machine). */
   prereqs?: PrereqEnv;
+  /** The stacks' operations (default: the Pulumi Automation API on projectDir). */
+  engine?: SweepEngine;
 }
 
 const firstLines = (e: unknown, n = 5) =>
@@ -186,16 +322,8 @@ const firstLines = (e: unknown, n = 5) =>
     .join(' ')
     .slice(0, 400);
 
-/**
- * Run each stack: select or create it in the project (its config comes from stacks/), up, read
- * the result directory, destroy. Destroy runs in
- * `finally`, so a failed up or an abort still removes what was created; a destroy that itself
- * fails is reported with the command to retry. A local stack that was destroyed is also removed
- * from the backend and its stack file put back as it was (`pulumi stack init` rewrites it), so a
- * sweep leaves no trace in the project.
- */
-export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]> {
-  checkSweep(specs, o.prereqs);
+/** The Automation API on the project: the tools cache's CLI (else PATH's), the project's Pulumi environment, the backend. */
+async function automationEngine(o: SweepOptions): Promise<SweepEngine> {
   const { LocalWorkspace, PulumiCommand } = await import('@pulumi/pulumi/automation/index.js');
   const env = o.env ?? process.env;
   const envVars = pulumiEnv({ projectDir: o.projectDir, env, backend: defaultBackend(env.HOME || homedir()) });
@@ -205,74 +333,185 @@ export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]>
   const pulumiCommand = existsSync(join(cache, 'bin', 'pulumi'))
     ? await PulumiCommand.get({ root: cache, skipVersionCheck: true })
     : await PulumiCommand.get({ skipVersionCheck: true });
-  const rows: SweepRow[] = [];
-  for (const spec of specs) {
-    if (o.signal.aborted) break;
-    const aws = isAwsSpec(spec);
-    const t0 = Date.now();
-    const row: SweepRow = {
-      stack: spec.name,
-      target: aws ? 'aws' : 'local',
-      status: 'failed',
-      minutes: 0,
-      usdPerHour: aws ? awsPlan(spec).cost.usdPerHour : 0,
-      resultDir: null,
-      destroyed: null,
-    };
-    const stackFile = join(o.projectDir, 'stacks', `Pulumi.${spec.name}.yaml`);
-    const original = !aws && existsSync(stackFile) ? readFileSync(stackFile, 'utf8') : null;
-    // The CLI's own progress dots ("@ updating....", ".") say nothing a log line should: dropped.
-    const onOutput = (s: string) =>
-      s
-        .split('\n')
-        .filter((l) => l.trim() && !/^\s*(@ [a-z]+)?\.*\s*$/.test(l))
-        .forEach((l) => o.log(spec.name, l));
-    const retry = `PULUMI_BACKEND_URL=${backend} npm run pulumi -- destroy -s ${spec.name}`;
-    let stack: Awaited<ReturnType<typeof LocalWorkspace.createOrSelectStack>> | null = null;
-    let created = false;
-    try {
-      stack = await LocalWorkspace.createOrSelectStack({ stackName: spec.name, workDir: o.projectDir }, { pulumiCommand, envVars });
-      created = true;
-      o.log(
-        spec.name,
-        aws
-          ? `up (${row.usdPerHour.toFixed(2)} USD/hour while it exists; hosts end themselves after ${spec.aws.ttlMinutes} min)`
-          : 'up (netlab up on this machine, through the Pulumi engine)',
-      );
-      const up = await stack.up({ onOutput, color: 'never', signal: o.signal });
-      row.resultDir = String(up.outputs.resultDir?.value ?? '') || null;
-      // A successful `up` only says the steps ran: the run's own result.json says how it ended
-      // (an aws run that failed half-way still collects, so its up succeeds).
-      const ended = runStatus(row.resultDir);
-      row.status = ended.status;
-      if (ended.error) row.error = ended.error;
-    } catch (e) {
-      row.status = o.signal.aborted ? 'interrupted' : 'failed';
-      // The CLI checks the passphrase as it reads the stack's config, before it changes anything:
-      // then there is nothing to destroy (and destroy would only fail the same way).
-      const pass = passphraseProblem(String((e as Error).message ?? e), spec.name, backend);
-      if (pass) created = false;
-      row.error = pass ?? firstLines(e);
-    } finally {
-      if (stack && created && !o.keep) {
-        try {
-          o.log(spec.name, 'destroy');
-          // Not aborted by the same signal: after Ctrl-C the destroy is what must still happen.
-          await stack.destroy({ onOutput, color: 'never' });
-          row.destroyed = true;
-          if (!aws) {
-            await stack.workspace.removeStack(spec.name).catch((e: Error) => o.log(spec.name, `pulumi stack rm: ${firstLines(e, 1)}`));
-            if (original !== null) writeFileSync(stackFile, original);
-          }
-        } catch (e) {
-          row.destroyed = false;
-          row.error = `${row.error ? `${row.error}; ` : ''}DESTROY FAILED (${firstLines(e, 2)}): run \`${retry}\`${aws ? '; the hosts still end themselves at their time-to-live' : ' (or netlab down ' + spec.name + ')'}`;
-        }
-      }
-      if (stack && created && o.keep) row.destroyed = 'kept';
-      row.minutes = (Date.now() - t0) / 60_000;
-      rows.push(row);
+  return {
+    backend,
+    async open(name) {
+      const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: o.projectDir }, { pulumiCommand, envVars });
+      return {
+        refresh: (x) => stack.refresh(x),
+        up: (x) => stack.up(x),
+        destroy: (x) => stack.destroy(x),
+        remove: () => stack.workspace.removeStack(name),
+      };
+    },
+  };
+}
+
+/** How many of a stack's last output lines are kept to look for a spot interruption in. */
+const TAIL_LINES = 200;
+
+/**
+ * One stack: select or create it in the project (its config comes from stacks/), refresh (so
+ * resources that ended outside Pulumi, such as hosts ended by their time-to-live, leave the state
+ * and up recreates them), up, read the result directory, destroy. Destroy runs in `finally`, so a
+ * failed refresh or up or an abort still removes what was created; a destroy that itself fails is
+ * reported with the command to retry. A local stack that was destroyed is also removed from the
+ * backend and its stack file put back as it was (`pulumi stack init` rewrites it), so a sweep
+ * leaves no trace in the project.
+ */
+async function sweepOne(spec: Spec, usdPerHour: number, engine: SweepEngine, o: SweepOptions): Promise<SweepRow> {
+  const aws = isAwsSpec(spec);
+  const t0 = Date.now();
+  const row: SweepRow = { stack: spec.name, target: aws ? 'aws' : 'local', status: 'failed', minutes: 0, usdPerHour, resultDir: null, destroyed: null };
+  const stackFile = join(o.projectDir, 'stacks', `Pulumi.${spec.name}.yaml`);
+  const original = !aws && existsSync(stackFile) ? readFileSync(stackFile, 'utf8') : null;
+  const tail: string[] = [];
+  // The CLI's own progress dots ("@ updating....", ".") say nothing a log line should: dropped.
+  const output = (phase: string) => (s: string) =>
+    s
+      .split('\n')
+      .filter((l) => l.trim() && !/^\s*(@ [a-z]+)?\.*\s*$/.test(l))
+      .forEach((l) => {
+        tail.push(l);
+        if (tail.length > TAIL_LINES) tail.shift();
+        o.log(spec.name, `${phase}: ${l}`);
+      });
+  const retry = `PULUMI_BACKEND_URL=${engine.backend} npm run pulumi -- destroy -s ${spec.name}`;
+  let stack: SweepStack | null = null;
+  let created = false;
+  try {
+    stack = await engine.open(spec.name);
+    created = true;
+    o.log(
+      spec.name,
+      aws
+        ? "refresh: reading the stack's resources back from AWS (a host ended by its time-to-live leaves the state, and up recreates it)"
+        : "refresh: reading the stack's resources back",
+    );
+    await stack.refresh({ onOutput: output('refresh'), color: 'never', signal: o.signal });
+    o.log(
+      spec.name,
+      aws
+        ? `up: ${usdPerHour.toFixed(2)} USD/hour while it exists${spec.aws.spot ? ' (spot)' : ''}; hosts end themselves after ${spec.aws.ttlMinutes} min`
+        : 'up: netlab up on this machine, through the Pulumi engine',
+    );
+    const up = await stack.up({ onOutput: output('up'), color: 'never', signal: o.signal });
+    row.resultDir = String(up.outputs.resultDir?.value ?? '') || null;
+    // A successful `up` only says the steps ran: the run's own result.json says how it ended
+    // (an aws run that failed half-way still collects, so its up succeeds).
+    const ended = runStatus(row.resultDir);
+    row.status = ended.status;
+    if (ended.error) row.error = ended.error;
+  } catch (e) {
+    row.status = o.signal.aborted ? 'interrupted' : 'failed';
+    // The CLI checks the passphrase as it reads the stack's config, before it changes anything:
+    // then there is nothing to destroy (and destroy would only fail the same way).
+    const pass = passphraseProblem(String((e as Error).message ?? e), spec.name, engine.backend);
+    if (pass) created = false;
+    row.error = pass ?? firstLines(e);
+    tail.push(String((e as Error).message ?? e));
+  }
+  // A spot host that EC2 reclaimed is an interruption, not a failure of the stack: said so when the
+  // error, the run's result or the output names it.
+  if (aws && spec.aws.spot && row.status === 'failed') {
+    const why = spotInterruption(`${row.error ?? ''}\n${tail.join('\n')}`);
+    if (why) {
+      row.status = 'interrupted';
+      row.error = `${why}; ${row.error ?? ''}`;
     }
   }
-  return rows;
+  try {
+    if (stack && created && !o.keep) {
+      try {
+        o.log(spec.name, 'destroy: removing everything the stack created');
+        // Not aborted by the same signal: after Ctrl-C the destroy is what must still happen.
+        await stack.destroy({ onOutput: output('destroy'), color: 'never' });
+        row.destroyed = true;
+        if (!aws) {
+          await stack.remove().catch((e: Error) => o.log(spec.name, `destroy: pulumi stack rm: ${firstLines(e, 1)}`));
+          if (original !== null) writeFileSync(stackFile, original);
+        }
+      } catch (e) {
+        row.destroyed = false;
+        row.error = `${row.error ? `${row.error}; ` : ''}DESTROY FAILED (${firstLines(e, 2)}): run \`${retry}\`${aws ? '; the hosts still end themselves at their time-to-live' : ` (or netlab down ${spec.name})`}`;
+      }
+    }
+    if (stack && created && o.keep) row.destroyed = 'kept';
+  } finally {
+    row.minutes = (Date.now() - t0) / 60_000;
+  }
+  return row;
+}
+
+/**
+ * Run the stacks through the engine, up to `parallel` at once under the `maxHourlyUsd` cap
+ * (nextToStart decides; checkSchedule refuses impossible limits first). Each stack refreshes, ups
+ * and always destroys (sweepOne). Ctrl-C aborts every running stack, each of which still destroys,
+ * and starts no more. Rows in the order the stacks were given; a stack that never started is
+ * `interrupted` with why.
+ */
+export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]> {
+  checkSweep(specs, o.prereqs);
+  const limits: ScheduleLimits = { parallel: o.parallel ?? 1, maxHourlyUsd: o.maxHourlyUsd };
+  const items = specs.map((s, index) => ({ index, name: s.name, usdPerHour: isAwsSpec(s) ? awsPlan(s).cost.usdPerHour : 0, local: !isAwsSpec(s) }));
+  checkSchedule(items, limits);
+  const engine = o.engine ?? (await automationEngine(o));
+  const rows: (SweepRow | undefined)[] = specs.map(() => undefined);
+  const waiting = [...items];
+  const running = new Map<number, { item: (typeof items)[number]; done: Promise<void> }>();
+  let heldUsd = 0;
+  const told = new Set<number>();
+  while (waiting.length || running.size) {
+    if (!o.signal.aborted)
+      for (
+        let i = nextToStart(
+          waiting,
+          [...running.values()].map((r) => r.item),
+          limits,
+          heldUsd,
+        );
+        i !== null;
+      ) {
+        const item = waiting.splice(i, 1)[0]!;
+        const done = sweepOne(specs[item.index]!, item.usdPerHour, engine, o).then((row) => {
+          rows[item.index] = row;
+          // Until its destroy succeeded (or nothing was created), a stack may still bill.
+          if (row.destroyed !== true && row.destroyed !== null) heldUsd += item.usdPerHour;
+          running.delete(item.index);
+        });
+        running.set(item.index, { item, done });
+        i = nextToStart(
+          waiting,
+          [...running.values()].map((r) => r.item),
+          limits,
+          heldUsd,
+        );
+      }
+    if (!running.size) break; // aborted; or nothing fits any more (stacks kept or left by a failed destroy hold the cap)
+    for (const w of waiting)
+      if (!told.has(w.index) && running.size < limits.parallel) {
+        told.add(w.index);
+        const now = [...running.values()].reduce((s, r) => s + r.item.usdPerHour, heldUsd);
+        o.log(
+          w.name,
+          `waiting: its ${w.usdPerHour.toFixed(2)} USD/hour on top of the ${now.toFixed(2)} running would pass --max-hourly-usd ${limits.maxHourlyUsd}`,
+        );
+      }
+    await Promise.race([...running.values()].map((r) => r.done));
+  }
+  return rows.map(
+    (r, i) =>
+      r ?? {
+        stack: specs[i]!.name,
+        target: items[i]!.local ? 'local' : 'aws',
+        status: 'interrupted',
+        minutes: 0,
+        usdPerHour: items[i]!.usdPerHour,
+        resultDir: null,
+        destroyed: null,
+        error: o.signal.aborted
+          ? 'not started: the sweep was interrupted (Ctrl-C) before its turn'
+          : `not started: stacks that may still bill (kept, or a failed destroy) hold ${heldUsd.toFixed(2)} of --max-hourly-usd ${limits.maxHourlyUsd}`,
+      },
+  );
 }

@@ -8,6 +8,7 @@ import { isStackName, runDirOf, STACK_NAME_RULE } from '../core/names.ts';
 import { loadStack, loadStacks, PROJECT_DIR, stackListing } from '../spec/stackfile.ts';
 import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from '../aws/plan.ts';
 import { runStacks, runSweep, sweepOk } from './runs.ts';
+import { sweepLimits } from './sweep.ts';
 import { flags, UsageError } from './usage.ts';
 
 export function labCommands(program: Command): void {
@@ -18,6 +19,8 @@ export function labCommands(program: Command): void {
     .option('--keep', 'leave the lab up after the run for inspection (netlab down removes it)')
     .option('--json', 'print the run summary as JSON instead of a table')
     .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
+    .option('--parallel <n>', 'aws stacks: at most this many at once (as netlab sweep)')
+    .option('--max-hourly-usd <usd>', 'aws stacks: the USD/hour of the stacks that exist at once never exceeds this (as netlab sweep)')
     .action(up);
 
   program
@@ -52,15 +55,20 @@ export function labCommands(program: Command): void {
 }
 
 /** up: local stacks one after another, or aws stacks through the engine (not both at once). */
-async function up(refs: string[], o: { keep?: boolean; json?: boolean; results: string }): Promise<void> {
+async function up(refs: string[], o: { keep?: boolean; json?: boolean; results: string; parallel?: string; maxHourlyUsd?: string }): Promise<void> {
   flags('up').dir('--results', o.results);
+  const limits = sweepLimits('up', o);
   const specs = loadStacks(refs);
   if (specs.some(isAwsSpec)) {
     if (!specs.every(isAwsSpec)) throw new UsageError('give either local or aws stacks to one `netlab up`, not both');
-    const rows = await runSweep(specs, { json: o.json, keep: o.keep, refs });
+    const rows = await runSweep(specs, { json: o.json, keep: o.keep, refs, ...limits });
     process.exitCode = sweepOk(specs, rows, o.keep) ? 0 : 1;
     return;
   }
+  if (o.parallel !== undefined || o.maxHourlyUsd !== undefined)
+    throw new UsageError(
+      'up: --parallel and --max-hourly-usd are for aws stacks (through the Pulumi engine); local stacks run one after another on this machine',
+    );
   if (process.getuid?.() !== 0) throw new PreflightError(refs.join(', '), ['the local target creates network namespaces: run as root']);
   const outcomes = await runStacks(specs, { keep: o.keep, json: o.json, resultsRoot: o.results });
   process.exitCode = outcomes.length === specs.length && outcomes.every((x) => x.result.status === 'ok') ? 0 : 1;

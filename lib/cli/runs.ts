@@ -7,18 +7,31 @@ import type { RunResult } from '../results/result.ts';
 import { renderTable, summarize } from '../results/summary.ts';
 import type { Spec } from '../spec/schema.ts';
 import { locateStack, PROJECT_DIR, STACKS_DIR } from '../spec/stackfile.ts';
-import { checkSweep, PrereqError, sweep, type SweepRow } from '../aws/sweep.ts';
+import { checkSchedule, checkSweep, PrereqError, sweep, type SweepRow } from '../aws/sweep.ts';
+import { awsPlan, isAwsSpec } from '../aws/plan.ts';
 import { interruptible } from '../core/signals.ts';
 import { clock, progressDisplay, renderSweepTable } from './output.ts';
 import { UsageError } from './usage.ts';
 
+/** `--parallel` and `--max-hourly-usd` of sweep and of up (aws stacks). */
+export interface SweepLimitOptions {
+  parallel?: number;
+  maxHourlyUsd?: number | undefined;
+}
+
 /**
- * Stacks (aws or local) through the Automation API, up then always destroy; prints progress and a
- * summary table. The engine reads each stack's config from stacks/, so a stack given as a path
- * elsewhere is refused.
+ * Stacks (aws or local) through the Automation API: refresh, up, then always destroy, up to
+ * `parallel` at once under the `maxHourlyUsd` cap; prints progress lines prefixed with the stack
+ * (`[aws-e1-iptables] up: …`) and a summary table. The engine reads each stack's config from
+ * stacks/, so a stack given as a path elsewhere is refused.
  */
-export async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolean; refs?: string[] }): Promise<SweepRow[]> {
+export async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolean; refs?: string[] } & SweepLimitOptions): Promise<SweepRow[]> {
+  const limits = { parallel: o.parallel ?? 1, maxHourlyUsd: o.maxHourlyUsd };
   try {
+    checkSchedule(
+      specs.map((s) => ({ name: s.name, usdPerHour: isAwsSpec(s) ? awsPlan(s).cost.usdPerHour : 0, local: !isAwsSpec(s) })),
+      limits,
+    );
     checkSweep(specs);
   } catch (e) {
     if (e instanceof PrereqError) throw e;
@@ -35,7 +48,8 @@ export async function runSweep(specs: Spec[], o: { json?: boolean; keep?: boolea
       projectDir: PROJECT_DIR,
       signal,
       keep: o.keep,
-      log: (stack, line) => process.stderr.write(`${clock()} ${stack}: ${line}\n`),
+      ...limits,
+      log: (stack, line) => process.stderr.write(`${clock()} [${stack}] ${line}\n`),
     });
     if (o.json) process.stdout.write(JSON.stringify({ runs: rows }, null, 2) + '\n');
     else process.stdout.write(renderSweepTable(rows) + '\n');

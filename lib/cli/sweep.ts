@@ -8,19 +8,25 @@ import { isAwsSpec } from '../aws/plan.ts';
 import type { RunResult } from '../results/result.ts';
 import { renderTable, summarize } from '../results/summary.ts';
 import { loadStack, loadStacks, PROJECT_DIR } from '../spec/stackfile.ts';
-import { runSweep, sweepOk } from './runs.ts';
+import { MAX_PARALLEL } from '../aws/sweep.ts';
+import { runSweep, type SweepLimitOptions, sweepOk } from './runs.ts';
 import { flags, isHostName, UsageError } from './usage.ts';
 
 export function sweepCommands(program: Command): void {
   program
     .command('sweep')
-    .description('stacks (aws or local), one after another, through the Pulumi Automation API: up, collect results, always destroy (also on failure or Ctrl-C)')
+    .description(
+      'stacks (aws or local) through the Pulumi Automation API, one at a time or --parallel under --max-hourly-usd: refresh, up, collect results, always destroy (also on failure or Ctrl-C)',
+    )
     .argument('<stacks...>', 'stack names (aws-e2-vxlan → stacks/Pulumi.aws-e2-vxlan.yaml, local-host → stacks/Pulumi.local-host.yaml)')
     .option('--json', 'print the summary as JSON')
     .option('--keep', 'do not destroy (aws hosts still end themselves at their time-to-live; local: netlab down or pulumi destroy)')
-    .action(async (refs: string[], o: { json?: boolean; keep?: boolean }) => {
+    .option('--parallel <n>', `at most this many stacks at once, 1 to ${MAX_PARALLEL} (local stacks still one at a time)`, '1')
+    .option('--max-hourly-usd <usd>', 'the USD/hour of the stacks that exist at once, summed, never exceeds this (counted before launch)')
+    .action(async (refs: string[], o: { json?: boolean; keep?: boolean; parallel: string; maxHourlyUsd?: string }) => {
+      const limits = sweepLimits('sweep', o);
       const specs = loadStacks(refs);
-      const rows = await runSweep(specs, { ...o, refs });
+      const rows = await runSweep(specs, { json: o.json, keep: o.keep, refs, ...limits });
       process.exitCode = sweepOk(specs, rows, o.keep) ? 0 : 1;
     });
 
@@ -34,6 +40,20 @@ export function sweepCommands(program: Command): void {
     .option('--tarball <file>', 'a tarball already here instead of --host/--remote')
     .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
     .action(collect);
+}
+
+/**
+ * `--parallel` and `--max-hourly-usd` as numbers, refused (exit 2, before any stack is read or
+ * anything created) unless a whole number from 1 to MAX_PARALLEL and a positive number of USD.
+ */
+export function sweepLimits(verb: string, o: { parallel?: string | undefined; maxHourlyUsd?: string | undefined }): SweepLimitOptions {
+  const f = flags(verb);
+  const parallel = f.int('--parallel', o.parallel ?? '1', 1, MAX_PARALLEL);
+  if (o.maxHourlyUsd === undefined) return { parallel };
+  const usd = o.maxHourlyUsd;
+  if (!/^\d+(\.\d+)?$/.test(usd) || !(Number(usd) > 0) || Number(usd) > 100_000)
+    throw f.refuse('--max-hourly-usd', usd, 'a positive number of USD per hour, e.g. 10 or 6.5 (the sum of the stacks running at once stays at or below it)');
+  return { parallel, maxHourlyUsd: Number(usd) };
 }
 
 interface CollectOptions {

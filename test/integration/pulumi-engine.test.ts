@@ -292,8 +292,9 @@ maybe(title('netlab sweep of two local stacks through the Automation API: both r
     const r = await netlab(['sweep', a, b], { ...process.env, PULUMI_BACKEND_URL: `file://${backend}` });
     t.is(r.code, 0, r.out);
     for (const n of [a, b]) {
-      t.regex(r.out, new RegExp(`${n}: up \\(netlab up on this machine`), 'progress line');
-      t.regex(r.out, new RegExp(`${n}: destroy`), 'progress line');
+      t.regex(r.out, new RegExp(`\\[${n}\\] refresh: reading the stack's resources back`), 'progress line');
+      t.regex(r.out, new RegExp(`\\[${n}\\] up: netlab up on this machine`), 'progress line');
+      t.regex(r.out, new RegExp(`\\[${n}\\] destroy: removing everything the stack created`), 'progress line');
       // The summary table: local target, ok, no cost, destroyed, the result directory.
       const row = r.out.split('\n').find((l) => l.includes(`│ ${n} `) && l.includes('│ ok'));
       t.truthy(row, `summary row of ${n}`);

@@ -106,6 +106,10 @@ const BAD: [string[], string][] = [
   [['down'], 'down: name a stack, or use --all; nothing was changed'],
   [['up', 'local-host', '--bogus'], "unknown option '--bogus' (netlab --help lists the verbs, netlab <verb> --help their flags)"],
   [['nosuchverb'], "unknown command 'nosuchverb' (netlab --help lists the verbs, netlab <verb> --help their flags)"],
+  [['sweep', 'local-host', '--parallel', '0'], 'sweep: --parallel "0": expected a whole number from 1 to 32'],
+  [['sweep', 'local-host', '--max-hourly-usd', '0'], 'sweep: --max-hourly-usd "0": expected a positive number of USD per hour'],
+  [['up', 'aws-e1-iptables', '--results', OUT, '--parallel', '2.5'], 'up: --parallel "2.5": expected a whole number from 1 to 32'],
+  [['up', 'aws-e1-iptables', '--results', OUT, '--max-hourly-usd', 'ten'], 'up: --max-hourly-usd "ten": expected a positive number of USD per hour'],
   [['down', 'local-host', '--all'], 'down: name stacks or use --all, not both; nothing was changed'],
   [['report', REPORTS, '--results', FILE], `report: --results ${JSON.stringify(FILE)}: not a directory; expected a directory (created if missing)`],
   [
