@@ -7,11 +7,9 @@ import { familyOf, TYPES } from '../../lib/aws/catalogue.ts';
 import { awsPlan, type AwsPlan } from '../../lib/aws/plan.ts';
 import { isPlaceholderCidr } from '../../lib/aws/sweep.ts';
 import type { AwsSpec } from '../../lib/spec/schema.ts';
-import { Cluster } from './cluster.ts';
+import { RemoteFlow } from '../remote/experiment.ts';
 import { HostPair } from './host-pair.ts';
-import { HostPrep } from './host-prep.ts';
 import { Network } from './network.ts';
-import { Workload } from './workload.ts';
 
 /** AwsExperimentArgs: one validated aws stack, and where this project lives. */
 export interface AwsExperimentArgs {
@@ -64,8 +62,9 @@ export function pickZone(o: { asked: string | null; offered: string[]; instanceT
 /**
  * AwsExperiment is a component that runs one aws stack end to end, with its own aws provider (the
  * spec's region; the plan's tags on every resource). A preflight (the account's vCPU quota holds
- * the pair; a zone offers the type) runs at preview, then: Network, HostPair, a HostPrep per host,
- * the aws-vpc pod routes when that is the datapath, Cluster and Workload.
+ * the pair; a zone offers the type) runs at preview, then: Network, HostPair, the aws-vpc pod
+ * routes when that is the datapath, and the remote flow on the pair (RemoteFlow, the ssh target's
+ * flow: check, HostPrep per host, Cluster, Workload).
  *
  * Its outputs are the plan, the spec's hash, the hosts' public addresses, the kubeconfig (secret)
  * and the result directory. `pulumi destroy` deletes every AWS resource it created (hosts,
@@ -138,10 +137,6 @@ export class AwsExperiment extends pulumi.ComponentResource {
     );
     const conn = (role: 'client' | 'server') => ({ host: hosts.publicIps[role], user: hosts.user, privateKey: hosts.privateKey });
     const conns = { server: conn('server'), client: conn('client') };
-    const prep = {
-      server: new HostPrep(`${name}-prep-server`, { spec, plan, role: 'server', conn: conns.server, triggers: [hosts.instanceIds.server] }, p),
-      client: new HostPrep(`${name}-prep-client`, { spec, plan, role: 'client', conn: conns.client, triggers: [hosts.instanceIds.client] }, p),
-    };
     const triggers = [hosts.instanceIds.server, hosts.instanceIds.client];
     // aws-vpc, as flannel's removed backend did: one VPC route per host's pod range to that host's interface.
     const podRoutes = plan.podRoutes
@@ -154,27 +149,15 @@ export class AwsExperiment extends pulumi.ComponentResource {
             ),
         )
       : undefined;
-    const cluster = new Cluster(
-      `${name}-cluster`,
-      { plan, subnetCidr: a.subnetCidr, conns, ready: { server: prep.server.ready, client: prep.client.ready }, podRoutes, triggers },
-      p,
-    );
-    const workload = new Workload(
-      `${name}-workload`,
-      {
-        spec,
-        plan,
-        conns,
-        facts: { server: prep.server.facts, client: prep.client.facts },
-        clusterReady: cluster.ready,
-        projectDir: args.projectDir,
-        triggers: [...triggers, this.specHash],
-      },
+    // The hosts exist: from here on it is the same flow as the ssh target's.
+    const flow = new RemoteFlow(
+      `${name}-flow`,
+      { spec, plan, conns, projectDir: args.projectDir, triggers, specHash: this.specHash, prefix: name, podRoutes, subnetCidr: a.subnetCidr },
       p,
     );
     this.publicIps = hosts.publicIps;
-    this.kubeconfig = cluster.kubeconfig;
-    this.resultDir = workload.resultDir;
+    this.kubeconfig = flow.kubeconfig;
+    this.resultDir = flow.resultDir;
     this.registerOutputs({ publicIps: this.publicIps, kubeconfig: this.kubeconfig, resultDir: this.resultDir });
   }
 }

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { judge } from '../local/run.ts';
 import { parseAb, parseTcpkali, parseWrk, ParseError } from '../workload/parsers.ts';
 import { RESULT_SCHEMA_ID, RunResult, type Environment, type PointResult } from '../results/result.ts';
-import type { AwsSpec } from '../spec/schema.ts';
+import type { RemoteSpec } from '../spec/schema.ts';
 import { awsPoints, parseReuseLog } from './workload.ts';
 
 /** A constant-rate point holds when the response rate is within 1 % of the target. */
@@ -79,7 +79,7 @@ function pointFrom(dir: string, row: string[], commands: Map<string, string>): P
 }
 
 /** Tuning steps as the host's tuning script recorded them (tuning.tsv). */
-function tuningFrom(dir: string, spec: AwsSpec): RunResult['tuning'] {
+function tuningFrom(dir: string, spec: RemoteSpec): RunResult['tuning'] {
   const f = join(dir, 'tuning.tsv');
   if (!existsSync(f)) return null;
   const steps = readFileSync(f, 'utf8')
@@ -170,7 +170,7 @@ const UNKNOWN_ENV: Omit<Environment, 'node'> = {
  * A run stopped by a spot interruption notice (interrupted.tsv) is `interrupted`, never ok: no point
  * of it is presented as a result (measured ones are kept, marked invalid, with their raw output).
  */
-export function readRunDir(dir: string, spec: AwsSpec, o: { runId: string; startedAt: string; finishedAt: string }): RunResult {
+export function readRunDir(dir: string, spec: RemoteSpec, o: { runId: string; startedAt: string; finishedAt: string }): RunResult {
   const tsv = join(dir, 'points.tsv');
   const rows = existsSync(tsv)
     ? readFileSync(tsv, 'utf8')
@@ -259,7 +259,7 @@ export function runIdTime(runId: string): string {
 }
 
 /** Unpack a run tarball into results/<stack>/<run-id>/ and write result.json there; returns the directory. */
-export function collectTarball(tgz: string, spec: AwsSpec, resultsRoot: string): string {
+export function collectTarball(tgz: string, spec: RemoteSpec, resultsRoot: string): string {
   const runId = basename(tgz).replace(/\.tgz$/, '');
   const dir = join(resultsRoot, spec.name, runId);
   mkdirSync(dir, { recursive: true });
@@ -273,7 +273,7 @@ export function collectTarball(tgz: string, spec: AwsSpec, resultsRoot: string):
 export const RUN_TARBALL = /^\/var\/lib\/netlab\/runs\/\d{8}T\d{6}Z\.tgz$/;
 
 /** Copy the tarball from the client host (key from NETLAB_SSH_KEY, never written outside a 0700 temp dir). */
-export function fetchTarball(o: { host: string; user: string; remote: string; key: string }): string {
+export function fetchTarball(o: { host: string; user: string; port?: number; remote: string; key: string }): string {
   if (!RUN_TARBALL.test(o.remote)) throw new Error(`not a netlab run tarball path: ${JSON.stringify(o.remote)}`);
   const tmp = mkdtempSync(join(tmpdir(), 'netlab-collect-'));
   try {
@@ -284,6 +284,8 @@ export function fetchTarball(o: { host: string; user: string; remote: string; ke
       'scp',
       [
         '-q',
+        '-P',
+        String(o.port ?? 22),
         '-i',
         keyFile,
         '-o',

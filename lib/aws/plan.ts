@@ -4,7 +4,6 @@
 import type { AwsSpec, Spec } from '../spec/schema.ts';
 import { enhancedNetworking, hourlyCost, imageFor, supportStatus, type CostEstimate, type Image } from './catalogue.ts';
 import type { ClusterInput } from './cluster.ts';
-import { kubeProxyMode } from './cluster.ts';
 import { awsPoints, hostTuningScript, runScript, workloadManifest, workloadScript, type AwsPoint } from './workload.ts';
 import {
   awsVpcHostScript,
@@ -19,23 +18,13 @@ import {
 import { factsScript, kubePackagesScript, packagesScript, ttlHelper, ttlUserData, verifyScript, waitScript } from './scripts.ts';
 import { intToIp, parseCidr } from '../core/cidr.ts';
 import { SpecError } from '../spec/errors.ts';
+import { checkScript, imageRelease } from '../remote/scripts.ts';
+import { remoteSteps, type AwsHost, type RemotePlan, type RemoteStep, type Role } from '../remote/plan.ts';
 
-export type Role = 'client' | 'server';
+export type { AwsHost, RemoteStep, Role } from '../remote/plan.ts';
 
-export interface AwsHost {
-  role: Role;
-  privateIp: string;
-  /** Secondary addresses of the primary interface (ipvlan pods). */
-  secondaryIps: string[];
-}
-
-export interface RemoteStep {
-  name: string;
-  host: Role;
-  what: string;
-}
-
-export interface AwsPlan {
+export interface AwsPlan extends RemotePlan {
+  target: 'aws';
   stack: string;
   region: string;
   /** As asked; null = the first zone of the region that offers the instance type (looked up at preview). */
@@ -103,46 +92,31 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   };
   // Encapsulation (vxlan, IPIP) and ipvlan (the ENI's own secondary addresses) pass the check.
   const routed = ['host', 'hostgw', 'aws-vpc', 'calico-direct', 'cilium'].includes(spec.datapath);
-  const mode = kubeProxyMode(cluster);
   const points = awsPoints(spec);
-  const steps: RemoteStep[] = [];
-  const both = (name: string, what: string) => (['server', 'client'] as const).forEach((host) => steps.push({ name, host, what }));
-  both('wait', 'cloud-init finished and the time-to-live armed (refuses to go on otherwise)');
-  both(
-    'verify',
-    `running kernel starts with ${image.unamePrefix} and the primary NIC's driver is ${'driver' in en && en.driver ? en.driver : '(any: no enhanced networking)'}`,
-  );
-  both('packages', `base packages (${image.packages}); the client also builds its load tools (tcpkali from source: bison, flex, a C and C++ compiler)`);
-  both('facts', 'lscpu -p, NIC queues and IRQs, kernel: the input of the tuning plan');
-  both(
-    'tuning',
-    `tuning profile ${spec.tuning.profile}: the same tuningSteps as the embedded lab (embedded: false), each write read back${spec.tuning.tuned !== null && !image.tuned ? `; tuned recorded as skipped (${image.os} does not package it)` : ''}`,
-  );
-  both('kube-packages', `containerd, kubeadm/kubelet/kubectl ${a.kubernetesVersion}${mode === 'ipvs' ? ', IPVS modules' : ''}`);
-  steps.push({ name: 'kubeadm-init', host: 'server', what: `kubeadm init; kube-proxy ${mode ?? 'skipped (Cilium replaces it)'}` });
-  steps.push({ name: 'join-command', host: 'server', what: 'kubeadm token create --print-join-command (secret)' });
-  steps.push({ name: 'kubeconfig', host: 'server', what: 'admin kubeconfig (secret; also a stack output)' });
-  steps.push({ name: 'join', host: 'client', what: 'kubeadm join as node "client"; kubectl configured for the run script' });
-  if (ipvlan) both('ipvlan-conf', 'ipvlan CNI conflist over the ENI secondary addresses');
   const awsVpc = spec.datapath === 'aws-vpc';
   const pod = parseCidr(spec.network.podCidr);
   const podRoutes = awsVpc ? { server: `${intToIp(pod.base)}/24`, client: `${intToIp(pod.base + 256)}/24` } : null;
-  if (podRoutes)
-    for (const role of ['server', 'client'] as const)
-      steps.push({
-        name: 'aws-vpc-conf',
-        host: role,
-        what: `bridge CNI with host-local addresses from ${podRoutes[role]} (VPC route to this host's interface); no flannel`,
-      });
-  steps.push({ name: 'cni', host: 'server', what: `pod network ${spec.datapath}; both nodes Ready` });
-  steps.push({ name: 'workload', host: 'server', what: `nginx × ${a.serverPods} on the server node${spec.datapath === 'host' ? ' (hostNetwork)' : ''}` });
-  steps.push({
-    name: 'run',
-    host: 'client',
-    what: `${points.length} points${p ? `, Service fleet ${p.services.join('/')} (${p.mode})` : ''}; raw output, points.tsv, env.json, tarball`,
+  const driver = 'driver' in en && en.driver ? en.driver : null;
+  const steps = remoteSteps({
+    spec,
+    image,
+    driver,
+    clusterKind: 'kubeadm',
+    kubernetesVersion: a.kubernetesVersion,
+    serverPods: a.serverPods,
+    points,
+    ttl: true,
+    podRoutes,
+    cluster,
   });
   return {
     stack: spec.name,
+    target: 'aws',
+    clusterKind: 'kubeadm',
+    kubernetesVersion: a.kubernetesVersion,
+    serverPods: a.serverPods,
+    ttl: true,
+    undo: false,
     region: a.region,
     availabilityZone: a.availabilityZone ?? null,
     instanceType: a.instanceType,
@@ -193,6 +167,7 @@ export function awsScripts(spec: AwsSpec, o: { facts?: string; clientCpus?: stri
   const tool = spec.workload.tool;
   const tools = tool === 'tcpkali' ? (['tcpkali'] as const) : tool === 'wrk' ? (['wrk'] as const) : (['ab'] as const);
   const out: Record<string, string> = {
+    check: checkScript({ os: plan.image.distro, unamePrefix: plan.image.unamePrefix, release: imageRelease(plan.image.os) }),
     'ttl-user-data': ttlUserData(spec.aws.ttlMinutes),
     'ttl-helper': ttlHelper(),
     wait: waitScript(),

@@ -170,14 +170,49 @@ export function tcpkaliBuild(): string {
   make -j"$(nproc)"
   make install
   cd /
+  touch ${HOST_DIR}/built-tcpkali
 fi
+`;
+}
+
+/**
+ * Installs only the packages that are missing (nothing is fetched, not even the package lists, when
+ * all are there) and appends their names to ${HOST_DIR}/<journal>.added, so that undoing the step
+ * removes exactly what netlab added (packagesUndoScript).
+ */
+export function installMissing(image: Pick<Image, 'packages'>, names: readonly string[], journal: string): string {
+  const deb = image.packages === 'apt-get';
+  const has = deb ? `dpkg-query -W -f='\${Status}' "$p" 2> /dev/null | grep -q 'ok installed'` : 'rpm -q "$p" > /dev/null 2>&1';
+  return `install -d ${HOST_DIR}
+missing=''
+for p in ${names.join(' ')}; do ${has} || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  printf '%s\\n' $missing >> ${HOST_DIR}/${journal}.added
+${deb ? '  DEBIAN_FRONTEND=noninteractive apt-get update -q\n' : ''}  ${deb ? 'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends' : `${image.packages} install -y`} $missing
+else
+  echo 'netlab: every package is installed already; nothing fetched'
+fi
+`;
+}
+
+/** Removes what a step's installMissing added (newest journal first), and the load tools netlab built. */
+export function packagesUndoScript(image: Pick<Image, 'packages'>, journal: string): string {
+  const deb = image.packages === 'apt-get';
+  return `${HEAD}f=${HOST_DIR}/${journal}.added
+if [ -s "$f" ]; then
+  ${deb ? 'DEBIAN_FRONTEND=noninteractive apt-get purge -y $(sort -u "$f") && DEBIAN_FRONTEND=noninteractive apt-get autoremove -y' : `${image.packages} remove -y $(sort -u "$f")`}
+fi
+rm -f "$f"
+for t in tcpkali wrk; do
+  if [ -e ${HOST_DIR}/built-$t ]; then rm -f "/usr/local/bin/$t" ${HOST_DIR}/built-$t; fi
+done
+rm -rf /opt/tcpkali-src /opt/wrk-src
 `;
 }
 
 /** Base packages; the client also builds its load tools. */
 export function packagesScript(o: { image: Image; role: 'client' | 'server'; tools: ('tcpkali' | 'wrk' | 'ab')[] }): string {
-  const update = o.image.packages === 'apt-get' ? 'DEBIAN_FRONTEND=noninteractive apt-get update -q\n' : '';
-  let s = `${HEAD}${update}${installCommand(o.image, packageList(o))}\n`;
+  let s = `${HEAD}${installMissing(o.image, packageList(o), 'packages')}`;
   if (!o.image.tuned) s += `echo 'netlab: ${o.image.os} does not package tuned; the tuning step records it as skipped'\n`;
   if (o.role === 'client' && o.tools.includes('tcpkali')) s += `${tcpkaliBuild()}tcpkali --version\n`;
   if (o.role === 'client' && o.tools.includes('wrk'))
@@ -186,6 +221,7 @@ export function packagesScript(o: { image: Image; role: 'client' | 'server'; too
   timeout 300 git clone --depth 1 --branch ${WRK_TAG} https://github.com/wg/wrk /opt/wrk-src
   make -C /opt/wrk-src -j"$(nproc)"
   install -m 755 /opt/wrk-src/wrk /usr/local/bin/wrk
+  touch ${HOST_DIR}/built-wrk
 fi
 wrk --version || true
 `;
@@ -241,16 +277,13 @@ export function kubePackagesScript(o: { image: Image; kubernetesVersion: string;
   const deb = o.image.packages === 'apt-get';
   const repo = `https://pkgs.k8s.io/core:/stable:/v${o.kubernetesVersion}/${deb ? 'deb' : 'rpm'}/`;
   const install = deb
-    ? `${installCommand(o.image, ['containerd', 'iptables'])}
+    ? `${installMissing(o.image, ['containerd', 'iptables'], 'kube-packages')}
 install -d -m 755 /etc/apt/keyrings
 curl -fsSL ${repo}Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
 echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] ${repo} /' > /etc/apt/sources.list.d/kubernetes.list
-DEBIAN_FRONTEND=noninteractive apt-get update -q
-${installCommand(o.image, ['kubelet', 'kubeadm', 'kubectl'])}
-apt-mark hold kubelet kubeadm kubectl
+${installMissing(o.image, ['kubelet', 'kubeadm', 'kubectl'], 'kube-packages')}apt-mark hold kubelet kubeadm kubectl
 `
-    : `${installCommand(o.image, ['containerd', 'iptables'])}
-cat > /etc/yum.repos.d/kubernetes.repo <<'REPO'
+    : `${installMissing(o.image, ['containerd', 'iptables'], 'kube-packages')}cat > /etc/yum.repos.d/kubernetes.repo <<'REPO'
 [kubernetes]
 name=Kubernetes
 baseurl=${repo}
@@ -259,7 +292,12 @@ gpgcheck=1
 gpgkey=${repo}repodata/repomd.xml.key
 exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
 REPO
-${o.image.packages} install -y kubelet kubeadm kubectl --disableexcludes=kubernetes
+missing=''
+for p in kubelet kubeadm kubectl; do rpm -q "$p" > /dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  printf '%s\\n' $missing >> ${HOST_DIR}/kube-packages.added
+  ${o.image.packages} install -y $missing --disableexcludes=kubernetes
+fi
 `;
   return `${HEAD}printf '%s\\n' ${modules.join(' ')} > /etc/modules-load.d/netlab.conf
 for m in ${modules.join(' ')}; do modprobe "$m"; done

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { engineMissing, passphraseProblem, pulumiBinary, pulumiEnv, toolsCache, versionOf } from '../pulumi/tools.ts';
 import type { Spec } from '../spec/schema.ts';
 import { awsPlan, isAwsSpec } from './plan.ts';
+import { isSshSpec } from '../remote/plan.ts';
 import { parseCidr } from '../core/cidr.ts';
 
 export interface Prereq {
@@ -113,10 +114,10 @@ export function awsPrereqs(p: PrereqEnv = defaultPrereqEnv()): Prereq[] {
 export class PrereqError extends Error {
   constructor(
     readonly missing: Prereq[],
-    target: 'aws' | 'local' = 'aws',
+    target: 'aws' | 'local' | 'ssh' = 'aws',
   ) {
     super(
-      `the ${target === 'aws' ? 'aws target' : 'local target through the Pulumi engine'} cannot run here:\n${missing.map((m) => `  - ${m.name}: ${m.detail}`).join('\n')}`,
+      `the ${target === 'local' ? 'local target through the Pulumi engine' : `${target} target`} cannot run here:\n${missing.map((m) => `  - ${m.name}: ${m.detail}`).join('\n')}`,
     );
     this.name = 'PrereqError';
   }
@@ -124,7 +125,7 @@ export class PrereqError extends Error {
 
 export interface SweepRow {
   stack: string;
-  target: 'local' | 'aws';
+  target: 'local' | 'aws' | 'ssh';
   status: 'ok' | 'failed' | 'interrupted';
   minutes: number;
   /** aws: the pair's price; local: 0. */
@@ -157,7 +158,14 @@ export function checkSweep(specs: Spec[], p: PrereqEnv = defaultPrereqEnv()): vo
     const bad = awsPrereqs(p).filter((x) => !x.ok);
     if (bad.length) throw new PrereqError(bad);
   }
-  if (specs.some((s) => !isAwsSpec(s))) {
+  if (specs.some(isSshSpec)) {
+    // Your own hosts: the engine, its plugins and the state passphrase (the key is a secret), no AWS credentials.
+    const bad = awsPrereqs(p).filter((x) => !x.ok && x.name !== 'AWS credentials');
+    const why = p.engineMissing?.();
+    if (why) bad.push({ name: 'Pulumi tools', ok: false, detail: why });
+    if (bad.length) throw new PrereqError(bad, 'ssh');
+  }
+  if (specs.some((s) => s.target === 'local')) {
     const bad: Prereq[] = [];
     if (p.isRoot && !p.isRoot()) bad.push({ name: 'root', ok: false, detail: 'the local target creates network namespaces: run as root' });
     const why = p.engineMissing?.();
@@ -360,9 +368,10 @@ const TAIL_LINES = 200;
  * leaves no trace in the project.
  */
 async function sweepOne(spec: Spec, usdPerHour: number, engine: SweepEngine, o: SweepOptions): Promise<SweepRow> {
-  const aws = isAwsSpec(spec);
+  // Only a local stack's file is put back afterwards: an aws or ssh stack file keeps its salt and secrets.
+  const aws = spec.target !== 'local';
   const t0 = Date.now();
-  const row: SweepRow = { stack: spec.name, target: aws ? 'aws' : 'local', status: 'failed', minutes: 0, usdPerHour, resultDir: null, destroyed: null };
+  const row: SweepRow = { stack: spec.name, target: spec.target, status: 'failed', minutes: 0, usdPerHour, resultDir: null, destroyed: null };
   const stackFile = join(o.projectDir, 'stacks', `Pulumi.${spec.name}.yaml`);
   const original = !aws && existsSync(stackFile) ? readFileSync(stackFile, 'utf8') : null;
   const tail: string[] = [];
@@ -391,9 +400,11 @@ async function sweepOne(spec: Spec, usdPerHour: number, engine: SweepEngine, o: 
     await stack.refresh({ onOutput: output('refresh'), color: 'never', signal: o.signal });
     o.log(
       spec.name,
-      aws
+      spec.aws
         ? `up: ${usdPerHour.toFixed(2)} USD/hour while it exists${spec.aws.spot ? ' (spot)' : ''}; hosts end themselves after ${spec.aws.ttlMinutes} min`
-        : 'up: netlab up on this machine, through the Pulumi engine',
+        : spec.ssh
+          ? `up: over SSH on ${spec.ssh.hosts.server.address} and ${spec.ssh.hosts.client.address}; destroy undoes every step there`
+          : 'up: netlab up on this machine, through the Pulumi engine',
     );
     const up = await stack.up({ onOutput: output('up'), color: 'never', signal: o.signal });
     row.resultDir = String(up.outputs.resultDir?.value ?? '') || null;
@@ -413,7 +424,7 @@ async function sweepOne(spec: Spec, usdPerHour: number, engine: SweepEngine, o: 
   }
   // A spot host that EC2 reclaimed is an interruption, not a failure of the stack: said so when the
   // error, the run's result or the output names it.
-  if (aws && spec.aws.spot && row.status === 'failed') {
+  if (spec.aws?.spot && row.status === 'failed') {
     const why = spotInterruption(`${row.error ?? ''}\n${tail.join('\n')}`);
     if (why) {
       row.status = 'interrupted';
@@ -433,7 +444,7 @@ async function sweepOne(spec: Spec, usdPerHour: number, engine: SweepEngine, o: 
         }
       } catch (e) {
         row.destroyed = false;
-        row.error = `${row.error ? `${row.error}; ` : ''}DESTROY FAILED (${firstLines(e, 2)}): run \`${retry}\`${aws ? '; the hosts still end themselves at their time-to-live' : ` (or netlab down ${spec.name})`}`;
+        row.error = `${row.error ? `${row.error}; ` : ''}DESTROY FAILED (${firstLines(e, 2)}): run \`${retry}\`${spec.aws ? '; the hosts still end themselves at their time-to-live' : spec.ssh ? "; until then netlab's changes stay on your hosts" : ` (or netlab down ${spec.name})`}`;
       }
     }
     if (stack && created && o.keep) row.destroyed = 'kept';
@@ -453,7 +464,7 @@ async function sweepOne(spec: Spec, usdPerHour: number, engine: SweepEngine, o: 
 export async function sweep(specs: Spec[], o: SweepOptions): Promise<SweepRow[]> {
   checkSweep(specs, o.prereqs);
   const limits: ScheduleLimits = { parallel: o.parallel ?? 1, maxHourlyUsd: o.maxHourlyUsd };
-  const items = specs.map((s, index) => ({ index, name: s.name, usdPerHour: isAwsSpec(s) ? awsPlan(s).cost.usdPerHour : 0, local: !isAwsSpec(s) }));
+  const items = specs.map((s, index) => ({ index, name: s.name, usdPerHour: isAwsSpec(s) ? awsPlan(s).cost.usdPerHour : 0, local: s.target === 'local' }));
   checkSchedule(items, limits);
   const engine = o.engine ?? (await automationEngine(o));
   const rows: (SweepRow | undefined)[] = specs.map(() => undefined);

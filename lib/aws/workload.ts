@@ -5,7 +5,7 @@
 import { shq } from '../core/shell.ts';
 import { ParseError, type Measured } from '../workload/parsers.ts';
 import { nginxConf, WRK_REPORT_LUA } from '../server/nginx.ts';
-import type { AwsSpec } from '../spec/schema.ts';
+import type { RemoteSpec } from '../spec/schema.ts';
 import { tuningSteps, type TuningStep } from '../tuning/plan.ts';
 import { parseLscpuP } from '../tuning/topology.ts';
 import type { Image } from './catalogue.ts';
@@ -19,6 +19,25 @@ import { gridPoints, type GridPoint } from '../workload/points.ts';
  * (status, setting, target, asked, got, why) to stdout and to tuning.tsv. A failed step that is not
  * optional stops the script naming the step, as the embedded runner does.
  */
+/**
+ * undo_of: the command that undoes one tuning command, read before it runs, for the commands the
+ * steps use: irqbalance started again only if it ran, tuned back to the profile it had (or off), a
+ * NOTRACK rule deleted. Anything else has no undo (none is generated today).
+ */
+function undoOf(steps: TuningStep[]): string {
+  const argv = steps.flatMap((s) => (s.kind === 'command' ? [s.argv] : []));
+  const cases: string[] = [];
+  if (argv.some((a) => a[0] === 'systemctl' && a[1] === 'stop'))
+    cases.push(`    'systemctl stop') systemctl is-active --quiet "$3" && printf 'systemctl start %q' "$3" ;;`);
+  if (argv.some((a) => a[0] === 'tuned-adm'))
+    cases.push(
+      `    'tuned-adm profile') local p; p=$(tuned-adm active 2> /dev/null | sed -n 's/^Current active profile: //p'); if [ -n "$p" ]; then printf 'tuned-adm profile %q' "$p"; else echo 'tuned-adm off'; fi ;;`,
+    );
+  if (argv.some((a) => /iptables/.test(a[0]!)))
+    cases.push(`    *iptables*) if [ "\${4:-}" = -A ]; then local a=("$@"); a[3]=-D; printf '%q ' "\${a[@]}"; fi ;;`);
+  return `undo_of() {\n${cases.length ? `  case "$1 \${2:-}" in\n${cases.join('\n')}\n  esac\n` : ''}  return 0\n}\n`;
+}
+
 export function tuningScript(steps: TuningStep[]): string {
   const lines = steps.map((s) => {
     if (s.kind === 'skip') return `skip ${shq(s.setting)} ${shq(s.why)}`;
@@ -27,23 +46,34 @@ export function tuningScript(steps: TuningStep[]): string {
   });
   return `${HEAD}out=${HOST_DIR}/tuning.tsv
 install -d ${HOST_DIR}
+# What each applied step changed, one shell line to put it back (run newest first by the undo step).
+undo="\${out%/*}/tuning.undo"
 : > "$out"
+[ -e "$undo" ] || : > "$undo"
 err="$out.err"
 record() { printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$@" | tee -a "$out"; }
+journal() { printf '%s\\n' "$1" >> "$undo"; }
 fail() { record failed "$1" "$2" "$3" "$4" "$5"; if [ "$6" = 0 ]; then echo "netlab: tuning step $1 failed: $2 (make it optional with netlab:tuning.optional: [$1])" >&2; exit 1; fi; }
 put() {
-  local setting=$1 path=$2 value=$3 optional=$4 why=$5 got
+  local setting=$1 path=$2 value=$3 optional=$4 why=$5 got before
+  before=$(cat "$path" 2> /dev/null | tr '\\n\\t' '  ' | sed 's/ *$//') || before=''
   if ! printf '%s' "$value" > "$path" 2> "$err"; then fail "$setting" "$path" "$value" "$(tr '\\n' ' ' < "$err")" "$why" "$optional"; return; fi
   got=$(tr '\\n\\t' '  ' < "$path" | sed 's/ *$//')
+  journal "printf '%s' $(printf '%q' "$before") > $(printf '%q' "$path")"
   record applied "$setting" "$path" "$value" "$got" "$why"
 }
 cmd() {
   local setting=$1 optional=$2 why=$3
   shift 3
-  if "$@" > "$err" 2>&1; then record applied "$setting" "$*" '' '' "$why"; else fail "$setting" "$*" '' "$(tr '\\n' ' ' < "$err")" "$why" "$optional"; fi
+  local back
+  back=$(undo_of "$@")
+  if "$@" > "$err" 2>&1; then
+    [ -z "$back" ] || journal "$back"
+    record applied "$setting" "$*" '' '' "$why"
+  else fail "$setting" "$*" '' "$(tr '\\n' ' ' < "$err")" "$why" "$optional"; fi
 }
 skip() { record skipped "$1" '' '' '' "$2"; }
-debugfs() { mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug; }
+${undoOf(steps)}debugfs() { mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug; }
 ${lines.join('\n')}
 `;
 }
@@ -52,7 +82,7 @@ ${lines.join('\n')}
  * The tuning script for a host, from what its facts step printed. Pure. On an image without a tuned
  * package (Amazon Linux 2023) the tuned step is recorded as skipped with the reason, never dropped.
  */
-export function hostTuningScript(spec: AwsSpec, factsText: string, image: Pick<Image, 'os' | 'tuned'>): string {
+export function hostTuningScript(spec: RemoteSpec, factsText: string, image: Pick<Image, 'os' | 'tuned'>): string {
   const f = parseFacts(factsText);
   const steps = tuningSteps(spec.tuning, {
     topology: parseLscpuP(f.lscpu),
@@ -80,7 +110,7 @@ export function hostTuningScript(spec: AwsSpec, factsText: string, image: Pick<I
 export const NGINX_DIR = '/tmp/netlab';
 
 /** nginx's Deployment and its configuration; nginx pods go on the server node only. */
-export function workloadManifest(spec: AwsSpec, o: { cpuAffinity?: string | undefined }): string {
+export function workloadManifest(spec: RemoteSpec, o: { cpuAffinity?: string | undefined }): string {
   const conf = nginxConf({
     spec,
     listen: '80',
@@ -119,7 +149,7 @@ metadata:
   name: nginx
   namespace: netlab
 spec:
-  replicas: ${spec.aws.serverPods}
+  replicas: ${spec.target === 'aws' ? spec.aws.serverPods : spec.ssh.serverPods}
   selector:
     matchLabels:
       app: nginx
@@ -297,7 +327,7 @@ spot_stop() {
 }
 
 /** Every measured point of the stack, in run order (Service counts ascending: the fleet only grows). */
-export function awsPoints(spec: AwsSpec): AwsPoint[] {
+export function awsPoints(spec: RemoteSpec): AwsPoint[] {
   const w = spec.workload;
   const p = spec.proxy;
   const grid = gridPoints(p ? { ...spec, proxy: { ...p, services: [...p.services].sort((a, b) => a - b) } } : spec, {
@@ -342,7 +372,7 @@ export function awsPoints(spec: AwsSpec): AwsPoint[] {
  * for EC2's interruption notice (SPOT_WATCH_FN); on one the run stops measuring and the tarball
  * carries interrupted.tsv, which collect turns into an `interrupted` result.
  */
-export function runScript(spec: AwsSpec, points: AwsPoint[], o: { clientCpus: string }): string {
+export function runScript(spec: RemoteSpec, points: AwsPoint[], o: { clientCpus: string; serverAddress?: string }): string {
   const spot = spec.target === 'aws' && spec.aws.spot;
   const p = spec.proxy;
   const w = spec.workload;
@@ -406,8 +436,11 @@ URL=''
 
 since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 
-# The server pod's address (hostNetwork: the server host's).
-pod_ip() { kubectl -n netlab get pods -l app=nginx -o jsonpath='{.items[0].status.podIP}'; }
+${
+  o.serverAddress
+    ? `# No cluster (ssh.cluster none): nginx runs on the server host itself.\npod_ip() { echo ${shq(o.serverAddress)}; }`
+    : `# The server pod's address (hostNetwork: the server host's).\npod_ip() { kubectl -n netlab get pods -l app=nginx -o jsonpath='{.items[0].status.podIP}'; }`
+}
 
 direct() {
   HOSTPORT="$(pod_ip):80"

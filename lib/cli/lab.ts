@@ -7,6 +7,7 @@ import { downStack, removeOrphanScratch, stacksPresent, TeardownError } from '..
 import { isStackName, runDirOf, STACK_NAME_RULE } from '../core/names.ts';
 import { loadStack, loadStacks, PROJECT_DIR, stackListing } from '../spec/stackfile.ts';
 import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from '../aws/plan.ts';
+import { isRemoteSpec, isSshSpec, renderSshPlan, renderSshScripts, sshPlan } from '../remote/plan.ts';
 import { runStacks, runSweep, sweepOk } from './runs.ts';
 import { sweepLimits } from './sweep.ts';
 import { flags, UsageError } from './usage.ts';
@@ -59,8 +60,8 @@ async function up(refs: string[], o: { keep?: boolean; json?: boolean; results: 
   flags('up').dir('--results', o.results);
   const limits = sweepLimits('up', o);
   const specs = loadStacks(refs);
-  if (specs.some(isAwsSpec)) {
-    if (!specs.every(isAwsSpec)) throw new UsageError('give either local or aws stacks to one `netlab up`, not both');
+  if (specs.some(isRemoteSpec)) {
+    if (!specs.every(isRemoteSpec)) throw new UsageError('give either local stacks or remote (aws, ssh) stacks to one `netlab up`, not both');
     const rows = await runSweep(specs, { json: o.json, keep: o.keep, refs, ...limits });
     process.exitCode = sweepOk(specs, rows, o.keep) ? 0 : 1;
     return;
@@ -111,6 +112,10 @@ function plan(ref: string, o: { full?: boolean }): void {
   const spec = loadStack(ref);
   if (isAwsSpec(spec)) {
     process.stdout.write(renderAwsPlan(awsPlan(spec)) + (o.full ? renderAwsScripts(spec) : ''));
+    return;
+  }
+  if (isSshSpec(spec)) {
+    process.stdout.write(renderSshPlan(sshPlan(spec)) + (o.full ? renderSshScripts(spec) : ''));
     return;
   }
   process.stdout.write(

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { collectTarball, fetchTarball, RUN_TARBALL } from '../aws/collect.ts';
-import { isAwsSpec } from '../aws/plan.ts';
+import { isRemoteSpec } from '../remote/plan.ts';
 import type { RunResult } from '../results/result.ts';
 import { renderTable, summarize } from '../results/summary.ts';
 import { loadStack, loadStacks, PROJECT_DIR } from '../spec/stackfile.ts';
@@ -36,6 +36,7 @@ export function sweepCommands(program: Command): void {
     .argument('<stack>')
     .option('--host <ip>', 'client host to copy from (SSH key in NETLAB_SSH_KEY)')
     .option('--user <name>', 'SSH user', 'ec2-user')
+    .option('--port <n>', 'SSH port', '22')
     .option('--remote <path>', 'tarball path on the host, as the run step printed it')
     .option('--tarball <file>', 'a tarball already here instead of --host/--remote')
     .option('--results <dir>', 'results root', join(PROJECT_DIR, 'results'))
@@ -59,6 +60,7 @@ export function sweepLimits(verb: string, o: { parallel?: string | undefined; ma
 interface CollectOptions {
   host?: string;
   user: string;
+  port: string;
   remote?: string;
   tarball?: string;
   results: string;
@@ -68,7 +70,7 @@ interface CollectOptions {
 function collect(ref: string, o: CollectOptions): void {
   flags('collect').dir('--results', o.results);
   const spec = loadStack(ref);
-  if (!isAwsSpec(spec)) throw new UsageError(`collect is for aws stacks; ${spec.name} is ${spec.target}`);
+  if (!isRemoteSpec(spec)) throw new UsageError(`collect is for aws and ssh stacks; ${spec.name} is ${spec.target}`);
   const dir = collectTarball(runTarball(o), spec, o.results);
   const rep = summarize([JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult]);
   process.stderr.write(renderTable(rep) + '\n');
@@ -85,8 +87,9 @@ function runTarball(o: CollectOptions): string {
   if (!o.host || !o.remote) throw new UsageError('collect: give --host and --remote (or --tarball)');
   if (!isIPv4(o.host) && !isHostName(o.host)) throw f.refuse('--host', o.host, "the client host's IPv4 address or host name");
   if (!/^[a-z_][a-z0-9_-]{0,31}$/i.test(o.user)) throw f.refuse('--user', o.user, 'a user name (letters, digits, _ and -; not starting with -)');
+  if (!/^\d{1,5}$/.test(o.port) || Number(o.port) < 1 || Number(o.port) > 65535) throw f.refuse('--port', o.port, 'a TCP port from 1 to 65535');
   if (!RUN_TARBALL.test(o.remote)) throw f.refuse('--remote', o.remote, 'the path the run step printed, /var/lib/netlab/runs/<YYYYMMDDTHHMMSSZ>.tgz');
   const key = process.env.NETLAB_SSH_KEY;
   if (!key) throw new UsageError('collect: NETLAB_SSH_KEY (the private key for the hosts) is not set');
-  return fetchTarball({ host: o.host, user: o.user, remote: o.remote, key });
+  return fetchTarball({ host: o.host, user: o.user, port: Number(o.port), remote: o.remote, key });
 }

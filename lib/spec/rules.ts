@@ -13,6 +13,7 @@ import {
   supportStatus,
   today,
   TYPES,
+  type Kernel,
 } from '../aws/catalogue.ts';
 import { overlaps, parseCidr, type Cidr } from '../core/cidr.ts';
 import { findDatapath } from '../datapath/index.ts';
@@ -206,19 +207,14 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
       );
     return;
   }
+  if (s.target === 'ssh') return sshRules(s, ctx);
+  if (s.ssh) issue(['ssh'], s.ssh, `only with target ssh (this stack's target is ${s.target})`);
   const a = s.aws;
   if (!a) {
     issue(['aws'], undefined, 'target aws needs netlab:aws with at least sshCidr (the address range allowed to SSH to the hosts)');
     return;
   }
-  if (!(AWS_DATAPATHS as readonly string[]).includes(s.datapath))
-    issue(['datapath'], s.datapath, `${s.datapath} is an embedded-lab datapath; on aws expected one of: ${AWS_DATAPATHS.join(', ')}`);
-  if (w.tool === 'rps')
-    issue(
-      ['workload', 'tool'],
-      w.tool,
-      "rps is netlab's own compiled client (tools/rps), which the EC2 hosts do not install; on aws use tcpkali (constant rate, E2) or ab/wrk",
-    );
+  remoteRules(s, ctx, 'aws');
   const en = enhancedNetworking(a.instanceType);
   if ('error' in en) issue(['aws', 'instanceType'], a.instanceType, en.error);
   const facts = TYPES[a.instanceType];
@@ -269,27 +265,13 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
       a.kubernetesVersion,
       `Kubernetes ${a.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')}) or set aws.acceptEndOfSupport: true`,
     );
-  if (w.tool === 'tcpkali') {
-    const need = Math.ceil((Math.max(...w.rate) * w.durationSeconds) / w.connections);
-    if (s.server.keepaliveRequests < need)
-      issue(
-        ['server', 'keepaliveRequests'],
-        s.server.keepaliveRequests,
-        `tcpkali measures keep-alive connections: at ${Math.max(...w.rate)} req/s over ${w.connections} connections for ${w.durationSeconds} s each connection carries ${need} requests, and nginx closes it after keepaliveRequests (default 100), so tcpkali would reconnect all the time; set it to at least ${need} (the shipped E2 stacks use 1000000)`,
-      );
-  }
   if (kubeadmRefusesKernel(a.kernel, a.kubernetesVersion))
     issue(
       ['aws', 'kubernetesVersion'],
       a.kubernetesVersion,
       `kubeadm ${a.kubernetesVersion} refuses kernel ${a.kernel} in its preflight (Kubernetes 1.32 and newer need Linux 4.19 or newer); kernel 4.14 runs with 1.31 only`,
     );
-  if (s.datapath === 'cilium' && !kernelAtLeast(a.kernel, 5, 10))
-    issue(['aws', 'kernel'], a.kernel, `Cilium 1.16 needs Linux 5.4 or newer (${image?.os ?? a.os} here); use kernel 5.10 or newer`);
-  const mode = s.proxy?.mode ?? 'none';
-  if (mode === 'ebpf' && s.datapath !== 'cilium') issue(['proxy', 'mode'], mode, "ebpf on aws is Cilium's kube-proxy replacement: set datapath: cilium");
-  if (mode === 'nftables' && !kernelAtLeast(a.kernel, 5, 13))
-    issue(['aws', 'kernel'], a.kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
+  kernelRules(s, ctx, ['aws', 'kernel'], a.kernel, 'aws');
   const vpc = parseCidr(a.vpcCidr);
   const sub = parseCidr(a.subnetCidr);
   if (sub.prefix < vpc.prefix || !overlaps(sub, vpc)) issue(['aws', 'subnetCidr'], a.subnetCidr, `must lie inside aws.vpcCidr (${a.vpcCidr})`);
@@ -299,4 +281,90 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
   if (overlaps(vpc, parseCidr(s.network.podCidr))) issue(['network', 'podCidr'], s.network.podCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
   if (s.proxy && overlaps(vpc, parseCidr(s.proxy.serviceCidr)))
     issue(['proxy', 'serviceCidr'], s.proxy.serviceCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
+}
+
+/** What both remote targets (aws, ssh) refuse: embedded-lab datapaths and tools, and tcpkali against short keep-alive. */
+function remoteRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, target: 'aws' | 'ssh'): void {
+  const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
+  const w = s.workload;
+  if (!(AWS_DATAPATHS as readonly string[]).includes(s.datapath))
+    issue(['datapath'], s.datapath, `${s.datapath} is an embedded-lab datapath; on ${target} expected one of: ${AWS_DATAPATHS.join(', ')}`);
+  if (w.tool === 'rps')
+    issue(
+      ['workload', 'tool'],
+      w.tool,
+      `rps is netlab's own compiled client (tools/rps), which the ${target === 'aws' ? 'EC2 ' : ''}hosts do not install; on ${target} use tcpkali (constant rate, E2) or ab/wrk`,
+    );
+  if (w.tool === 'tcpkali') {
+    const need = Math.ceil((Math.max(...w.rate) * w.durationSeconds) / w.connections);
+    if (s.server.keepaliveRequests < need)
+      issue(
+        ['server', 'keepaliveRequests'],
+        s.server.keepaliveRequests,
+        `tcpkali measures keep-alive connections: at ${Math.max(...w.rate)} req/s over ${w.connections} connections for ${w.durationSeconds} s each connection carries ${need} requests, and nginx closes it after keepaliveRequests (default 100), so tcpkali would reconnect all the time; set it to at least ${need} (the shipped E2 stacks use 1000000)`,
+      );
+  }
+}
+
+/** Kernel-dependent rules of a remote stack whose kernel line is known before any host is reached. */
+function kernelRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, path: string[], kernel: Kernel, target: 'aws' | 'ssh'): void {
+  const issue = (p: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path: p, input, message });
+  if (s.datapath === 'cilium' && !kernelAtLeast(kernel, 5, 10))
+    issue(path, kernel, `Cilium 1.16 needs Linux 5.4 or newer (kernel ${kernel} here); use kernel 5.10 or newer`);
+  const mode = s.proxy?.mode ?? 'none';
+  if (mode === 'ebpf' && s.datapath !== 'cilium') issue(['proxy', 'mode'], mode, `ebpf on ${target} is Cilium's kube-proxy replacement: set datapath: cilium`);
+  if (mode === 'nftables' && !kernelAtLeast(kernel, 5, 13)) issue(path, kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
+}
+
+/** Target ssh: two hosts the user has; what netlab cannot check there later is refused here. */
+function sshRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
+  if (s.aws) issue(['aws'], s.aws, 'only with target aws (target ssh runs on the hosts given in netlab:ssh)');
+  const h = s.ssh;
+  if (!h) {
+    issue(
+      ['ssh'],
+      undefined,
+      'target ssh needs netlab:ssh with hosts.server.address and hosts.client.address (and the key as the config secret netlab:sshPrivateKey)',
+    );
+    return;
+  }
+  remoteRules(s, ctx, 'ssh');
+  if (s.datapath === 'aws-vpc') issue(['datapath'], s.datapath, 'aws-vpc routes pod ranges in a VPC route table, which only target aws has');
+  if (s.datapath === 'ipvlan')
+    issue(['datapath'], s.datapath, "ipvlan pods take secondary addresses of the host's interface, which netlab assigns only on target aws");
+  const key = (r: 'server' | 'client') => `${h.hosts[r].address}:${h.hosts[r].port ?? h.port}`;
+  if (key('server') === key('client'))
+    issue(['ssh', 'hosts', 'client', 'address'], h.hosts.client.address, `the client must be another host than the server (both are ${key('server')})`);
+  const priv = (r: 'server' | 'client') => h.hosts[r].privateAddress ?? h.hosts[r].address;
+  if (priv('server') === priv('client'))
+    issue(
+      ['ssh', 'hosts', 'client', 'privateAddress'],
+      h.hosts.client.privateAddress,
+      `the hosts need two addresses between them (both are ${priv('server')})`,
+    );
+  if (h.cluster === 'none') {
+    if (s.datapath !== 'host')
+      issue(['datapath'], s.datapath, `without a cluster (ssh.cluster: none) there is no pod network: use datapath host, or ssh.cluster: kubeadm`);
+    if (s.proxy)
+      issue(['proxy'], s.proxy.mode, 'without a cluster (ssh.cluster: none) there are no Services: remove netlab:proxy, or use ssh.cluster: kubeadm');
+  } else {
+    for (const r of ['server', 'client'] as const)
+      if (!/^\d+\.\d+\.\d+\.\d+$/.test(priv(r)))
+        issue(
+          ['ssh', 'hosts', r, 'privateAddress'],
+          undefined,
+          `kubeadm needs each host's IPv4 address between the hosts; ${r}'s address is the name ${h.hosts[r].address}: set privateAddress`,
+        );
+    const k8sEnd = KUBERNETES_MINORS[h.kubernetesVersion as keyof typeof KUBERNETES_MINORS];
+    if (k8sEnd && today() > k8sEnd)
+      issue(
+        ['ssh', 'kubernetesVersion'],
+        h.kubernetesVersion,
+        `Kubernetes ${h.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')})`,
+      );
+  }
+  if (h.kernel) kernelRules(s, ctx, ['ssh', 'kernel'], h.kernel, 'ssh');
+  else if ((s.proxy?.mode ?? 'none') === 'ebpf' && s.datapath !== 'cilium')
+    issue(['proxy', 'mode'], 'ebpf', "ebpf on ssh is Cilium's kube-proxy replacement: set datapath: cilium");
 }

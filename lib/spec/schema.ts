@@ -23,7 +23,10 @@ export const AWS_DATAPATHS = ['host', 'hostgw', 'vxlan', 'aws-vpc', 'ipvlan', 'c
 export type AwsDatapath = (typeof AWS_DATAPATHS)[number];
 const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapath | AwsDatapath, ...(Datapath | AwsDatapath)[]];
 
-export const TARGETS = ['local', 'aws'] as const;
+export const TARGETS = ['local', 'aws', 'ssh'] as const;
+
+/** Who builds the cluster on the remote hosts (targets aws and ssh). */
+export const REMOTE_CLUSTERS = ['kubeadm', 'none'] as const;
 
 /** Who builds an embedded-lab datapath: netlab's model, or the real flannel (hostgw and vxlan). */
 export const DATAPATH_IMPLEMENTATIONS = ['model', 'flannel'] as const;
@@ -351,6 +354,66 @@ export const AwsSchema = strict({
   rootVolumeGb: int(8, 1000).default(30),
 });
 
+const ADDRESS_MSG = 'expected an IPv4 address such as 192.0.2.10 or a DNS name such as node1.lab.example';
+const address = z.string({ error: ADDRESS_MSG }).refine(
+  (s) => {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+    if (m) return m.slice(1).every((o) => Number(o) <= 255);
+    return s.length <= 253 && /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(s);
+  },
+  { error: ADDRESS_MSG, abort: true },
+);
+const IP_MSG = 'expected an IPv4 address such as 10.0.0.10';
+const ipv4Address = z
+  .string({ error: IP_MSG })
+  .refine((s) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s) && s.split('.').every((o) => Number(o) <= 255), { error: IP_MSG, abort: true });
+const USER_MSG = 'expected a login name: a letter or _, then letters, digits, _, . or - (at most 32)';
+const loginUser = z.string({ error: USER_MSG }).regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, { error: USER_MSG });
+
+/** One host of the ssh target: where netlab's SSH sessions go, and its address between the two hosts. */
+export const SshHostSchema = strict({
+  /** Where SSH connects (IPv4 address or DNS name). Required. */
+  address,
+  /** The host's IPv4 address on the network between the two hosts (kubeadm's advertise address, what the load targets); default: `address`. */
+  privateAddress: ipv4Address.optional(),
+  /** Login user on this host; default: `ssh.user`. */
+  user: loginUser.optional(),
+  /** SSH port on this host; default: `ssh.port`. */
+  port: int(1, 65535).optional(),
+});
+
+/** Two hosts you already have, reached over SSH (key: the config secret netlab:sshPrivateKey). */
+export const SshSchema = strict({
+  /** The server and the client host. Required. */
+  hosts: strict({ server: SshHostSchema, client: SshHostSchema }),
+  /** Login user on both hosts: root, or a user with passwordless sudo. */
+  user: loginUser.default('root'),
+  /** SSH port on both hosts. */
+  port: int(1, 65535).default(22),
+  /** The hosts' distribution, which names their packages: debian (11 or 12) or amazon-linux (2 or 2023); checked at the first connection. */
+  os: z.enum(DISTROS, { error: `expected one of: ${DISTROS.join(', ')}` }).default('debian'),
+  /** The kernel line the hosts must run (`uname -r` must start with it); absent = any, recorded. */
+  kernel: z.enum(KERNELS, { error: `expected one of: ${KERNELS.join(', ')} (a quoted string in YAML)` }).optional(),
+  /** The driver the primary NIC must use (e.g. ena, ixgbe, mlx5_core); absent = any, recorded. */
+  nicDriver: z
+    .string({ error: 'expected a kernel driver name such as ena or mlx5_core' })
+    .regex(/^[a-z0-9_-]{1,32}$/, { error: 'expected a kernel driver name such as ena or mlx5_core' })
+    .optional(),
+  /**
+   * Who runs Kubernetes on the hosts. kubeadm: netlab installs containerd and kubeadm and builds
+   * the cluster (needs the hosts to reach the Kubernetes package and image registries). none: no
+   * cluster; nginx runs on the server host itself and the load goes straight to it (datapath host,
+   * no proxy), for hosts without registry access or a plain host-to-host baseline.
+   */
+  cluster: z.enum(REMOTE_CLUSTERS, { error: `expected one of: ${REMOTE_CLUSTERS.join(', ')}` }).default('kubeadm'),
+  /** Kubernetes minor version (kubeadm, kubelet, kubectl from the community package repository). */
+  kubernetesVersion: z
+    .enum(KUBERNETES_VERSIONS as [string, ...string[]], { error: `expected one of: ${KUBERNETES_VERSIONS.join(', ')} (a quoted string in YAML)` })
+    .default('1.36'),
+  /** Server pods (nginx replicas). */
+  serverPods: int(1, 64).default(1),
+});
+
 /** Every key of a stack, each validated on its own (rules across keys: rules.ts). */
 export const SpecShape = strict({
   /** One line shown by `netlab list` and in reports. */
@@ -359,7 +422,7 @@ export const SpecShape = strict({
     .max(200, { error: DESCRIPTION_MSG })
     .refine((d) => !NOT_PRINTABLE.test(d), { error: DESCRIPTION_MSG })
     .default(''),
-  /** Where the hosts live: `local` = network namespaces on this machine; `aws` = an EC2 pair. */
+  /** Where the hosts live: `local` = network namespaces on this machine; `aws` = an EC2 pair; `ssh` = two hosts you have, over SSH. */
   target: z.enum(TARGETS, { error: `expected one of: ${TARGETS.join(', ')}` }).default('local'),
   /** The pod network (CNI) between the hosts. */
   datapath: z.enum(ALL_DATAPATHS, { error: `expected one of: ${DATAPATHS.join(', ')} (local); ${AWS_DATAPATHS.join(', ')} (aws)` }).default('host'),
@@ -373,6 +436,8 @@ export const SpecShape = strict({
   datapathImplementation: z.enum(DATAPATH_IMPLEMENTATIONS, { error: `expected one of: ${DATAPATH_IMPLEMENTATIONS.join(', ')}` }).default('model'),
   /** The EC2 pair, its image and its Kubernetes; required with target aws. */
   aws: AwsSchema.optional(),
+  /** Your own two hosts, reached over SSH; required with target ssh. */
+  ssh: SshSchema.optional(),
   network: NetworkSchema,
   server: ServerSchema,
   /** A Service fleet and how the client's host implements it; absent = the client calls the server directly. */
@@ -388,4 +453,7 @@ export const SpecShape = strict({
 
 export type Spec = z.output<typeof SpecShape> & { name: string };
 export type AwsSpec = Spec & { target: 'aws'; aws: NonNullable<Spec['aws']>; datapath: AwsDatapath };
+export type SshSpec = Spec & { target: 'ssh'; ssh: NonNullable<Spec['ssh']>; datapath: AwsDatapath };
+/** A stack whose hosts are reached over SSH: an EC2 pair (aws) or your own (ssh). */
+export type RemoteSpec = AwsSpec | SshSpec;
 export type Workload = Spec['workload'];

@@ -1,8 +1,9 @@
 // The aws target without AWS: catalogue, validation, every generated host script (bash -n,
 // shellcheck, and a real run of what can run here), result collection and the policy pack.
 import test from 'ava';
+import { tuningUndoScript } from '../../../lib/remote/scripts.ts';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enhancedNetworking, hourlyCost, imageFor, IMAGES, KERNELS, kubeadmRefusesKernel, supportStatus } from '../../../lib/aws/catalogue.ts';
@@ -402,6 +403,12 @@ test('tuning script, run for real against scratch files: writes read back, a fai
   );
   t.is(rows[0]![4], '0003fdfe');
   t.is(readFileSync(ok, 'utf8'), '0003fdfe');
+  // The journal holds one line per applied write, and the undo step (newest first) puts the old value back.
+  t.is(readFileSync(join(dir, 'tuning.undo'), 'utf8'), `printf '%s' 0 > ${ok}\n`);
+  const undo = spawnSync('bash', ['-c', tuningUndoScript().replace(/\/var\/lib\/netlab/g, dir)], { encoding: 'utf8' });
+  t.is(undo.status, 0, undo.stderr);
+  t.is(readFileSync(ok, 'utf8'), '0');
+  t.false(existsSync(join(dir, 'tuning.undo')));
 });
 
 test('tcpkali summary: bytes, duration and the asked percentiles', (t) => {
@@ -755,7 +762,8 @@ test('#8 images: an image past its end of support is refused unless accepted; th
     );
     // Debian images: apt, the Debian repository of pkgs.k8s.io, login admin.
     const deb = scriptsOf(specOf('aws-e2-vxlan'));
-    t.regex(deb['packages-server']!, /^DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tar gzip git iproute2 /m);
+    t.regex(deb['packages-server']!, /^for p in tar gzip git iproute2 .*; do dpkg-query -W /m);
+    t.regex(deb['packages-server']!, /^ {2}DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \$missing$/m);
     t.regex(
       deb['kube-packages']!,
       /deb \[signed-by=\/etc\/apt\/keyrings\/kubernetes-apt-keyring\.gpg\] https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/ \//,

@@ -159,13 +159,19 @@ for (const n of stacks)
     const expected = plan.steps.map((s) => {
       if (['wait', 'verify', 'packages', 'facts', 'tuning', 'kube-packages'].includes(s.name)) return `prep-${s.host}-${s.name}`;
       if (['workload', 'run'].includes(s.name)) return `workload-${s.name}`;
+      if (s.name === 'check') return `check-${s.host}`;
       return s.name === 'ipvlan-conf' || s.name === 'aws-vpc-conf' ? `cluster-${s.name}-${s.host}` : `cluster-${s.name}`;
     });
     t.deepEqual([...remote].sort(), [...expected].sort());
     // Secret inputs reach the mocks wrapped ({ <secret signature>, value }).
     const unwrap = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v);
     const stdin = (suffix: string) => String(unwrap(rs.find((r) => r.name === `${n}-${suffix}`)?.inputs.stdin) ?? '');
-    for (const r of of('command:remote:Command')) t.is(r.inputs.create, 'sudo bash -s');
+    // The check runs as the login user (it checks sudo); every other step as root through sudo, with no undo (the host is terminated).
+    for (const r of of('command:remote:Command')) {
+      t.is(r.inputs.create, /-check-(server|client)$/.test(r.name) ? 'sh -s' : 'sudo -n bash -s', r.name);
+      t.is(r.inputs.delete, undefined, r.name);
+    }
+    t.regex(stdin('check-server'), plan.image.os.startsWith('debian') ? /^ {2}'debian 1[123]'\) ;;$/m : /^ {2}'amzn 20?2?3?'\) ;;$/m);
     t.regex(stdin('prep-server-verify'), /want_kernel=4\.14\.|want_kernel=6\.1\./);
     t.regex(stdin('prep-server-verify'), /ixgbevf\) ;;/);
     if (spec.tuning.profile === 'study') t.regex(stdin('prep-server-tuning'), /^put rps \/sys\/class\/net\/eth0\/queues\/rx-7\/rps_cpus 00000000,0003fdfe 0 /m);
@@ -175,7 +181,10 @@ for (const n of stacks)
     t.regex(stdin('workload-run'), new RegExp(`^ID=${plan.points[0]!.id}; `, 'm'));
     t.is(stdin('workload-run').match(/^point /gm)?.length, plan.points.length);
     const collect = rs.find((r) => r.name === `${n}-workload-collect`)!;
-    t.regex(String(collect.inputs.create), new RegExp(`^node /srv/netlab/bin/netlab\\.js collect ${n} --host 198\\.51\\.100\\.11 --user ${plan.image.user} `));
+    t.regex(
+      String(collect.inputs.create),
+      new RegExp(`^node /srv/netlab/bin/netlab\\.js collect ${n} --host 198\\.51\\.100\\.11 --user ${plan.image.user} --port 22 `),
+    );
     // #6: no secret in a log. Secret steps log stderr only; no other step's script carries or prints one.
     const secretSteps = ['cluster-join-command', 'cluster-kubeconfig', 'cluster-join'];
     const secrets = ['abcdef.0123456789abcdef', 'S3CR3TKEYDATA', 'BEGIN OPENSSH PRIVATE KEY'];

@@ -99,6 +99,12 @@ test('tuning-plan --lscpu <missing file>: names the option', async (t) => {
 const FILE = aFile();
 const OUT = scratch();
 const BAD: [string[], string][] = [
+  [['janitor', '--older-than', '3w'], 'janitor: --older-than "3w": expected a duration such as 90m, 3h, 2d or 1h30m (units s, m, h, d), or 0 for every stack'],
+  [['janitor', '--region', 'nowhere'], 'janitor: --region "nowhere": expected a region name such as us-east-1'],
+  [
+    ['collect', 'aws-e2-vxlan', '--host', '192.0.2.1', '--port', '70000', '--remote', '/var/lib/netlab/runs/20260101T000000Z.tgz'],
+    'collect: --port "70000": expected a TCP port from 1 to 65535',
+  ],
   [['up', 'local-host', '--results', FILE], `up: --results ${JSON.stringify(FILE)}: not a directory; expected a directory (created if missing)`],
   [['report', REPORTS, '--out', FILE], `report: --out ${JSON.stringify(FILE)}: not a directory; expected a directory (created if missing)`],
   [['report', REPORTS, '--out', OUT, '--baseline', 'nosuch'], 'report: --baseline "nosuch": no run of that stack among the results; expected one of: '],

@@ -98,7 +98,17 @@ test('every field of every exported …Args interface in components/ is document
 
 test('every component in components/ takes an Args interface of its own file', (t) => {
   const comps = componentFiles().flatMap((f) => checkArgs(f, readFileSync(join(PROJECT, f), 'utf8')).components);
-  t.deepEqual(comps.map((c) => c.name).sort(), ['AwsExperiment', 'Cluster', 'HostPair', 'HostPrep', 'LocalExperiment', 'Network', 'Workload']);
+  t.deepEqual(comps.map((c) => c.name).sort(), [
+    'AwsExperiment',
+    'Cluster',
+    'HostPair',
+    'HostPrep',
+    'LocalExperiment',
+    'Network',
+    'RemoteFlow',
+    'SshExperiment',
+    'Workload',
+  ]);
   for (const c of comps) t.is(c.argsType, `${c.name}Args`, c.name);
 });
 

@@ -59,7 +59,7 @@ test('sweep values: a scalar becomes a list, repeats are dropped', (t) => {
 
 test('unknown keys are named with what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:datapth': 'host' }), [
-    'config: unknown key "datapth"; allowed here: description, target, datapath, datapathImplementation, aws, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
+    'config: unknown key "datapth"; allowed here: description, target, datapath, datapathImplementation, aws, ssh, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
   ]);
   t.deepEqual(bad({ 'netlab:server': { respBytes: 1 } }), ['netlab:server: unknown key "respBytes"; allowed here: responseBytes, workers, keepaliveRequests']);
   t.deepEqual(bad({ 'other:key': 1 }), ['config key "other:key": expected "netlab:<key>" (or a pulumi/aws/command/kubernetes provider key)']);
@@ -94,7 +94,7 @@ test('enums list the allowed values', (t) => {
   const dps =
     'expected one of: host, hostgw, vxlan, macvlan, ipvlan (local); host, hostgw, vxlan, aws-vpc, ipvlan, calico-ipip, calico-vxlan, calico-direct, cilium (aws)';
   t.deepEqual(bad({ 'netlab:datapath': 'calico' }), [`netlab:datapath = "calico": ${dps}`]);
-  t.deepEqual(bad({ 'netlab:target': 'gcp' }), ['netlab:target = "gcp": expected one of: local, aws']);
+  t.deepEqual(bad({ 'netlab:target': 'gcp' }), ['netlab:target = "gcp": expected one of: local, aws, ssh']);
   t.deepEqual(bad({ 'netlab:workload': { tool: 'siege' } }), [
     'netlab:workload.tool = "siege": expected an object whose "tool" is one of: ab, wrk, rps, conn-reuse, tcpkali',
   ]);

@@ -4,10 +4,12 @@ import * as pulumi from '@pulumi/pulumi';
 import * as command from '@pulumi/command';
 import { join } from 'node:path';
 import type * as remoteCmd from '@pulumi/command';
-import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
+import type { Role } from '../../lib/remote/plan.ts';
+import type { RemotePlan } from '../../lib/remote/plan.ts';
+import { hostNginxScript, hostNginxUndoScript } from '../../lib/remote/scripts.ts';
 import type { HostFacts } from '../../lib/aws/scripts.ts';
 import { runScript, workloadManifest, workloadScript } from '../../lib/aws/workload.ts';
-import type { AwsSpec } from '../../lib/spec/schema.ts';
+import type { RemoteSpec } from '../../lib/spec/schema.ts';
 import { formatCpuList, parseLscpuP } from '../../lib/tuning/topology.ts';
 import { placement, workerCpuAffinity } from '../../lib/tuning/plan.ts';
 import { remoteStep, type Conn } from './remote.ts';
@@ -18,15 +20,15 @@ export interface WorkloadArgs {
    * The validated aws spec: server (response size, workers, keep-alive), proxy (the Service
    * fleet), workload, tuning (pinning) and the stack's name (`netlab collect <name>`). Required.
    */
-  spec: AwsSpec;
-  /** The aws plan: its measured points (the sweep, run in order). Required. */
-  plan: AwsPlan;
+  spec: RemoteSpec;
+  /** The remote plan: its measured points (the sweep, run in order), whether there is a cluster, whether steps undo themselves. Required. */
+  plan: RemotePlan;
   /** How to reach each host over SSH (from HostPair's outputs); the client's is also used to copy the results back. Required. */
   conns: Record<Role, Conn>;
   /** Each host's facts (HostPrep.facts): their CPU topology places the load tool and nginx's workers when `tuning.pinning` is on. Required. */
   facts: Record<Role, pulumi.Output<HostFacts>>;
-  /** The cluster's last step (Cluster.ready); nginx is deployed after it. Required. */
-  clusterReady: remoteCmd.remote.Command;
+  /** The cluster's last step (Cluster.ready), or without a cluster both hosts' last preparation steps; nginx is deployed after them. Required. */
+  clusterReady: remoteCmd.remote.Command | remoteCmd.remote.Command[];
   /** The netlab project directory on this machine (holds bin/netlab.js; results go to its results/). Required. */
   projectDir: string;
   /**
@@ -37,7 +39,7 @@ export interface WorkloadArgs {
 }
 
 /** CPUs the load tool may use on the client and nginx's worker affinity on the server (pinning), from the hosts' facts. */
-export function pinning(spec: AwsSpec, client: HostFacts, server: HostFacts): { clientCpus: string; cpuAffinity?: string } {
+export function pinning(spec: RemoteSpec, client: HostFacts, server: HostFacts): { clientCpus: string; cpuAffinity?: string } {
   const clientTopo = parseLscpuP(client.lscpu);
   if (!spec.tuning.pinning) return { clientCpus: formatCpuList(clientTopo.cpus.map((x) => x.cpu)) };
   const s = placement(parseLscpuP(server.lscpu), false).server;
@@ -46,12 +48,14 @@ export function pinning(spec: AwsSpec, client: HostFacts, server: HostFacts): { 
 
 /**
  * Workload is a component that measures: nginx deployed on the server node (pinned when
- * `tuning.pinning` is on), the measuring loop on the client host over every point of the plan
- * (up to 6 hours), then `netlab collect` run here, which copies the run's tarball back over SSH and
- * writes result.json under `results/<stack>/<run-id>/`.
+ * `tuning.pinning` is on; without a cluster, nginx on the server host itself), the measuring loop
+ * on the client host over every point of the plan (up to 6 hours), then `netlab collect` run here,
+ * which copies the run's tarball back over SSH and writes result.json under
+ * `results/<stack>/<run-id>/`.
  *
- * Its outputs are the run's output and the result directory. Nothing is removed on
- * `pulumi destroy`: the steps have no delete command, and the results stay on this machine.
+ * Its outputs are the run's output and the result directory. The results stay on this machine on
+ * `pulumi destroy`; on an ssh stack without a cluster, destroy stops the host nginx and removes
+ * its files (with a cluster, kubeadm reset removes the pods).
  */
 export class Workload extends pulumi.ComponentResource {
   /** What the run step printed; its last `netlab-run: <path>` line names the tarball on the client. */
@@ -69,16 +73,26 @@ export class Workload extends pulumi.ComponentResource {
     const { spec, plan, conns } = args;
     const t = { parent: this, triggers: args.triggers };
     const pin = pulumi.all([args.facts.client, args.facts.server]).apply(([c, s]) => pinning(spec, c, s));
-    const deploy = remoteStep(
-      `${name}-workload`,
-      conns.server,
-      pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))),
-      { ...t, dependsOn: [args.clusterReady] },
-    );
+    const ready = Array.isArray(args.clusterReady) ? args.clusterReady : [args.clusterReady];
+    const direct = plan.clusterKind === 'none';
+    const deploy = direct
+      ? remoteStep(
+          `${name}-workload`,
+          conns.server,
+          pin.apply((p) => hostNginxScript(spec, { cpuAffinity: p.cpuAffinity })),
+          { ...t, dependsOn: ready, ...(plan.undo ? { undo: hostNginxUndoScript() } : {}) },
+        )
+      : remoteStep(
+          `${name}-workload`,
+          conns.server,
+          pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))),
+          { ...t, dependsOn: ready },
+        );
+    const serverAddress = direct ? { serverAddress: plan.hosts.server.privateIp } : {};
     const run = remoteStep(
       `${name}-run`,
       conns.client,
-      pin.apply((p) => runScript(spec, plan.points, { clientCpus: p.clientCpus })),
+      pin.apply((p) => runScript(spec, plan.points, { clientCpus: p.clientCpus, ...serverAddress })),
       { ...t, dependsOn: [deploy], timeout: '6h' },
     );
     this.runOutput = run.stdout;
@@ -87,7 +101,7 @@ export class Workload extends pulumi.ComponentResource {
     const collect = new command.local.Command(
       `${name}-collect`,
       {
-        create: pulumi.interpolate`node ${bin} collect ${spec.name} --host ${conns.client.host} --user ${conns.client.user} --remote "$(printf '%s' "$NETLAB_RUN_OUTPUT" | sed -n 's/^netlab-run: //p' | tail -1)"`,
+        create: pulumi.interpolate`node ${bin} collect ${spec.name} --host ${conns.client.host} --user ${conns.client.user} --port ${String(conns.client.port ?? 22)} --remote "$(printf '%s' "$NETLAB_RUN_OUTPUT" | sed -n 's/^netlab-run: //p' | tail -1)"`,
         environment: { NETLAB_SSH_KEY: conns.client.privateKey, NETLAB_RUN_OUTPUT: run.stdout },
         dir: args.projectDir,
         triggers: [run.stdout],

@@ -13,7 +13,9 @@ import {
   kubeadmInitScript,
   kubeconfigScript,
 } from '../../lib/aws/cluster.ts';
-import type { AwsPlan, Role } from '../../lib/aws/plan.ts';
+import type { Role } from '../../lib/remote/plan.ts';
+import type { RemotePlan } from '../../lib/remote/plan.ts';
+import { kubeadmUndoScript } from '../../lib/remote/scripts.ts';
 import { shq } from '../../lib/core/shell.ts';
 import { remoteStep, type Conn } from './remote.ts';
 
@@ -24,9 +26,12 @@ export interface ClusterArgs {
    * Kubernetes version), each host's secondary addresses (ipvlan), the subnet's gateway and the
    * aws-vpc pod routes. Required.
    */
-  plan: AwsPlan;
-  /** The subnet's range (CIDR; `aws.subnetCidr`), written into the ipvlan conflist. Required. */
-  subnetCidr: string;
+  plan: RemotePlan;
+  /**
+   * The subnet's range (CIDR; `aws.subnetCidr`), written into the ipvlan conflist (aws only).
+   * @default '': no ipvlan
+   */
+  subnetCidr?: string;
   /** How to reach each host over SSH (from HostPair's outputs). Required. */
   conns: Record<Role, Conn>;
   /** The hosts' last preparation steps (HostPrep.ready): kubeadm init and join wait for them. Required. */
@@ -51,8 +56,9 @@ export interface ClusterArgs {
  * configuration where the datapath needs one (ipvlan conflists; aws-vpc bridge conflists), then the
  * pod network itself, after which both nodes must be Ready (up to 40 minutes).
  *
- * Its outputs are the kubeconfig (a secret) and the last step. The steps have no delete command:
- * `pulumi destroy` undoes nothing on the hosts, which HostPair's destroy terminates.
+ * Its outputs are the kubeconfig (a secret) and the last step. On aws the steps have no delete
+ * command (HostPair's destroy terminates the hosts); on ssh (`plan.undo`) init and join run
+ * `kubeadm reset` on destroy.
  */
 export class Cluster extends pulumi.ComponentResource {
   /** The cluster's admin kubeconfig (a secret); its server address is the server's private one, reached through an SSH tunnel. */
@@ -70,19 +76,26 @@ export class Cluster extends pulumi.ComponentResource {
     const { plan, conns } = args;
     const c = plan.cluster;
     const t = { parent: this, triggers: args.triggers };
-    const init = remoteStep(`${name}-kubeadm-init`, conns.server, kubeadmInitScript(c), { ...t, dependsOn: [args.ready.server] });
+    // ssh stacks: kubeadm reset on destroy (the hosts are the user's and stay).
+    const reset = plan.undo ? { undo: kubeadmUndoScript() } : {};
+    const init = remoteStep(`${name}-kubeadm-init`, conns.server, kubeadmInitScript(c), { ...t, ...reset, dependsOn: [args.ready.server] });
     const joinCmd = remoteStep(`${name}-join-command`, conns.server, joinCommandScript(), { ...t, dependsOn: [init], secret: true });
     const kubeconfig = remoteStep(`${name}-kubeconfig`, conns.server, kubeconfigScript(), { ...t, dependsOn: [init], secret: true });
     this.kubeconfig = pulumi.secret(kubeconfig.stdout);
     const joinStdin = pulumi
       .all([joinCmd.stdout, kubeconfig.stdout])
       .apply(([j, k]) => `NETLAB_JOIN=${shq(j.trim())}\nNETLAB_KUBECONFIG=${shq(k)}\n${joinScript().replace(/^#!\/bin\/bash\n/, '')}`);
-    const join = remoteStep(`${name}-join`, conns.client, joinStdin, { ...t, dependsOn: [args.ready.client, joinCmd, kubeconfig], secret: true });
+    const join = remoteStep(`${name}-join`, conns.client, joinStdin, {
+      ...t,
+      ...reset,
+      dependsOn: [args.ready.client, joinCmd, kubeconfig],
+      secret: true,
+    });
     const before: command.remote.Command[] = [join];
     if (c.datapath === 'ipvlan')
       for (const role of ['server', 'client'] as const) {
         const ips = plan.hosts[role].secondaryIps;
-        const conf = ipvlanConflist({ subnetCidr: args.subnetCidr, gateway: plan.subnetGateway, first: ips[0]!, last: ips[ips.length - 1]! });
+        const conf = ipvlanConflist({ subnetCidr: args.subnetCidr ?? '', gateway: plan.subnetGateway, first: ips[0]!, last: ips[ips.length - 1]! });
         before.push(remoteStep(`${name}-ipvlan-conf-${role}`, conns[role], ipvlanHostScript(conf), { ...t, dependsOn: [join] }));
       }
     if (plan.podRoutes)

@@ -1,0 +1,195 @@
+// The ssh target, rehearsed through the real Pulumi engine and @pulumi/command's SSH sessions: two
+// Debian 12 containers running sshd (test/helpers/ssh-hosts.ts) stand in for your own two hosts.
+// `netlab up` of an ssh stack (Automation API: refresh, up, always destroy) runs, from an operator
+// namespace, the first-connection check, verify, packages (all present: nothing is fetched, and the
+// hosts have no route to any mirror), facts, tuning, nginx on the server host, the run and collect,
+// then destroy undoes each step. The hosts' overlay layers and their namespace sysctls must be as
+// before. Bad input (a wrong key, an unreachable host) is refused naming its key, with nothing
+// changed. kubeadm cannot run here (it pulls its control plane as container images from a registry
+// this machine cannot reach), so these stacks use ssh.cluster: none; the kubeadm steps are covered
+// by their exact scripts and shellcheck.
+import test, { type ExecutionContext } from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { imageFor } from '../../lib/aws/catalogue.ts';
+import { packageList } from '../../lib/aws/scripts.ts';
+import { pulumiBinary, pulumiEnv } from '../../lib/pulumi/tools.ts';
+import { PROJECT_DIR as root } from '../../lib/spec/stackfile.ts';
+import { ADDR, buildNetwork, hostRoot, layerState, startHost, tearDown, waitForSsh, type Host } from '../helpers/ssh-hosts.ts';
+
+const isRoot = process.getuid?.() === 0;
+const STACK = `reh-ssh-${process.pid}`;
+const stackFile = join(root, 'stacks', `Pulumi.${STACK}.yaml`);
+const PASSPHRASE = 'netlab-ssh-rehearsal';
+const SYSCTLS = { 'net.ipv4.tcp_fin_timeout': 10, 'net.core.somaxconn': 8192, 'net.ipv4.ip_local_port_range': '10000 65000' };
+
+const sh = (args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
+  spawnSync(args[0]!, args.slice(1), {
+    encoding: 'utf8',
+    input: o.input,
+    env: o.env ?? process.env,
+    cwd: root,
+    stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    timeout: 1_200_000,
+  });
+
+/** A command in its own process group, bounded in time, output collected. */
+function run(args: string[], env: NodeJS.ProcessEnv, ms: number): Promise<{ code: number | null; out: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(args[0]!, args.slice(1), { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGINT');
+      } catch {}
+    }, ms);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, stdout });
+    });
+  });
+}
+
+/** The stack file: your two hosts as a user would write them, in the lab's addresses. */
+function writeStack(over: { serverAddress?: string } = {}) {
+  const config = {
+    'netlab:description': 'ssh rehearsal: two Debian 12 containers with sshd (test/integration/ssh-rehearsal.test.ts)',
+    'netlab:target': 'ssh',
+    'netlab:datapath': 'host',
+    'netlab:ssh': {
+      user: 'admin',
+      os: 'debian',
+      cluster: 'none',
+      hosts: {
+        server: { address: over.serverAddress ?? ADDR.server.mgmt, privateAddress: ADDR.server.data },
+        client: { address: ADDR.client.mgmt, privateAddress: ADDR.client.data },
+      },
+    },
+    'netlab:server': { responseBytes: 350, workers: 2 },
+    'netlab:tuning': { profile: 'none', sysctls: SYSCTLS },
+    'netlab:workload': { tool: 'ab', requests: 2000, concurrency: 4, keepalive: [false, true] },
+  };
+  // Keep what `pulumi stack init` and `config set` added (the salt, the encrypted key).
+  let doc: { config: Record<string, unknown> } & Record<string, unknown> = { config: {} };
+  try {
+    doc = YAML.parse(readFileSync(stackFile, 'utf8'));
+  } catch {}
+  writeFileSync(stackFile, YAML.stringify({ ...doc, config: { ...doc.config, ...config } }));
+}
+
+const sysctlsOf = (ns: string) => sh(['ip', 'netns', 'exec', ns, 'sysctl', '-n', ...Object.keys(SYSCTLS)]).stdout;
+
+/** Every process of a host but its sshd listener and the sessions' sshd processes. */
+const otherProcesses = (ns: string) =>
+  sh(['ip', 'netns', 'pids', ns])
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    })
+    .filter((c) => c && c !== 'sshd' && c !== 'sh' && c !== 'unshare');
+
+const TITLE = 'ssh target through the real engine: check, packages (offline), tuning, nginx, run, collect over SSH; destroy leaves the hosts as they were';
+(isRoot ? test.serial : test.skip)(isRoot ? TITLE : `${TITLE} — skipped: needs root (namespaces, overlay mounts)`, async (t: ExecutionContext) => {
+  t.timeout(25 * 60_000);
+  const built = sh([join(root, 'scripts', 'debian-rootfs.sh')]);
+  if (built.status !== 0) return t.fail(`no Debian 12 root filesystem: ${built.stderr.trim()}`);
+  const image = imageFor('debian', '6.1')!;
+  const packages = [...new Set([...packageList({ image, role: 'server', tools: ['ab'] }), ...packageList({ image, role: 'client', tools: ['ab'] })])];
+  const t0 = Date.now();
+  const lower = hostRoot(built.stdout.trim(), packages);
+  t.log(`host root filesystem ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-ssh-reh-'));
+  const backend = mkdtempSync(join(tmpdir(), 'netlab-ssh-reh-state-'));
+  const hosts: Host[] = [];
+  const base = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE };
+  const env = { ...base, ...pulumiEnv({ env: base }) };
+  const pulumi = (args: string[], input?: string) => sh([pulumiBinary(env)!, ...args, '--non-interactive', '-s', STACK], { env, ...(input ? { input } : {}) });
+  const netlabUp = () =>
+    run(['ip', 'netns', 'exec', `netlab.${STACK}.ops`, process.execPath, join(root, 'bin', 'netlab.js'), 'up', STACK, '--json'], env, 15 * 60_000);
+  try {
+    for (const k of ['key', 'stranger']) sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `netlab-${k}`, '-f', join(dir, k)]);
+    const ns = buildNetwork(STACK);
+    const pub = readFileSync(join(dir, 'key.pub'), 'utf8');
+    hosts.push(startHost('server', ns.server, lower, dir, pub), startHost('client', ns.client, lower, dir, pub));
+    waitForSsh(ns.ops, ADDR.server.mgmt);
+    waitForSsh(ns.ops, ADDR.client.mgmt);
+    const before = { server: sysctlsOf(ns.server), client: sysctlsOf(ns.client) };
+    const baseline = hosts.map((h) => [...layerState(h.upper, lower)].sort().join('\n'));
+    const unchanged = (what: string) =>
+      hosts.forEach((h, i) => t.is([...layerState(h.upper, lower)].sort().join('\n'), baseline[i]!, `${what}: the ${h.role} host's files are as before`));
+
+    writeStack();
+    const init = pulumi(['stack', 'init', '--secrets-provider', 'passphrase']);
+    t.is(init.status, 0, init.stderr);
+
+    // A key the hosts do not accept: named, before anything changed on either host.
+    t.is(pulumi(['config', 'set', '--secret', 'netlab:sshPrivateKey'], readFileSync(join(dir, 'stranger'), 'utf8')).status, 0);
+    const wrongKey = await netlabUp();
+    t.not(wrongKey.code, 0);
+    t.regex(wrongKey.out, /netlab:sshPrivateKey: the server host admin@10\.98\.0\.2:22 refused the key/);
+    t.regex(wrongKey.out, /nothing was changed on either host/);
+    unchanged('after a wrong key');
+
+    // The right key, but the server's address answers nowhere.
+    const set = pulumi(['config', 'set', '--secret', 'netlab:sshPrivateKey'], readFileSync(join(dir, 'key'), 'utf8'));
+    t.is(set.status, 0, set.stderr);
+    writeStack({ serverAddress: '10.98.0.10' });
+    const unreachable = await netlabUp();
+    t.not(unreachable.code, 0);
+    t.regex(unreachable.out, /netlab:ssh\.hosts\.server\.address = 10\.98\.0\.10: unreachable over SSH on port 22/);
+    t.notRegex(unreachable.out, /netlab:ssh\.hosts\.client/);
+    unchanged('after an unreachable host');
+
+    // The real run: up (every step over SSH), collect, destroy.
+    writeStack();
+    const t1 = Date.now();
+    const up = await netlabUp();
+    t.log(`netlab up (refresh, up, destroy) in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    t.is(up.code, 0, up.out.slice(-4000));
+    t.regex(up.out, /every package is installed already; nothing fetched/);
+    const rows = JSON.parse(up.stdout.slice(up.stdout.indexOf('['))) as { stack: string; status: string; resultDir: string | null; destroyed: boolean }[];
+    t.is(rows[0]?.status, 'ok');
+    t.true(rows[0]?.destroyed);
+    const result = JSON.parse(readFileSync(join(rows[0]!.resultDir!, 'result.json'), 'utf8')) as {
+      status: string;
+      environment: { os: string };
+      points: { id: string; status: string; requests: number }[];
+      tuning: { setting: string; status: string; got: string }[] | { steps: { setting: string; status: string }[] };
+    };
+    t.is(result.status, 'ok');
+    t.is(result.environment.os, 'Debian GNU/Linux 12 (bookworm)');
+    t.deepEqual(
+      result.points.map((p) => [p.status, p.requests]),
+      [
+        ['ok', 2000],
+        ['ok', 2000],
+      ],
+    );
+    t.log(`points: ${result.points.map((p) => p.id).join(', ')}`);
+    // destroy undid every step: the same files, the same namespace settings, nothing running.
+    unchanged('after destroy');
+    t.deepEqual({ server: sysctlsOf(ns.server), client: sysctlsOf(ns.client) }, before, 'tuning put back');
+    t.deepEqual(otherProcesses(ns.server), [], 'nothing of netlab runs on the server host');
+    t.deepEqual(otherProcesses(ns.client), [], 'nothing of netlab runs on the client host');
+  } finally {
+    pulumi(['stack', 'rm', '--yes', '--force']);
+    rmSync(stackFile, { force: true });
+    rmSync(join(root, 'results', STACK), { recursive: true, force: true });
+    rmSync(backend, { recursive: true, force: true });
+    tearDown(STACK, hosts, dir);
+  }
+});
