@@ -139,7 +139,7 @@ export async function sshPreflight(
   if (late.length) throw new Error(`netlab preflight of ssh stack ${spec.name} (nothing was changed on either host):\n  ${late.join('\n  ')}`);
   const ok = (i: number) => {
     const r = parseCheck(outs[i]!.stdout);
-    return r && r.ok ? { id: r.id, version: r.version, kernel: r.kernel } : { id: '', version: '', kernel: '' };
+    return r?.ok ? { id: r.id, version: r.version, kernel: r.kernel } : { id: '', version: '', kernel: '' };
   };
   return { server: ok(0), client: ok(1) };
 }

@@ -207,7 +207,10 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
       );
     return;
   }
-  if (s.target === 'ssh') return sshRules(s, ctx);
+  if (s.target === 'ssh') {
+    sshRules(s, ctx);
+    return;
+  }
   if (s.ssh) issue(['ssh'], s.ssh, `only with target ssh (this stack's target is ${s.target})`);
   const a = s.aws;
   if (!a) {
