@@ -232,7 +232,7 @@ else
     install_standin resource command "$COMMAND_VERSION" tools/plugins/command-provider.ts \
       "pulumi plugin install resource command $COMMAND_VERSION could not download it and the Go module proxy refuses $COMMAND_GO_MODULE@$COMMAND_GO_VERSION: ${go_refusal:-no Go}" ||
       fail "installing netlab's command provider into $PULUMI_HOME (pulumi plugin ls does not list it)" "check $cmd_dir, run PULUMI_HOME=$PULUMI_HOME $bin/pulumi plugin ls"
-    source[command]="netlab's own: $cmd_dir (tools/plugins/command-provider.ts; command:local:Command only)"
+    source[command]="netlab's own: $cmd_dir (tools/plugins/command-provider.ts; command:local:Command, and command:remote:Command over OpenSSH)"
   fi
 fi
 

@@ -65,7 +65,15 @@ export function parseCheck(stdout: string): CheckResult | null {
 
 /** nginx on the server host itself (ssh.cluster none): the same nginx.conf the cluster's ConfigMap carries. */
 export function hostNginxScript(spec: RemoteSpec, o: { cpuAffinity?: string | undefined }): string {
-  const conf = nginxConf({ spec, listen: '80', dir: NGINX_DIR, wwwDir: `${NGINX_DIR}/www`, ...(o.cpuAffinity ? { cpuAffinity: o.cpuAffinity } : {}) });
+  // Every temporary path under NGINX_DIR: nginx would otherwise create its compiled-in ones
+  // (/var/lib/nginx/proxy, fastcgi, …) on the host, which the undo could not tell from the host's own.
+  const conf = nginxConf({ spec, listen: '80', dir: NGINX_DIR, wwwDir: `${NGINX_DIR}/www`, ...(o.cpuAffinity ? { cpuAffinity: o.cpuAffinity } : {}) }).replace(
+    /^( *)client_body_temp_path (\S+);$/m,
+    (_, sp: string, path: string) =>
+      ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+        .map((k) => `${sp}${k}_temp_path ${k === 'client_body' ? path : `${NGINX_DIR}/tmp-${k}`};`)
+        .join('\n'),
+  );
   const files = responseFiles(spec.server.responseBytes)
     .map((f) => `head -c ${f.bodyBytes} /dev/zero | tr '\\0' x > ${NGINX_DIR}/www/${f.responseBytes}`)
     .join('\n');

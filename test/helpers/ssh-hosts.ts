@@ -41,7 +41,10 @@ function inChroot(root: string, script: string): void {
  */
 export function hostRoot(base: string, packages: string[]): string {
   const all = [...new Set(['openssh-server', 'sudo', 'nginx-light', ...packages])].sort();
-  const key = createHash('sha256').update(all.join(' ')).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(`2 ${all.join(' ')}`)
+    .digest('hex')
+    .slice(0, 16);
   const dir = join(CACHE, `ssh-host-${key}`);
   if (existsSync(join(dir, 'ready'))) return join(dir, 'root');
   rmSync(dir, { recursive: true, force: true });
@@ -65,7 +68,10 @@ usermod -p '*' admin
 echo 'admin ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/admin
 chmod 440 /etc/sudoers.d/admin
 install -d -m 700 -o admin -g admin /home/admin/.ssh
-rm -f /usr/sbin/policy-rc.d`,
+rm -f /usr/sbin/policy-rc.d
+# The hosts' names resolve locally, as on any installed host (sudo looks its host name up; without
+# this it would wait for a DNS server these namespaces cannot reach).
+printf '127.0.1.1\\tserver client\\n' >> /etc/hosts`,
     );
     writeFileSync(join(work, 'ready'), all.join('\n'));
     renameSync(work, dir);
@@ -179,11 +185,12 @@ export function waitForSsh(opsNs: string, address: string, ms = 30_000): void {
 
 /**
  * What differs in a host's upper layer, path → kind, leaving out what sshd itself writes on every
- * login (lastlog, wtmp, btmp): the changes made to the host since it started.
+ * login (lastlog, wtmp, btmp) and the mark sudo leaves in the home of a user of group admin after
+ * its first use (Debian's admin_flag): the changes made to the host since it started.
  */
 export function layerState(upper: string, lower: string): Map<string, string> {
   const out = new Map<string, string>();
-  const skip = new Set(['var/log/lastlog', 'var/log/wtmp', 'var/log/btmp']);
+  const skip = new Set(['var/log/lastlog', 'var/log/wtmp', 'var/log/btmp', 'home/admin/.sudo_as_admin_successful']);
   const walk = (rel: string) => {
     for (const name of readdirSync(join(upper, rel))) {
       const r = rel ? `${rel}/${name}` : name;

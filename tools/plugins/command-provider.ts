@@ -1,12 +1,15 @@
 // netlab's stand-in for the `command` resource plugin (pulumi-resource-command), for where the
 // upstream binary cannot be had (its Go module is not served by the module proxies this project
-// can reach, and plugin downloads are blocked). It implements `command:local:Command` with the
-// inputs netlab's local target uses, on the SDK's own provider server (@pulumi/pulumi/provider):
-//   create, update, delete (shell commands, run by /bin/sh -c), dir, environment, triggers
-//   (a change replaces the resource), logging (stdout | stderr | stdoutAndStderr | none).
-// Outputs are the inputs plus stdout and stderr, as upstream. Anything else, `command:remote:*`
-// included, is refused at check time with what to install instead, so an aws stack fails before
-// it creates anything.
+// can reach, and plugin downloads are blocked). On the SDK's own provider server
+// (@pulumi/pulumi/provider) it implements, with the inputs netlab uses:
+//   command:local:Command: create, update, delete (shell commands, run by /bin/sh -c), dir,
+//     environment, triggers (a change replaces the resource), logging (stdout | stderr |
+//     stdoutAndStderr | none);
+//   command:remote:Command: the same over a real SSH session (OpenSSH's client; remote-command.ts):
+//     connection (host, port, user, privateKey, dialErrorLimit, perDialTimeout), create, update,
+//     delete, stdin, triggers, logging.
+// Outputs are the inputs plus stdout and stderr, as upstream. Anything else is refused at check
+// time with what to install instead, before anything is created.
 //
 // Started by the engine as `pulumi-resource-command <engine address>`; prints its port. Commands run
 // in their own process group; Cancel, SIGINT and SIGTERM stop them with SIGTERM (see the end).
@@ -14,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as provider from '@pulumi/pulumi/provider/index.js';
+import { REMOTE_COMMAND, REMOTE_SUPPORTED, remoteCheckFailures, runRemote, runningRemote, type RemoteCommandInputs } from './remote-command.ts';
 
 export const VERSION = '1.2.1';
 export const LOCAL_COMMAND = 'command:local:Command';
@@ -51,11 +55,12 @@ const typeOf = (urn: string) => urn.split('::')[2]?.split('$').pop() ?? '';
 /** Check failures for a resource's inputs: the resource type and keys this stand-in supports. */
 export function checkFailures(urn: string, news: Record<string, unknown>): provider.CheckFailure[] {
   const type = typeOf(urn);
+  if (type === REMOTE_COMMAND) return remoteCheckFailures(news);
   if (type !== LOCAL_COMMAND)
     return [
       {
         property: '',
-        reason: `${type} needs the real command provider (pulumi-resource-command ${VERSION}); netlab's stand-in implements only ${LOCAL_COMMAND}. Install the upstream plugin: pulumi plugin install resource command ${VERSION}`,
+        reason: `${type} needs the real command provider (pulumi-resource-command ${VERSION}); netlab's stand-in implements ${LOCAL_COMMAND} and ${REMOTE_COMMAND}. Install the upstream plugin: pulumi plugin install resource command ${VERSION}`,
       },
     ];
   const out: provider.CheckFailure[] = [];
@@ -70,8 +75,14 @@ export function checkFailures(urn: string, news: Record<string, unknown>): provi
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** What a change of inputs does: triggers replace, the other inputs update in place (upstream's rules). */
-export function diffInputs(olds: LocalCommandInputs, news: LocalCommandInputs): provider.DiffResult {
-  const changed = [...SUPPORTED].filter((k) => !same(olds[k as keyof LocalCommandInputs], news[k as keyof LocalCommandInputs]));
+export function diffInputs(
+  olds: LocalCommandInputs | RemoteCommandInputs,
+  news: LocalCommandInputs | RemoteCommandInputs,
+  keys: Set<string> = SUPPORTED,
+): provider.DiffResult {
+  const o = olds as Record<string, unknown>;
+  const n = news as Record<string, unknown>;
+  const changed = [...keys].filter((k) => !same(o[k], n[k]));
   return { changes: changed.length > 0, replaces: changed.filter((k) => k === 'triggers') };
 }
 
@@ -121,7 +132,7 @@ export function runCommand(
 
 /** Stops every running command: SIGTERM to its process group. Resolves when all have exited. */
 export function stopCommands(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  const waits = [...running].map(
+  const waits = [...running, ...runningRemote()].map(
     (c) =>
       new Promise<void>((res) => {
         if (c.exitCode !== null || c.signalCode !== null) return res();
@@ -139,6 +150,20 @@ export function stopCommands(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> 
 /** How many commands are running (for tests). */
 export const runningCommands = () => running.size;
 
+/** Runs a resource's command for one operation (update falls back to create, as upstream); null when it has none. */
+async function runFor(urn: string, props: unknown, op: 'create' | 'update' | 'delete'): Promise<{ stdout: string; stderr: string } | null> {
+  if (typeOf(urn) === REMOTE_COMMAND) {
+    const i = plain(props) as RemoteCommandInputs;
+    const cmd = op === 'update' ? (i.update ?? i.create) : i[op];
+    if (!cmd) return null;
+    // stdin goes to create and update; delete gets none.
+    return runRemote(i.connection, cmd, { stdin: op === 'delete' ? undefined : i.stdin, logging: i.logging });
+  }
+  const i = plain(props) as LocalCommandInputs;
+  const cmd = op === 'update' ? (i.update ?? i.create) : i[op];
+  return cmd ? runCommand(cmd, i) : null;
+}
+
 const randomId = () => Math.random().toString(16).slice(2, 10).padEnd(8, '0');
 
 export const commandProvider: provider.Provider = {
@@ -147,24 +172,21 @@ export const commandProvider: provider.Provider = {
     const inputs = plain(news) as Record<string, unknown>;
     return { inputs: news, failures: checkFailures(urn, inputs) };
   },
-  async diff(_id, _urn, olds, news) {
-    return diffInputs(plain(olds) as LocalCommandInputs, plain(news) as LocalCommandInputs);
+  async diff(_id, urn, olds, news) {
+    const remote = typeOf(urn) === REMOTE_COMMAND;
+    return diffInputs(plain(olds) as LocalCommandInputs, plain(news) as LocalCommandInputs, remote ? REMOTE_SUPPORTED : SUPPORTED);
   },
-  async create(_urn, inputs) {
-    const i = plain(inputs) as LocalCommandInputs;
-    const out = i.create ? await runCommand(i.create, i) : { stdout: '', stderr: '' };
-    return { id: randomId(), outs: { ...(inputs as object), ...out } };
+  async create(urn, inputs) {
+    const out = await runFor(urn, inputs, 'create');
+    return { id: randomId(), outs: { ...(inputs as object), ...(out ?? { stdout: '', stderr: '' }) } };
   },
-  async update(_id, _urn, olds, news) {
-    const i = plain(news) as LocalCommandInputs;
-    const cmd = i.update ?? i.create;
+  async update(_id, urn, olds, news) {
     const prev = plain(olds) as { stdout?: string; stderr?: string };
-    const out = cmd ? await runCommand(cmd, i) : { stdout: prev.stdout ?? '', stderr: prev.stderr ?? '' };
-    return { outs: { ...(news as object), ...out } };
+    const out = await runFor(urn, news, 'update');
+    return { outs: { ...(news as object), ...(out ?? { stdout: prev.stdout ?? '', stderr: prev.stderr ?? '' }) } };
   },
-  async delete(_id, _urn, props) {
-    const i = plain(props) as LocalCommandInputs;
-    if (i.delete) await runCommand(i.delete, i);
+  async delete(_id, urn, props) {
+    await runFor(urn, props, 'delete');
   },
 };
 
