@@ -200,7 +200,8 @@ export function packagesUndoScript(image: Pick<Image, 'packages'>, journal: stri
   const deb = image.packages === 'apt-get';
   return `${HEAD}f=${HOST_DIR}/${journal}.added
 if [ -s "$f" ]; then
-  ${deb ? 'DEBIAN_FRONTEND=noninteractive apt-get purge -y $(sort -u "$f") && DEBIAN_FRONTEND=noninteractive apt-get autoremove -y' : `${image.packages} remove -y $(sort -u "$f")`}
+  mapfile -t added < <(sort -u "$f")
+  ${deb ? 'DEBIAN_FRONTEND=noninteractive apt-get purge -y "${added[@]}" && DEBIAN_FRONTEND=noninteractive apt-get autoremove -y' : `${image.packages} remove -y "\${added[@]}"`}
 fi
 rm -f "$f"
 for t in tcpkali wrk; do

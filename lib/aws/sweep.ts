@@ -154,6 +154,16 @@ export function checkSweep(specs: Spec[], p: PrereqEnv = defaultPrereqEnv()): vo
       `netlab:aws.sshCidr is still the documentation placeholder in ${placeholder.map((s) => `${s.name} (${s.aws!.sshCidr})`).join(', ')}: nothing could SSH in to prepare the hosts. Set your own, e.g.\n` +
         placeholder.map((s) => `  pulumi config set --path 'netlab:aws.sshCidr' "$(curl -s https://checkip.amazonaws.com)/32" -s ${s.name}`).join('\n'),
     );
+  const placeholderHosts = specs.flatMap((s) =>
+    (['server', 'client'] as const)
+      .map((r) => ({ s, r, a: s.ssh?.hosts[r].address }))
+      .filter((x) => x.a && /^\d+\.\d+\.\d+\.\d+$/.test(x.a) && isPlaceholderCidr(`${x.a}/32`)),
+  );
+  if (placeholderHosts.length)
+    throw new Error(
+      `netlab:ssh.hosts.<role>.address is still a documentation placeholder in ${placeholderHosts.map((x) => `${x.s.name} (${x.r} ${x.a})`).join(', ')}: no host is there. Set your hosts', e.g.\n` +
+        placeholderHosts.map((x) => `  pulumi config set --path 'netlab:ssh.hosts.${x.r}.address' <address> -s ${x.s.name}`).join('\n'),
+    );
   if (specs.some(isAwsSpec)) {
     const bad = awsPrereqs(p).filter((x) => !x.ok);
     if (bad.length) throw new PrereqError(bad);

@@ -133,7 +133,8 @@ sysctl --system > /dev/null || true
 swapon -a || true
 f=${HOST_DIR}/kube-packages.added
 if [ -s "$f" ]; then
-  ${deb ? 'apt-mark unhold kubelet kubeadm kubectl > /dev/null 2>&1 || true\n  DEBIAN_FRONTEND=noninteractive apt-get purge -y $(sort -u "$f") && DEBIAN_FRONTEND=noninteractive apt-get autoremove -y' : `${o.packages} remove -y $(sort -u "$f")`}
+  mapfile -t added < <(sort -u "$f")
+  ${deb ? 'apt-mark unhold kubelet kubeadm kubectl > /dev/null 2>&1 || true\n  DEBIAN_FRONTEND=noninteractive apt-get purge -y "${added[@]}" && DEBIAN_FRONTEND=noninteractive apt-get autoremove -y' : `${o.packages} remove -y "\${added[@]}"`}
 fi
 rm -f "$f"
 `;
