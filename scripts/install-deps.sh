@@ -15,10 +15,11 @@ pkgs=(
   iptables nftables ipset conntrack ipvsadm   # service proxy modes
   clang llvm libbpf-dev bpftool       # eBPF socket load balancing
   shellcheck     # checks generated host scripts
+  openssh-client # the ssh target: first-connection check, collect, remote commands
 )
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(chromium fonts-dejavu-core)   # the report's browser test (headless, via puppeteer-core)
-  pkgs+=(debootstrap)                  # the Debian rehearsal of the aws host scripts
+  pkgs+=(debootstrap)                  # the Debian rehearsals (aws host scripts; the ssh target's sshd containers)
 fi
 
 missing=()

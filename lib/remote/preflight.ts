@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Role } from './plan.ts';
 import type { SshSpec } from '../spec/schema.ts';
+import { sshOptions } from '../core/ssh.ts';
 import { SUPPORTED_RELEASES, checkScript, parseCheck, type CheckResult } from './scripts.ts';
 import { sshImage, type SshEndpoint } from './plan.ts';
 
@@ -16,28 +17,6 @@ export interface SshOutcome {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** OpenSSH options for a non-interactive session that trusts the host on first sight and remembers nothing. */
-export function sshOptions(o: { keyFile: string; port: number; connectTimeout: number }): string[] {
-  return [
-    '-i',
-    o.keyFile,
-    '-p',
-    String(o.port),
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'LogLevel=ERROR',
-    '-o',
-    `ConnectTimeout=${o.connectTimeout}`,
-  ];
 }
 
 /** Runs `script` on the host with `sh -s` as the login user; bounded by `timeoutMs`. */

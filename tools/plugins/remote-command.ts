@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sshOptions } from '../../lib/core/ssh.ts';
 
 export const REMOTE_COMMAND = 'command:remote:Command';
 export const REMOTE_SUPPORTED = new Set(['connection', 'create', 'update', 'delete', 'stdin', 'triggers', 'logging']);
@@ -62,22 +63,7 @@ export const RETRYABLE =
 /** The argv of one ssh session running `cmd` on the host. */
 export function sshArgv(c: Connection, keyFile: string, cmd: string): string[] {
   return [
-    '-i',
-    keyFile,
-    '-p',
-    String(c.port ?? 22),
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'LogLevel=ERROR',
-    '-o',
-    `ConnectTimeout=${c.perDialTimeout ?? 15}`,
+    ...sshOptions({ keyFile, port: c.port ?? 22, connectTimeout: c.perDialTimeout ?? 15 }),
     '-o',
     'ServerAliveInterval=30',
     `${c.user ?? 'root'}@${c.host}`,

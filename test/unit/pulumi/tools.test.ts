@@ -2,6 +2,7 @@
 // command provider behaves as the upstream one does for what netlab uses, and lib/pulumi/tools.ts
 // finds the tools and sets their environment as scripts/pulumi.sh does. No CLI needed.
 import test from 'ava';
+import { RETRYABLE, sshArgv } from '../../../tools/plugins/remote-command.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -88,12 +89,31 @@ test('language host: the plugins the engine may pre-install are the resource SDK
   t.deepEqual(nodeArgsOf({}), []);
 });
 
-test('command stand-in: local.Command only, the inputs netlab uses, remote refused with what to do', (t) => {
+test('command stand-in: local and remote Command with the inputs netlab uses; anything else refused with what to do', (t) => {
   t.deepEqual(checkFailures(URN, { create: 'true', delete: 'true', dir: '/', triggers: ['h'], logging: 'stderr' }), []);
   t.is(checkFailures(URN, { create: 'true', stdin: 'x' })[0]?.property, 'stdin');
   t.is(checkFailures(URN, { logging: 'loud' })[0]?.property, 'logging');
-  const remote = checkFailures(URN.replace('command:local:Command', 'command:remote:Command'), {});
-  t.regex(remote[0]!.reason, /pulumi plugin install resource command 1\.2\.1/);
+  const REMOTE = URN.replace('command:local:Command', 'command:remote:Command');
+  const connection = { host: '10.0.0.1', port: 22, user: 'admin', privateKey: 'KEY', dialErrorLimit: 60, perDialTimeout: 10 };
+  t.deepEqual(checkFailures(REMOTE, { connection, create: 'sh -s', delete: 'true', stdin: 'echo', triggers: ['i-1'], logging: 'stderr' }), []);
+  t.deepEqual(
+    checkFailures(REMOTE, { connection: { ...connection, password: 'p', privateKey: undefined } }).map((f) => f.property),
+    ['connection.password', 'connection.privateKey'],
+  );
+  t.is(checkFailures(REMOTE, { connection, environment: { A: '1' } })[0]?.property, 'environment');
+  t.is(checkFailures(REMOTE, { create: 'true' })[0]?.reason, 'connection.host is required');
+  const copy = checkFailures(URN.replace('command:local:Command', 'command:remote:CopyToRemote'), {});
+  t.regex(copy[0]!.reason, /pulumi plugin install resource command 1\.2\.1/);
+});
+
+test('command stand-in, remote: a command over real OpenSSH argv; a refused dial is retried only while it is a connection failure', (t) => {
+  const argv = sshArgv({ host: 'h', port: 2222, user: 'u', perDialTimeout: 7 }, '/k', 'sh -s');
+  t.deepEqual(argv.slice(0, 4), ['-i', '/k', '-p', '2222']);
+  t.true(argv.includes('ConnectTimeout=7') && argv.includes('BatchMode=yes'));
+  t.deepEqual(argv.slice(-2), ['u@h', 'sh -s']);
+  t.true(sshArgv({ host: 'h' }, '/k', 'x').includes('ConnectTimeout=15'));
+  t.true(RETRYABLE.test('ssh: connect to host 10.0.0.1 port 22: Connection refused'));
+  t.false(RETRYABLE.test('admin@10.0.0.1: Permission denied (publickey).'));
 });
 
 test('command stand-in: triggers replace, other changes update, no change is no change', (t) => {
