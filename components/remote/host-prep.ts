@@ -95,7 +95,11 @@ export class HostPrep extends pulumi.ComponentResource {
     };
     if (plan.ttl) step('wait', waitScript());
     step('verify', verifyScript({ unamePrefix: plan.image.unamePrefix, driver: plan.networking.driver }));
-    step('packages', packagesScript({ image: plan.image, role, tools: [...tools] }), packagesUndoScript(plan.image, 'packages'));
+    step(
+      'packages',
+      packagesScript({ image: plan.image, role, tools: [...tools], hostNginx: plan.clusterKind === 'none' }),
+      packagesUndoScript(plan.image, 'packages'),
+    );
     const facts = step('facts', factsScript());
     this.factsText = facts.stdout;
     this.facts = facts.stdout.apply(parseFacts);

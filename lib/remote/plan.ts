@@ -244,7 +244,7 @@ export function sshScripts(spec: SshSpec, o: { facts?: string; clientCpus?: stri
     check: checkScript({ os: image.distro, unamePrefix: image.unamePrefix }),
     'check.undo': hostDirUndoScript(),
     verify: verifyScript({ unamePrefix: image.unamePrefix, driver: plan.networking.driver }),
-    'packages-server': packagesScript({ image, role: 'server', tools: [...tools] }),
+    'packages-server': packagesScript({ image, role: 'server', tools: [...tools], hostNginx: plan.clusterKind === 'none' }),
     'packages-client': packagesScript({ image, role: 'client', tools: [...tools] }),
     'packages.undo': packagesUndoScript(image, 'packages'),
     facts: factsScript(),

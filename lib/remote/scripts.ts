@@ -77,7 +77,7 @@ export function hostNginxScript(spec: RemoteSpec, o: { cpuAffinity?: string | un
   const files = responseFiles(spec.server.responseBytes)
     .map((f) => `head -c ${f.bodyBytes} /dev/zero | tr '\\0' x > ${NGINX_DIR}/www/${f.responseBytes}`)
     .join('\n');
-  return `${HEAD}command -v nginx > /dev/null || { echo 'netlab: nginx is not installed on the server host (apt-get install nginx-light, or dnf install nginx)' >&2; exit 1; }
+  return `${HEAD}command -v nginx > /dev/null || { echo 'netlab: nginx is not installed on the server host (the packages step installs it: nginx-light, or nginx on Amazon Linux)' >&2; exit 1; }
 if [ -s ${NGINX_DIR}/nginx.pid ] && kill -0 "$(cat ${NGINX_DIR}/nginx.pid)" 2> /dev/null; then kill "$(cat ${NGINX_DIR}/nginx.pid)"; sleep 1; fi
 install -d ${HOST_DIR} /etc/netlab ${NGINX_DIR}/www ${NGINX_DIR}/tmp
 cat > /etc/netlab/nginx.conf <<'CONF'

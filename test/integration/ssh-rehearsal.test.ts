@@ -108,7 +108,9 @@ const TITLE = 'ssh target through the real engine: check, packages (offline), tu
   const built = sh([join(root, 'scripts', 'debian-rootfs.sh')]);
   if (built.status !== 0) return t.fail(`no Debian 12 root filesystem: ${built.stderr.trim()}`);
   const image = imageFor('debian', '6.1')!;
-  const packages = [...new Set([...packageList({ image, role: 'server', tools: ['ab'] }), ...packageList({ image, role: 'client', tools: ['ab'] })])];
+  const packages = [
+    ...new Set([...packageList({ image, role: 'server', tools: ['ab'], hostNginx: true }), ...packageList({ image, role: 'client', tools: ['ab'] })]),
+  ];
   const t0 = Date.now();
   const lower = hostRoot(built.stdout.trim(), packages);
   t.log(`host root filesystem ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

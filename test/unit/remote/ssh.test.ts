@@ -101,6 +101,9 @@ test('the shipped ssh stack: its plan and every script, exactly (golden); all pa
   t.regex(s.run!, /^pod_ip\(\) \{ echo 10\.0\.0\.10; \}$/m);
   t.regex(s.workload!, /^nginx -c \/etc\/netlab\/nginx\.conf$/m);
   t.false('kube-packages' in s);
+  // …and its package comes with the server's packages (only when missing), not the client's.
+  t.regex(s['packages-server']!, /^for p in .* nginx-light; do/m);
+  t.notRegex(s['packages-client']!, /nginx/);
 });
 
 test("the check script, run for real here: root passes with this machine's distribution, a wrong one and a wrong kernel are named", (t) => {
