@@ -5,7 +5,7 @@
 import test from 'ava';
 import * as pulumi from '@pulumi/pulumi';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderSshPlan, renderSshScripts, sshPlan, sshScripts } from '../../../lib/remote/plan.ts';
@@ -81,6 +81,7 @@ test('the shipped ssh stack: its plan and every script, exactly (golden); all pa
   const spec = loadStack('ssh-e2-hostgw') as SshSpec;
   assertGolden(t, join(FIX, 'ssh-e2-hostgw.plan.txt'), renderSshPlan(sshPlan(spec)) + renderSshScripts(spec));
   const dir = mkdtempSync(join(tmpdir(), 'netlab-ssh-scripts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const files: string[] = [];
   const none = specOf({ ...base, datapath: 'host', ssh: { hosts, cluster: 'none', user: 'admin' }, workload: { tool: 'ab' } });
   for (const [tag, s] of [
