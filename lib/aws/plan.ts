@@ -96,20 +96,7 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
   const awsVpc = spec.datapath === 'aws-vpc';
   const pod = parseCidr(spec.network.podCidr);
   const podRoutes = awsVpc ? { server: `${intToIp(pod.base)}/24`, client: `${intToIp(pod.base + 256)}/24` } : null;
-  const driver = 'driver' in en && en.driver ? en.driver : null;
-  const steps = remoteSteps({
-    spec,
-    image,
-    driver,
-    clusterKind: 'kubeadm',
-    kubernetesVersion: a.kubernetesVersion,
-    serverPods: a.serverPods,
-    points,
-    ttl: true,
-    podRoutes,
-    cluster,
-  });
-  return {
+  const plan: Omit<AwsPlan, 'steps'> = {
     stack: spec.name,
     target: 'aws',
     clusterKind: 'kubeadm',
@@ -130,9 +117,9 @@ export function awsPlan(spec: AwsSpec): AwsPlan {
     subnetGateway: at(1),
     cluster,
     points,
-    steps,
     tags: { 'netlab:stack': spec.name, 'netlab:datapath': spec.datapath, 'netlab:proxy': p?.mode ?? 'none', 'netlab:ttl-minutes': String(a.ttlMinutes) },
   };
+  return { ...plan, steps: remoteSteps(spec, plan) };
 }
 
 export function renderAwsPlan(plan: AwsPlan): string {

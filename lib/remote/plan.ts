@@ -82,12 +82,6 @@ export function isRemoteSpec(spec: Spec): spec is RemoteSpec {
   return (spec.target === 'aws' && !!spec.aws) || isSshSpec(spec);
 }
 
-/** The settings of the remote flow that each target keeps in its own block. */
-export function remoteSettings(spec: RemoteSpec): { serverPods: number; kubernetesVersion: string; clusterKind: ClusterKind } {
-  if (spec.target === 'aws') return { serverPods: spec.aws.serverPods, kubernetesVersion: spec.aws.kubernetesVersion, clusterKind: 'kubeadm' };
-  return { serverPods: spec.ssh.serverPods, kubernetesVersion: spec.ssh.kubernetesVersion, clusterKind: spec.ssh.cluster };
-}
-
 /**
  * The distribution family of ssh hosts as an Image: its package manager and tuned come from the
  * image netlab would launch on aws for the same os (Debian 12, Amazon Linux 2023); the kernel check
@@ -100,26 +94,16 @@ export function sshImage(spec: SshSpec): Image {
 }
 
 /** The ordered steps of the flow after the hosts exist, shared by both targets. */
-export function remoteSteps(o: {
-  spec: RemoteSpec;
-  image: Image;
-  driver: string | null;
-  clusterKind: ClusterKind;
-  kubernetesVersion: string;
-  serverPods: number;
-  points: AwsPoint[];
-  ttl: boolean;
-  podRoutes: Record<Role, string> | null;
-  cluster: ClusterInput;
-}): RemoteStep[] {
-  const { spec, image } = o;
+export function remoteSteps(spec: RemoteSpec, o: Omit<RemotePlan, 'steps'>): RemoteStep[] {
+  const { image } = o;
+  const driver = o.networking.driver;
   const steps: RemoteStep[] = [];
   const both = (name: string, what: string) => (['server', 'client'] as const).forEach((host) => steps.push({ name, host, what }));
   both('check', 'first connection: root or passwordless sudo, a supported distribution; both hosts pass before anything changes on either');
   if (o.ttl) both('wait', 'cloud-init finished and the time-to-live armed (refuses to go on otherwise)');
   both(
     'verify',
-    `running kernel ${image.unamePrefix ? `starts with ${image.unamePrefix}` : 'recorded (any)'} and the primary NIC's driver is ${o.driver ?? '(any: recorded)'}`,
+    `running kernel ${image.unamePrefix ? `starts with ${image.unamePrefix}` : 'recorded (any)'} and the primary NIC's driver is ${driver ?? '(any: recorded)'}`,
   );
   both(
     'packages',
@@ -178,19 +162,7 @@ export function sshPlan(spec: SshSpec): SshPlan {
     ipvsScheduler: p?.ipvs.scheduler ?? 'rr',
     datapath: spec.datapath,
   };
-  const points = awsPoints(spec);
-  const common = {
-    image,
-    driver: h.nicDriver ?? null,
-    clusterKind: h.cluster,
-    kubernetesVersion: h.kubernetesVersion,
-    serverPods: h.serverPods,
-    points,
-    ttl: false,
-    podRoutes: null,
-    cluster,
-  };
-  return {
+  const plan: Omit<SshPlan, 'steps'> = {
     stack: spec.name,
     target: 'ssh',
     image,
@@ -202,12 +174,12 @@ export function sshPlan(spec: SshSpec): SshPlan {
     clusterKind: h.cluster,
     kubernetesVersion: h.kubernetesVersion,
     serverPods: h.serverPods,
-    points,
-    steps: remoteSteps({ spec, ...common }),
+    points: awsPoints(spec),
     ttl: false,
     undo: true,
     endpoints: { server: endpoint('server'), client: endpoint('client') },
   };
+  return { ...plan, steps: remoteSteps(spec, plan) };
 }
 
 /** `netlab plan` of an ssh stack. */

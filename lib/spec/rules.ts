@@ -261,20 +261,15 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
         `${st.text}; pick a supported image (aws.os: debian, or kernel 6.1/6.12) or set aws.acceptEndOfSupport: true to run it anyway`,
       );
   }
-  const k8sEnd = KUBERNETES_MINORS[a.kubernetesVersion as keyof typeof KUBERNETES_MINORS];
-  if (k8sEnd && today() > k8sEnd && !a.acceptEndOfSupport)
-    issue(
-      ['aws', 'kubernetesVersion'],
-      a.kubernetesVersion,
-      `Kubernetes ${a.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')}) or set aws.acceptEndOfSupport: true`,
-    );
+  const ended = kubernetesEnded(a.kubernetesVersion);
+  if (ended && !a.acceptEndOfSupport) issue(['aws', 'kubernetesVersion'], a.kubernetesVersion, `${ended} or set aws.acceptEndOfSupport: true`);
   if (kubeadmRefusesKernel(a.kernel, a.kubernetesVersion))
     issue(
       ['aws', 'kubernetesVersion'],
       a.kubernetesVersion,
       `kubeadm ${a.kubernetesVersion} refuses kernel ${a.kernel} in its preflight (Kubernetes 1.32 and newer need Linux 4.19 or newer); kernel 4.14 runs with 1.31 only`,
     );
-  kernelRules(s, ctx, ['aws', 'kernel'], a.kernel, 'aws');
+  kernelRules(s, ctx, ['aws', 'kernel'], a.kernel);
   const vpc = parseCidr(a.vpcCidr);
   const sub = parseCidr(a.subnetCidr);
   if (sub.prefix < vpc.prefix || !overlaps(sub, vpc)) issue(['aws', 'subnetCidr'], a.subnetCidr, `must lie inside aws.vpcCidr (${a.vpcCidr})`);
@@ -284,6 +279,13 @@ function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void 
   if (overlaps(vpc, parseCidr(s.network.podCidr))) issue(['network', 'podCidr'], s.network.podCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
   if (s.proxy && overlaps(vpc, parseCidr(s.proxy.serviceCidr)))
     issue(['proxy', 'serviceCidr'], s.proxy.serviceCidr, `must not overlap aws.vpcCidr (${a.vpcCidr})`);
+}
+
+/** Why a Kubernetes minor may no longer be used (its end of life has passed, with the maintained ones), or null. */
+function kubernetesEnded(version: string): string | null {
+  const end = KUBERNETES_MINORS[version as keyof typeof KUBERNETES_MINORS];
+  if (!end || today() <= end) return null;
+  return `Kubernetes ${version} reached end of life on ${end}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')})`;
 }
 
 /** What both remote targets (aws, ssh) refuse: embedded-lab datapaths and tools, and tcpkali against short keep-alive. */
@@ -298,6 +300,8 @@ function remoteRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, target
       w.tool,
       `rps is netlab's own compiled client (tools/rps), which the ${target === 'aws' ? 'EC2 ' : ''}hosts do not install; on ${target} use tcpkali (constant rate, E2) or ab/wrk`,
     );
+  if (s.proxy?.mode === 'ebpf' && s.datapath !== 'cilium')
+    issue(['proxy', 'mode'], s.proxy.mode, `ebpf on ${target} is Cilium's kube-proxy replacement: set datapath: cilium`);
   if (w.tool === 'tcpkali') {
     const need = Math.ceil((Math.max(...w.rate) * w.durationSeconds) / w.connections);
     if (s.server.keepaliveRequests < need)
@@ -310,13 +314,12 @@ function remoteRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, target
 }
 
 /** Kernel-dependent rules of a remote stack whose kernel line is known before any host is reached. */
-function kernelRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, path: string[], kernel: Kernel, target: 'aws' | 'ssh'): void {
+function kernelRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, path: string[], kernel: Kernel): void {
   const issue = (p: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path: p, input, message });
   if (s.datapath === 'cilium' && !kernelAtLeast(kernel, 5, 10))
     issue(path, kernel, `Cilium 1.16 needs Linux 5.4 or newer (kernel ${kernel} here); use kernel 5.10 or newer`);
-  const mode = s.proxy?.mode ?? 'none';
-  if (mode === 'ebpf' && s.datapath !== 'cilium') issue(['proxy', 'mode'], mode, `ebpf on ${target} is Cilium's kube-proxy replacement: set datapath: cilium`);
-  if (mode === 'nftables' && !kernelAtLeast(kernel, 5, 13)) issue(path, kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
+  if (s.proxy?.mode === 'nftables' && !kernelAtLeast(kernel, 5, 13))
+    issue(path, kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
 }
 
 /** Target ssh: two hosts the user has; what netlab cannot check there later is refused here. */
@@ -359,15 +362,9 @@ function sshRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
           undefined,
           `kubeadm needs each host's IPv4 address between the hosts; ${r}'s address is the name ${h.hosts[r].address}: set privateAddress`,
         );
-    const k8sEnd = KUBERNETES_MINORS[h.kubernetesVersion as keyof typeof KUBERNETES_MINORS];
-    if (k8sEnd && today() > k8sEnd)
-      issue(
-        ['ssh', 'kubernetesVersion'],
-        h.kubernetesVersion,
-        `Kubernetes ${h.kubernetesVersion} reached end of life on ${k8sEnd}; use a maintained minor (${KUBERNETES_VERSIONS.filter((v) => today() <= KUBERNETES_MINORS[v]).join(', ')})`,
-      );
+    const ended = kubernetesEnded(h.kubernetesVersion);
+    if (ended) issue(['ssh', 'kubernetesVersion'], h.kubernetesVersion, ended);
   }
-  if (h.kernel) kernelRules(s, ctx, ['ssh', 'kernel'], h.kernel, 'ssh');
-  else if ((s.proxy?.mode ?? 'none') === 'ebpf' && s.datapath !== 'cilium')
-    issue(['proxy', 'mode'], 'ebpf', "ebpf on ssh is Cilium's kube-proxy replacement: set datapath: cilium");
+  // Without ssh.kernel the first connection checks the hosts' kernels (lib/remote/preflight.ts).
+  if (h.kernel) kernelRules(s, ctx, ['ssh', 'kernel'], h.kernel);
 }
