@@ -167,7 +167,10 @@ for (const engine of ['epoll', 'goroutines'] as const) {
           ['max', r.latencyMs.max, 80],
           ['mean', r.latencyMs.mean, 12.95],
         ];
-        for (const [what, v, lo] of want) t.true(v >= lo, `${what} ${v} below ${lo}`);
+        // The lower bounds allow what the instrument itself rounds: HDR reports a bucket's lowest
+        // value (0.1 % below), and libuv's timers count whole milliseconds, so a server timer can
+        // fire up to 1 ms before its delay on a finer clock (CI saw p99.9 at 79.999 for 80).
+        for (const [what, v, lo] of want) t.true(v >= lo * 0.999 - 1, `${what} ${v} below ${lo} (less 0.1 % and 1 ms)`);
         // HDR keeps 3 significant digits (0.1 %); the path and Node's timers add a few ms.
         late = want
           .filter(([, v, lo]) => v > lo * 1.001 + 8)
