@@ -9,6 +9,7 @@ import { checkScript, hostDirUndoScript, imageRelease } from '../../lib/remote/s
 import type { RemoteSpec } from '../../lib/spec/schema.ts';
 import { Cluster } from './cluster.ts';
 import { HostPrep } from './host-prep.ts';
+import { ProcessesCluster } from './processes.ts';
 import { remoteStep, type Conn } from './remote.ts';
 import { Workload } from './workload.ts';
 
@@ -50,8 +51,8 @@ export interface RemoteFlowArgs {
  * RemoteFlow is a component that runs an experiment on two hosts reached over SSH. Each host's
  * first step (`check`, as the login user) requires root or passwordless sudo and a supported
  * distribution; every later step on either host waits for both checks, so a bad host is named
- * before anything changes on the other. Then HostPrep per host, Cluster (kubeadm; skipped with
- * ssh.cluster none) and Workload.
+ * before anything changes on the other. Then HostPrep per host, the cluster (Cluster for kubeadm,
+ * ProcessesCluster for ssh.cluster processes, none for ssh.cluster none) and Workload.
  *
  * Its outputs are the kubeconfig (a secret; '' without a cluster) and the result directory. On an
  * ssh stack `pulumi destroy` undoes every step on the hosts, newest first, and finally removes
@@ -112,6 +113,15 @@ export class RemoteFlow extends pulumi.ComponentResource {
       );
       ready = cluster.ready;
       this.kubeconfig = cluster.kubeconfig;
+    } else if (plan.clusterKind === 'processes') {
+      const cluster = new ProcessesCluster(
+        `${prefix}-cluster`,
+        { plan, conns, ready: { server: prep.server.ready, client: prep.client.ready }, triggers: args.triggers },
+        p,
+      );
+      ready = cluster.ready;
+      // The admin's kubeconfig stays on the hosts (its token is a file there); nothing to hand out.
+      this.kubeconfig = pulumi.secret(pulumi.output(''));
     } else this.kubeconfig = pulumi.secret(pulumi.output(''));
     const workload = new Workload(
       `${prefix}-workload`,

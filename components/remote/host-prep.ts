@@ -97,7 +97,7 @@ export class HostPrep extends pulumi.ComponentResource {
     step('verify', verifyScript({ unamePrefix: plan.image.unamePrefix, driver: plan.networking.driver }));
     step(
       'packages',
-      packagesScript({ image: plan.image, role, tools: [...tools], hostNginx: plan.clusterKind === 'none' }),
+      packagesScript({ image: plan.image, role, tools: [...tools], hostNginx: plan.clusterKind !== 'kubeadm', processes: plan.clusterKind === 'processes' }),
       packagesUndoScript(plan.image, 'packages'),
     );
     const facts = step('facts', factsScript());

@@ -7,6 +7,8 @@ import type * as remoteCmd from '@pulumi/command';
 import type { Role } from '../../lib/remote/plan.ts';
 import type { RemotePlan } from '../../lib/remote/plan.ts';
 import { hostNginxScript, hostNginxUndoScript } from '../../lib/remote/scripts.ts';
+import { processesCluster } from '../../lib/remote/plan.ts';
+import { podScript, podUndoScript, RUN_ENV } from '../../lib/remote/processes.ts';
 import type { HostFacts } from '../../lib/aws/scripts.ts';
 import { runScript, workloadManifest, workloadScript } from '../../lib/aws/workload.ts';
 import type { RemoteSpec } from '../../lib/spec/schema.ts';
@@ -75,6 +77,7 @@ export class Workload extends pulumi.ComponentResource {
     const pin = pulumi.all([args.facts.client, args.facts.server]).apply(([c, s]) => pinning(spec, c, s));
     const ready = Array.isArray(args.clusterReady) ? args.clusterReady : [args.clusterReady];
     const direct = plan.clusterKind === 'none';
+    const processes = plan.clusterKind === 'processes';
     const deploy = direct
       ? remoteStep(
           `${name}-workload`,
@@ -82,17 +85,31 @@ export class Workload extends pulumi.ComponentResource {
           pin.apply((p) => hostNginxScript(spec, { cpuAffinity: p.cpuAffinity })),
           { ...t, dependsOn: ready, ...(plan.undo ? { undo: hostNginxUndoScript() } : {}) },
         )
-      : remoteStep(
+      : processes
+        ? remoteStep(
+            `${name}-workload`,
+            conns.server,
+            pin.apply((p) => podScript(processesCluster(plan), hostNginxScript(spec, { cpuAffinity: p.cpuAffinity }))),
+            { ...t, dependsOn: ready, undo: podUndoScript(hostNginxUndoScript()) },
+          )
+        : remoteStep(
           `${name}-workload`,
           conns.server,
           pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))),
           { ...t, dependsOn: ready },
         );
-    const serverAddress = direct ? { serverAddress: plan.hosts.server.privateIp } : {};
+    // The pod's address, as the workload step printed it (processes); the server host's (none).
+    const podIp = deploy.stdout.apply((out) => /^netlab-pod-ip: (\S+)$/m.exec(out)?.[1] ?? '');
     const run = remoteStep(
       `${name}-run`,
       conns.client,
-      pin.apply((p) => runScript(spec, plan.points, { clientCpus: p.clientCpus, ...serverAddress })),
+      pulumi.all([pin, podIp]).apply(([p, ip]) =>
+        runScript(spec, plan.points, {
+          clientCpus: p.clientCpus,
+          ...(direct ? { serverAddress: plan.hosts.server.privateIp } : {}),
+          ...(processes ? { serverAddress: ip, processes: { prologue: RUN_ENV } } : {}),
+        }),
+      ),
       { ...t, dependsOn: [deploy], timeout: '6h' },
     );
     this.runOutput = run.stdout;

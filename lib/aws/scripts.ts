@@ -142,12 +142,15 @@ export function packageList(o: {
   image: Pick<Image, 'packages' | 'tuned'>;
   role: 'client' | 'server';
   tools: readonly ('tcpkali' | 'wrk' | 'ab')[];
-  /** Without a cluster (ssh.cluster none) nginx runs on the server host itself: its package too. */
+  /** Without a kubeadm cluster (ssh.cluster none or processes) nginx runs on the server host itself (or in its pod's namespace): its package too. */
   hostNginx?: boolean;
+  /** ssh.cluster processes: the server makes the cluster's CA and certificates with openssl. */
+  processes?: boolean;
 }): string[] {
   const set = PACKAGES[packagingOf(o.image)];
   const out: string[] = [...set.base, ...(o.image.tuned ? ['tuned'] : [])];
   if (o.role === 'server' && o.hostNginx) out.push(packagingOf(o.image) === 'deb' ? 'nginx-light' : 'nginx');
+  if (o.role === 'server' && o.processes) out.push('openssl');
   if (o.role === 'client') out.push(...set.client);
   if (o.role === 'client' && o.tools.some((t) => t !== 'ab')) out.push(...set.build);
   return out;
@@ -215,7 +218,7 @@ rm -rf /opt/tcpkali-src /opt/wrk-src
 }
 
 /** Base packages; the client also builds its load tools. */
-export function packagesScript(o: { image: Image; role: 'client' | 'server'; tools: ('tcpkali' | 'wrk' | 'ab')[]; hostNginx?: boolean }): string {
+export function packagesScript(o: { image: Image; role: 'client' | 'server'; tools: ('tcpkali' | 'wrk' | 'ab')[]; hostNginx?: boolean; processes?: boolean }): string {
   let s = `${HEAD}${installMissing(o.image, packageList(o), 'packages')}`;
   if (!o.image.tuned) s += `echo 'netlab: ${o.image.os} does not package tuned; the tuning step records it as skipped'\n`;
   if (o.role === 'client' && o.tools.includes('tcpkali')) s += `${tcpkaliBuild()}tcpkali --version\n`;

@@ -372,7 +372,21 @@ export function awsPoints(spec: RemoteSpec): AwsPoint[] {
  * for EC2's interruption notice (SPOT_WATCH_FN); on one the run stops measuring and the tarball
  * carries interrupted.tsv, which collect turns into an `interrupted` result.
  */
-export function runScript(spec: RemoteSpec, points: AwsPoint[], o: { clientCpus: string; serverAddress?: string }): string {
+export function runScript(
+  spec: RemoteSpec,
+  points: AwsPoint[],
+  o: {
+    clientCpus: string;
+    /** No Deployment to ask: the server's address (ssh.cluster none: the host's; processes: the pod's). */
+    serverAddress?: string;
+    /**
+     * ssh.cluster processes: no controllers, so each Service of the fleet is selectorless with an
+     * EndpointSlice naming serverAddress (what the EndpointSlice controller would write); kubectl
+     * and the admin kubeconfig come from netlab's folder.
+     */
+    processes?: { prologue: string };
+  },
+): string {
   const spot = spec.target === 'aws' && spec.aws.spot;
   const p = spec.proxy;
   const w = spec.workload;
@@ -389,7 +403,7 @@ export function runScript(spec: RemoteSpec, points: AwsPoint[], o: { clientCpus:
       .join('\n'),
   );
   const target = p?.target === 'fixed' ? 'first' : 'last';
-  return `${HEAD}${RETRY_FN}${conn ? REUSE_LOAD_FN : ''}RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+  return `${HEAD}${o.processes?.prologue ?? ''}${RETRY_FN}${conn ? REUSE_LOAD_FN : ''}RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 RUN=${HOST_DIR}/runs/$RUN_ID
 RAW=$RUN/raw
 CPUS=${shq(o.clientCpus)}
@@ -438,7 +452,9 @@ since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; 
 
 ${
   o.serverAddress
-    ? `# No cluster (ssh.cluster none): nginx runs on the server host itself.\npod_ip() { echo ${shq(o.serverAddress)}; }`
+    ? o.processes
+      ? `# The server's pod (ssh.cluster processes: a namespace wired by cnitool, no kubelet).\npod_ip() { echo ${shq(o.serverAddress)}; }`
+      : `# No cluster (ssh.cluster none): nginx runs on the server host itself.\npod_ip() { echo ${shq(o.serverAddress)}; }`
     : `# The server pod's address (hostNetwork: the server host's).\npod_ip() { kubectl -n netlab get pods -l app=nginx -o jsonpath='{.items[0].status.podIP}'; }`
 }
 
@@ -453,7 +469,12 @@ fleet() {
   t0=$(date +%s.%N)
   if [ "$want" -gt "$SERVICES" ]; then
     for ((i = SERVICES + 1; i <= want; i++)); do
-      printf -- '---\\napiVersion: v1\\nkind: Service\\nmetadata:\\n  name: svc-%05d\\n  namespace: netlab\\n  labels:\\n    netlab-fleet: "1"\\nspec:\\n  selector:\\n    app: nginx\\n  ports:\\n    - port: 80\\n      targetPort: 80\\n' "$i"
+${
+  o.processes
+    ? `      printf -- '---\\napiVersion: v1\\nkind: Service\\nmetadata:\\n  name: svc-%05d\\n  namespace: netlab\\n  labels:\\n    netlab-fleet: "1"\\nspec:\\n  ports:\\n    - port: 80\\n      targetPort: 80\\n' "$i"
+      printf -- '---\\napiVersion: discovery.k8s.io/v1\\nkind: EndpointSlice\\nmetadata:\\n  name: svc-%05d-netlab\\n  namespace: netlab\\n  labels:\\n    netlab-fleet: "1"\\n    kubernetes.io/service-name: svc-%05d\\n    endpointslice.kubernetes.io/managed-by: netlab.io\\naddressType: IPv4\\nports:\\n  - port: 80\\n    protocol: TCP\\nendpoints:\\n  - addresses: ["%s"]\\n    conditions: {ready: true, serving: true, terminating: false}\\n' "$i" "$i" "$(pod_ip)"`
+    : `      printf -- '---\\napiVersion: v1\\nkind: Service\\nmetadata:\\n  name: svc-%05d\\n  namespace: netlab\\n  labels:\\n    netlab-fleet: "1"\\nspec:\\n  selector:\\n    app: nginx\\n  ports:\\n    - port: 80\\n      targetPort: 80\\n' "$i"`
+}
     done | kubectl apply --server-side -f - > /dev/null
     SERVICES=$want
   fi

@@ -18,6 +18,24 @@ import {
   tuningUndoScript,
 } from './scripts.ts';
 import type { RemoteSpec, Spec, SshSpec } from '../spec/schema.ts';
+import {
+  clusterClientScript,
+  clusterClientUndoScript,
+  controlPlaneScript,
+  controlPlaneUndoScript,
+  credentialsScript,
+  flannelScript,
+  flannelUndoScript,
+  kubeProxyScript,
+  kubeProxyUndoScript,
+  podScript,
+  podSubnets,
+  podUndoScript,
+  PROCESS_PROGRAMS,
+  pushScript,
+  RUN_ENV,
+  type ProcessesCluster,
+} from './processes.ts';
 
 export type Role = 'client' | 'server';
 
@@ -34,8 +52,12 @@ export interface RemoteStep {
   what: string;
 }
 
-/** Who builds the cluster: kubeadm (both targets), or nobody (ssh.cluster: none: nginx on the server host). */
-export type ClusterKind = 'kubeadm' | 'none';
+/**
+ * Who builds the cluster: kubeadm (both targets); netlab from the upstream programs it builds, run as
+ * processes (ssh.cluster: processes; lib/remote/processes.ts); or nobody (ssh.cluster: none: nginx on
+ * the server host).
+ */
+export type ClusterKind = 'kubeadm' | 'processes' | 'none';
 
 /** How netlab's SSH sessions reach one host. */
 export interface SshEndpoint {
@@ -131,6 +153,21 @@ export function remoteSteps(spec: RemoteSpec, o: Omit<RemotePlan, 'steps'>): Rem
         });
     steps.push({ name: 'cni', host: 'server', what: `pod network ${spec.datapath}; both nodes Ready` });
     steps.push({ name: 'workload', host: 'server', what: `nginx × ${o.serverPods} on the server node${spec.datapath === 'host' ? ' (hostNetwork)' : ''}` });
+  } else if (o.clusterKind === 'processes') {
+    const sub = podSubnets(o.cluster.podCidr);
+    for (const role of ['server', 'client'] as const)
+      steps.push({ name: 'binaries', host: role, what: `copied from this machine's tool cache over SSH: ${PROCESS_PROGRAMS[role].join(', ')}` });
+    steps.push({
+      name: 'control-plane',
+      host: 'server',
+      what: `etcd (127.0.0.1) and kube-apiserver (${o.hosts.server.privateIp}:6443), a throw-away CA, static tokens; Nodes server (${sub.server}) and client (${sub.client})`,
+    });
+    steps.push({ name: 'credentials', host: 'server', what: "the CA and the client's tokens (secret)" });
+    steps.push({ name: 'cluster-client', host: 'client', what: 'the credentials and kubeconfigs (secret)' });
+    both('flannel', `flanneld, kube subnet manager, backend ${spec.datapath === 'vxlan' ? 'vxlan' : 'host-gw'}; IP forwarding on`);
+    const pm = o.cluster.proxyMode;
+    if (pm !== 'none' && pm !== 'ebpf') steps.push({ name: 'kube-proxy', host: 'client', what: `the real kube-proxy, mode ${pm}; waits for its first sync` });
+    steps.push({ name: 'workload', host: 'server', what: 'one nginx pod: a namespace wired by cnitool through flannel\'s CNI plugin (bridge, host-local)' });
   } else steps.push({ name: 'workload', host: 'server', what: 'nginx on the server host itself (no cluster: ssh.cluster none)' });
   const p = spec.proxy;
   steps.push({
@@ -193,7 +230,15 @@ export function renderSshPlan(plan: SshPlan): string {
     `# distribution: ${plan.image.os} packages (${plan.image.packages}); kernel ${plan.image.unamePrefix ? `must start with ${plan.image.unamePrefix}` : 'any (recorded)'}; NIC driver ${plan.networking.driver ?? 'any (recorded)'}`,
   );
   out.push(`# between the hosts: server ${plan.hosts.server.privateIp}, client ${plan.hosts.client.privateIp}`);
-  out.push(`# cluster: ${plan.clusterKind === 'kubeadm' ? `kubeadm, Kubernetes ${plan.kubernetesVersion}` : 'none (nginx on the server host)'}`);
+  out.push(
+    `# cluster: ${
+      plan.clusterKind === 'kubeadm'
+        ? `kubeadm, Kubernetes ${plan.kubernetesVersion}`
+        : plan.clusterKind === 'processes'
+          ? "processes: netlab's builds of etcd, kube-apiserver, flanneld and kube-proxy (tools/k8s/versions.env), no kubelet"
+          : 'none (nginx on the server host)'
+    }`,
+  );
   out.push('# every step undoes what it changed on `pulumi destroy`: packages it installed, tuning values, nginx, the cluster, /var/lib/netlab');
   out.push('# remote steps, in order:');
   plan.steps.forEach((s, i) => out.push(`${String(i + 1).padStart(2)}. ${s.host.padEnd(6)} ${s.name.padEnd(14)} ${s.what}`));
@@ -216,7 +261,7 @@ export function sshScripts(spec: SshSpec, o: { facts?: string; clientCpus?: stri
     check: checkScript({ os: image.distro, unamePrefix: image.unamePrefix }),
     'check.undo': hostDirUndoScript(),
     verify: verifyScript({ unamePrefix: image.unamePrefix, driver: plan.networking.driver }),
-    'packages-server': packagesScript({ image, role: 'server', tools: [...tools], hostNginx: plan.clusterKind === 'none' }),
+    'packages-server': packagesScript({ image, role: 'server', tools: [...tools], hostNginx: plan.clusterKind !== 'kubeadm', processes: plan.clusterKind === 'processes' }),
     'packages-client': packagesScript({ image, role: 'client', tools: [...tools] }),
     'packages.undo': packagesUndoScript(image, 'packages'),
     facts: factsScript(),
@@ -235,6 +280,32 @@ export function sshScripts(spec: SshSpec, o: { facts?: string; clientCpus?: stri
     out.cni = cniScript(plan.cluster);
     out.workload = workloadScript(workloadManifest(spec, { cpuAffinity: o.cpuAffinity }));
     out.run = runScript(spec, plan.points, { clientCpus: o.clientCpus ?? '<client CPUs from the facts step>' });
+  } else if (plan.clusterKind === 'processes') {
+    const c = processesCluster(plan);
+    for (const role of ['server', 'client'] as const) {
+      const e = plan.endpoints[role];
+      out[`binaries-${role}`] = pushScript({ binDir: '<tool cache>/k8s/bin', programs: PROCESS_PROGRAMS[role], host: e.address, user: e.user, port: e.port });
+    }
+    out['control-plane'] = controlPlaneScript(c);
+    out['control-plane.undo'] = controlPlaneUndoScript();
+    out.credentials = credentialsScript();
+    out['cluster-client'] = clusterClientScript(c);
+    out['cluster-client.undo'] = clusterClientUndoScript();
+    for (const role of ['server', 'client'] as const) {
+      out[`flannel-${role}`] = flannelScript(c, role);
+      out[`flannel-${role}.undo`] = flannelUndoScript(c, role);
+    }
+    if (c.proxyMode !== 'none') {
+      out['kube-proxy'] = kubeProxyScript(c);
+      out['kube-proxy.undo'] = kubeProxyUndoScript();
+    }
+    out.workload = podScript(c, hostNginxScript(spec, { cpuAffinity: o.cpuAffinity }));
+    out['workload.undo'] = podUndoScript(hostNginxUndoScript());
+    out.run = runScript(spec, plan.points, {
+      clientCpus: o.clientCpus ?? '<client CPUs from the facts step>',
+      serverAddress: '<the pod address the workload step printed>',
+      processes: { prologue: RUN_ENV },
+    });
   } else {
     out.workload = hostNginxScript(spec, { cpuAffinity: o.cpuAffinity });
     out['workload.undo'] = hostNginxUndoScript();
@@ -248,4 +319,20 @@ export function renderSshScripts(spec: SshSpec): string {
   const out = ['', '# scripts, as the remote steps send them (tuning: made on each host from its facts step); <step>.undo runs on pulumi destroy'];
   for (const [name, text] of Object.entries(sshScripts(spec))) out.push(`######## ${name}`, text.trimEnd());
   return out.join('\n') + '\n';
+}
+
+/** The processes cluster of a plan (ssh.cluster processes): flannel's backend, ranges, proxy mode, addresses. */
+export function processesCluster(plan: Pick<RemotePlan, 'cluster' | 'hosts'>): ProcessesCluster {
+  const c = plan.cluster;
+  if (c.datapath !== 'hostgw' && c.datapath !== 'vxlan') throw new Error(`ssh.cluster processes runs flannel, not ${c.datapath}`); // refused at validation
+  const mode = c.proxyMode;
+  if (mode === 'ebpf') throw new Error('ssh.cluster processes has no eBPF proxy'); // refused at validation (ebpf needs Cilium)
+  return {
+    datapath: c.datapath,
+    podCidr: c.podCidr,
+    serviceCidr: c.serviceCidr,
+    proxyMode: mode,
+    ipvsScheduler: c.ipvsScheduler,
+    addresses: { server: plan.hosts.server.privateIp, client: plan.hosts.client.privateIp },
+  };
 }

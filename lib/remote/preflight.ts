@@ -2,6 +2,8 @@
 // stack's key through OpenSSH's client and runs the check script as the login user. An unreachable
 // host, a refused key, a user without root or sudo, an unsupported distribution or kernel is
 // refused with the key that names it; nothing has changed on either host by then.
+import { k8sMissing, k8sMissingText } from '../k8s/tools.ts';
+import { PROCESS_PROGRAMS } from './processes.ts';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,6 +89,11 @@ export async function sshPreflight(
     throw new Error(
       'netlab:sshPrivateKey is not set: target ssh needs the private key as a config secret (pulumi config set --secret netlab:sshPrivateKey < ~/.ssh/id_ed25519)',
     );
+  if (spec.ssh.cluster === 'processes') {
+    // The programs the binaries steps copy must be here first.
+    const missing = k8sMissing([...new Set([...PROCESS_PROGRAMS.server, ...PROCESS_PROGRAMS.client])]);
+    if (missing.length) throw new Error(`netlab:ssh.cluster = processes: ${k8sMissingText(missing)}`);
+  }
   const image = sshImage(spec);
   const script = checkScript({ os: spec.ssh.os, unamePrefix: image.unamePrefix });
   const roles = ['server', 'client'] as const;

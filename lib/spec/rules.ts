@@ -355,12 +355,19 @@ function sshRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
     if (s.proxy)
       issue(['proxy'], s.proxy.mode, 'without a cluster (ssh.cluster: none) there are no Services: remove netlab:proxy, or use ssh.cluster: kubeadm');
   } else {
+    if (h.cluster === 'processes') {
+      if (s.datapath !== 'hostgw' && s.datapath !== 'vxlan')
+        issue(['datapath'], s.datapath, 'ssh.cluster processes runs flannel: datapath hostgw (host-gw backend) or vxlan');
+      if (h.serverPods !== 1) issue(['ssh', 'serverPods'], h.serverPods, 'ssh.cluster processes runs one nginx pod (no kubelet to run more): use 1');
+      if (s.workload.tool === 'conn-reuse')
+        issue(['workload', 'tool'], s.workload.tool, 'conn-reuse restarts the nginx Deployment, which ssh.cluster processes has not (no kubelet): use ssh.cluster kubeadm');
+    }
     for (const r of ['server', 'client'] as const)
       if (!/^\d+\.\d+\.\d+\.\d+$/.test(priv(r)))
         issue(
           ['ssh', 'hosts', r, 'privateAddress'],
           undefined,
-          `kubeadm needs each host's IPv4 address between the hosts; ${r}'s address is the name ${h.hosts[r].address}: set privateAddress`,
+          `${h.cluster} needs each host's IPv4 address between the hosts; ${r}'s address is the name ${h.hosts[r].address}: set privateAddress`,
         );
     const ended = kubernetesEnded(h.kubernetesVersion);
     if (ended) issue(['ssh', 'kubernetesVersion'], h.kubernetesVersion, ended);

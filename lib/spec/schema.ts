@@ -25,8 +25,8 @@ const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapat
 
 export const TARGETS = ['local', 'aws', 'ssh'] as const;
 
-/** Who builds the cluster on the remote hosts (targets aws and ssh). */
-export const REMOTE_CLUSTERS = ['kubeadm', 'none'] as const;
+/** Who builds the cluster on the remote hosts (targets aws and ssh; processes is ssh only). */
+export const REMOTE_CLUSTERS = ['kubeadm', 'processes', 'none'] as const;
 
 /** Who builds an embedded-lab datapath: netlab's model, or the real flannel (hostgw and vxlan). */
 export const DATAPATH_IMPLEMENTATIONS = ['model', 'flannel'] as const;
@@ -401,9 +401,13 @@ export const SshSchema = strict({
     .optional(),
   /**
    * Who runs Kubernetes on the hosts. kubeadm: netlab installs containerd and kubeadm and builds
-   * the cluster (needs the hosts to reach the Kubernetes package and image registries). none: no
-   * cluster; nginx runs on the server host itself and the load goes straight to it (datapath host,
-   * no proxy), for hosts without registry access or a plain host-to-host baseline.
+   * the cluster (needs the hosts to reach the Kubernetes package and image registries). processes:
+   * etcd, kube-apiserver, flanneld and kube-proxy as processes from the programs netlab builds
+   * (copied from this machine over SSH; no kubelet, no images), one nginx pod wired by cnitool
+   * through flannel's CNI plugin, the Service fleet as selectorless Services with EndpointSlices
+   * (datapath hostgw or vxlan; lib/remote/processes.ts). none: no cluster; nginx runs on the server
+   * host itself and the load goes straight to it (datapath host, no proxy), for a plain
+   * host-to-host baseline.
    */
   cluster: z.enum(REMOTE_CLUSTERS, { error: `expected one of: ${REMOTE_CLUSTERS.join(', ')}` }).default('kubeadm'),
   /** Kubernetes minor version (kubeadm, kubelet, kubectl from the community package repository). */
