@@ -93,11 +93,11 @@ export class Workload extends pulumi.ComponentResource {
             { ...t, dependsOn: ready, undo: podUndoScript(hostNginxUndoScript()) },
           )
         : remoteStep(
-          `${name}-workload`,
-          conns.server,
-          pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))),
-          { ...t, dependsOn: ready },
-        );
+            `${name}-workload`,
+            conns.server,
+            pin.apply((p) => workloadScript(workloadManifest(spec, { cpuAffinity: p.cpuAffinity }))),
+            { ...t, dependsOn: ready },
+          );
     // The pod's address, as the workload step printed it (processes); the server host's (none).
     const podIp = deploy.stdout.apply((out) => /^netlab-pod-ip: (\S+)$/m.exec(out)?.[1] ?? '');
     const run = remoteStep(

@@ -218,7 +218,13 @@ rm -rf /opt/tcpkali-src /opt/wrk-src
 }
 
 /** Base packages; the client also builds its load tools. */
-export function packagesScript(o: { image: Image; role: 'client' | 'server'; tools: ('tcpkali' | 'wrk' | 'ab')[]; hostNginx?: boolean; processes?: boolean }): string {
+export function packagesScript(o: {
+  image: Image;
+  role: 'client' | 'server';
+  tools: ('tcpkali' | 'wrk' | 'ab')[];
+  hostNginx?: boolean;
+  processes?: boolean;
+}): string {
   let s = `${HEAD}${installMissing(o.image, packageList(o), 'packages')}`;
   if (!o.image.tuned) s += `echo 'netlab: ${o.image.os} does not package tuned; the tuning step records it as skipped'\n`;
   if (o.role === 'client' && o.tools.includes('tcpkali')) s += `${tcpkaliBuild()}tcpkali --version\n`;

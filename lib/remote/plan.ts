@@ -167,7 +167,7 @@ export function remoteSteps(spec: RemoteSpec, o: Omit<RemotePlan, 'steps'>): Rem
     both('flannel', `flanneld, kube subnet manager, backend ${spec.datapath === 'vxlan' ? 'vxlan' : 'host-gw'}; IP forwarding on`);
     const pm = o.cluster.proxyMode;
     if (pm !== 'none' && pm !== 'ebpf') steps.push({ name: 'kube-proxy', host: 'client', what: `the real kube-proxy, mode ${pm}; waits for its first sync` });
-    steps.push({ name: 'workload', host: 'server', what: 'one nginx pod: a namespace wired by cnitool through flannel\'s CNI plugin (bridge, host-local)' });
+    steps.push({ name: 'workload', host: 'server', what: "one nginx pod: a namespace wired by cnitool through flannel's CNI plugin (bridge, host-local)" });
   } else steps.push({ name: 'workload', host: 'server', what: 'nginx on the server host itself (no cluster: ssh.cluster none)' });
   const p = spec.proxy;
   steps.push({
@@ -261,7 +261,13 @@ export function sshScripts(spec: SshSpec, o: { facts?: string; clientCpus?: stri
     check: checkScript({ os: image.distro, unamePrefix: image.unamePrefix }),
     'check.undo': hostDirUndoScript(),
     verify: verifyScript({ unamePrefix: image.unamePrefix, driver: plan.networking.driver }),
-    'packages-server': packagesScript({ image, role: 'server', tools: [...tools], hostNginx: plan.clusterKind !== 'kubeadm', processes: plan.clusterKind === 'processes' }),
+    'packages-server': packagesScript({
+      image,
+      role: 'server',
+      tools: [...tools],
+      hostNginx: plan.clusterKind !== 'kubeadm',
+      processes: plan.clusterKind === 'processes',
+    }),
     'packages-client': packagesScript({ image, role: 'client', tools: [...tools] }),
     'packages.undo': packagesUndoScript(image, 'packages'),
     facts: factsScript(),

@@ -199,7 +199,10 @@ sh -c ${shq(pkiScript(sans))} "$D"
 mv "$D/kube-proxy.token" "$D/system:kube-proxy.token"
 mv "$D/admin.token" "$D/netlab-admin.token"
 ${(['netlab-admin', 'system:kube-proxy', 'netlab-flannel'] as const)
-  .map((u) => `cat > ${shq(`${PROC_DIR}/${u === 'netlab-admin' ? 'admin' : u === 'system:kube-proxy' ? 'kube-proxy' : 'flannel'}.kubeconfig`)} <<'KUBECONFIG'\n${kubeconfig(`https://${ip}:${APISERVER_PORT}`, u).trimEnd()}\nKUBECONFIG`)
+  .map(
+    (u) =>
+      `cat > ${shq(`${PROC_DIR}/${u === 'netlab-admin' ? 'admin' : u === 'system:kube-proxy' ? 'kube-proxy' : 'flannel'}.kubeconfig`)} <<'KUBECONFIG'\n${kubeconfig(`https://${ip}:${APISERVER_PORT}`, u).trimEnd()}\nKUBECONFIG`,
+  )
   .join('\n')}
 start etcd ${sh(etcd)}
 start kube-apiserver ${sh(apiserver)}
@@ -246,7 +249,10 @@ printf %s "$NETLAB_netlab_admin_token" | base64 -d > "$D/netlab-admin.token"
 printf %s "$NETLAB_system_kube_proxy_token" | base64 -d > "$D/system:kube-proxy.token"
 printf %s "$NETLAB_netlab_flannel_token" | base64 -d > "$D/netlab-flannel.token"
 ${(['netlab-admin', 'system:kube-proxy', 'netlab-flannel'] as const)
-  .map((u) => `cat > ${shq(`${PROC_DIR}/${u === 'netlab-admin' ? 'admin' : u === 'system:kube-proxy' ? 'kube-proxy' : 'flannel'}.kubeconfig`)} <<'KUBECONFIG'\n${kubeconfig(server, u).trimEnd()}\nKUBECONFIG`)
+  .map(
+    (u) =>
+      `cat > ${shq(`${PROC_DIR}/${u === 'netlab-admin' ? 'admin' : u === 'system:kube-proxy' ? 'kube-proxy' : 'flannel'}.kubeconfig`)} <<'KUBECONFIG'\n${kubeconfig(server, u).trimEnd()}\nKUBECONFIG`,
+  )
   .join('\n')}
 KUBECACHEDIR="$D/kube-cache" ${PROC_BIN}/kubectl --kubeconfig="$D/admin.kubeconfig" --request-timeout=30s get nodes -o name
 `;

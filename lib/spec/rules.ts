@@ -360,7 +360,11 @@ function sshRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
         issue(['datapath'], s.datapath, 'ssh.cluster processes runs flannel: datapath hostgw (host-gw backend) or vxlan');
       if (h.serverPods !== 1) issue(['ssh', 'serverPods'], h.serverPods, 'ssh.cluster processes runs one nginx pod (no kubelet to run more): use 1');
       if (s.workload.tool === 'conn-reuse')
-        issue(['workload', 'tool'], s.workload.tool, 'conn-reuse restarts the nginx Deployment, which ssh.cluster processes has not (no kubelet): use ssh.cluster kubeadm');
+        issue(
+          ['workload', 'tool'],
+          s.workload.tool,
+          'conn-reuse restarts the nginx Deployment, which ssh.cluster processes has not (no kubelet): use ssh.cluster kubeadm',
+        );
     }
     for (const r of ['server', 'client'] as const)
       if (!/^\d+\.\d+\.\d+\.\d+$/.test(priv(r)))

@@ -149,8 +149,7 @@ async function withHosts(t: ExecutionContext, stack: string, packages: string[],
     writeStack(stack);
     const init = pulumi(['stack', 'init', '--secrets-provider', 'passphrase']);
     t.is(init.status, 0, init.stderr);
-    const netlabUp = () =>
-      run(['ip', 'netns', 'exec', ns.ops, process.execPath, join(root, 'bin', 'netlab.js'), 'up', stack, '--json'], env, 15 * 60_000);
+    const netlabUp = () => run(['ip', 'netns', 'exec', ns.ops, process.execPath, join(root, 'bin', 'netlab.js'), 'up', stack, '--json'], env, 15 * 60_000);
     await body({ ns, dir, netlabUp, pulumi, unchanged, before });
   } finally {
     pulumi(['stack', 'rm', '--yes', '--force']);
@@ -292,7 +291,15 @@ const missingK8s = k8sMissing([...new Set([...PROCESS_PROGRAMS.server, ...PROCES
     const up = await netlabUp();
     t.log(`netlab up (refresh, up, destroy) in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
     if (up.code !== 0) writeFileSync(join(tmpdir(), `netlab-${stack}.log`), up.out);
-    t.is(up.code, 0, `the whole output is in ${join(tmpdir(), `netlab-${stack}.log`)}; its errors:\n${up.out.split('\n').filter((l) => /error|netlab: /i.test(l) && !/ destroy: /.test(l)).join('\n').slice(-8000)}`);
+    t.is(
+      up.code,
+      0,
+      `the whole output is in ${join(tmpdir(), `netlab-${stack}.log`)}; its errors:\n${up.out
+        .split('\n')
+        .filter((l) => /error|netlab: /i.test(l) && !/ destroy: /.test(l))
+        .join('\n')
+        .slice(-8000)}`,
+    );
     t.log(`steps of 5 s or more:\n${slowSteps(up.out)}`);
     const { row, result } = outcome(up.stdout);
     t.is(row?.status, 'ok');
