@@ -33,16 +33,25 @@ export interface AwsExperimentArgs {
 
 /** EC2 quota "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", in vCPUs. */
 export const STANDARD_VCPU_QUOTA = 'L-1216C47A';
+/** EC2 quota "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests", in vCPUs (aws.spot). */
+export const SPOT_VCPU_QUOTA = 'L-34B43A08';
+
+/** The quota a pair of hosts counts against: spot requests have a quota of their own. */
+export const vcpuQuotaOf = (spot: boolean) =>
+  spot
+    ? { code: SPOT_VCPU_QUOTA, name: 'All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests' }
+    : { code: STANDARD_VCPU_QUOTA, name: 'Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances' };
 
 /** Refuses before anything is launched when the account's vCPU quota cannot hold the pair. Pure. */
-export function checkVcpuQuota(o: { instanceType: string; region: string; quota: number | undefined }): void {
+export function checkVcpuQuota(o: { instanceType: string; region: string; quota: number | undefined; spot?: boolean }): void {
   const facts = TYPES[o.instanceType];
   if (!facts || !/^[acdhimrtz]/.test(familyOf(o.instanceType)) || o.quota === undefined) return;
   const need = 2 * facts.vcpus;
+  const q = vcpuQuotaOf(!!o.spot);
   if (o.quota < need)
     throw new Error(
-      `netlab preflight: two ${o.instanceType} need ${need} vCPUs, but the EC2 quota ${STANDARD_VCPU_QUOTA} ("Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances") is ${o.quota} in ${o.region}. ` +
-        `Raise it (Service Quotas console, or: aws service-quotas request-service-quota-increase --region ${o.region} --service-code ec2 --quota-code ${STANDARD_VCPU_QUOTA} --desired-value ${need}) or pick a smaller aws.instanceType`,
+      `netlab preflight: two ${o.instanceType} need ${need} vCPUs, but the EC2 quota ${q.code} ("${q.name}") is ${o.quota} in ${o.region}. ` +
+        `Raise it (Service Quotas console, or: aws service-quotas request-service-quota-increase --region ${o.region} --service-code ec2 --quota-code ${q.code} --desired-value ${need}) or pick a smaller aws.instanceType`,
     );
 }
 
@@ -105,13 +114,13 @@ export class AwsExperiment extends pulumi.ComponentResource {
     const p = { parent: this, providers: { aws: provider } };
     const own = { parent: this, provider };
     // Preflight, before anything is launched: the vCPU quota holds the pair, the zone offers the type.
-    const quota = aws.servicequotas.getServiceQuotaOutput({ serviceCode: 'ec2', quotaCode: STANDARD_VCPU_QUOTA }, own);
+    const quota = aws.servicequotas.getServiceQuotaOutput({ serviceCode: 'ec2', quotaCode: vcpuQuotaOf(a.spot).code }, own);
     const offerings = aws.ec2.getInstanceTypeOfferingsOutput(
       { locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [a.instanceType] }] },
       own,
     );
     const zone = pulumi.all([quota.value, offerings.locations]).apply(([q, locations]) => {
-      checkVcpuQuota({ instanceType: a.instanceType, region: a.region, quota: q });
+      checkVcpuQuota({ instanceType: a.instanceType, region: a.region, quota: q, spot: a.spot });
       return pickZone({ asked: plan.availabilityZone, offered: locations ?? [], instanceType: a.instanceType, region: a.region });
     });
     const net = new Network(

@@ -241,7 +241,7 @@ export function renderSshPlan(plan: SshPlan): string {
   );
   out.push('# every step undoes what it changed on `pulumi destroy`: packages it installed, tuning values, nginx, the cluster, /var/lib/netlab');
   out.push('# remote steps, in order:');
-  plan.steps.forEach((s, i) => out.push(`${String(i + 1).padStart(2)}. ${s.host.padEnd(6)} ${s.name.padEnd(14)} ${s.what}`));
+  plan.steps.forEach((s, i) => out.push(`${String(i + 1).padStart(2)}. ${s.host.padEnd(6)} ${s.name.padEnd(15)} ${s.what}`));
   out.push(`# points (${plan.points.length}):`);
   for (const p of plan.points) out.push(`  ${p.id}: ${p.command}`);
   return out.join('\n') + '\n';

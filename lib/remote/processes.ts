@@ -18,7 +18,8 @@ import { list, nodeObject, nodeStatusPatch, type NodeSpec } from '../k8s/objects
 import type { K8sProgram } from '../k8s/tools.ts';
 import { FLANNEL_READY_SECONDS, cniConfigs, flanneldArgv, netConf, type FlannelDatapath } from '../datapath/flannel/index.ts';
 import { KUBE_PROXY_TIMEOUT_SECONDS } from '../proxy/kube-proxy/index.ts';
-import type { Role } from './plan.ts';
+/** A host's role (the same as lib/remote/plan.ts's; not imported from it, which imports this). */
+type Role = 'server' | 'client';
 
 /** The programs, the cluster's files and the pod's namespace on each host. */
 export const PROC_BIN = `${HOST_DIR}/bin`;
@@ -112,7 +113,8 @@ export function pushScript(o: { binDir: string; programs: readonly string[]; hos
     .map((a) => (a === 'KEY' ? '"$t/key"' : shq(a)))
     .join(' ');
   const remote = `${root}install -d -m 755 ${PROC_BIN} && ${root}tar -xf - -C ${PROC_BIN} --no-same-owner`;
-  return `set -eu
+  return `#!/bin/sh
+set -eu
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 ( umask 077; printf '%s\\n' "$NETLAB_SSH_KEY" > "$t/key" )
 tar -C ${shq(o.binDir)} -chf - ${o.programs.map(shq).join(' ')} | ssh ${ssh} ${shq(`${o.user}@${o.host}`)} ${shq(remote)}
@@ -244,10 +246,11 @@ export function clusterClientScript(c: ProcessesCluster): string {
 rm -rf "$D"
 install -d -m 700 "$D"
 umask 077
-printf %s "$NETLAB_ca_crt" | base64 -d > "$D/ca.crt"
-printf %s "$NETLAB_netlab_admin_token" | base64 -d > "$D/netlab-admin.token"
-printf %s "$NETLAB_system_kube_proxy_token" | base64 -d > "$D/system:kube-proxy.token"
-printf %s "$NETLAB_netlab_flannel_token" | base64 -d > "$D/netlab-flannel.token"
+# NETLAB_<file>: the credentials step's output, put before this script (set -u: each must be there).
+for f in ca.crt netlab-admin.token system:kube-proxy.token netlab-flannel.token; do
+  v=NETLAB_$(printf %s "$f" | tr -c 'a-zA-Z0-9' _)
+  printf %s "\${!v}" | base64 -d > "$D/$f"
+done
 ${(['netlab-admin', 'system:kube-proxy', 'netlab-flannel'] as const)
   .map(
     (u) =>

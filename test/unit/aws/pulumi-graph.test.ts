@@ -16,6 +16,8 @@ interface Registered {
   inputs: Record<string, unknown>;
 }
 const registered: Registered[] = [];
+/** The vCPU quota codes the program asked Service Quotas for, in order. */
+const quotaCodes: string[] = [];
 const FIX = join(PROJECT_DIR, 'test', 'fixtures');
 const C4_FACTS = `== kernel\n4.14.355-277.647.amzn2.x86_64\n== nic eth0\nrx 8\ntx 8\nirqs 60 61 62 63 64 65 66 67 \n== lscpu\n${readFileSync(join(FIX, 'tuning', 'c4.8xlarge.lscpu-p.txt'), 'utf8')}`;
 let amiAttrs = { enaSupport: true, sriovNetSupport: 'simple' };
@@ -49,7 +51,10 @@ await pulumi.runtime.setMocks(
     call: (a) => {
       if (a.token === 'aws:ssm/getParameter:getParameter') return { ...a.inputs, value: 'ami-0123456789abcdef0' };
       if (a.token === 'aws:ec2/getAmi:getAmi') return { id: 'ami-0123456789abcdef0', ...amiAttrs };
-      if (a.token === 'aws:servicequotas/getServiceQuota:getServiceQuota') return { ...a.inputs, value: 96 };
+      if (a.token === 'aws:servicequotas/getServiceQuota:getServiceQuota') {
+        quotaCodes.push(String(a.inputs.quotaCode));
+        return { ...a.inputs, value: 96 };
+      }
       if (a.token === 'aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings')
         return { ...a.inputs, locations: ['us-east-1d', 'us-east-1a', 'us-east-1b'], locationTypes: [], instanceTypes: [] };
       return a.inputs;
@@ -240,6 +245,14 @@ test('#5 plain `pulumi up` refuses the placeholder SSH range in the program itse
   t.is(registered.slice(before).filter((r) => r.name.startsWith('placeholder')).length, 0);
 });
 
+test.serial("#10 the quota asked for: the on-demand one, or the spot requests' one for aws.spot", async (t) => {
+  const from = quotaCodes.length;
+  await out(new AwsExperiment('quota-od', { spec: withMySsh('aws-e2-hostgw'), projectDir: '/srv/netlab' }).resultDir);
+  const s = withMySsh('aws-e2-hostgw');
+  await out(new AwsExperiment('quota-spot', { spec: { ...s, aws: { ...s.aws, spot: true } }, projectDir: '/srv/netlab' }).resultDir);
+  t.deepEqual(quotaCodes.slice(from), ['L-1216C47A', 'L-34B43A08']);
+});
+
 test('#6 the kubeconfig output is a secret', async (t) => {
   const e = new AwsExperiment('secret-check', { spec: withMySsh('aws-e2-hostgw'), projectDir: '/srv/netlab' });
   t.true(await pulumi.isSecret(e.kubeconfig));
@@ -252,6 +265,12 @@ test("#10 preflight: vCPU quota and the zone's offering, failing fast with the q
     message:
       /two c4.8xlarge need 72 vCPUs, but the EC2 quota L-1216C47A .* is 32 in us-east-1\. Raise it .*request-service-quota-increase --region us-east-1 --service-code ec2 --quota-code L-1216C47A --desired-value 72/,
   });
+  // Spot hosts count against the spot requests' own quota.
+  t.throws(() => checkVcpuQuota({ instanceType: 'c4.8xlarge', region: 'us-east-1', quota: 32, spot: true }), {
+    message:
+      /two c4.8xlarge need 72 vCPUs, but the EC2 quota L-34B43A08 \("All Standard \(A, C, D, H, I, M, R, T, Z\) Spot Instance Requests"\) is 32 in us-east-1\..*--quota-code L-34B43A08 --desired-value 72/,
+  });
+  t.notThrows(() => checkVcpuQuota({ instanceType: 'c4.8xlarge', region: 'us-east-1', quota: 72, spot: true }));
   t.is(pickZone({ asked: null, offered: ['us-east-1f', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), 'us-east-1b');
   t.is(pickZone({ asked: 'us-east-1f', offered: ['us-east-1f', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), 'us-east-1f');
   t.throws(() => pickZone({ asked: 'us-east-1e', offered: ['us-east-1a', 'us-east-1b'], instanceType: 'c4.8xlarge', region: 'us-east-1' }), {

@@ -105,6 +105,7 @@ test('every component in components/ takes an Args interface of its own file', (
     'HostPrep',
     'LocalExperiment',
     'Network',
+    'ProcessesCluster',
     'RemoteFlow',
     'SshExperiment',
     'Workload',
