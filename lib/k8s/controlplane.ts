@@ -133,6 +133,53 @@ const kubeconfigText = (server: string, ca: string, user: string, tokenFile: str
     'current-context': 'netlab',
   });
 
+/** etcd for one lab: one member on 127.0.0.1 (clients 2379, peers 2380), its data in `dataDir`. */
+export function etcdArgv(etcd: string, dataDir: string, o: { fsync: boolean }): string[] {
+  return [
+    etcd,
+    '--name=netlab',
+    `--data-dir=${dataDir}`,
+    '--listen-client-urls=http://127.0.0.1:2379',
+    '--advertise-client-urls=http://127.0.0.1:2379',
+    '--listen-peer-urls=http://127.0.0.1:2380',
+    '--initial-advertise-peer-urls=http://127.0.0.1:2380',
+    '--initial-cluster=netlab=http://127.0.0.1:2380',
+    ...(o.fsync ? [] : ['--unsafe-no-fsync']),
+    '--auto-compaction-mode=revision',
+    '--auto-compaction-retention=10000',
+    '--log-level=warn',
+  ];
+}
+
+/**
+ * kube-apiserver of a lab: etcd on 127.0.0.1, TLS from the PKI in `dir` (pkiScript), static
+ * tokens, RBAC, no anonymous access, and nothing reconciling the kubernetes Service's endpoints
+ * (there is no kubelet to serve them).
+ */
+export function apiserverArgv(bin: string, o: { dir: string; bindAddress: string; advertiseAddress: string; serviceCidr: string }): string[] {
+  const d = o.dir;
+  return [
+    bin,
+    '--etcd-servers=http://127.0.0.1:2379',
+    `--bind-address=${o.bindAddress}`,
+    `--secure-port=${APISERVER_PORT}`,
+    `--advertise-address=${o.advertiseAddress}`,
+    '--endpoint-reconciler-type=none',
+    `--tls-cert-file=${d}/apiserver.crt`,
+    `--tls-private-key-file=${d}/apiserver.key`,
+    `--client-ca-file=${d}/ca.crt`,
+    `--token-auth-file=${d}/tokens.csv`,
+    '--authorization-mode=Node,RBAC',
+    '--anonymous-auth=false',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    `--service-account-key-file=${d}/sa.pub`,
+    `--service-account-signing-key-file=${d}/sa.key`,
+    `--service-cluster-ip-range=${o.serviceCidr}`,
+    `--cert-dir=${d}/apiserver-certs`,
+    '--profiling=false',
+  ];
+}
+
 export function controlPlane(o: ControlPlaneOptions): ControlPlane {
   const d = o.dir;
   const ns = o.ns;
@@ -166,48 +213,18 @@ export function controlPlane(o: ControlPlaneOptions): ControlPlane {
       o.cgroup,
       inNs(
         ns,
-        ...daemon(logs.etcd, [
-          o.bin('etcd'),
-          '--name=netlab',
-          `--data-dir=${d}/etcd`,
-          '--listen-client-urls=http://127.0.0.1:2379',
-          '--advertise-client-urls=http://127.0.0.1:2379',
-          '--listen-peer-urls=http://127.0.0.1:2380',
-          '--initial-advertise-peer-urls=http://127.0.0.1:2380',
-          '--initial-cluster=netlab=http://127.0.0.1:2380',
-          // Its data is on tmpfs and lives for one run: fsync buys nothing.
-          '--unsafe-no-fsync',
-          '--auto-compaction-mode=revision',
-          '--auto-compaction-retention=10000',
-          '--log-level=warn',
-        ]),
+        // Its data is on tmpfs and lives for one run: fsync buys nothing.
+        ...daemon(logs.etcd, etcdArgv(o.bin('etcd'), `${d}/etcd`, { fsync: false })),
       ),
     ),
     inCgroup(
       o.cgroup,
       inNs(
         ns,
-        ...daemon(logs.apiserver, [
-          o.bin('kube-apiserver'),
-          '--etcd-servers=http://127.0.0.1:2379',
-          '--bind-address=0.0.0.0',
-          `--secure-port=${APISERVER_PORT}`,
-          `--advertise-address=${cpAddr(0)}`,
-          // The lab has no kubelet serving the kubernetes Service's endpoints; nothing reconciles them.
-          '--endpoint-reconciler-type=none',
-          `--tls-cert-file=${d}/apiserver.crt`,
-          `--tls-private-key-file=${d}/apiserver.key`,
-          `--client-ca-file=${d}/ca.crt`,
-          `--token-auth-file=${d}/tokens.csv`,
-          '--authorization-mode=Node,RBAC',
-          '--anonymous-auth=false',
-          '--service-account-issuer=https://kubernetes.default.svc',
-          `--service-account-key-file=${d}/sa.pub`,
-          `--service-account-signing-key-file=${d}/sa.key`,
-          `--service-cluster-ip-range=${o.serviceCidr}`,
-          `--cert-dir=${d}/apiserver-certs`,
-          '--profiling=false',
-        ]),
+        ...daemon(
+          logs.apiserver,
+          apiserverArgv(o.bin('kube-apiserver'), { dir: d, bindAddress: '0.0.0.0', advertiseAddress: cpAddr(0), serviceCidr: o.serviceCidr }),
+        ),
       ),
     ),
     waitFor('kube-apiserver ready (GET /readyz)', kubectl('get', '--raw=/readyz').map(shq).join(' '), APISERVER_READY_SECONDS, logs.apiserver),

@@ -13,7 +13,7 @@ import { HEAD, HOST_DIR } from '../aws/scripts.ts';
 import { intToIp, parseCidr } from '../core/cidr.ts';
 import { shq } from '../core/shell.ts';
 import { sshOptions } from '../core/ssh.ts';
-import { APISERVER_READY_SECONDS, pkiScript, waitFor } from '../k8s/controlplane.ts';
+import { APISERVER_PORT, APISERVER_READY_SECONDS, apiserverArgv, etcdArgv, pkiScript, waitFor } from '../k8s/controlplane.ts';
 import { list, nodeObject, nodeStatusPatch, type NodeSpec } from '../k8s/objects.ts';
 import type { K8sProgram } from '../k8s/tools.ts';
 import { FLANNEL_READY_SECONDS, cniConfigs, flanneldArgv, netConf, type FlannelDatapath } from '../datapath/flannel/index.ts';
@@ -25,7 +25,6 @@ type Role = 'server' | 'client';
 export const PROC_BIN = `${HOST_DIR}/bin`;
 export const PROC_DIR = `${HOST_DIR}/cluster`;
 export const POD_NETNS = 'netlab-nginx';
-export const APISERVER_PORT = 6443;
 /** Ports the server's control plane listens on (etcd on 127.0.0.1 only); a host already using one is refused by name. */
 export const CONTROL_PLANE_PORTS = [2379, 2380, APISERVER_PORT] as const;
 /** The namespace of the workload's Services (as on the kubeadm cluster). */
@@ -76,6 +75,21 @@ const kubeconfig = (server: string, user: string) =>
     contexts: [{ name: 'netlab', context: { cluster: 'netlab', user } }],
     'current-context': 'netlab',
   })}\n`;
+
+/** The commands that write the three kubeconfigs (admin, kube-proxy, flannel) against the API server on `serverIp`. */
+const kubeconfigFiles = (serverIp: string) =>
+  (
+    [
+      ['admin', 'netlab-admin'],
+      ['kube-proxy', 'system:kube-proxy'],
+      ['flannel', 'netlab-flannel'],
+    ] as const
+  )
+    .map(
+      ([file, user]) =>
+        `cat > ${PROC_DIR}/${file}.kubeconfig <<'KUBECONFIG'\n${kubeconfig(`https://${serverIp}:${APISERVER_PORT}`, user).trimEnd()}\nKUBECONFIG`,
+    )
+    .join('\n');
 
 /** The shell functions every script of this cluster uses: start a daemon with a pid file, stop it, bounded waits. */
 const FNS = `D=${PROC_DIR}
@@ -154,38 +168,9 @@ export function controlPlaneScript(c: ProcessesCluster): string {
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'netlab-flannel' }],
     },
   ]);
-  const apiserver = [
-    'kube-apiserver',
-    '--etcd-servers=http://127.0.0.1:2379',
-    `--bind-address=${ip}`,
-    `--secure-port=${APISERVER_PORT}`,
-    `--advertise-address=${ip}`,
-    // No kubelet serves the kubernetes Service's endpoints here; nothing reconciles them.
-    '--endpoint-reconciler-type=none',
-    `--tls-cert-file=${PROC_DIR}/apiserver.crt`,
-    `--tls-private-key-file=${PROC_DIR}/apiserver.key`,
-    `--client-ca-file=${PROC_DIR}/ca.crt`,
-    `--token-auth-file=${PROC_DIR}/tokens.csv`,
-    '--authorization-mode=Node,RBAC',
-    '--anonymous-auth=false',
-    '--service-account-issuer=https://kubernetes.default.svc',
-    `--service-account-key-file=${PROC_DIR}/sa.pub`,
-    `--service-account-signing-key-file=${PROC_DIR}/sa.key`,
-    `--service-cluster-ip-range=${c.serviceCidr}`,
-    `--cert-dir=${PROC_DIR}/apiserver-certs`,
-    '--profiling=false',
-  ];
-  const etcd = [
-    'etcd',
-    '--name=netlab',
-    `--data-dir=${PROC_DIR}/etcd`,
-    '--listen-client-urls=http://127.0.0.1:2379',
-    '--advertise-client-urls=http://127.0.0.1:2379',
-    '--listen-peer-urls=http://127.0.0.1:2380',
-    '--initial-advertise-peer-urls=http://127.0.0.1:2380',
-    '--initial-cluster=netlab=http://127.0.0.1:2380',
-    '--log-level=warn',
-  ];
+  const apiserver = apiserverArgv('kube-apiserver', { dir: PROC_DIR, bindAddress: ip, advertiseAddress: ip, serviceCidr: c.serviceCidr });
+  // On your host etcd's data is on disk: it keeps fsync.
+  const etcd = etcdArgv('etcd', `${PROC_DIR}/etcd`, { fsync: true });
   return `${HEAD}${FNS}need etcd kube-apiserver kubectl
 command -v openssl > /dev/null || { echo 'netlab: openssl is missing on the server (the packages step installs it)' >&2; exit 1; }
 # A re-run (changed stack) starts from nothing.
@@ -200,12 +185,7 @@ sh -c ${shq(pkiScript(sans))} "$D"
 ( umask 077; openssl rand -hex 24 > "$D/netlab-flannel.token"; printf '%s,netlab-flannel,netlab-flannel\\n' "$(cat "$D/netlab-flannel.token")" >> "$D/tokens.csv" )
 mv "$D/kube-proxy.token" "$D/system:kube-proxy.token"
 mv "$D/admin.token" "$D/netlab-admin.token"
-${(['netlab-admin', 'system:kube-proxy', 'netlab-flannel'] as const)
-  .map(
-    (u) =>
-      `cat > ${shq(`${PROC_DIR}/${u === 'netlab-admin' ? 'admin' : u === 'system:kube-proxy' ? 'kube-proxy' : 'flannel'}.kubeconfig`)} <<'KUBECONFIG'\n${kubeconfig(`https://${ip}:${APISERVER_PORT}`, u).trimEnd()}\nKUBECONFIG`,
-  )
-  .join('\n')}
+${kubeconfigFiles(ip)}
 start etcd ${sh(etcd)}
 start kube-apiserver ${sh(apiserver)}
 ${sh(waitFor('kube-apiserver ready (GET /readyz)', sh(kubectl('get', '--raw=/readyz')), APISERVER_READY_SECONDS, `${PROC_DIR}/kube-apiserver.log`))}
@@ -241,7 +221,6 @@ done
 
 /** cluster-client (client, a secret step): the credentials written (umask 077) and the kubeconfigs pointing at the server's API. */
 export function clusterClientScript(c: ProcessesCluster): string {
-  const server = `https://${c.addresses.server}:${APISERVER_PORT}`;
   return `${HEAD}D=${PROC_DIR}
 rm -rf "$D"
 install -d -m 700 "$D"
@@ -251,12 +230,7 @@ for f in ca.crt netlab-admin.token system:kube-proxy.token netlab-flannel.token;
   v=NETLAB_$(printf %s "$f" | tr -c 'a-zA-Z0-9' _)
   printf %s "\${!v}" | base64 -d > "$D/$f"
 done
-${(['netlab-admin', 'system:kube-proxy', 'netlab-flannel'] as const)
-  .map(
-    (u) =>
-      `cat > ${shq(`${PROC_DIR}/${u === 'netlab-admin' ? 'admin' : u === 'system:kube-proxy' ? 'kube-proxy' : 'flannel'}.kubeconfig`)} <<'KUBECONFIG'\n${kubeconfig(server, u).trimEnd()}\nKUBECONFIG`,
-  )
-  .join('\n')}
+${kubeconfigFiles(c.addresses.server)}
 KUBECACHEDIR="$D/kube-cache" ${PROC_BIN}/kubectl --kubeconfig="$D/admin.kubeconfig" --request-timeout=30s get nodes -o name
 `;
 }

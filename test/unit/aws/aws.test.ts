@@ -19,23 +19,13 @@ import { listStackNames, loadStack, PROJECT_DIR } from '../../../lib/spec/stackf
 import { hostTuningScript } from '../../../lib/aws/workload.ts';
 import { maxHourlyCost, noPlaceholderSsh, noWorldSsh, stackHourlyCost, ttlRequired } from '../../../policy/policies.ts';
 import { assertGolden } from '../../helpers/golden.ts';
-import { specFromStackDoc } from '../../../lib/spec/document.ts';
-import { SpecError } from '../../../lib/spec/errors.ts';
+import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures');
 const awsStacks = listStackNames().filter((n) => n.startsWith('aws-'));
 const specOf = (n: string) => loadStack(n) as AwsSpec;
-const doc = (config: Record<string, unknown>) => ({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`netlab:${k}`, v])) });
 const awsBase = { target: 'aws', datapath: 'vxlan', aws: { sshCidr: '198.18.0.0/24' } };
-const problems = (config: Record<string, unknown>) => {
-  try {
-    specFromStackDoc('t', doc(config));
-    return [];
-  } catch (e) {
-    if (!(e instanceof SpecError)) throw e;
-    return e.problems;
-  }
-};
+const problems = problemsOf;
 
 /** A c4.8xlarge as its facts step would print it: the real lscpu -p of that type, 8 queues, IRQs 60-67. */
 const C4_FACTS = `== kernel\n4.14.355-277.647.amzn2.x86_64\n== nic eth0\nrx 8\ntx 8\nirqs 60 61 62 63 64 65 66 67 \n== lscpu\n${readFileSync(join(FIX, 'tuning', 'c4.8xlarge.lscpu-p.txt'), 'utf8')}`;
@@ -113,7 +103,7 @@ test('spec: target rules name the key, the value and what is allowed', (t) => {
   t.deepEqual(problems(awsBase), []);
   // The private key is a config secret the program reads itself, not a spec key.
   t.deepEqual(problems({ ...awsBase, sshPrivateKey: { secure: 'v1:abc' } }), []);
-  t.false('sshPrivateKey' in specFromStackDoc('t', doc({ ...awsBase, sshPrivateKey: { secure: 'v1:abc' } })));
+  t.false('sshPrivateKey' in specOfConfig({ ...awsBase, sshPrivateKey: { secure: 'v1:abc' } }));
   t.regex(problems({ target: 'aws' }).join(), /netlab:aws = \(missing\): target aws needs netlab:aws with at least sshCidr/);
   t.regex(problems({ ...awsBase, aws: {} }).join(), /netlab:aws.sshCidr = \(missing\)/);
   t.regex(problems({ ...awsBase, aws: { sshCidr: '0.0.0.0/0' } }).join(), /netlab:aws.sshCidr = "0.0.0.0\/0": SSH open to the whole internet is refused/);

@@ -11,27 +11,17 @@ import { join } from 'node:path';
 import { renderSshPlan, renderSshScripts, sshPlan, sshScripts } from '../../../lib/remote/plan.ts';
 import { judgeHost, sshPreflight, type SshOutcome } from '../../../lib/remote/preflight.ts';
 import { checkScript, parseCheck } from '../../../lib/remote/scripts.ts';
-import { specFromStackDoc } from '../../../lib/spec/document.ts';
-import { SpecError } from '../../../lib/spec/errors.ts';
 import type { SshSpec } from '../../../lib/spec/schema.ts';
 import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { assertGolden } from '../../helpers/golden.ts';
+import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
 import { checkSweep } from '../../../lib/aws/sweep.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures', 'remote');
-const doc = (config: Record<string, unknown>) => ({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`netlab:${k}`, v])) });
 const hosts = { server: { address: '10.0.0.10' }, client: { address: '10.0.0.11' } };
 const base = { target: 'ssh', datapath: 'hostgw', ssh: { hosts } };
-const problems = (config: Record<string, unknown>) => {
-  try {
-    specFromStackDoc('t', doc(config));
-    return [];
-  } catch (e) {
-    if (!(e instanceof SpecError)) throw e;
-    return e.problems;
-  }
-};
-const specOf = (config: Record<string, unknown>) => specFromStackDoc('t', doc(config)) as SshSpec;
+const problems = problemsOf;
+const specOf = (config: Record<string, unknown>) => specOfConfig<SshSpec>(config);
 
 test('validation: an ssh stack needs its hosts; every bad value is refused naming the key, the value and what is allowed', (t) => {
   t.deepEqual(problems(base), []);
