@@ -1,6 +1,6 @@
 // spec → plan: every command `netlab up` runs, per host, in order, plus the files it writes and
 // the measurement points. Pure: no I/O, so `netlab plan` prints exactly what `up` executes.
-import { type Datapath, type ProxyMode, ProxySchema, type Spec } from '../spec/schema.ts';
+import { CLIENT_FLOOR_DEFAULT_SECONDS, type Datapath, type ProxyMode, ProxySchema, type Spec } from '../spec/schema.ts';
 import { placement, tuningSteps, tuningStepText, workerCpuAffinity, type TuningStep } from '../tuning/plan.ts';
 import { untuned, type Tuning } from '../tuning/profile.ts';
 import { formatCpuList, type Topology } from '../tuning/topology.ts';
@@ -109,8 +109,11 @@ export interface ClientFloor {
   timeoutSeconds: number;
 }
 
-/** Seconds the client runs for its floor (ab sends as many requests), and how many rounds of both. */
-export const CLIENT_FLOOR_SECONDS = 5;
+/**
+ * Seconds the client runs for its floor (ab sends as many requests) where the workload does not say
+ * (conn-reuse; rps: workload.floorSeconds, default the same), and how many rounds of both.
+ */
+export const CLIENT_FLOOR_SECONDS = CLIENT_FLOOR_DEFAULT_SECONDS;
 export const CLIENT_FLOOR_ROUNDS = 3;
 
 export interface PlanFlannel extends FlannelPlan {
@@ -481,7 +484,8 @@ function clientFloor(
   const rate = w.tool === 'rps' ? w.rate[0]! : w.rate;
   const load = (argv: string[]) => inCgroup(cgroup, inNs(netns, ...(cpus ? taskset(cpus) : []), ...argv));
   const abCsv = 'client-floor-ab.csv';
-  const n = rate * CLIENT_FLOOR_SECONDS;
+  const seconds = w.tool === 'rps' ? w.floorSeconds : CLIENT_FLOOR_SECONDS;
+  const n = rate * seconds;
   const client = opts.rpsClient ?? ['netlab-rps'];
   // With busyPoll both sides run under the same spinners: ab through the client's --busy-poll-around.
   const busy = w.tool === 'rps' && w.busyPoll;
@@ -510,7 +514,7 @@ function clientFloor(
       '--rate',
       String(rate),
       '--duration',
-      String(CLIENT_FLOOR_SECONDS),
+      String(seconds),
       '--requests-per-connection',
       '1',
       '--hosts',
@@ -524,7 +528,7 @@ function clientFloor(
       ...(busy ? ['--busy-poll', 'true'] : []),
     ]),
     busyPoll: busy,
-    timeoutSeconds: CLIENT_FLOOR_SECONDS + w.timeoutSeconds + 60,
+    timeoutSeconds: seconds + w.timeoutSeconds + 60,
   };
 }
 

@@ -129,6 +129,9 @@ const WrkSchema = strict({
   timeoutSeconds: int(1, 60).default(5),
 });
 
+/** The default length of one round of the client's floor (lib/local/plan.ts CLIENT_FLOOR_SECONDS). */
+export const CLIENT_FLOOR_DEFAULT_SECONDS = 5;
+
 const RpsSchema = strict({
   tool: z.literal('rps'),
   /** Requests per second, sent on schedule whatever the server does (open loop); a list sweeps. */
@@ -151,6 +154,12 @@ const RpsSchema = strict({
    * spinners' CPU is reported apart (`cpu.nice`, `cpu.busyPollCores`), never as the lab's.
    */
   busyPoll: bool.default(false),
+  /**
+   * Seconds of each of the three rounds of the load client's floor (the client and `ab -c 1` on the
+   * direct path, before a proxy is programmed; result.json `proxy.clientFloor`). Shorter rounds are
+   * noisier; the tests use 1.
+   */
+  floorSeconds: int(1, 60).default(CLIENT_FLOOR_DEFAULT_SECONDS),
 });
 
 const TcpkaliSchema = strict({

@@ -24,7 +24,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'netlab-faults-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const WRK = `  netlab:datapath: hostgw\n  netlab:workload:\n    tool: wrk\n    durationSeconds: 2\n    connections: [1, 2]\n    threads: 1\n  netlab:warmupSeconds: 0\n`;
-const PROXY = `  netlab:datapath: hostgw\n  netlab:proxy:\n    mode: iptables\n    iptablesLayout: current\n    services: [3000]\n  netlab:workload:\n    tool: rps\n    rate: 200\n    durationSeconds: 2\n  netlab:warmupSeconds: 0\n`;
+const PROXY = `  netlab:datapath: hostgw\n  netlab:proxy:\n    mode: iptables\n    iptablesLayout: current\n    services: [3000]\n  netlab:workload:\n    tool: rps\n    rate: 200\n    durationSeconds: 2\n    floorSeconds: 1\n  netlab:warmupSeconds: 0\n`;
 
 function stackFile(name: string, body: string): string {
   const path = join(tmp, `Pulumi.${name}.yaml`);

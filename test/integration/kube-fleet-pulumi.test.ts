@@ -65,7 +65,7 @@ const title = `fleet writer auto: ${small} Services through Pulumi, ${large} by 
     config: {
       'netlab:datapath': 'hostgw',
       'netlab:proxy': { mode: 'iptables', iptablesBackend: 'nft', implementation: 'kube-proxy', backendsPerService: 2, services: [small, large] },
-      'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 1, keepalive: [false] },
+      'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: 1, floorSeconds: 1, keepalive: [false] },
       'netlab:warmupSeconds': 0,
       'netlab:repetitions': 2,
     },

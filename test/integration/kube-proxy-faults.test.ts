@@ -26,7 +26,7 @@ const spec = (name: string, services: number[], seconds: number, proxy: Record<s
       // The fleet written by server-side apply: these faults are kube-proxy's and the API server's,
       // and the Pulumi writer has its own test (kube-fleet-pulumi.test.ts).
       'netlab:proxy': { mode: 'iptables', implementation: 'kube-proxy', writer: 'server-side-apply', backendsPerService: 2, services, ...proxy },
-      'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: seconds, keepalive: [false] },
+      'netlab:workload': { tool: 'rps', rate: 100, durationSeconds: seconds, floorSeconds: 1, keepalive: [false] },
       'netlab:warmupSeconds': 0,
     },
   });

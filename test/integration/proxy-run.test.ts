@@ -29,7 +29,7 @@ function spec(name: string, mode: string, datapath = 'hostgw', extra: Record<str
     config: {
       'netlab:datapath': datapath,
       'netlab:proxy': { mode, services: [1, 50], backendsPerService: 10, target: 'last' },
-      'netlab:workload': { tool: 'rps', rate: 200, durationSeconds: 2, keepalive: [false, true], requestsPerConnection: 20 },
+      'netlab:workload': { tool: 'rps', rate: 200, durationSeconds: 2, floorSeconds: 1, keepalive: [false, true], requestsPerConnection: 20 },
       'netlab:warmupSeconds': 0,
       ...extra,
     },
@@ -117,12 +117,12 @@ serialIf(
     const doc = join(tmp, `Pulumi.${stack}.yaml`);
     writeFileSync(
       doc,
-      `config:\n  netlab:datapath: hostgw\n  netlab:proxy: { mode: ebpf, services: [100] }\n  netlab:workload: { tool: rps, rate: 100, durationSeconds: 30 }\n  netlab:warmupSeconds: 0\n`,
+      `config:\n  netlab:datapath: hostgw\n  netlab:proxy: { mode: ebpf, services: [100] }\n  netlab:workload: { tool: rps, rate: 100, durationSeconds: 30, floorSeconds: 1 }\n  netlab:warmupSeconds: 0\n`,
     );
     const child = spawn(process.execPath, [BIN, 'up', doc, '--results', tmp], { stdio: 'ignore' });
     let done = false;
     const exited = new Promise((r) => child.once('exit', () => r((done = true))));
-    // Wait until the point's load runs (30 s; the floor's runs before programming are 5 s), so the
+    // Wait until the point's load runs (30 s; the floor's runs before programming are 1 s), so the
     // program is attached (or the run ended early: a failure).
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !done && !sh(`pgrep -f '[n]etlab-rps .*--duration 30 ' || true`).trim()) await sleep(100);
