@@ -164,12 +164,22 @@ export function clearState(stack: string): void {
 
 /** Network namespaces whose names start with `prefix`. */
 export async function listNamespaces(prefix = `${PREFIX}.`): Promise<string[]> {
-  const r = await run(['ip', 'netns', 'list'], { check: false });
-  return r.stdout
-    .split('\n')
-    .map((l) => l.split(' ')[0]!.trim())
-    .filter((n) => n.startsWith(prefix));
+  // The folder `ip netns list` reads, read here: no child process, so a Ctrl-C burst that kills a
+  // child in the instant before it leaves netlab's process group can never make a present
+  // namespace look gone (an `ip netns list` killed that way printed nothing, and the teardown's
+  // last look saw an empty machine while a pod namespace stayed).
+  let names: string[];
+  try {
+    names = readdirSync(NETNS_DIR);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return names.filter((n) => n.startsWith(prefix)).sort();
 }
+
+/** Where `ip netns add` keeps its named namespaces (iproute2's NETNS_RUN_DIR). */
+export const NETNS_DIR = '/run/netns';
 
 /** Stacks that have namespaces or state on this machine. */
 export async function stacksPresent(): Promise<string[]> {
@@ -222,7 +232,11 @@ export async function removeNamespaces(namespaces: string[], graceMs = KILL_GRAC
       while (pids.some(alive) && Date.now() < hard) await sleep(20);
     }
   }
-  for (const ns of todo) await run(['ip', 'netns', 'del', ns], { check: false });
+  for (const ns of todo) {
+    // A delete killed by a signal (see listNamespaces) is tried again; the teardown's last look names what stays.
+    const r = await run(['ip', 'netns', 'del', ns], { check: false });
+    if (r.signal) await run(['ip', 'netns', 'del', ns], { check: false });
+  }
   return { namespaces: todo, processes: pids.length };
 }
 

@@ -185,7 +185,9 @@ serial('timeout 8 npx netlab up: the run is stopped, torn down and recorded as i
   const s = start(['timeout', '8', 'npx', 'netlab', 'up', '--results', tmp, stackFile(name, WRK.replace('durationSeconds: 2', 'durationSeconds: 10'))]);
   const code = await s.exited;
   t.is(code, 124, s.output());
-  for (let i = 0; i < 300 && (await listNamespaces(`netlab.${name}.`)).length; i++) await sleep(100);
+  // timeout ends npx; netlab notices its parent is gone, tears down, then writes result.json: wait
+  // (bounded) for netlab itself to end, not for the namespaces, which go before the result is written.
+  for (let i = 0; i < 300 && sh(`pgrep -f '[n]etlab.js up .*Pulumi.${name}.yaml|[n]etlab up .*Pulumi.${name}.yaml' || true`).trim(); i++) await sleep(100);
   const r = resultOf(name);
   t.is(r.status, 'interrupted', r.error);
   await assertNothingLeft(t, name);
