@@ -1,7 +1,8 @@
 // The janitor verb: everything tagged netlab:stack in a region (and IAM), grouped by stack with
 // age and running cost; with --yes, deleted stack by stack in dependency order.
 import type { Command } from 'commander';
-import { awsClients, type Clients, LISTINGS, listTagged, runPlan } from '../aws/janitor-aws.ts';
+// The AWS SDK (half a second to load) only when the janitor runs: every other verb starts without it.
+import type { Clients } from '../aws/janitor-aws.ts';
 import {
   type DeletionReport,
   DURATION_EXPECTED,
@@ -59,9 +60,10 @@ function options(o: JanitorOptions): { region: string; olderThan: number; endpoi
 
 async function janitor(o: JanitorOptions): Promise<void> {
   const { region, olderThan, endpoint } = options(o);
-  const clients = awsClients(region, endpoint);
+  const aws = await import('../aws/janitor-aws.ts');
+  const clients = aws.awsClients(region, endpoint);
   try {
-    process.exitCode = await listAndDelete(clients, o, olderThan);
+    process.exitCode = await listAndDelete(aws, clients, o, olderThan);
   } finally {
     clients.ec2.destroy();
     clients.iam.destroy();
@@ -69,7 +71,12 @@ async function janitor(o: JanitorOptions): Promise<void> {
 }
 
 /** The listing, and with --yes the deletion; the exit code: 0 all done, 1 something failed, was left or not listed, 2 nothing could be listed. */
-async function listAndDelete(clients: Clients, o: JanitorOptions, olderThan: number): Promise<number> {
+async function listAndDelete(
+  { LISTINGS, listTagged, runPlan }: typeof import('../aws/janitor-aws.ts'),
+  clients: Clients,
+  o: JanitorOptions,
+  olderThan: number,
+): Promise<number> {
   const out = (s: string) => process.stdout.write(s);
   const inventory = await listTagged(clients);
   if (inventory.warnings.length === LISTINGS) {
