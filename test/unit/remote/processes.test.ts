@@ -15,6 +15,7 @@ import { podSubnets, pushScript } from '../../../lib/remote/processes.ts';
 import type { SshSpec } from '../../../lib/spec/schema.ts';
 import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { assertGolden } from '../../helpers/golden.ts';
+import { mockRemoteFlow } from '../../helpers/remote-mocks.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures', 'remote');
@@ -118,28 +119,7 @@ test('preflight: programs not built here are named before any host is contacted'
 });
 
 test('the Pulumi graph of a processes stack (setMocks): every changing step undoes itself; the key and tokens only in secret inputs', async (t) => {
-  const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (a) => {
-        registered.push({ type: a.type, name: a.name, inputs: a.inputs });
-        const stdout = a.name.endsWith('-facts')
-          ? `== kernel\n6.1.0\n== nic eth0\nrx 2\ntx 2\nirqs \n== lscpu\n# CPU,Core,Socket,Node\n0,0,0,0\n1,1,0,0\n`
-          : a.name.endsWith('-workload')
-            ? 'netlab-pod-ip: 10.244.0.2\n'
-            : a.name.endsWith('-credentials')
-              ? 'NETLAB_ca_crt=Q0E=\n'
-              : a.name.endsWith('-run')
-                ? 'netlab-run: /var/lib/netlab/runs/20261207T000000Z.tgz\n'
-                : '';
-        return { id: `${a.name}-id`, state: { ...a.inputs, stdout } };
-      },
-      call: (a) => a.inputs,
-    },
-    'netlab',
-    'processes-mocked',
-    false,
-  );
+  const registered = await mockRemoteFlow('processes-mocked', { '-workload': 'netlab-pod-ip: 10.244.0.2\n', '-credentials': 'NETLAB_ca_crt=Q0E=\n' });
   const { SshExperiment } = await import('../../../components/remote/ssh-experiment.ts');
   const e = new SshExperiment('t', {
     spec: specOf({ ...base, ssh: { ...base.ssh, user: 'admin' } }),

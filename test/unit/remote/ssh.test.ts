@@ -15,6 +15,7 @@ import type { SshSpec } from '../../../lib/spec/schema.ts';
 import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { assertGolden } from '../../helpers/golden.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
+import { mockRemoteFlow } from '../../helpers/remote-mocks.ts';
 import { checkSweep } from '../../../lib/aws/sweep.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures', 'remote');
@@ -191,24 +192,7 @@ test('sweep refuses an ssh stack whose host is still a documentation address, na
 });
 
 test('the Pulumi graph of an ssh stack (setMocks): check as the login user first, every changing step undoes itself on destroy', async (t) => {
-  const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (a) => {
-        registered.push({ type: a.type, name: a.name, inputs: a.inputs });
-        const stdout = a.name.endsWith('-facts')
-          ? `== kernel\n6.1.0\n== nic eth0\nrx 2\ntx 2\nirqs \n== lscpu\n# CPU,Core,Socket,Node\n0,0,0,0\n1,1,0,0\n`
-          : a.name.endsWith('-run')
-            ? 'netlab-run: /var/lib/netlab/runs/20261207T000000Z.tgz\n'
-            : '';
-        return { id: `${a.name}-id`, state: { ...a.inputs, stdout } };
-      },
-      call: (a) => a.inputs,
-    },
-    'netlab',
-    'ssh-mocked',
-    false,
-  );
+  const registered = await mockRemoteFlow('ssh-mocked');
   const { SshExperiment } = await import('../../../components/remote/ssh-experiment.ts');
   const spec = specOf({ ...base, ssh: { hosts: { server: hosts.server, client: { address: '10.0.0.11', port: 2222 } }, user: 'admin' } });
   const e = new SshExperiment('t', { spec, projectDir: '/srv/netlab', sshPrivateKey: pulumi.secret('KEY') });
