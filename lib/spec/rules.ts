@@ -31,6 +31,7 @@ import {
   type SpecShape,
   type TARGETS,
   type WorkloadSchema,
+  SERVICE_CIDR_DEFAULT,
 } from './schema.ts';
 
 /** Every cross-key rule of a stack; adds one issue per problem. */
@@ -365,6 +366,24 @@ function sshRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
           s.workload.tool,
           'conn-reuse restarts the nginx Deployment, which ssh.cluster processes has not (no kubelet): use ssh.cluster kubeadm',
         );
+    }
+    // A host inside the pod or Service range is unreachable once the cluster runs: its traffic is
+    // routed to pods, or dropped as an unallocated ClusterIP (kube-proxy's nftables mode drops all of
+    // proxy.serviceCidr that no Service holds).
+    const ranges: [string, string][] = [
+      ['network.podCidr', s.network.podCidr],
+      ['proxy.serviceCidr', s.proxy?.serviceCidr ?? SERVICE_CIDR_DEFAULT],
+    ];
+    for (const r of ['server', 'client'] as const) {
+      const ip = priv(r);
+      if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) continue;
+      for (const [key, cidr] of ranges)
+        if (overlaps(parseCidr(`${ip}/32`), parseCidr(cidr)))
+          issue(
+            ['ssh', 'hosts', r, h.hosts[r].privateAddress ? 'privateAddress' : 'address'],
+            ip,
+            `the ${r}'s address between the hosts is inside ${key} (${cidr}), which the cluster routes to pods or Services: pick another ${key}`,
+          );
     }
     for (const r of ['server', 'client'] as const)
       if (!/^\d+\.\d+\.\d+\.\d+$/.test(priv(r)))

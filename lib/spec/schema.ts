@@ -25,6 +25,9 @@ const ALL_DATAPATHS = [...new Set([...DATAPATHS, ...AWS_DATAPATHS])] as [Datapat
 
 export const TARGETS = ['local', 'aws', 'ssh'] as const;
 
+/** kube-proxy's and kubeadm's default Service range (proxy.serviceCidr). */
+export const SERVICE_CIDR_DEFAULT = '10.96.0.0/12';
+
 /** Who builds the cluster on the remote hosts (targets aws and ssh; processes is ssh only). */
 export const REMOTE_CLUSTERS = ['kubeadm', 'processes', 'none'] as const;
 
@@ -213,7 +216,7 @@ export const ProxySchema = strict({
   services: sweep(int(1, 30_000, false), 'a Service count from 1 to 30000').default([1]),
   /** Distinct backend (pod) addresses per Service, all served by the server's nginx. */
   backendsPerService: int(1, 100).default(10),
-  serviceCidr: ipv4.default('10.96.0.0/12'),
+  serviceCidr: ipv4.default(SERVICE_CIDR_DEFAULT),
   /** Where backend addresses come from; routed to the server endpoint, which answers for all of them. */
   backendCidr: ipv4.default('10.128.0.0/12'),
   /** Which Service the client calls: the first, the last programmed, or (rps only) a random one per connection. */

@@ -4,7 +4,7 @@
 // each other over their own link. Everything is named netlab.<stack>.<role>, so `netlab down
 // <stack>` removes it after a crash (the namespaces, and with them every process in them).
 //
-//   ops 10.98.0.1/30 ── 10.98.0.2 server 10.99.0.10/24 ── 10.99.0.11 client 10.98.0.6 ── 10.98.0.5/30 ops
+//   ops 10.98.0.1/30 ── 10.98.0.2 server 10.89.0.10/24 ── 10.89.0.11 client 10.98.0.6 ── 10.98.0.5/30 ops
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,8 @@ import { join } from 'node:path';
 
 export const CACHE = join(process.env.NETLAB_CACHE ?? join(homedir(), '.cache', 'netlab'), 'rehearsal');
 export const ADDR = {
-  server: { mgmt: '10.98.0.2', ops: '10.98.0.1', data: '10.99.0.10' },
-  client: { mgmt: '10.98.0.6', ops: '10.98.0.5', data: '10.99.0.11' },
+  server: { mgmt: '10.98.0.2', ops: '10.98.0.1', data: '10.89.0.10' },
+  client: { mgmt: '10.98.0.6', ops: '10.98.0.5', data: '10.89.0.11' },
 } as const;
 export type Role = 'server' | 'client';
 

@@ -246,8 +246,8 @@ const TITLE = 'ssh target through the real engine: check, packages (offline), tu
 
 /**
  * What a cluster leaves in a host's network namespace: links, routes, and the firewall's rules and
- * own chains. Not counted: the empty built-in chains of the iptables-nft tables, which stay once
- * any iptables command has run (a host with a firewall has them anyway), and IPv6 link-local local
+ * own chains and tables. Not counted: the iptables-nft tables with their empty built-in chains, which
+ * stay once any iptables command has run (a host with a firewall has them anyway), and IPv6 link-local local
  * routes (duplicate address detection); MAC addresses are masked.
  */
 const NET_STATE = [
@@ -255,69 +255,75 @@ const NET_STATE = [
   // IPv6 link-local routes of the local table come and go with duplicate address detection.
   "ip route show table all | grep -v '^local fe80::' || true",
   ...['iptables-save', 'ip6tables-save'].map((c) => `${c} | grep -E '^(-A |:)' | grep -vE '^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ' || true`),
-  "nft list ruleset | grep -vE '^\\s*(table .*|chain (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) \\{|type .*|\\}|)$' || true",
+  "nft list ruleset | grep -vE '^\\s*(table (ip|ip6) (filter|nat|mangle|raw|security) \\{|chain (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) \\{|type .*|\\}|)$' || true",
 ];
 const netState = (ns: string) => NET_STATE.map((c) => `# ${c}\n${sh(['ip', 'netns', 'exec', ns, 'sh', '-c', c]).stdout}`).join('');
 
-const CLUSTER =
-  'ssh.cluster processes through the real engine: etcd, kube-apiserver, flanneld (host-gw) and kube-proxy (iptables) on the hosts, a pod by cnitool, Services by EndpointSlices; destroy leaves the hosts as they were';
 const missingK8s = k8sMissing([...new Set([...PROCESS_PROGRAMS.server, ...PROCESS_PROGRAMS.client])]);
-(isRoot ? test.serial : test.skip)(isRoot ? CLUSTER : `${CLUSTER} — skipped: needs root (namespaces, overlay mounts)`, async (t: ExecutionContext) => {
-  t.timeout(25 * 60_000);
-  // npm test's pretest builds them (scripts/install-k8s.sh); a run without them is a failure, not a skip.
-  if (missingK8s.length) return t.fail(k8sMissingText(missingK8s));
-  const stack = `${STACK}-k8s`;
-  await withHosts(t, stack, packages, async ({ ns, dir, netlabUp, pulumi, unchanged, before }) => {
-    const set = pulumi(['config', 'set', '--secret', 'netlab:sshPrivateKey'], readFileSync(join(dir, 'key'), 'utf8'));
-    t.is(set.status, 0, set.stderr);
-    const net = { server: netState(ns.server), client: netState(ns.client) };
-    writeStack(stack, {
-      config: {
-        'netlab:datapath': 'hostgw',
-        'netlab:ssh': {
-          user: 'admin',
-          os: 'debian',
-          cluster: 'processes',
-          hosts: {
-            server: { address: ADDR.server.mgmt, privateAddress: ADDR.server.data },
-            client: { address: ADDR.client.mgmt, privateAddress: ADDR.client.data },
+/** The processes cluster twice: flannel host-gw with kube-proxy's iptables mode, vxlan with its nftables mode (each its own undo paths). */
+const CLUSTERS = [
+  { datapath: 'hostgw', backend: 'host-gw', mode: 'iptables' },
+  { datapath: 'vxlan', backend: 'vxlan', mode: 'nftables' },
+] as const;
+for (const v of CLUSTERS) {
+  const CLUSTER = `ssh.cluster processes through the real engine: etcd, kube-apiserver, flanneld (${v.backend}) and kube-proxy (${v.mode}) on the hosts, a pod by cnitool, Services by EndpointSlices; destroy leaves the hosts as they were`;
+  (isRoot ? test.serial : test.skip)(isRoot ? CLUSTER : `${CLUSTER} — skipped: needs root (namespaces, overlay mounts)`, async (t: ExecutionContext) => {
+    t.timeout(25 * 60_000);
+    // npm test's pretest builds them (scripts/install-k8s.sh); a run without them is a failure, not a skip.
+    if (missingK8s.length) return t.fail(k8sMissingText(missingK8s));
+    const stack = `${STACK}-${v.datapath}`;
+    await withHosts(t, stack, packages, async ({ ns, dir, netlabUp, pulumi, unchanged, before }) => {
+      const set = pulumi(['config', 'set', '--secret', 'netlab:sshPrivateKey'], readFileSync(join(dir, 'key'), 'utf8'));
+      t.is(set.status, 0, set.stderr);
+      const net = { server: netState(ns.server), client: netState(ns.client) };
+      writeStack(stack, {
+        config: {
+          'netlab:datapath': v.datapath,
+          'netlab:ssh': {
+            user: 'admin',
+            os: 'debian',
+            cluster: 'processes',
+            hosts: {
+              server: { address: ADDR.server.mgmt, privateAddress: ADDR.server.data },
+              client: { address: ADDR.client.mgmt, privateAddress: ADDR.client.data },
+            },
           },
+          'netlab:proxy': { mode: v.mode, services: [1, 20], target: 'last' },
+          'netlab:workload': { tool: 'ab', requests: 1000, concurrency: 4, keepalive: [true] },
         },
-        'netlab:proxy': { mode: 'iptables', services: [1, 20], target: 'last' },
-        'netlab:workload': { tool: 'ab', requests: 1000, concurrency: 4, keepalive: [true] },
-      },
+      });
+      const t1 = Date.now();
+      const up = await netlabUp();
+      t.log(`netlab up (refresh, up, destroy) in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+      if (up.code !== 0) writeFileSync(join(tmpdir(), `netlab-${stack}.log`), up.out);
+      t.is(
+        up.code,
+        0,
+        `the whole output is in ${join(tmpdir(), `netlab-${stack}.log`)}; its errors:\n${up.out
+          .split('\n')
+          .filter((l) => /error|netlab: /i.test(l) && !/ destroy: /.test(l))
+          .join('\n')
+          .slice(-8000)}`,
+      );
+      t.log(`steps of 5 s or more:\n${slowSteps(up.out)}`);
+      const { row, result } = outcome(up.stdout);
+      t.is(row?.status, 'ok');
+      t.true(row?.destroyed);
+      t.is(result?.status, 'ok');
+      // Each point went through a ClusterIP of the fleet (kube-proxy's DNAT) to the pod on the server (flannel's route).
+      t.deepEqual(
+        result?.points.map((p) => [p.status, p.requests, p.params.services]),
+        [
+          ['ok', 1000, 1],
+          ['ok', 1000, 20],
+        ],
+      );
+      t.log(`points: ${result?.points.map((p) => p.id).join(', ')}`);
+      unchanged('after destroy');
+      t.deepEqual({ server: sysctlsOf(ns.server), client: sysctlsOf(ns.client) }, before, 'tuning put back');
+      t.deepEqual({ server: netState(ns.server), client: netState(ns.client) }, net, "no link, route or rule of flannel's or kube-proxy's is left");
+      t.deepEqual(otherProcesses(ns.server), [], 'nothing of netlab runs on the server host (etcd, kube-apiserver, flanneld, nginx stopped)');
+      t.deepEqual(otherProcesses(ns.client), [], 'nothing of netlab runs on the client host (flanneld, kube-proxy stopped)');
     });
-    const t1 = Date.now();
-    const up = await netlabUp();
-    t.log(`netlab up (refresh, up, destroy) in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
-    if (up.code !== 0) writeFileSync(join(tmpdir(), `netlab-${stack}.log`), up.out);
-    t.is(
-      up.code,
-      0,
-      `the whole output is in ${join(tmpdir(), `netlab-${stack}.log`)}; its errors:\n${up.out
-        .split('\n')
-        .filter((l) => /error|netlab: /i.test(l) && !/ destroy: /.test(l))
-        .join('\n')
-        .slice(-8000)}`,
-    );
-    t.log(`steps of 5 s or more:\n${slowSteps(up.out)}`);
-    const { row, result } = outcome(up.stdout);
-    t.is(row?.status, 'ok');
-    t.true(row?.destroyed);
-    t.is(result?.status, 'ok');
-    // Each point went through a ClusterIP of the fleet (kube-proxy's DNAT) to the pod on the server (flannel's route).
-    t.deepEqual(
-      result?.points.map((p) => [p.status, p.requests, p.params.services]),
-      [
-        ['ok', 1000, 1],
-        ['ok', 1000, 20],
-      ],
-    );
-    t.log(`points: ${result?.points.map((p) => p.id).join(', ')}`);
-    unchanged('after destroy');
-    t.deepEqual({ server: sysctlsOf(ns.server), client: sysctlsOf(ns.client) }, before, 'tuning put back');
-    t.deepEqual({ server: netState(ns.server), client: netState(ns.client) }, net, "no link, route or rule of flannel's or kube-proxy's is left");
-    t.deepEqual(otherProcesses(ns.server), [], 'nothing of netlab runs on the server host (etcd, kube-apiserver, flanneld, nginx stopped)');
-    t.deepEqual(otherProcesses(ns.client), [], 'nothing of netlab runs on the client host (flanneld, kube-proxy stopped)');
   });
-});
+}

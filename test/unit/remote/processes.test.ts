@@ -40,6 +40,26 @@ test('validation: processes runs flannel, one pod and no Deployment; each refusa
     "netlab:ssh.hosts.server.privateAddress = (missing): processes needs each host's IPv4 address between the hosts; server's address is the name node1.lab.example: set privateAddress",
   ]);
   t.deepEqual(problems({ ...base, proxy: { mode: 'ebpf', services: [1] } }).length, 1);
+  // A host inside the Service or pod range: kube-proxy's nftables mode drops all of an unallocated
+  // Service range (the rehearsal's first data network, 10.99.0.0/24, was inside 10.96.0.0/12).
+  t.deepEqual(
+    problems({
+      ...base,
+      ssh: { ...base.ssh, hosts: { server: { address: '192.0.2.10', privateAddress: '10.99.0.10' }, client: { address: '10.244.3.7' } } },
+    }),
+    [
+      'netlab:ssh.hosts.server.privateAddress = "10.99.0.10": the server\'s address between the hosts is inside proxy.serviceCidr (10.96.0.0/12), which the cluster routes to pods or Services: pick another proxy.serviceCidr',
+      'netlab:ssh.hosts.client.address = "10.244.3.7": the client\'s address between the hosts is inside network.podCidr (10.244.0.0/16), which the cluster routes to pods or Services: pick another network.podCidr',
+    ],
+  );
+  t.deepEqual(
+    problems({
+      ...base,
+      proxy: { mode: 'nftables', services: [1], serviceCidr: '10.112.0.0/12' },
+      ssh: { ...base.ssh, hosts: { server: { address: '10.99.0.10' }, client: hosts.client } },
+    }),
+    [],
+  );
 });
 
 test('the shipped processes stack: its plan and every script, exactly (golden); all pass bash -n and shellcheck', (t) => {
