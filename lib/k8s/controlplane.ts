@@ -123,7 +123,8 @@ export function pkiScript(sans: string[]): string {
   ].join('\n');
 }
 
-const kubeconfigText = (server: string, ca: string, user: string, tokenFile: string) =>
+/** A kubeconfig of one user: the API server at `server`, its CA in the file `ca`, the user's token in `tokenFile`. */
+export const kubeconfigText = (server: string, ca: string, user: string, tokenFile: string) =>
   stringify({
     apiVersion: 'v1',
     kind: 'Config',

@@ -13,7 +13,7 @@ import { HEAD, HOST_DIR } from '../aws/scripts.ts';
 import { intToIp, parseCidr } from '../core/cidr.ts';
 import { shq } from '../core/shell.ts';
 import { sshOptions } from '../core/ssh.ts';
-import { APISERVER_PORT, APISERVER_READY_SECONDS, apiserverArgv, etcdArgv, pkiScript, waitFor } from '../k8s/controlplane.ts';
+import { APISERVER_PORT, APISERVER_READY_SECONDS, apiserverArgv, etcdArgv, kubeconfigText, pkiScript, waitFor } from '../k8s/controlplane.ts';
 import { list, nodeObject, nodeStatusPatch, type NodeSpec } from '../k8s/objects.ts';
 import type { K8sProgram } from '../k8s/tools.ts';
 import { FLANNEL_READY_SECONDS, cniConfigs, flanneldArgv, netConf, type FlannelDatapath } from '../datapath/flannel/index.ts';
@@ -66,30 +66,21 @@ export function podSubnets(podCidr: string): Record<Role, string> {
 const nodes = (c: ProcessesCluster): NodeSpec[] =>
   (['server', 'client'] as const).map((r) => ({ name: r, internalIP: c.addresses[r], podCIDR: podSubnets(c.podCidr)[r] }));
 
-const kubeconfig = (server: string, user: string) =>
-  `${JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'netlab', cluster: { server, 'certificate-authority': `${PROC_DIR}/ca.crt` } }],
-    users: [{ name: user, user: { tokenFile: `${PROC_DIR}/${user}.token` } }],
-    contexts: [{ name: 'netlab', context: { cluster: 'netlab', user } }],
-    'current-context': 'netlab',
-  })}\n`;
+/** The files of the cluster's three users (`<file>.token`, `<file>.kubeconfig`) and their names in tokens.csv. */
+const USERS = [
+  ['admin', 'netlab-admin'],
+  ['kube-proxy', 'system:kube-proxy'],
+  ['flannel', 'netlab-flannel'],
+] as const;
+/** What the credentials step hands the client: the CA and every user's token. */
+const CREDENTIAL_FILES = ['ca.crt', ...USERS.map(([f]) => `${f}.token`)].join(' ');
 
 /** The commands that write the three kubeconfigs (admin, kube-proxy, flannel) against the API server on `serverIp`. */
 const kubeconfigFiles = (serverIp: string) =>
-  (
-    [
-      ['admin', 'netlab-admin'],
-      ['kube-proxy', 'system:kube-proxy'],
-      ['flannel', 'netlab-flannel'],
-    ] as const
-  )
-    .map(
-      ([file, user]) =>
-        `cat > ${PROC_DIR}/${file}.kubeconfig <<'KUBECONFIG'\n${kubeconfig(`https://${serverIp}:${APISERVER_PORT}`, user).trimEnd()}\nKUBECONFIG`,
-    )
-    .join('\n');
+  USERS.map(
+    ([file, user]) =>
+      `cat > ${PROC_DIR}/${file}.kubeconfig <<'KUBECONFIG'\n${kubeconfigText(`https://${serverIp}:${APISERVER_PORT}`, `${PROC_DIR}/ca.crt`, user, `${PROC_DIR}/${file}.token`).trimEnd()}\nKUBECONFIG`,
+  ).join('\n');
 
 /** The shell functions every script of this cluster uses: start a daemon with a pid file, stop it, bounded waits. */
 const FNS = `D=${PROC_DIR}
@@ -182,9 +173,7 @@ done
 rm -rf "$D"
 install -d -m 700 "$D" "$D/etcd"
 sh -c ${shq(pkiScript(sans))} "$D"
-( umask 077; openssl rand -hex 24 > "$D/netlab-flannel.token"; printf '%s,netlab-flannel,netlab-flannel\\n' "$(cat "$D/netlab-flannel.token")" >> "$D/tokens.csv" )
-mv "$D/kube-proxy.token" "$D/system:kube-proxy.token"
-mv "$D/admin.token" "$D/netlab-admin.token"
+( umask 077; openssl rand -hex 24 > "$D/flannel.token"; printf '%s,netlab-flannel,netlab-flannel\\n' "$(cat "$D/flannel.token")" >> "$D/tokens.csv" )
 ${kubeconfigFiles(ip)}
 start etcd ${sh(etcd)}
 start kube-apiserver ${sh(apiserver)}
@@ -213,7 +202,7 @@ rm -rf "$D"
 /** credentials (server, a secret step): the CA and the client's tokens, as shell assignments for the client's cluster-client step. */
 export function credentialsScript(): string {
   return `${HEAD}D=${PROC_DIR}
-for f in ca.crt netlab-admin.token system:kube-proxy.token netlab-flannel.token; do
+for f in ${CREDENTIAL_FILES}; do
   printf 'NETLAB_%s=%s\\n' "$(printf %s "$f" | tr -c 'a-zA-Z0-9\\n' _)" "$(base64 -w0 < "$D/$f")"
 done
 `;
@@ -226,7 +215,7 @@ rm -rf "$D"
 install -d -m 700 "$D"
 umask 077
 # NETLAB_<file>: the credentials step's output, put before this script (set -u: each must be there).
-for f in ca.crt netlab-admin.token system:kube-proxy.token netlab-flannel.token; do
+for f in ${CREDENTIAL_FILES}; do
   v=NETLAB_$(printf %s "$f" | tr -c 'a-zA-Z0-9' _)
   printf %s "\${!v}" | base64 -d > "$D/$f"
 done
