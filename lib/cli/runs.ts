@@ -2,6 +2,7 @@
 // Pulumi Automation API (up of aws stacks, sweep).
 import { join, resolve } from 'node:path';
 import { upLocal, type UpOutcome } from '../local/run.ts';
+import { isVmSpec, upVm, type VmSpec } from '../vm/run.ts';
 import { writeReport } from '../results/report/write.ts';
 import type { RunResult } from '../results/result.ts';
 import { renderTable, summarize } from '../results/summary.ts';
@@ -78,7 +79,8 @@ export async function runStacks(specs: Spec[], o: RunManyOptions): Promise<UpOut
   try {
     for (const spec of specs) {
       if (signal.aborted) break;
-      outcomes.push(await upLocal(spec, { keep: o.keep, signal, progress, resultsRoot: o.resultsRoot }));
+      const run = isVmSpec(spec) ? upVm : upLocal;
+      outcomes.push(await run(spec as VmSpec, { keep: o.keep, signal, progress, resultsRoot: o.resultsRoot }));
     }
   } finally {
     stop();

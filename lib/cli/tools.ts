@@ -15,6 +15,7 @@ import { rpsClient, rpsFlags } from '../workload/rps.ts';
 import { kernelVersion, placement, renderTuning, studyTuning, tuningSteps, workerCpuAffinity } from '../tuning/plan.ts';
 import { resolveTuning } from '../tuning/profile.ts';
 import { formatCpuList, parseLscpuP, type Topology } from '../tuning/topology.ts';
+import { isVmSpec, vmDoctor, vmMissing } from '../vm/run.ts';
 import { plainTable } from './output.ts';
 import { flags, httpTarget } from './usage.ts';
 
@@ -55,7 +56,7 @@ export function toolCommands(program: Command): void {
 
 /** doctor: kernel features, tools, the Pulumi tools, the aws target's needs, and which stacks can run here. */
 async function doctor(o: { json?: boolean }): Promise<void> {
-  const [features, env] = await Promise.all([probeFeatures(), environment()]);
+  const [features, env, vm] = await Promise.all([probeFeatures(), environment(), vmDoctor()]);
   const pulumiTools = pulumiToolsOf();
   const aws = awsPrereqs();
   const awsMissing = aws.filter((x) => !x.ok).map((x) => x.name);
@@ -66,7 +67,9 @@ async function doctor(o: { json?: boolean }): Promise<void> {
         ? awsMissing.length
           ? [`aws target: missing ${awsMissing.join(', ')} (see the aws table)`]
           : []
-        : missing(spec, features, env.tools, env.kernel);
+        : isVmSpec(spec)
+          ? vmMissing(spec)
+          : missing(spec, features, env.tools, env.kernel);
       return { name, runnable: problems.length === 0, problems };
     } catch (e) {
       return { name, runnable: false, problems: [(e as Error).message] };
@@ -74,7 +77,7 @@ async function doctor(o: { json?: boolean }): Promise<void> {
   });
   if (o.json) {
     process.stdout.write(
-      JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, pulumi: pulumiTools, aws, stacks }, null, 2) + '\n',
+      JSON.stringify({ kernel: env.kernel, root: process.getuid?.() === 0, features, tools: env.tools, pulumi: pulumiTools, aws, vm, stacks }, null, 2) + '\n',
     );
     return;
   }
@@ -92,7 +95,11 @@ async function doctor(o: { json?: boolean }): Promise<void> {
   for (const s of stacks) st.push([s.name, s.runnable ? 'yes' : 'no', s.problems.join('\n')]);
   const at = plainTable(['aws target needs', 'state', 'detail'], { colWidths: [20, 9, 97], wordWrap: true });
   for (const x of aws) at.push([x.name, x.ok ? 'ok' : 'MISSING', x.detail]);
-  process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${pt.toString()}\n${at.toString()}\n${st.toString()}\n`);
+  // The vm hosts (netlab:vm): each accelerator probed with a real guest boot, and the cached kernels.
+  const vt = plainTable(['vm hosts need', 'state', 'detail'], { colWidths: [20, 9, 97], wordWrap: true });
+  for (const a of vm.accels) vt.push([a.accel === 'kvm' ? 'KVM' : 'TCG (emulation)', a.ok ? 'ok' : 'NO', a.detail]);
+  for (const k of vm.kernels) vt.push([`kernel ${k.kernel}`, k.package ? 'ok' : 'MISSING', k.package ? `${k.package}, ${k.detail}` : k.detail]);
+  process.stdout.write(`${ft.toString()}\n${tt.toString()}\n${pt.toString()}\n${at.toString()}\n${vt.toString()}\n${st.toString()}\n`);
 }
 
 interface RpsOptions {

@@ -42,7 +42,9 @@ export async function toolVersion(name: string): Promise<string | null> {
   const t = TOOLS[name];
   if (!t) throw new Error(`unknown tool ${name}`);
   try {
-    const r = await run(t.argv, { check: false, timeoutMs: 5000 });
+    // Generous: every tool is asked at once, and inside an emulated VM (netlab:vm under TCG) 15
+    // programs starting together took over 5 s, which made present tools look missing.
+    const r = await run(t.argv, { check: false, timeoutMs: 30_000 });
     const text =
       `${r.stdout}\n${r.stderr}`
         .split('\n')
@@ -92,9 +94,10 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
       res.veth = await tryCmd(ipn('link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1'));
       res.bridge = await tryCmd(ipn('link', 'add', 'br0', 'type', 'bridge'));
       res.vxlan = await tryCmd(ipn('link', 'add', 'vx0', 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'nolearning'));
-      const parent = res.veth.ok ? 'p0' : 'lo';
-      res.macvlan = await tryCmd(ipn('link', 'add', 'link', parent, 'name', 'mv0', 'type', 'macvlan', 'mode', 'bridge'));
-      res.ipvlan = await tryCmd(ipn('link', 'add', 'link', parent, 'name', 'iv0', 'type', 'ipvlan', 'mode', 'l2'));
+      // macvlan and ipvlan each on its own veth end: a device that carries a macvlan refuses an
+      // ipvlan (EBUSY), which made a kernel with ipvlan look as if it had none.
+      res.macvlan = await tryCmd(ipn('link', 'add', 'link', res.veth.ok ? 'p0' : 'lo', 'name', 'mv0', 'type', 'macvlan', 'mode', 'bridge'));
+      res.ipvlan = await tryCmd(ipn('link', 'add', 'link', res.veth.ok ? 'p1' : 'lo', 'name', 'iv0', 'type', 'ipvlan', 'mode', 'l2'));
       res.dummy = await tryCmd(ipn('link', 'add', 'dm0', 'type', 'dummy'));
       res.nftables = await tryCmd(['ip', 'netns', 'exec', ns, 'nft', 'add', 'table', 'ip', 'netlab_probe']);
       // Each iptables backend on its own kernel API: nf_tables, and x_tables (ip_tables/iptable_nat).

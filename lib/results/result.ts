@@ -163,6 +163,24 @@ export const RunResult = z.object({
   finishedAt: z.string().nullable().describe('null while running'),
   spec: z.record(z.string(), z.unknown()).describe('the resolved spec, defaults filled in'),
   environment: Environment,
+  vm: z
+    .object({
+      kernel: z.string().describe('the kernel series asked for (netlab:vm.kernel)'),
+      release: z.string().nullable().describe("the guest's uname -r, as it reported it (null: it never came up)"),
+      package: z.string().describe('the Debian package the kernel came from, name=version'),
+      accel: z.enum(['kvm', 'tcg']).describe('kvm = hardware virtualisation; tcg = qemu emulating every instruction'),
+      comparable: z
+        .boolean()
+        .describe("false under tcg: latency and throughput are emulation's, not comparable with native runs (reports show them apart); the behaviour still is"),
+      host: z.object({ hostname: z.string(), kernel: z.string(), cpuModel: z.string(), cpus: z.number().int() }).describe('the machine that ran qemu'),
+      bootSeconds: z.number().nullable().describe('qemu start to the guest init having its root and mounts'),
+      guestSeconds: z.number().describe('qemu start to its exit'),
+      exitStatus: z.number().int().nullable().describe("netlab up's exit status inside the guest (null: it never reported one)"),
+      memoryMiB: z.number().int(),
+      cpus: z.number().int(),
+    })
+    .optional()
+    .describe('netlab:vm: the run went on inside a microVM of this kernel; environment describes the guest'),
   setup: z
     .object({
       seconds: z.number().describe('hosts, datapath and server start'),

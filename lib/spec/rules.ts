@@ -21,6 +21,7 @@ import { FLANNEL_DATAPATHS } from '../datapath/flannel/index.ts';
 import { proxyProvider } from '../proxy/index.ts';
 import { KUBE_PROXY_MODES } from '../proxy/kube-proxy/index.ts';
 import { PULUMI_FLEET_HARD_MAX_SERVICES } from '../k8s/fleet-writer.ts';
+import { untuned } from '../tuning/profile.ts';
 import {
   AWS_DATAPATHS,
   DATAPATHS,
@@ -196,8 +197,10 @@ function proxyRules(s: CrossFields, ctx: z.RefinementCtx): void {
 function targetRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
   const w = s.workload;
+  if (s.vm && s.target !== 'local') issue(['vm'], s.vm, `only with target local (the embedded lab inside a microVM); this stack's target is ${s.target}`);
   if (s.target === 'local') {
     if (s.aws) issue(['aws'], s.aws, 'only with target aws (this stack runs on local network namespaces)');
+    if (s.vm) vmRules(s, ctx, s.vm);
     if (!(DATAPATHS as readonly string[]).includes(s.datapath))
       issue(['datapath'], s.datapath, `${s.datapath} needs a real cluster (target aws); the embedded lab has: ${DATAPATHS.join(', ')}`);
     if (w.tool === 'tcpkali')
@@ -321,6 +324,16 @@ function kernelRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, path: 
     issue(path, kernel, `Cilium 1.16 needs Linux 5.4 or newer (kernel ${kernel} here); use kernel 5.10 or newer`);
   if (s.proxy?.mode === 'nftables' && !kernelAtLeast(kernel, 5, 13))
     issue(path, kernel, 'kube-proxy nftables mode needs Linux 5.13 or newer: use kernel 6.1 or 6.12');
+}
+
+/** Target local inside a microVM: what the guest's kernel or its root cannot do is refused before it boots. */
+function vmRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, vm: NonNullable<z.output<typeof SpecShape>['vm']>): void {
+  const issue = (p: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path: p, input, message });
+  kernelRules(s, ctx, ['vm', 'kernel'], vm.kernel);
+  if (s.proxy?.mode === 'ebpf')
+    issue(['proxy', 'mode'], s.proxy.mode, "the vm hosts' Debian root has no clang or bpftool to build the eBPF proxy: run mode ebpf on this machine (remove netlab:vm)");
+  if (!untuned(s.tuning))
+    issue(['tuning'], s.tuning.profile, "host tuning pins IRQs and CPUs of this machine's NICs and cores; a VM's virtual ones would measure qemu: remove netlab:tuning or netlab:vm");
 }
 
 /** Target ssh: two hosts the user has; what netlab cannot check there later is refused here. */

@@ -430,6 +430,32 @@ export const SshSchema = strict({
   serverPods: int(1, 64).default(1),
 });
 
+/** The kernel series a vm host can boot: Debian's cloud kernels of bullseye, bookworm and bookworm-backports. */
+export const VM_KERNELS = ['5.10', '6.1', '6.12'] as const;
+export type VmKernel = (typeof VM_KERNELS)[number];
+/** How the VM runs: kvm (hardware virtualisation), tcg (qemu's emulation), or auto (kvm when it works here). */
+export const VM_ACCELS = ['auto', 'kvm', 'tcg'] as const;
+
+/**
+ * The embedded lab inside a microVM of a chosen kernel (target local; lib/vm). qemu boots a Debian
+ * cloud kernel (`bash scripts/install-vm.sh` fetches and caches it) on a small cached Debian root,
+ * and the stack runs there exactly as on this machine: its hosts are network namespaces inside the
+ * VM. The kernel becomes an experiment variable, and features this machine's kernel lacks (IPVS,
+ * ipvlan) are there. Under tcg, timings are emulation's: result.json marks them not comparable.
+ */
+export const VmSchema = strict({
+  /** The guest's kernel series (a quoted string in YAML). Required. */
+  kernel: z.enum(VM_KERNELS, { error: `expected one of: ${VM_KERNELS.join(', ')} (a quoted string in YAML)` }),
+  /** The accelerator: auto takes kvm when a probe guest boots with it here (netlab doctor says why not), else tcg. */
+  accel: z.enum(VM_ACCELS, { error: `expected one of: ${VM_ACCELS.join(', ')}` }).default('auto'),
+  /** The guest's memory in MiB (its root's overlay is in memory too). */
+  memoryMiB: int(1024, 65536).default(2048),
+  /** The guest's virtual CPUs. */
+  cpus: int(1, 64).default(2),
+  /** Minutes the whole guest run may take, boot to power-off, before netlab stops it. */
+  timeoutMinutes: int(1, 240).default(30),
+});
+
 /** Every key of a stack, each validated on its own (rules across keys: rules.ts). */
 export const SpecShape = strict({
   /** One line shown by `netlab list` and in reports. */
@@ -454,6 +480,8 @@ export const SpecShape = strict({
   aws: AwsSchema.optional(),
   /** Your own two hosts, reached over SSH; required with target ssh. */
   ssh: SshSchema.optional(),
+  /** Run the embedded lab inside a microVM of this kernel (target local); absent = on this machine's kernel. */
+  vm: VmSchema.optional(),
   network: NetworkSchema,
   server: ServerSchema,
   /** A Service fleet and how the client's host implements it; absent = the client calls the server directly. */

@@ -1,0 +1,41 @@
+#!/bin/sh
+# PID 1 of a vm host (lib/vm), after the initramfs: the mounts a Debian host has, then one
+# `netlab up` of the stack named on the kernel command line, on this kernel, as the embedded lab
+# (its hosts are network namespaces inside this VM). Its output goes to the serial console, which
+# the host side streams; the last line says how it ended. Then the VM powers off.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/netlab/cache/vm/node
+export HOME=/root NETLAB_TOOLS_CACHE=/netlab/cache/tools NETLAB_VM_GUEST=1 LANG=C.UTF-8
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^netlab\.$1=//p" | tail -1; }
+finish() {
+  echo "netlab-vm-exit: $1"
+  sync
+  echo o > /proc/sysrq-trigger
+  sleep 10
+}
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /run/netns /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t bpf bpf /sys/fs/bpf 2> /dev/null
+hostname netlab-vm
+ip link set lo up
+stack=$(arg stack)
+flags=$(arg flags | tr ',' ' ')
+echo "netlab-vm-ready: $(uname -r) $(cut -d' ' -f1 /proc/uptime)"
+cd /netlab/project || finish 1
+# netlab.exec: a base64 shell command run instead of the stack (the tests' and netlab doctor's probes).
+exec_b64=$(arg exec)
+if [ -n "$exec_b64" ]; then
+  echo "$exec_b64" | base64 -d > /run/netlab-exec.sh
+  sh /run/netlab-exec.sh < /dev/null 2>&1
+  finish $?
+fi
+# Through a pipe, so netlab prints plain progress lines (no spinner redrawn over a serial line).
+# shellcheck disable=SC2086 # flags are netlab's own (--keep is never passed: the VM ends with the run)
+{
+  node bin/netlab.js up "$stack" --results /netlab/results $flags < /dev/null
+  echo $? > /run/netlab-status
+} 2>&1 | cat
+finish "$(cat /run/netlab-status 2> /dev/null || echo 1)"

@@ -1,0 +1,115 @@
+// The vm host's commands, pure: qemu's command line for one microVM, virtiofsd's for each share,
+// and the cache layout scripts/install-vm.sh fills. lib/vm/run.ts runs them.
+import { join } from 'node:path';
+import type { VmKernel } from '../spec/schema.ts';
+
+/** Which accelerator runs the guest: KVM (hardware virtualisation) or TCG (qemu's emulation). */
+export type Accel = 'kvm' | 'tcg';
+
+/** The Debian suite whose cloud kernel is each series (scripts/install-vm.sh fetches the same). */
+export const KERNEL_SUITES: Record<VmKernel, string> = { '5.10': 'bullseye', '6.1': 'bookworm', '6.12': 'bookworm-backports' };
+
+/** Where install-vm.sh caches things, under the netlab cache (~/.cache/netlab). */
+export interface VmCache {
+  /** The netlab cache itself, shared read-only with the guest as `cache`. */
+  root: string;
+  kernelDir: (k: VmKernel) => string;
+  /** The guests' Debian root, relative to `root` (a symlink install-vm.sh points at the current build). */
+  rootfs: string;
+  /** This machine's Node, copied for the guest. */
+  node: string;
+}
+
+export function vmCache(cacheRoot: string): VmCache {
+  return {
+    root: cacheRoot,
+    kernelDir: (k) => join(cacheRoot, 'vm', `kernel-${k}`),
+    rootfs: 'vm/rootfs',
+    node: join(cacheRoot, 'vm', 'node', 'node'),
+  };
+}
+
+/** A directory of this machine the guest mounts over virtio-fs (one virtiofsd each). */
+export interface Share {
+  tag: 'cache' | 'project' | 'results';
+  dir: string;
+  socket: string;
+}
+
+export interface VmLaunch {
+  qemu: string;
+  accel: Accel;
+  kernel: VmKernel;
+  kernelDir: string;
+  /** The guest's root relative to the cache share. */
+  rootfs: string;
+  memoryMiB: number;
+  cpus: number;
+  shares: Share[];
+  /** Kernel command-line words netlab's init reads (netlab.stack, netlab.probe, …). */
+  args: Record<string, string>;
+}
+
+/**
+ * qemu's microvm: no firmware, no PCI, virtio-mmio devices only, the serial port as the console on
+ * stdio. PIT, PIC and RTC are on: without a PIT the kernel cannot calibrate the TSC under TCG and
+ * hangs. The guest's memory is a shared memfd, which vhost-user (virtiofsd) needs; -no-reboot makes
+ * any reboot or panic (panic=-1) end qemu.
+ */
+export function qemuArgv(l: VmLaunch): string[] {
+  const append = [
+    'console=ttyS0',
+    'quiet',
+    'panic=-1',
+    ...Object.entries(l.args).map(([k, v]) => `netlab.${k}=${v}`),
+    `netlab.kernel=${l.kernel}`,
+    `netlab.root=${l.rootfs}`,
+  ].join(' ');
+  const argv = [
+    l.qemu,
+    '-M',
+    'microvm,pit=on,pic=on,rtc=on,memory-backend=mem',
+    // virtio 1.0 devices: vhost-user (virtiofsd) refuses microvm's default legacy virtio-mmio.
+    '-global',
+    'virtio-mmio.force-legacy=false',
+    '-accel',
+    l.accel,
+    // KVM: the host's CPU as it is; TCG: every feature qemu emulates.
+    '-cpu',
+    l.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(l.cpus),
+    '-m',
+    `${l.memoryMiB}M`,
+    '-object',
+    `memory-backend-memfd,id=mem,size=${l.memoryMiB}M,share=on`,
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
+    '-no-reboot',
+    '-serial',
+    'stdio',
+    '-kernel',
+    join(l.kernelDir, 'vmlinuz'),
+    '-initrd',
+    join(l.kernelDir, 'initrd.img'),
+    '-append',
+    append,
+  ];
+  for (const [i, s] of l.shares.entries()) argv.push('-chardev', `socket,id=fs${i},path=${s.socket}`, '-device', `vhost-user-fs-device,chardev=fs${i},tag=${s.tag}`);
+  return argv;
+}
+
+/** One virtiofsd serving `dir` on `socket`. It sandboxes itself in namespaces of its own (mount,
+ * pid, net), which end with it; the guest mounts read-only every share but results. */
+export const virtiofsdArgv = (bin: string, s: Share): string[] => [bin, `--socket-path=${s.socket}`, '-o', `source=${s.dir}`, '-o', 'cache=auto'];
+
+/** Lines the guest prints on its serial console that the host side reads (lib/vm/*.sh). */
+export const GUEST_LINES = {
+  probe: 'netlab-vm-probe: ok',
+  /** `netlab-vm-ready: <uname -r> <uptime seconds>`: the guest's init has its root and mounts. */
+  ready: /^netlab-vm-ready: (\S+) ([\d.]+)\s*$/,
+  /** `netlab-vm-exit: <status>`: netlab up inside the guest ended with this status. */
+  exit: /^netlab-vm-exit: (\d+)\s*$/,
+  error: /^netlab-vm-error: (.*)$/,
+} as const;
