@@ -176,6 +176,7 @@ export const RunResult = z.object({
       bootSeconds: z.number().nullable().describe('qemu start to the guest init having its root and mounts'),
       guestSeconds: z.number().describe('qemu start to its exit'),
       exitStatus: z.number().int().nullable().describe("netlab up's exit status inside the guest (null: it never reported one)"),
+      teardownSeconds: z.number().optional().describe('stopping qemu and virtiofsd and removing their cgroup and sockets, on this side'),
       memoryMiB: z.number().int(),
       cpus: z.number().int(),
     })

@@ -6,6 +6,10 @@ import { intervalText, ratioInterval, slopeInterval, type Interval } from './sta
 
 export interface Row {
   stack: string;
+  /** netlab:vm runs: the guest's kernel series and accelerator (`6.1 TCG`); null on this machine's kernel. */
+  vm: string | null;
+  /** Under TCG: timings are emulation's, never put against a native run. */
+  emulated: boolean;
   datapath: string;
   load: string;
   responseBytes: number;
@@ -80,7 +84,11 @@ export function summarize(results: RunResult[]): Row[] {
       const ok = pts.filter((p) => p.status === 'ok' && p.latencyMs);
       const med = (f: (p: PointResult) => number | null | undefined) => median(ok.map(f).filter((v): v is number => typeof v === 'number'));
       rows.push({
+        // A run inside a netlab:vm guest is labelled with its kernel and accelerator, and (under
+        // TCG) never gets a ratio against a native run.
         stack: r.stack,
+        vm: r.vm ? `${r.vm.kernel} ${r.vm.accel.toUpperCase()}` : null,
+        emulated: r.vm?.accel === 'tcg',
         datapath: String((r.spec as { datapath?: unknown }).datapath ?? '?'),
         load: loadLabel(first),
         responseBytes: first.params.responseBytes,
@@ -110,7 +118,7 @@ export function summarize(results: RunResult[]): Row[] {
   for (const row of rows) {
     if (row.services !== null) continue;
     const base = rows.find(
-      (b) => b.services === null && b.datapath === 'host' && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive,
+      (b) => b.services === null && b.datapath === 'host' && b.emulated === row.emulated && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive,
     );
     if (!base) continue;
     const ratio = (v: number | null, b: number | null) => (b && v !== null ? v / b : null);
@@ -144,7 +152,7 @@ export function renderProxyTable(rows: Row[]): string {
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const r of rows)
     t.push([
-      r.stack,
+      stackCell(r),
       r.proxyMode ?? '-',
       String(r.services),
       f(r.programSeconds, 2),
@@ -162,6 +170,9 @@ export function renderProxyTable(rows: Row[]): string {
   return t.toString();
 }
 
+/** The stack, with the kernel and accelerator of a netlab:vm run (`vm-ipvlan [6.1 TCG]`). */
+const stackCell = (r: Row) => (r.vm ? `${r.stack} [${r.vm}]` : r.stack);
+
 export function renderTable(all: Row[]): string {
   const proxied = all.filter((r) => r.services !== null);
   const rows = all.filter((r) => r.services === null);
@@ -174,7 +185,7 @@ export function renderTable(all: Row[]): string {
     const t = new Table({ head, style: { head: [], border: [] } });
     for (const r of rows) {
       const cells = [
-        r.stack,
+        stackCell(r),
         r.load,
         String(r.responseBytes),
         r.keepalive ? 'on' : 'off',
@@ -192,7 +203,10 @@ export function renderTable(all: Row[]): string {
     tables.push(t.toString());
   }
   if (proxied.length) tables.push(renderProxyTable(proxied));
-  const footer = `Figures are medians over repetitions; ok/runs counts the valid ones${proxied.length ? '; cores = whole machine from /proc/stat' : ''}.`;
+  const emulated = all.some((r) => r.emulated)
+    ? ' Rows marked TCG ran in a VM that qemu emulated (no KVM): their timings show behaviour, not speed, and are not comparable with native rows.'
+    : '';
+  const footer = `Figures are medians over repetitions; ok/runs counts the valid ones${proxied.length ? '; cores = whole machine from /proc/stat' : ''}.${emulated}`;
   return [...tables, footer, ...all.flatMap((r) => r.problems).map((p) => `  ! ${p}`)].join('\n');
 }
 

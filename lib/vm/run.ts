@@ -58,7 +58,7 @@ export async function chooseAccel(spec: VmSpec, cacheRoot = vmCacheRoot()): Prom
 /** What netlab printed in the guest after its last progress line (a refusal, an error), in one line. */
 export function guestSaid(lines: string[]): string {
   const own = lines.filter((l) => !/^\[\s*\d+\.\d+\]/.test(l) && !/^netlab-vm-/.test(l));
-  const last = own.findLastIndex((l) => PROGRESS.test(l));
+  const last = own.map((l) => PROGRESS.test(l)).lastIndexOf(true);
   const tail = own.slice(last + 1).map((l) => l.trim()).filter(Boolean);
   return tail.length ? tail.join(' ').slice(0, 2000) : '(it printed nothing more; see vm-console.log)';
 }
@@ -228,8 +228,16 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
         points: [],
       };
     result.vm = vm;
-    // This side's teardown (qemu, virtiofsd, the cgroup, the sockets); the guest's own is gone with it.
-    if (td) result.teardown = { seconds: td.seconds, by: 'run', left: td.left };
+    // The guest's teardown (its namespaces) stays; this side's (qemu, virtiofsd, the cgroup, the
+    // sockets) is added to it.
+    if (td) {
+      vm.teardownSeconds = td.seconds;
+      result.teardown = {
+        seconds: (result.teardown?.seconds ?? 0) + td.seconds,
+        by: 'run',
+        left: [...(result.teardown?.left ?? []), ...td.left],
+      };
+    }
     const problems: string[] = [];
     if (outcome === 'timeout') problems.push(`the VM ran longer than netlab:vm.timeoutMinutes (${spec.vm.timeoutMinutes}) and was stopped`);
     if (outcome === 'no-boot') problems.push(`the guest did not come up within ${BOOT_SECONDS} s (see vm-console.log)`);

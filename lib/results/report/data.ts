@@ -49,6 +49,8 @@ export interface FlatPoint {
   proxyMode: string;
   tuning: string;
   kernel: string;
+  /** native, kvm or tcg (netlab:vm): where the kernel ran. */
+  hosting: Hosting;
   host: string;
   tool: string;
   load: string;
@@ -74,6 +76,13 @@ export interface FlatPoint {
   rulesWalked: number | null;
 }
 
+/** Where a run's figures come from: this machine's kernel (native), a VM under KVM, or one under TCG
+ * (qemu emulating every instruction: behaviour, not speed; never compared with the others). */
+export type Hosting = 'native' | 'kvm' | 'tcg';
+export const hostingOf = (r: RunResult): Hosting => r.vm?.accel ?? 'native';
+/** Runs whose latency and throughput may be put side by side: TCG only with TCG. */
+export const comparableHosting = (a: Hosting, b: Hosting) => (a === 'tcg') === (b === 'tcg');
+
 const specOf = (r: RunResult) => r.spec as { datapath?: string; proxy?: { mode?: string }; tuning?: { profile?: string } };
 
 export function flatten(runs: Loaded[]): FlatPoint[] {
@@ -89,6 +98,7 @@ export function flatten(runs: Loaded[]): FlatPoint[] {
         proxyMode: proxyLabel(r.spec, p.params.proxyMode ?? s.proxy?.mode) ?? 'none',
         tuning: s.tuning?.profile ?? 'none',
         kernel: r.environment.kernel,
+        hosting: hostingOf(r),
         host: `${r.environment.cpus} × ${r.environment.cpuModel}`,
         tool: p.tool,
         load: loadLabel(p),
@@ -181,6 +191,9 @@ export interface Group {
   datapath: string;
   proxyMode: string;
   tuning: string;
+  /** The kernel(s) the stack's runs ran on (a dimension beside datapath and proxy mode). */
+  kernel: string;
+  hosting: Hosting;
   load: string;
   tool: string;
   responseBytes: number;
@@ -245,6 +258,8 @@ export function groupRuns(runs: Loaded[], baseline?: string): Group[] {
       datapath: s.datapath ?? '?',
       proxyMode: proxyLabel(run.spec, first.params.proxyMode ?? s.proxy?.mode) ?? 'none',
       tuning: s.tuning?.profile ?? 'none',
+      kernel: [...new Set(items.map((i) => i.run.environment.kernel))].join(', '),
+      hosting: hostingOf(run),
       load: loadLabel(first),
       tool: first.tool,
       responseBytes: first.params.responseBytes,
@@ -272,7 +287,7 @@ export function groupRuns(runs: Loaded[], baseline?: string): Group[] {
   if (base)
     for (const g of groups) {
       if (g.stack === base) continue;
-      const b = groups.find((x) => x.stack === base && configKey(x) === configKey(g));
+      const b = groups.find((x) => x.stack === base && configKey(x) === configKey(g) && comparableHosting(x.hosting, g.hosting));
       if (b) g.vsBaseline = { baseline: base, reqPerSec: compare(g.reqPerSec, b.reqPerSec), p99Ms: compare(g.p99Ms, b.p99Ms) };
     }
   return groups;

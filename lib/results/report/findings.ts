@@ -5,7 +5,7 @@
 import type { PointResult, RunResult } from '../result.ts';
 import { intervalText, ratioInterval, slopeInterval, type Interval } from '../stats.ts';
 import { loadLabel, proxyLabel, proxyRatios } from '../summary.ts';
-import type { Loaded } from './data.ts';
+import { comparableHosting, hostingOf, type Loaded } from './data.ts';
 
 export interface Finding {
   study: 'E1/E4' | 'E2';
@@ -61,7 +61,11 @@ function proxyFindings(results: RunResult[]): Finding[] {
 
 function datapathFindings(results: RunResult[], baseline: string | null): Finding[] {
   if (!baseline) return [];
-  const plain = results.filter((r) => !r.proxy || proxyLabel(r.spec, r.proxy.mode) === 'none');
+  // Only runs whose timings compare with the baseline's (an emulated run never against a native one).
+  const baseHosting = results.find((r) => r.stack === baseline);
+  const plain = results.filter(
+    (r) => (!r.proxy || proxyLabel(r.spec, r.proxy.mode) === 'none') && (!baseHosting || comparableHosting(hostingOf(r), hostingOf(baseHosting))),
+  );
   const key = (p: PointResult) => `${loadLabel(p)}|${p.params.responseBytes}|${p.params.keepalive}`;
   const p99s = (stack: string, k: string) =>
     plain

@@ -81,9 +81,11 @@ ${table(['stack', 'run', 'req/s', 'ab -c 1 mean ms', 'client p50 ms', 'client me
 
 export function renderHtml(p: ReportPage): string {
   const stacks = [...new Set(p.runs.map((r) => r.result.stack))];
-  const figures = table(
+  const figuresOf = (groups: Group[]) =>
+    table(
     [
       'stack',
+      'kernel',
       'load',
       'bytes',
       'keep-alive',
@@ -98,8 +100,9 @@ export function renderHtml(p: ReportPage): string {
       p.baseline ? `req/s vs ${esc(p.baseline)}` : 'req/s vs baseline',
       p.baseline ? `p99 vs ${esc(p.baseline)}` : 'p99 vs baseline',
     ],
-    p.groups.map((g) => [
+    groups.map((g) => [
       esc(g.stack),
+      esc(`${g.kernel}${g.hosting === 'native' ? '' : ` (${g.hosting.toUpperCase()})`}`),
       esc(g.load),
       String(g.responseBytes),
       g.keepalive ? 'on' : 'off',
@@ -149,6 +152,15 @@ export function renderHtml(p: ReportPage): string {
       ),
     ]),
   );
+  // Emulated runs (netlab:vm under TCG) apart: their timings are qemu's, so they get no ratios
+  // against native runs and a table of their own.
+  const native = p.groups.filter((g) => g.hosting !== 'tcg');
+  const emulated = p.groups.filter((g) => g.hosting === 'tcg');
+  const figures = `${native.length ? figuresOf(native) : ''}${
+    emulated.length
+      ? `<h3>Emulated runs (netlab:vm under TCG): behaviour, not speed</h3>\n<p>qemu emulated every instruction of these guests (no KVM here), so their latency and throughput are not comparable with native or KVM runs; what they show is how the kernel behaves (which packets go where, what is counted). Ratios are only against a baseline that was emulated too.</p>\n${figuresOf(emulated)}`
+      : ''
+  }`;
   const problems = p.groups.filter((g) => g.ok < g.total);
   return `<!doctype html>
 <html lang="en">
