@@ -8,6 +8,7 @@ import { isStackName, runDirOf, STACK_NAME_RULE } from '../core/names.ts';
 import { loadStack, loadStacks, PROJECT_DIR, stackListing } from '../spec/stackfile.ts';
 import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from '../aws/plan.ts';
 import { isRemoteSpec, isSshSpec, renderSshPlan, renderSshScripts, sshPlan } from '../remote/plan.ts';
+import { isVmSpec, renderVmPlan } from '../vm/run.ts';
 import { runStacks, runSweep, sweepOk } from './runs.ts';
 import { sweepLimits } from './sweep.ts';
 import { flags, UsageError } from './usage.ts';
@@ -119,6 +120,7 @@ function plan(ref: string, o: { full?: boolean }): void {
     return;
   }
   process.stdout.write(
-    renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }),
+    (isVmSpec(spec) ? renderVmPlan(spec) : '') +
+      renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }),
   );
 }

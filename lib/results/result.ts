@@ -174,6 +174,11 @@ export const RunResult = z.object({
         .describe("false under tcg: latency and throughput are emulation's, not comparable with native runs (reports show them apart); the behaviour still is"),
       host: z.object({ hostname: z.string(), kernel: z.string(), cpuModel: z.string(), cpus: z.number().int() }).describe('the machine that ran qemu'),
       bootSeconds: z.number().nullable().describe('qemu start to the guest init having its root and mounts'),
+      clocksource: z
+        .string()
+        .nullable()
+        .optional()
+        .describe("the guest's clock source: tsc, kvm-clock; refined-jiffies or jiffies would round every latency to a jiffy (4 ms)"),
       guestSeconds: z.number().describe('qemu start to its exit'),
       exitStatus: z.number().int().nullable().describe("netlab up's exit status inside the guest (null: it never reported one)"),
       teardownSeconds: z.number().optional().describe('stopping qemu and virtiofsd and removing their cgroup and sockets, on this side'),

@@ -1,9 +1,9 @@
 // Which accelerator the vm hosts get here. KVM is only said to work when a probe guest really boots
 // under it: /dev/kvm can exist on a machine that cannot run KVM guests (nested virtualisation that
 // fails on a model-specific register, or a guest that hangs in early boot).
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { type Accel, GUEST_LINES, qemuArgv } from './qemu.ts';
+import { type Accel, GUEST_LINES, qemuArgv, tscKhzOf } from './qemu.ts';
 import type { VmKernel } from '../spec/schema.ts';
 
 export interface AccelState {
@@ -19,7 +19,9 @@ export async function probeAccel(accel: Accel, o: { qemu: string; kernel: VmKern
   const no = (detail: string): AccelState => ({ accel, ok: false, detail, bootSeconds: null });
   if (accel === 'kvm') {
     if (!existsSync('/dev/kvm'))
-      return no('no /dev/kvm: the kvm module is not loaded (modprobe kvm_intel or kvm_amd), the CPU lacks VT-x/AMD-V, or this is a VM without nested virtualisation');
+      return no(
+        'no /dev/kvm: the kvm module is not loaded (modprobe kvm_intel or kvm_amd), the CPU lacks VT-x/AMD-V, or this is a VM without nested virtualisation',
+      );
     try {
       accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
     } catch {
@@ -28,7 +30,18 @@ export async function probeAccel(accel: Accel, o: { qemu: string; kernel: VmKern
   }
   if (!existsSync(`${o.kernelDir}/vmlinuz`)) return no(`no vm kernel to probe with (${o.kernelDir}): run bash scripts/install-vm.sh ${o.kernel}`);
   const timeoutMs = o.timeoutMs ?? 20_000;
-  const argv = qemuArgv({ qemu: o.qemu, accel, kernel: o.kernel, kernelDir: o.kernelDir, rootfs: '-', memoryMiB: 256, cpus: 1, shares: [], args: { probe: '1' } });
+  const argv = qemuArgv({
+    qemu: o.qemu,
+    accel,
+    kernel: o.kernel,
+    kernelDir: o.kernelDir,
+    rootfs: '-',
+    memoryMiB: 256,
+    cpus: 1,
+    shares: [],
+    args: { probe: '1' },
+    tscKhz: hostTscKhz(),
+  });
   const t0 = Date.now();
   return new Promise<AccelState>((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -65,4 +78,17 @@ export async function probeAccel(accel: Accel, o: { qemu: string; kernel: VmKern
       );
     });
   });
+}
+
+/** This machine's TSC rate for TCG guests (lib/vm/qemu.ts tscKhzOf), or null. */
+export function hostTscKhz(): number | null {
+  try {
+    return tscKhzOf(
+      readFileSync('/proc/cpuinfo', 'utf8'),
+      readFileSync('/sys/devices/system/clocksource/clocksource0/current_clocksource', 'utf8'),
+      existsSync('/sys/devices/system/cpu/cpu0/cpufreq'),
+    );
+  } catch {
+    return null;
+  }
 }

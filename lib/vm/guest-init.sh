@@ -23,7 +23,7 @@ hostname netlab-vm
 ip link set lo up
 stack=$(arg stack)
 flags=$(arg flags | tr ',' ' ')
-echo "netlab-vm-ready: $(uname -r) $(cut -d' ' -f1 /proc/uptime)"
+echo "netlab-vm-ready: $(uname -r) $(cut -d' ' -f1 /proc/uptime) $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 cd /netlab/project || finish 1
 # netlab.exec: a base64 shell command run instead of the stack (the tests' and netlab doctor's probes).
 exec_b64=$(arg exec)

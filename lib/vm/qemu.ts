@@ -48,6 +48,15 @@ export interface VmLaunch {
   shares: Share[];
   /** Kernel command-line words netlab's init reads (netlab.stack, netlab.probe, …). */
   args: Record<string, string>;
+  /**
+   * TCG: this machine's TSC rate in kHz (hostTscKhz), which is the guest's too (qemu's emulated
+   * TSC reads the host's). Without it the guest calibrates its TSC against the emulated PIT, which
+   * fails when this machine is busy (the guest then hangs in early boot), and even when it works
+   * the guest finds its vCPUs' TSCs "unsynchronized" and keeps time in 4 ms jiffies, so every
+   * latency it measures is rounded to 4 ms. Given, the guest takes the rate as is and the TSC as
+   * its clock source (tsc=reliable).
+   */
+  tscKhz?: number | null;
 }
 
 /**
@@ -64,6 +73,7 @@ export function qemuArgv(l: VmLaunch): string[] {
     ...Object.entries(l.args).map(([k, v]) => `netlab.${k}=${v}`),
     `netlab.kernel=${l.kernel}`,
     `netlab.root=${l.rootfs}`,
+    ...(l.accel === 'tcg' && l.tscKhz ? [`tsc_early_khz=${l.tscKhz}`, 'tsc=reliable'] : []),
   ].join(' ');
   const argv = [
     l.qemu,
@@ -96,7 +106,8 @@ export function qemuArgv(l: VmLaunch): string[] {
     '-append',
     append,
   ];
-  for (const [i, s] of l.shares.entries()) argv.push('-chardev', `socket,id=fs${i},path=${s.socket}`, '-device', `vhost-user-fs-device,chardev=fs${i},tag=${s.tag}`);
+  for (const [i, s] of l.shares.entries())
+    argv.push('-chardev', `socket,id=fs${i},path=${s.socket}`, '-device', `vhost-user-fs-device,chardev=fs${i},tag=${s.tag}`);
   return argv;
 }
 
@@ -107,9 +118,21 @@ export const virtiofsdArgv = (bin: string, s: Share): string[] => [bin, `--socke
 /** Lines the guest prints on its serial console that the host side reads (lib/vm/*.sh). */
 export const GUEST_LINES = {
   probe: 'netlab-vm-probe: ok',
-  /** `netlab-vm-ready: <uname -r> <uptime seconds>`: the guest's init has its root and mounts. */
-  ready: /^netlab-vm-ready: (\S+) ([\d.]+)\s*$/,
+  /** `netlab-vm-ready: <uname -r> <uptime seconds> <clock source>`: the guest's init has its root and mounts. */
+  ready: /^netlab-vm-ready: (\S+) ([\d.]+) (\S+)\s*$/,
   /** `netlab-vm-exit: <status>`: netlab up inside the guest ended with this status. */
   exit: /^netlab-vm-exit: (\d+)\s*$/,
   error: /^netlab-vm-error: (.*)$/,
 } as const;
+
+/**
+ * This machine's TSC rate in kHz, when it is one fixed rate the kernel trusts: constant and
+ * nonstop TSC, TSC as the clock source, and no frequency scaling (then /proc/cpuinfo's "cpu MHz"
+ * is the TSC's rate). Otherwise null, and a TCG guest calibrates on its own.
+ */
+export function tscKhzOf(cpuinfo: string, clocksource: string, cpufreq: boolean): number | null {
+  const flags = /^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.split(/\s+/) ?? [];
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)$/m.exec(cpuinfo)?.[1]);
+  if (!flags.includes('constant_tsc') || !flags.includes('nonstop_tsc') || clocksource.trim() !== 'tsc' || cpufreq || !(mhz > 100)) return null;
+  return Math.round(mhz * 1000);
+}

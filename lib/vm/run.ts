@@ -16,7 +16,7 @@ import { RESULT_SCHEMA_ID, type RunResult } from '../results/result.ts';
 import { type Spec, VM_KERNELS, type VmKernel } from '../spec/schema.ts';
 import { acquireLock, cgroupRoot, listNamespaces, teardownStack, type TeardownReport, writeState } from '../local/state.ts';
 import { environment, newRunId, PreflightError, type UpOptions, type UpOutcome } from '../local/run.ts';
-import { probeAccel } from './accel.ts';
+import { hostTscKhz, probeAccel } from './accel.ts';
 import { type Accel, GUEST_LINES, qemuArgv, type Share, vmCache, virtiofsdArgv } from './qemu.ts';
 
 export type VmSpec = Spec & { vm: NonNullable<Spec['vm']> };
@@ -41,7 +41,8 @@ export function vmMissing(spec: VmSpec, cacheRoot = vmCacheRoot()): string[] {
   if (!VIRTIOFSD.some((p) => existsSync(p))) out.push(`netlab:vm: virtiofsd missing (${VIRTIOFSD.join(' or ')}); ${install}`);
   for (const f of ['vmlinuz', 'initrd.img', 'package', 'release'])
     if (!existsSync(join(c.kernelDir(k), f))) out.push(`netlab:vm.kernel = ${k}: ${join(c.kernelDir(k), f)} missing; ${install}`);
-  if (!existsSync(join(cacheRoot, c.rootfs, 'usr/sbin/ipvsadm'))) out.push(`netlab:vm: the guests' Debian root (${join(cacheRoot, c.rootfs)}) missing; ${install}`);
+  if (!existsSync(join(cacheRoot, c.rootfs, 'usr/sbin/ipvsadm')))
+    out.push(`netlab:vm: the guests' Debian root (${join(cacheRoot, c.rootfs)}) missing; ${install}`);
   if (!existsSync(c.node)) out.push(`netlab:vm: the guests' copy of Node (${c.node}) missing; ${install}`);
   return out;
 }
@@ -59,12 +60,15 @@ export async function chooseAccel(spec: VmSpec, cacheRoot = vmCacheRoot()): Prom
 export function guestSaid(lines: string[]): string {
   const own = lines.filter((l) => !/^\[\s*\d+\.\d+\]/.test(l) && !/^netlab-vm-/.test(l));
   const last = own.map((l) => PROGRESS.test(l)).lastIndexOf(true);
-  const tail = own.slice(last + 1).map((l) => l.trim()).filter(Boolean);
+  const tail = own
+    .slice(last + 1)
+    .map((l) => l.trim())
+    .filter(Boolean);
   return tail.length ? tail.join(' ').slice(0, 2000) : '(it printed nothing more; see vm-console.log)';
 }
 
 /** Seconds a guest may take to report that its init has its root (lib/vm/guest-init.sh). */
-export const BOOT_SECONDS = 180;
+export const BOOT_SECONDS = 120;
 
 /** The guest's progress lines (`hh:mm:ss <stack>: text`) without their clock. */
 const PROGRESS = /^\d\d:\d\d:\d\d (\S+): (.*)$/;
@@ -110,7 +114,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     ];
     const lines: string[] = [];
     let td: TeardownReport | null = null;
-    let ready: { release: string; seconds: number } | null = null;
+    let ready: { release: string; seconds: number; clocksource: string } | null = null;
     let exitStatus: number | null = null;
     let guestError: string | null = null;
     let qemuStderr = '';
@@ -140,6 +144,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
           cpus: spec.vm.cpus,
           shares,
           args: { stack },
+          tscKhz: hostTscKhz(),
         }),
       );
       progress({ stack, phase: 'setup', text: `booting kernel ${k} (${accel}, ${spec.vm.cpus} vCPU, ${spec.vm.memoryMiB} MiB)` });
@@ -150,8 +155,8 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
         lines.push(line);
         let m: RegExpExecArray | null;
         if ((m = GUEST_LINES.ready.exec(line))) {
-          ready = { release: m[1]!, seconds: (Date.now() - t0) / 1000 };
-          progress({ stack, phase: 'setup', text: `guest up: ${m[1]} in ${ready.seconds.toFixed(1)} s (${accel})` });
+          ready = { release: m[1]!, seconds: (Date.now() - t0) / 1000, clocksource: m[3]! };
+          progress({ stack, phase: 'setup', text: `guest up: ${m[1]} in ${ready.seconds.toFixed(1)} s (${accel}, clock source ${m[3]})` });
         } else if ((m = GUEST_LINES.exit.exec(line))) exitStatus = Number(m[1]);
         else if ((m = GUEST_LINES.error.exec(line))) guestError = m[1]!;
         else if ((m = PROGRESS.exec(line)) && m[1] === `${stack}`)
@@ -191,7 +196,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     makeDir(dir);
     writeFileSync(join(dir, 'vm-console.log'), `${lines.join('\n')}\n${qemuStderr ? `--- qemu stderr ---\n${qemuStderr}` : ''}`);
     const host = await environment();
-    const booted = ready as { release: string; seconds: number } | null;
+    const booted = ready as { release: string; seconds: number; clocksource: string } | null;
     const vm: NonNullable<RunResult['vm']> = {
       kernel: k,
       release: booted?.release ?? null,
@@ -200,6 +205,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
       comparable: accel === 'kvm',
       host: { hostname: host.hostname, kernel: host.kernel, cpuModel: host.cpuModel, cpus: host.cpus },
       bootSeconds: booted?.seconds ?? null,
+      clocksource: booted?.clocksource ?? null,
       guestSeconds,
       exitStatus,
       memoryMiB: spec.vm.memoryMiB,
@@ -246,10 +252,10 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
       problems.push('interrupted');
     }
     if (guestError) problems.push(`the guest failed: ${guestError}`);
-    if (!booted && outcome === 'ended') problems.push(`the guest never came up${qemuStderr.trim() ? `: ${qemuStderr.trim().split('\n').at(-1)}` : ''} (see vm-console.log)`);
+    if (!booted && outcome === 'ended')
+      problems.push(`the guest never came up${qemuStderr.trim() ? `: ${qemuStderr.trim().split('\n').at(-1)}` : ''} (see vm-console.log)`);
     // netlab up refused or failed in the guest before it wrote a result: its own words say why.
-    if (!fresh.length && exitStatus !== null && exitStatus !== 0)
-      problems.push(`netlab up in the guest ended with status ${exitStatus}: ${guestSaid(lines)}`);
+    if (!fresh.length && exitStatus !== null && exitStatus !== 0) problems.push(`netlab up in the guest ended with status ${exitStatus}: ${guestSaid(lines)}`);
     if (booted && exitStatus === null && outcome === 'ended') problems.push('the guest powered off without reporting how netlab up ended (see vm-console.log)');
     if (td?.left.length) problems.push(`teardown left something on this machine (netlab down ${stack} retries): ${td.left.join('; ')}`);
     if (problems.length) {
@@ -295,4 +301,36 @@ export async function vmDoctor(cacheRoot = vmCacheRoot()): Promise<VmDoctor> {
     accels.push({ accel, ok: r.ok, detail: r.detail });
   }
   return { accels, kernels };
+}
+
+/** `netlab plan` of a vm stack: the VM's commands on this machine, before the plan the guest runs. */
+export function renderVmPlan(spec: VmSpec, cacheRoot = vmCacheRoot()): string {
+  const c = vmCache(cacheRoot);
+  const sock = join(runDirOf(spec.name), 'vm');
+  const shares: Share[] = [
+    { tag: 'cache', dir: cacheRoot, socket: join(sock, 'cache.sock') },
+    { tag: 'project', dir: PROJECT_DIR, socket: join(sock, 'project.sock') },
+    { tag: 'results', dir: '<results>', socket: join(sock, 'results.sock') },
+  ];
+  const accel = spec.vm.accel === 'auto' ? 'kvm|tcg' : spec.vm.accel;
+  const qemu = qemuArgv({
+    qemu: QEMU,
+    accel: (spec.vm.accel === 'auto' ? 'tcg' : spec.vm.accel) as Accel,
+    kernel: spec.vm.kernel,
+    kernelDir: c.kernelDir(spec.vm.kernel),
+    rootfs: c.rootfs,
+    memoryMiB: spec.vm.memoryMiB,
+    cpus: spec.vm.cpus,
+    shares,
+    args: { stack: spec.name },
+  });
+  const lines = [
+    `# netlab:vm: the plan below runs inside a microVM of Debian's ${spec.vm.kernel} kernel (accelerator ${accel}${spec.vm.accel === 'auto' ? ': kvm when a probe guest boots with it' : ''})`,
+    '## this machine: in cgroup ' + cgroupBase(cgroupRoot() ?? '/sys/fs/cgroup', spec.name),
+    ...shares.map((s) => `  ${virtiofsdArgv(VIRTIOFSD[0]!, s).join(' ')} &`),
+    `  ${qemu.join(' ')}`,
+    '## the guest (lib/vm/guest-init.sh): netlab up ' + spec.name + ' --results /netlab/results, then power-off',
+    '',
+  ];
+  return lines.join('\n');
 }

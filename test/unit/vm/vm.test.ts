@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GUEST_LINES, qemuArgv, vmCache, virtiofsdArgv } from '../../../lib/vm/qemu.ts';
+import { GUEST_LINES, qemuArgv, tscKhzOf, vmCache, virtiofsdArgv } from '../../../lib/vm/qemu.ts';
 import { guestSaid, isVmSpec, vmMissing, type VmSpec } from '../../../lib/vm/run.ts';
 import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
@@ -28,12 +28,22 @@ test('validation: vm is for target local, its kernel is one of three, and what t
   t.deepEqual(problemsOf({ ...base, tuning: { profile: 'study' } }), [
     `netlab:tuning = "study": host tuning pins IRQs and CPUs of this machine's NICs and cores; a VM's virtual ones would measure qemu: remove netlab:tuning or netlab:vm`,
   ]);
-  const ssh = problemsOf({ target: 'ssh', datapath: 'hostgw', vm: { kernel: '6.1' }, ssh: { hosts: { server: { address: '10.0.0.10' }, client: { address: '10.0.0.11' } } } });
-  t.true(ssh.includes(`netlab:vm = {"kernel":"6.1","accel":"auto","memoryMiB":2048,"cpus":2,"timeoutMinutes":30}: only with target local (the embedded lab inside a microVM); this stack's target is ssh`), ssh.join('\n'));
+  const ssh = problemsOf({
+    target: 'ssh',
+    datapath: 'hostgw',
+    vm: { kernel: '6.1' },
+    ssh: { hosts: { server: { address: '10.0.0.10' }, client: { address: '10.0.0.11' } } },
+  });
+  t.true(
+    ssh.includes(
+      `netlab:vm = {"kernel":"6.1","accel":"auto","memoryMiB":2048,"cpus":2,"timeoutMinutes":30}: only with target local (the embedded lab inside a microVM); this stack's target is ssh`,
+    ),
+    ssh.join('\n'),
+  );
 });
 
 test('the shipped vm stacks validate, and a stack with vm is run by the vm runner except inside the guest', (t) => {
-  for (const name of ['vm-ipvlan', 'vm-proxy-ipvs', 'vm-conn-reuse-5-10', 'vm-conn-reuse-6-1']) {
+  for (const name of ['vm-host', 'vm-ipvlan', 'vm-proxy-ipvs', 'vm-conn-reuse-5-10', 'vm-conn-reuse-6-1']) {
     const spec = loadStack(name);
     t.truthy(spec.vm, name);
     const guest = process.env.NETLAB_VM_GUEST;
@@ -138,12 +148,12 @@ test('a missing cache is named with the command that fills it', (t) => {
 });
 
 test("the guest's console: its status lines, and what netlab said after its last progress line", (t) => {
-  t.deepEqual(GUEST_LINES.ready.exec('netlab-vm-ready: 6.1.0-50-cloud-amd64 7.88')?.slice(1), ['6.1.0-50-cloud-amd64', '7.88']);
+  t.deepEqual(GUEST_LINES.ready.exec('netlab-vm-ready: 6.1.0-50-cloud-amd64 7.88 tsc')?.slice(1), ['6.1.0-50-cloud-amd64', '7.88', 'tsc']);
   t.is(GUEST_LINES.exit.exec('netlab-vm-exit: 2')?.[1], '2');
   t.is(GUEST_LINES.exit.exec('netlab-vm-exit: '), null);
   const lines = [
     '[    0.509864] PCI: Fatal: No config space access function found',
-    'netlab-vm-ready: 6.1.0-50-cloud-amd64 7.79',
+    'netlab-vm-ready: 6.1.0-50-cloud-amd64 7.79 tsc',
     '09:54:32 vm-ipvlan: checking kernel features and tools',
     '[   43.375882] p0: Device is already in use.',
     'netlab: stack vm-ipvlan cannot run on this machine; nothing was changed:',
@@ -151,6 +161,26 @@ test("the guest's console: its status lines, and what netlab said after its last
     'netlab-vm-exit: 2',
     '[   49.237652] sysrq: Power Off',
   ];
-  t.is(guestSaid(lines), 'netlab: stack vm-ipvlan cannot run on this machine; nothing was changed: - needs the tool "curl" (Debian package curl); run: npm run deps');
+  t.is(
+    guestSaid(lines),
+    'netlab: stack vm-ipvlan cannot run on this machine; nothing was changed: - needs the tool "curl" (Debian package curl); run: npm run deps',
+  );
   t.is(guestSaid(lines.slice(0, 3)), '(it printed nothing more; see vm-console.log)');
+});
+
+test("a TCG guest is given this machine's TSC rate only where that rate is fixed and trusted", (t) => {
+  const cpuinfo = (flags: string) => `processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2445.424\nflags\t\t: fpu tsc ${flags} rdtsc\n`;
+  t.is(tscKhzOf(cpuinfo('constant_tsc nonstop_tsc'), 'tsc\n', false), 2445424);
+  t.is(tscKhzOf(cpuinfo('constant_tsc'), 'tsc\n', false), null, 'a TSC that stops in deep idle');
+  t.is(tscKhzOf(cpuinfo('constant_tsc nonstop_tsc'), 'hpet\n', false), null, 'a TSC the kernel does not trust');
+  t.is(tscKhzOf(cpuinfo('constant_tsc nonstop_tsc'), 'tsc\n', true), null, 'with cpufreq, cpu MHz is the current clock, not the TSC');
+  const tcg = (tscKhz: number | null) =>
+    qemuArgv({ qemu: 'q', accel: 'tcg', kernel: '6.1', kernelDir: '/k', rootfs: 'r', memoryMiB: 256, cpus: 1, shares: [], args: {}, tscKhz }).at(-1);
+  t.is(tcg(2445424), 'console=ttyS0 quiet panic=-1 netlab.kernel=6.1 netlab.root=r tsc_early_khz=2445424 tsc=reliable');
+  t.is(tcg(null), 'console=ttyS0 quiet panic=-1 netlab.kernel=6.1 netlab.root=r');
+  // KVM guests keep kvm-clock: the rate is never passed.
+  t.is(
+    qemuArgv({ qemu: 'q', accel: 'kvm', kernel: '6.1', kernelDir: '/k', rootfs: 'r', memoryMiB: 256, cpus: 1, shares: [], args: {}, tscKhz: 2445424 }).at(-1),
+    'console=ttyS0 quiet panic=-1 netlab.kernel=6.1 netlab.root=r',
+  );
 });
