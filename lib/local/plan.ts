@@ -111,7 +111,7 @@ export interface ClientFloor {
 
 /**
  * Seconds the client runs for its floor (ab sends as many requests) where the workload does not say
- * (conn-reuse; rps: workload.floorSeconds, default the same), and how many rounds of both.
+ * (rps and conn-reuse: workload.floorSeconds, default the same), and how many rounds of both.
  */
 export const CLIENT_FLOOR_SECONDS = CLIENT_FLOOR_DEFAULT_SECONDS;
 export const CLIENT_FLOOR_ROUNDS = 3;
@@ -484,7 +484,7 @@ function clientFloor(
   const rate = w.tool === 'rps' ? w.rate[0]! : w.rate;
   const load = (argv: string[]) => inCgroup(cgroup, inNs(netns, ...(cpus ? taskset(cpus) : []), ...argv));
   const abCsv = 'client-floor-ab.csv';
-  const seconds = w.tool === 'rps' ? w.floorSeconds : CLIENT_FLOOR_SECONDS;
+  const seconds = w.tool === 'rps' || w.tool === 'conn-reuse' ? w.floorSeconds : CLIENT_FLOOR_SECONDS;
   const n = rate * seconds;
   const client = opts.rpsClient ?? ['netlab-rps'];
   // With busyPoll both sides run under the same spinners: ab through the client's --busy-poll-around.

@@ -194,6 +194,8 @@ const ConnReuseSchema = strict({
   /** Seconds between weight 0 and removing the backend (kube-proxy's graceful termination). */
   removeAfterSeconds: int(0, 3600).default(10),
   timeoutSeconds: int(1, 60).default(5),
+  /** Seconds of each of the three rounds of the load client's floor, as for rps (the vm stacks use 1). */
+  floorSeconds: int(1, 60).default(CLIENT_FLOOR_DEFAULT_SECONDS),
 });
 
 export const WORKLOAD_TOOLS = ['ab', 'wrk', 'rps', 'conn-reuse', 'tcpkali'] as const;

@@ -91,6 +91,12 @@ for (const [stack, release] of [
       t.truthy(p.connReuse, p.id);
       t.true(p.requests !== null && p.requests > 0, p.id);
     }
+    // The kernel's behaviour E3 is about: with conn_reuse_mode 0, a new connection from a reused
+    // source port follows IPVS's old entry to the drained (weight 0) backend; with 1, IPVS
+    // schedules it afresh, so none reaches it (kernels since 5.9 do this also with conntrack on).
+    const [mode0, mode1] = r.points;
+    t.true(mode0!.connReuse!.requestsToDrainedAfterWeight0 > 0, JSON.stringify(mode0!.connReuse));
+    t.is(mode1!.connReuse!.requestsToDrainedAfterWeight0, 0, JSON.stringify(mode1!.connReuse));
     t.log(JSON.stringify(r.points.map((p) => ({ mode: p.params.connReuseMode, ...p.connReuse, connectP99: p.rps?.connectMs.p99 }))));
   });
 

@@ -53,19 +53,35 @@ type engine struct {
 	hotUntil time.Duration
 }
 
-// epollWait: epoll_pwait2 with a nanosecond timeout (negative: block; zero: poll).
+// noPwait2: the kernel has no epoll_pwait2 (Linux < 5.11: it answered ENOSYS once).
+var noPwait2 bool
+
+// epollWait: epoll_pwait2 with a nanosecond timeout (negative: block; zero: poll). Kernels
+// before 5.11 lack it (a netlab:vm guest on Debian's 5.10 found this: the client panicked); there
+// it falls back to epoll_wait, whose timeout is whole milliseconds, rounded up so the wait never
+// ends before the next send is due (the client's lag records what that costs).
 func epollWait(epfd int, events []syscall.EpollEvent, timeout time.Duration) (int, error) {
-	var ts *syscall.Timespec
+	if !noPwait2 {
+		var ts *syscall.Timespec
+		if timeout >= 0 {
+			t := syscall.NsecToTimespec(int64(timeout))
+			ts = &t
+		}
+		const sysEpollPwait2 = 441 // x86_64
+		n, _, e := syscall.Syscall6(sysEpollPwait2, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(ts)), 0, 0)
+		if e != syscall.ENOSYS {
+			if e != 0 {
+				return 0, e
+			}
+			return int(n), nil
+		}
+		noPwait2 = true
+	}
+	ms := -1
 	if timeout >= 0 {
-		t := syscall.NsecToTimespec(int64(timeout))
-		ts = &t
+		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
-	const sysEpollPwait2 = 441 // x86_64
-	n, _, e := syscall.Syscall6(sysEpollPwait2, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(ts)), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
+	return syscall.EpollWait(epfd, events, ms)
 }
 
 func (c *client) runEpoll() {

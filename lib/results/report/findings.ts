@@ -47,10 +47,12 @@ function proxyFindings(results: RunResult[]): Finding[] {
           .map((p) => p.cpu!.cores);
       const cpu = slopeInterval(cores(high), cores(low), 1);
       const slope = row.slope ? `, ${intervalText(row.slope, 1, ' ns')} per ${row.slope.per}` : '';
+      // Emulated (netlab:vm under TCG): the ratio is within the one emulated run; said so.
+      const tcg = runs.some((r) => hostingOf(r) === 'tcg') ? `, emulated on kernel ${runs[0]!.vm!.kernel} (TCG: behaviour, not speed)` : '';
       out.push({
         study: 'E1/E4',
-        subject: `${row.mode} (${stack}), ${kaText(row.keepalive)}`,
-        text: `${row.mode}, ${kaText(row.keepalive)}: mean latency ${intervalText(row.meanRatio)} from ${low} to ${high.toLocaleString('en')} Services (${row.meanLow?.toFixed(3) ?? '?'} → ${row.meanHigh?.toFixed(3) ?? '?'} ms${slope}); machine CPU ${cpu ? `${cpu.value >= 0 ? '+' : ''}${intervalText(cpu, 2, ' cores')}` : '-'}.`,
+        subject: `${row.mode} (${stack}${tcg}), ${kaText(row.keepalive)}`,
+        text: `${row.mode}${tcg}, ${kaText(row.keepalive)}: mean latency ${intervalText(row.meanRatio)} from ${low} to ${high.toLocaleString('en')} Services (${row.meanLow?.toFixed(3) ?? '?'} → ${row.meanHigh?.toFixed(3) ?? '?'} ms${slope}); machine CPU ${cpu ? `${cpu.value >= 0 ? '+' : ''}${intervalText(cpu, 2, ' cores')}` : '-'}.`,
         ratio: row.meanRatio,
         significant: row.meanRatio.significant,
       });
