@@ -90,6 +90,13 @@ export function newRunId(now = new Date()): string {
 }
 
 /** Plan options for this machine: its cgroup v2 mount, the load client built from this checkout, clang's includes, CPU topology and kernel. */
+/** Inside a netlab:vm guest, the run id the host side chose (so its state names the result file
+ * `netlab down` marks failed if the run dies); elsewhere null. */
+function guestRunId(env: NodeJS.ProcessEnv = process.env): string | null {
+  const id = env.NETLAB_VM_GUEST ? env.NETLAB_RUN_ID : undefined;
+  return id && /^\d{8}T\d{6}Z-[0-9a-f]{4}$/.test(id) ? id : null;
+}
+
 export function machinePlanOptions(): Pick<PlanOptions, 'cgroupRoot' | 'rpsClient' | 'includeDir' | 'host'> {
   return {
     cgroupRoot: cgroupRoot() ?? '/sys/fs/cgroup',
@@ -605,7 +612,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         `it is already up (${leftovers.join('; ')}), or a crashed run left that behind; remove it first with: netlab down ${stack}`,
       ]);
 
-    const runId = newRunId();
+    const runId = guestRunId() ?? newRunId();
     const dir = join(opts.resultsRoot ?? join(PROJECT_DIR, 'results'), stack, runId);
     const runDir = runDirOf(stack);
     const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw'), ...machinePlanOptions() });

@@ -118,7 +118,13 @@ export function summarize(results: RunResult[]): Row[] {
   for (const row of rows) {
     if (row.services !== null) continue;
     const base = rows.find(
-      (b) => b.services === null && b.datapath === 'host' && b.emulated === row.emulated && b.load === row.load && b.responseBytes === row.responseBytes && b.keepalive === row.keepalive,
+      (b) =>
+        b.services === null &&
+        b.datapath === 'host' &&
+        b.emulated === row.emulated &&
+        b.load === row.load &&
+        b.responseBytes === row.responseBytes &&
+        b.keepalive === row.keepalive,
     );
     if (!base) continue;
     const ratio = (v: number | null, b: number | null) => (b && v !== null ? v / b : null);

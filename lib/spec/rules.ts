@@ -331,9 +331,17 @@ function vmRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, vm: NonNul
   const issue = (p: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path: p, input, message });
   kernelRules(s, ctx, ['vm', 'kernel'], vm.kernel);
   if (s.proxy?.mode === 'ebpf')
-    issue(['proxy', 'mode'], s.proxy.mode, "the vm hosts' Debian root has no clang or bpftool to build the eBPF proxy: run mode ebpf on this machine (remove netlab:vm)");
+    issue(
+      ['proxy', 'mode'],
+      s.proxy.mode,
+      "the vm hosts' Debian root has no clang or bpftool to build the eBPF proxy: run mode ebpf on this machine (remove netlab:vm)",
+    );
   if (!untuned(s.tuning))
-    issue(['tuning'], s.tuning.profile, "host tuning pins IRQs and CPUs of this machine's NICs and cores; a VM's virtual ones would measure qemu: remove netlab:tuning or netlab:vm");
+    issue(
+      ['tuning'],
+      s.tuning.profile,
+      "host tuning pins IRQs and CPUs of this machine's NICs and cores; a VM's virtual ones would measure qemu: remove netlab:tuning or netlab:vm",
+    );
 }
 
 /** Target ssh: two hosts the user has; what netlab cannot check there later is refused here. */

@@ -22,6 +22,8 @@ mount -t bpf bpf /sys/fs/bpf 2> /dev/null
 hostname netlab-vm
 ip link set lo up
 stack=$(arg stack)
+NETLAB_RUN_ID=$(arg runid)
+export NETLAB_RUN_ID
 flags=$(arg flags | tr ',' ' ')
 echo "netlab-vm-ready: $(uname -r) $(cut -d' ' -f1 /proc/uptime) $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 cd /netlab/project || finish 1

@@ -4,7 +4,7 @@
 // Ctrl-C, or `netlab down` after a crash; the guest (lib/vm/guest-init.sh) runs the stack and
 // powers off. Nothing is created in the root namespace: the guest has no network device at all.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cgroupBase, nsPrefix, runDirOf } from '../core/names.ts';
@@ -100,12 +100,16 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     const resultsRoot = opts.resultsRoot ?? join(PROJECT_DIR, 'results');
     const stackResults = join(resultsRoot, stack);
     makeDir(stackResults);
-    const before = new Set(readdirSync(stackResults));
+    // The guest's run writes its result here, under the id chosen now (lib/local/run.ts takes it
+    // from the kernel command line), so the state names the file `netlab down` marks failed.
+    const runId = newRunId();
+    const dir = join(stackResults, runId);
+    const file = join(dir, 'result.json');
     const runDir = runDirOf(stack);
     const sockDir = join(runDir, 'vm');
     const startedAt = new Date().toISOString();
     mkdirSync(sockDir, { recursive: true });
-    writeState({ stack, pid: process.pid, runId: 'vm', startedAt, runDir, namespaces: [], cgroups: [cg], kept: false });
+    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: [], cgroups: [cg], kept: false, resultFile: file });
     mkdirSync(cg);
     const shares: Share[] = [
       { tag: 'cache', dir: cacheRoot, socket: join(sockDir, 'cache.sock') },
@@ -143,7 +147,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
           memoryMiB: spec.vm.memoryMiB,
           cpus: spec.vm.cpus,
           shares,
-          args: { stack },
+          args: { stack, runid: runId },
           tscKhz: hostTscKhz(),
         }),
       );
@@ -189,10 +193,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
       td = await teardownStack(stack, { cgroups: [cg] });
     }
     const guestSeconds = (Date.now() - t0) / 1000;
-    const fresh = readdirSync(stackResults)
-      .filter((d) => !before.has(d) && existsSync(join(stackResults, d, 'result.json')))
-      .sort();
-    const dir = fresh.length ? join(stackResults, fresh.at(-1)!) : join(stackResults, newRunId());
+    const written = existsSync(file);
     makeDir(dir);
     writeFileSync(join(dir, 'vm-console.log'), `${lines.join('\n')}\n${qemuStderr ? `--- qemu stderr ---\n${qemuStderr}` : ''}`);
     const host = await environment();
@@ -213,13 +214,12 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     };
     // The guest's own result, with what only this side knows; or, when the guest never wrote one,
     // a failed result that says why.
-    const file = join(dir, 'result.json');
     let result: RunResult;
-    if (fresh.length) result = JSON.parse(readFileSync(file, 'utf8')) as RunResult;
+    if (written) result = JSON.parse(readFileSync(file, 'utf8')) as RunResult;
     else
       result = {
         schema: RESULT_SCHEMA_ID,
-        runId: dir.split('/').at(-1)!,
+        runId,
         stack,
         target: spec.target,
         status: 'failed',
@@ -255,7 +255,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     if (!booted && outcome === 'ended')
       problems.push(`the guest never came up${qemuStderr.trim() ? `: ${qemuStderr.trim().split('\n').at(-1)}` : ''} (see vm-console.log)`);
     // netlab up refused or failed in the guest before it wrote a result: its own words say why.
-    if (!fresh.length && exitStatus !== null && exitStatus !== 0) problems.push(`netlab up in the guest ended with status ${exitStatus}: ${guestSaid(lines)}`);
+    if (!written && exitStatus !== null && exitStatus !== 0) problems.push(`netlab up in the guest ended with status ${exitStatus}: ${guestSaid(lines)}`);
     if (booted && exitStatus === null && outcome === 'ended') problems.push('the guest powered off without reporting how netlab up ended (see vm-console.log)');
     if (td?.left.length) problems.push(`teardown left something on this machine (netlab down ${stack} retries): ${td.left.join('; ')}`);
     if (problems.length) {

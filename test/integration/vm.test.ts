@@ -2,8 +2,8 @@
 // machine cannot run KVM guests) and run the experiments this machine's kernel cannot: kube-proxy's
 // IPVS mode, E3 (conn_reuse_mode) on 5.10 and 6.1, and the ipvlan datapath. After each: the result
 // tells which kernel and accelerator ran it, and nothing is left on this machine (no qemu, no
-// virtiofsd, no cgroup, no sockets, the root namespace unchanged). kill -9 of netlab mid-run leaves
-// qemu running until `netlab down` stops it. Needs root and `bash scripts/install-vm.sh` (npm test's
+// virtiofsd, no cgroup, no sockets, the root namespace unchanged). Ctrl-C mid-run stops the guest
+// and leaves nothing; kill -9 of netlab mid-run leaves qemu running until `netlab down` stops it. Needs root and `bash scripts/install-vm.sh` (npm test's
 // pretest runs it); skipped with the reason otherwise.
 import type { ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
@@ -106,22 +106,48 @@ serialIf(why('vm-ipvlan'), 'vm-ipvlan: the ipvlan datapath built and measured on
   t.true(r.setup!.checks.every((c) => c.ok));
 });
 
-serialIf(why('vm-ipvlan'), 'kill -9 of netlab while the guest runs: qemu goes on until netlab down stops it, then nothing is left', async (t) => {
-  t.timeout(5 * 60_000);
+/** `netlab up vm-ipvlan` started, and resolved once the guest has reported that it is up. */
+async function startedGuest(t: ExecutionContext, until = /guest up:/) {
   const child = spawn(process.execPath, [BIN, 'up', 'vm-ipvlan', '--results', results], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
   const deadline = Date.now() + 120_000;
-  while (!/guest up:/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  t.regex(out, /guest up:/);
-  const exited = new Promise((r) => child.on('close', r));
-  child.kill('SIGKILL');
-  await exited;
+  while (!until.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  t.regex(out, until);
+  return { child, exited, output: () => out };
+}
+
+serialIf(why('vm-ipvlan'), 'Ctrl-C while the guest runs: qemu and virtiofsd stopped, the result says interrupted, nothing left', async (t) => {
+  t.timeout(5 * 60_000);
+  const before = rootState();
+  const g = await startedGuest(t);
+  t.not(vmProcesses('vm-ipvlan'), '');
+  g.child.kill('SIGINT');
+  const code = await g.exited;
+  t.not(code, 0, g.output());
+  const { result } = lastResult('vm-ipvlan');
+  t.is(result.status, 'interrupted');
+  t.deepEqual(result.teardown?.left, []);
+  await assertNothingLeft(t, 'vm-ipvlan');
+  t.is(vmProcesses('vm-ipvlan'), '');
+  t.deepEqual(rootState(), before, 'the root namespace changed');
+});
+
+serialIf(why('vm-ipvlan'), 'kill -9 of netlab while the guest runs: qemu goes on until netlab down stops it, then nothing is left', async (t) => {
+  t.timeout(5 * 60_000);
+  // Once the guest's own netlab has written its result (status running) and is building.
+  const g = await startedGuest(t, /\[vm 6\.1 tcg\] building ipvlan datapath|\[vm 6\.1 kvm\] building ipvlan datapath/);
+  g.child.kill('SIGKILL');
+  await g.exited;
   t.not(vmProcesses('vm-ipvlan'), '', 'qemu and virtiofsd outlive a killed netlab (they are in the stack cgroup)');
   const down = spawnSync(process.execPath, [BIN, 'down', 'vm-ipvlan'], { cwd: PROJECT, encoding: 'utf8' });
   t.is(down.status, 0, down.stderr);
-  t.regex(down.stdout, /vm-ipvlan: removed 0 namespaces and 1 cgroups/);
+  t.regex(down.stdout, /vm-ipvlan: removed 0 namespaces and 1 cgroups.*marked the unfinished run failed/);
+  const { result } = lastResult('vm-ipvlan');
+  t.is(result.status, 'failed');
+  t.regex(result.error ?? '', /ended before the run finished/);
   await assertNothingLeft(t, 'vm-ipvlan');
   t.is(vmProcesses('vm-ipvlan'), '');
 });

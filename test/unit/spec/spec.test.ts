@@ -59,7 +59,7 @@ test('sweep values: a scalar becomes a list, repeats are dropped', (t) => {
 
 test('unknown keys are named with what is allowed', (t) => {
   t.deepEqual(bad({ 'netlab:datapth': 'host' }), [
-    'config: unknown key "datapth"; allowed here: description, target, datapath, datapathImplementation, aws, ssh, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
+    'config: unknown key "datapth"; allowed here: description, target, datapath, datapathImplementation, aws, ssh, vm, network, server, proxy, workload, tuning, repetitions, warmupSeconds',
   ]);
   t.deepEqual(bad({ 'netlab:server': { respBytes: 1 } }), ['netlab:server: unknown key "respBytes"; allowed here: responseBytes, workers, keepaliveRequests']);
   t.deepEqual(bad({ 'other:key': 1 }), ['config key "other:key": expected "netlab:<key>" (or a pulumi/aws/command/kubernetes provider key)']);
