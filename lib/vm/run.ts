@@ -121,6 +121,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     let ready: { release: string; seconds: number; clocksource: string } | null = null;
     let exitStatus: number | null = null;
     let guestError: string | null = null;
+    let hostError: string | null = null;
     let qemuStderr = '';
     const t0 = Date.now();
     type Outcome = 'ended' | 'timeout' | 'no-boot' | 'interrupted';
@@ -188,6 +189,9 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
         });
         qemu.on('error', () => resolve('ended'));
       });
+    } catch (e) {
+      // qemu or virtiofsd could not be started: recorded as the run's failure, after the teardown.
+      hostError = (e as Error).message;
     } finally {
       progress({ stack, phase: 'teardown', text: 'stopping qemu and virtiofsd, removing the cgroup and sockets' });
       td = await teardownStack(stack, { cgroups: [cg] });
@@ -251,8 +255,9 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
       result.status = 'interrupted';
       problems.push('interrupted');
     }
+    if (hostError) problems.push(`the VM could not be started: ${hostError}`);
     if (guestError) problems.push(`the guest failed: ${guestError}`);
-    if (!booted && outcome === 'ended')
+    if (!booted && outcome === 'ended' && !hostError)
       problems.push(`the guest never came up${qemuStderr.trim() ? `: ${qemuStderr.trim().split('\n').at(-1)}` : ''} (see vm-console.log)`);
     // netlab up refused or failed in the guest before it wrote a result: its own words say why.
     if (!written && exitStatus !== null && exitStatus !== 0) problems.push(`netlab up in the guest ended with status ${exitStatus}: ${guestSaid(lines)}`);
