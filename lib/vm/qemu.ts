@@ -36,6 +36,11 @@ export interface Share {
   socket: string;
 }
 
+/** The three shares of a run: the netlab cache and the project (mounted read-only), the results
+ * folder (read-write); their sockets in `sockDir`. The run and `netlab plan` both take them here. */
+export const vmShares = (sockDir: string, dirs: { cache: string; project: string; results: string }): Share[] =>
+  (['cache', 'project', 'results'] as const).map((tag) => ({ tag, dir: dirs[tag], socket: join(sockDir, `${tag}.sock`) }));
+
 export interface VmLaunch {
   qemu: string;
   accel: Accel;

@@ -17,7 +17,7 @@ import { type Spec, VM_KERNELS, type VmKernel } from '../spec/schema.ts';
 import { acquireLock, cgroupRoot, listNamespaces, teardownStack, type TeardownReport, writeState } from '../local/state.ts';
 import { environment, newRunId, PreflightError, type UpOptions, type UpOutcome } from '../local/run.ts';
 import { hostTscKhz, probeAccel } from './accel.ts';
-import { type Accel, GUEST_LINES, qemuArgv, type Share, vmCache, virtiofsdArgv } from './qemu.ts';
+import { type Accel, GUEST_LINES, qemuArgv, vmCache, vmShares, virtiofsdArgv } from './qemu.ts';
 
 export type VmSpec = Spec & { vm: NonNullable<Spec['vm']> };
 export const isVmSpec = (s: Spec): s is VmSpec => s.target === 'local' && !!s.vm && !process.env.NETLAB_VM_GUEST;
@@ -111,11 +111,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     mkdirSync(sockDir, { recursive: true });
     writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: [], cgroups: [cg], kept: false, resultFile: file });
     mkdirSync(cg);
-    const shares: Share[] = [
-      { tag: 'cache', dir: cacheRoot, socket: join(sockDir, 'cache.sock') },
-      { tag: 'project', dir: PROJECT_DIR, socket: join(sockDir, 'project.sock') },
-      { tag: 'results', dir: resultsRoot, socket: join(sockDir, 'results.sock') },
-    ];
+    const shares = vmShares(sockDir, { cache: cacheRoot, project: PROJECT_DIR, results: resultsRoot });
     const lines: string[] = [];
     let td: TeardownReport | null = null;
     let ready: { release: string; seconds: number; clocksource: string } | null = null;
@@ -312,11 +308,7 @@ export async function vmDoctor(cacheRoot = vmCacheRoot()): Promise<VmDoctor> {
 export function renderVmPlan(spec: VmSpec, cacheRoot = vmCacheRoot()): string {
   const c = vmCache(cacheRoot);
   const sock = join(runDirOf(spec.name), 'vm');
-  const shares: Share[] = [
-    { tag: 'cache', dir: cacheRoot, socket: join(sock, 'cache.sock') },
-    { tag: 'project', dir: PROJECT_DIR, socket: join(sock, 'project.sock') },
-    { tag: 'results', dir: '<results>', socket: join(sock, 'results.sock') },
-  ];
+  const shares = vmShares(sock, { cache: cacheRoot, project: PROJECT_DIR, results: '<results>' });
   const accel = spec.vm.accel === 'auto' ? 'kvm|tcg' : spec.vm.accel;
   const qemu = qemuArgv({
     qemu: QEMU,
