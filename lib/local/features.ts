@@ -92,20 +92,29 @@ export async function probeFeatures(): Promise<Record<Feature, FeatureState>> {
     if (res.netns.ok) {
       const ipn = (...a: string[]) => ['ip', '-n', ns, ...a];
       res.veth = await tryCmd(ipn('link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1'));
-      res.bridge = await tryCmd(ipn('link', 'add', 'br0', 'type', 'bridge'));
-      res.vxlan = await tryCmd(ipn('link', 'add', 'vx0', 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'nolearning'));
-      // macvlan and ipvlan each on its own veth end: a device that carries a macvlan refuses an
-      // ipvlan (EBUSY), which made a kernel with ipvlan look as if it had none.
-      res.macvlan = await tryCmd(ipn('link', 'add', 'link', res.veth.ok ? 'p0' : 'lo', 'name', 'mv0', 'type', 'macvlan', 'mode', 'bridge'));
-      res.ipvlan = await tryCmd(ipn('link', 'add', 'link', res.veth.ok ? 'p1' : 'lo', 'name', 'iv0', 'type', 'ipvlan', 'mode', 'l2'));
-      res.dummy = await tryCmd(ipn('link', 'add', 'dm0', 'type', 'dummy'));
-      res.nftables = await tryCmd(['ip', 'netns', 'exec', ns, 'nft', 'add', 'table', 'ip', 'netlab_probe']);
-      // Each iptables backend on its own kernel API: nf_tables, and x_tables (ip_tables/iptable_nat).
-      res['iptables-nft'] = await tryCmd(['ip', 'netns', 'exec', ns, 'iptables-nft', '-t', 'nat', '-N', 'NETLAB-PROBE']);
-      res['iptables-legacy'] = await tryCmd(['ip', 'netns', 'exec', ns, 'iptables-legacy', '-t', 'nat', '-N', 'NETLAB-PROBE']);
-      // IPVS: the kernel exposes /proc/net/ip_vs in every namespace once the module is in; with
-      // ipvsadm present, listing loads the module where the kernel has it as one.
-      const ipvsadm = await tryCmd(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln']);
+      // The probes below are independent of each other, so they run at once: each is a process
+      // start, and under emulation (a vm host under TCG) one costs most of a second.
+      const nfProbes = async () => {
+        // nft and iptables-nft both commit to nf_tables: one after the other.
+        const nft = await tryCmd(['ip', 'netns', 'exec', ns, 'nft', 'add', 'table', 'ip', 'netlab_probe']);
+        return [nft, await tryCmd(['ip', 'netns', 'exec', ns, 'iptables-nft', '-t', 'nat', '-N', 'NETLAB-PROBE'])] as const;
+      };
+      const [bridge, vxlan, macvlan, ipvlan, dummy, [nftables, iptablesNft], iptablesLegacy, ipvsadm] = await Promise.all([
+        tryCmd(ipn('link', 'add', 'br0', 'type', 'bridge')),
+        tryCmd(ipn('link', 'add', 'vx0', 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'nolearning')),
+        // macvlan and ipvlan each on its own veth end: a device that carries a macvlan refuses an
+        // ipvlan (EBUSY), which made a kernel with ipvlan look as if it had none.
+        tryCmd(ipn('link', 'add', 'link', res.veth.ok ? 'p0' : 'lo', 'name', 'mv0', 'type', 'macvlan', 'mode', 'bridge')),
+        tryCmd(ipn('link', 'add', 'link', res.veth.ok ? 'p1' : 'lo', 'name', 'iv0', 'type', 'ipvlan', 'mode', 'l2')),
+        tryCmd(ipn('link', 'add', 'dm0', 'type', 'dummy')),
+        nfProbes(),
+        // Each iptables backend on its own kernel API: nf_tables (above), and x_tables (ip_tables/iptable_nat).
+        tryCmd(['ip', 'netns', 'exec', ns, 'iptables-legacy', '-t', 'nat', '-N', 'NETLAB-PROBE']),
+        // IPVS: the kernel exposes /proc/net/ip_vs in every namespace once the module is in; with
+        // ipvsadm present, listing loads the module where the kernel has it as one.
+        tryCmd(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln']),
+      ]);
+      Object.assign(res, { bridge, vxlan, macvlan, ipvlan, dummy, nftables, 'iptables-nft': iptablesNft, 'iptables-legacy': iptablesLegacy });
       const procIpvs = existsSync('/proc/net/ip_vs');
       const cfg = kernelConfig('CONFIG_IP_VS');
       res.ipvs =

@@ -592,8 +592,8 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
   const progress: Progress = opts.progress ?? (() => {});
   const stack = spec.name;
   progress({ stack, phase: 'preflight', text: 'checking kernel features and tools' });
-  const env = await environment();
-  const problems = missing(spec, await probeFeatures(), env.tools, env.kernel);
+  const [env, features] = await Promise.all([environment(), probeFeatures()]);
+  const problems = missing(spec, features, env.tools, env.kernel);
   if (spec.workload.tool === 'rps' || spec.workload.tool === 'conn-reuse') {
     try {
       rpsClient();
