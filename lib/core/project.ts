@@ -2,10 +2,14 @@
 // cached, and the KEY=value pin files under tools/.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const here = dirname(fileURLToPath(import.meta.url));
+const inModules = here.indexOf(`${sep}node_modules${sep}`);
+/** Two folders up from lib/core; from a vm guest's bundle (lib/vm/bundle.ts, kept under
+ * node_modules/.cache), the folder that holds node_modules. */
+export const PROJECT_DIR = inModules >= 0 ? here.slice(0, inModules) : resolve(here, '..', '..');
 
 /** Where the install scripts cache their tools: $NETLAB_TOOLS_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/netlab/tools. */
 export function toolsCache(env: NodeJS.ProcessEnv = process.env): string {

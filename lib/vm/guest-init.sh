@@ -25,6 +25,9 @@ stack=$(arg stack)
 NETLAB_RUN_ID=$(arg runid)
 export NETLAB_RUN_ID
 flags=$(arg flags | tr ',' ' ')
+# netlab.entry: netlab bundled on the host side (lib/vm/bundle.ts), which starts in half the time
+# of bin/netlab.js under emulation; bin/netlab.js (through tsx) where none is given.
+entry=$(arg entry)
 echo "netlab-vm-ready: $(uname -r) $(cut -d' ' -f1 /proc/uptime) $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 cd /netlab/project || finish 1
 # netlab.exec: a base64 shell command run instead of the stack (the tests' and netlab doctor's probes).
@@ -37,7 +40,7 @@ fi
 # Through a pipe, so netlab prints plain progress lines (no spinner redrawn over a serial line).
 # shellcheck disable=SC2086 # flags are netlab's own (--keep is never passed: the VM ends with the run)
 {
-  node bin/netlab.js up "$stack" --results /netlab/results $flags < /dev/null
+  node "${entry:-bin/netlab.js}" up "$stack" --results /netlab/results $flags < /dev/null
   echo $? > /run/netlab-status
 } 2>&1 | cat
 finish "$(cat /run/netlab-status 2> /dev/null || echo 1)"

@@ -11,6 +11,7 @@ import { cgroupBase, nsPrefix, runDirOf } from '../core/names.ts';
 import { inCgroup } from '../core/netns.ts';
 import { makeDir, writeFileAtomic } from '../core/files.ts';
 import { SYSTEM_PATH } from '../core/exec.ts';
+import { BUNDLE_DIR, guestBundle } from './bundle.ts';
 import { toolsCache, PROJECT_DIR } from '../core/project.ts';
 import { RESULT_SCHEMA_ID, type RunResult } from '../results/result.ts';
 import { type Spec, VM_KERNELS, type VmKernel } from '../spec/schema.ts';
@@ -133,6 +134,8 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
       const absent = shares.filter((s) => !existsSync(s.socket));
       if (absent.length) throw new Error(`virtiofsd did not open ${absent.map((s) => s.socket).join(', ')} within 5 s`);
 
+      progress({ stack, phase: 'setup', text: 'bundling netlab for the guest (esbuild)' });
+      const entry = await guestBundle();
       const argv = inCgroup(
         cg,
         qemuArgv({
@@ -144,7 +147,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
           memoryMiB: spec.vm.memoryMiB,
           cpus: spec.vm.cpus,
           shares,
-          args: { stack, runid: runId },
+          args: { stack, runid: runId, entry },
           tscKhz: hostTscKhz(),
         }),
       );
@@ -319,14 +322,14 @@ export function renderVmPlan(spec: VmSpec, cacheRoot = vmCacheRoot()): string {
     memoryMiB: spec.vm.memoryMiB,
     cpus: spec.vm.cpus,
     shares,
-    args: { stack: spec.name },
+    args: { stack: spec.name, entry: `${BUNDLE_DIR}/<hash>/netlab.js` },
   });
   const lines = [
     `# netlab:vm: the plan below runs inside a microVM of Debian's ${spec.vm.kernel} kernel (accelerator ${accel}${spec.vm.accel === 'auto' ? ': kvm when a probe guest boots with it' : ''})`,
     '## this machine: in cgroup ' + cgroupBase(cgroupRoot() ?? '/sys/fs/cgroup', spec.name),
     ...shares.map((s) => `  ${virtiofsdArgv(VIRTIOFSD[0]!, s).join(' ')} &`),
     `  ${qemu.join(' ')}`,
-    '## the guest (lib/vm/guest-init.sh): netlab up ' + spec.name + ' --results /netlab/results, then power-off',
+    `## the guest (lib/vm/guest-init.sh): netlab up ${spec.name} --results /netlab/results, then power-off; netlab.entry is the bundle of lib/vm/bundle.ts, made before boot`,
     '',
   ];
   return lines.join('\n');
