@@ -82,7 +82,7 @@ test("qemu's and virtiofsd's command lines", (t) => {
     '-accel',
     'tcg',
     '-cpu',
-    'max',
+    'Nehalem',
     '-smp',
     '2',
     '-m',
