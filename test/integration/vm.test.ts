@@ -5,9 +5,9 @@
 // virtiofsd, no cgroup, no sockets, the root namespace unchanged). Ctrl-C mid-run stops the guest
 // and leaves nothing; kill -9 of netlab mid-run leaves qemu running until `netlab down` stops it. Needs root and `bash scripts/install-vm.sh` (npm test's
 // pretest runs it); skipped with the reason otherwise.
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunResult } from '../../lib/results/result.ts';
@@ -19,6 +19,7 @@ import { BIN, PROJECT } from '../helpers/paths.ts';
 import { rootState, sh } from '../helpers/root-namespace.ts';
 
 const results = mkdtempSync(join(tmpdir(), 'netlab-vm-'));
+test.after.always(() => rmSync(results, { recursive: true, force: true }));
 const why = (stack: string) =>
   process.getuid?.() !== 0 ? 'needs root (network namespaces, cgroups, qemu)' : vmMissing(loadStack(stack) as VmSpec).join('; ') || null;
 
