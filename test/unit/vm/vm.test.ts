@@ -100,7 +100,7 @@ test("qemu's and virtiofsd's command lines", (t) => {
     '-initrd',
     '/c/vm/kernel-5.10/initrd.img',
     '-append',
-    'console=ttyS0 quiet panic=-1 netlab.stack=s netlab.kernel=5.10 netlab.root=vm/rootfs',
+    'console=ttyS0 quiet panic=-1 netlab.stack=s netlab.kernel=5.10 netlab.root=vm/rootfs nopti',
     '-chardev',
     'socket,id=fs0,path=/run/netlab/s/vm/cache.sock',
     '-device',
@@ -176,8 +176,8 @@ test("a TCG guest is given this machine's TSC rate only where that rate is fixed
   t.is(tscKhzOf(cpuinfo('constant_tsc nonstop_tsc'), 'tsc\n', true), null, 'with cpufreq, cpu MHz is the current clock, not the TSC');
   const tcg = (tscKhz: number | null) =>
     qemuArgv({ qemu: 'q', accel: 'tcg', kernel: '6.1', kernelDir: '/k', rootfs: 'r', memoryMiB: 256, cpus: 1, shares: [], args: {}, tscKhz }).at(-1);
-  t.is(tcg(2445424), 'console=ttyS0 quiet panic=-1 netlab.kernel=6.1 netlab.root=r tsc_early_khz=2445424 tsc=reliable');
-  t.is(tcg(null), 'console=ttyS0 quiet panic=-1 netlab.kernel=6.1 netlab.root=r');
+  t.is(tcg(2445424), 'console=ttyS0 quiet panic=-1 netlab.kernel=6.1 netlab.root=r tsc_early_khz=2445424 tsc=reliable nopti');
+  t.is(tcg(null), 'console=ttyS0 quiet panic=-1 netlab.kernel=6.1 netlab.root=r nopti');
   // KVM guests keep kvm-clock: the rate is never passed.
   t.is(
     qemuArgv({ qemu: 'q', accel: 'kvm', kernel: '6.1', kernelDir: '/k', rootfs: 'r', memoryMiB: 256, cpus: 1, shares: [], args: {}, tscKhz: 2445424 }).at(-1),
