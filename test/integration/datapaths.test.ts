@@ -3,7 +3,7 @@
 // Needs root; a datapath whose kernel feature is missing is skipped with the reason.
 import test from 'ava';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeFeatures, requirements } from '../../lib/local/features.ts';
@@ -20,6 +20,7 @@ import { specFromStackDoc } from '../../lib/spec/document.ts';
 const root = process.getuid?.() === 0;
 const features = root ? await probeFeatures() : null;
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-it-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 
 function spec(name: string, datapath: Datapath, workload: Record<string, unknown> = { tool: 'wrk', durationSeconds: 1, connections: 2, threads: 1 }): Spec {
   return specFromStackDoc(name, { config: { 'netlab:datapath': datapath, 'netlab:workload': workload, 'netlab:warmupSeconds': 0 } });

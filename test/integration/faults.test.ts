@@ -7,7 +7,7 @@
 // under concurrent takeover. Needs root; skipped with the reason otherwise.
 import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunResult } from '../../lib/results/result.ts';
@@ -21,6 +21,7 @@ const root = process.getuid?.() === 0;
 const serial = (title: string, fn: (t: ExecutionContext) => unknown) =>
   root ? test.serial(title, fn) : test.skip(`${title} — skipped: needs root (network namespaces)`, fn);
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-faults-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const WRK = `  netlab:datapath: hostgw\n  netlab:workload:\n    tool: wrk\n    durationSeconds: 2\n    connections: [1, 2]\n    threads: 1\n  netlab:warmupSeconds: 0\n`;
@@ -282,4 +283,5 @@ serial('the stack lock: of 8 processes racing for a stale lock, exactly one wins
     await Promise.all(kids.map((k) => k.exited));
     t.is(answers.filter((a) => a === 'won').length, 1, `round ${round}: ${answers.join(',')}`);
   }
+  rmSync(state, { recursive: true, force: true });
 });

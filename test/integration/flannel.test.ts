@@ -6,7 +6,7 @@
 // run-specific (lib/datapath/flannel/compare.ts). Needs root and the built components
 // (bash scripts/install-k8s.sh; `npm test` runs it).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -27,6 +27,7 @@ const root = process.getuid?.() === 0;
 const gone = k8sMissing(FLANNEL_PROGRAMS);
 const why = !root ? 'needs root' : gone.length ? `not installed: ${gone.join(', ')} (bash scripts/install-k8s.sh)` : '';
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-fl-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const spec = (name: string, datapath: string, implementation: string, seconds = 2) =>

@@ -6,7 +6,7 @@
 // nowhere in the results, nor in plain text in the Pulumi state while it existed.
 // Needs root, the built components (bash scripts/install-k8s.sh k8s etcd) and the Pulumi CLI with
 // the kubernetes plugin (bash scripts/install-tools.sh); `npm test` installs both.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -36,6 +36,7 @@ const why = !root
         ? `no kubernetes provider plugin at ${plugin} (bash scripts/install-tools.sh)`
         : '';
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-kfp-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every file under `dir`, gzipped ones unpacked, as text. */

@@ -2,7 +2,7 @@
 // stops syncing. Either must fail the run with a message naming what died or what was awaited,
 // never measure rules nobody keeps, and leave nothing behind.
 // Needs root and the built components (bash scripts/install-k8s.sh; `npm test` runs it).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -17,6 +17,7 @@ const root = process.getuid?.() === 0;
 const gone = k8sMissing(KUBE_PROXY_PROGRAMS);
 const why = !root ? 'needs root' : gone.length ? `not installed: ${gone.join(', ')} (bash scripts/install-k8s.sh)` : '';
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-kpf-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const spec = (name: string, services: number[], seconds: number, proxy: Record<string, unknown> = {}) =>

@@ -4,7 +4,7 @@
 // Needs root; a mode whose kernel feature is missing is skipped (IPVS) or refused with the reason.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeFeatures, requirements } from '../../lib/local/features.ts';
@@ -22,6 +22,7 @@ import { specFromStackDoc } from '../../lib/spec/document.ts';
 const root = process.getuid?.() === 0;
 const features = root ? await probeFeatures() : null;
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-proxy-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function spec(name: string, mode: string, datapath = 'hostgw', extra: Record<string, unknown> = {}): Spec {

@@ -2,7 +2,7 @@
 // machine-wide values put back after a run, after a failed one and by `netlab down` after --keep,
 // and a second stack refused while the first has not put its values back.
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,7 @@ import { specFromStackDoc } from '../../lib/spec/document.ts';
 
 const root = process.getuid?.() === 0;
 const tmp = mkdtempSync(join(tmpdir(), 'netlab-tune-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 const WIDE = ['/proc/sys/fs/file-max', '/proc/sys/net/core/rps_sock_flow_entries', '/proc/sys/net/ipv4/tcp_low_latency'];
 const machine = () => Object.fromEntries(WIDE.map((p) => [p, readFileSync(p, 'utf8').trim()]));
 const cpus = root ? placement(parseLscpuP(execFileSync('lscpu', ['-p=CPU,CORE,SOCKET,NODE'], { encoding: 'utf8' })), true) : null;
