@@ -5,13 +5,13 @@
 // they would through tsx; dynamic imports (the aws janitor, the report's charts) stay lazy chunks.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { PROJECT_DIR } from '../core/project.ts';
 
 /** Where the bundles are kept: a tool cache inside node_modules, so packages resolve from there. */
 export const BUNDLE_DIR = join('node_modules', '.cache', 'netlab-guest');
-/** Bundles kept besides the newest (each is about 0.6 MB). */
+/** Bundles kept, the one in use among them (each is about 0.5 MB). */
 export const BUNDLES_KEPT = 3;
 
 /**
@@ -68,5 +68,5 @@ function pruneBundles(root: string, keep: string): void {
     .filter((d) => /^[0-9a-f]{16}$/.test(d) && d !== keep)
     .map((d) => ({ d, t: statSync(join(root, d)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
-  for (const { d } of dirs.slice(BUNDLES_KEPT - 1)) rmSync(join(root, basename(d)), { recursive: true, force: true });
+  for (const { d } of dirs.slice(BUNDLES_KEPT - 1)) rmSync(join(root, d), { recursive: true, force: true });
 }

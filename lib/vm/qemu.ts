@@ -65,12 +65,6 @@ export interface VmLaunch {
 }
 
 /**
- * qemu's microvm: no firmware, no PCI, virtio-mmio devices only, the serial port as the console on
- * stdio. PIT, PIC and RTC are on: without a PIT the kernel cannot calibrate the TSC under TCG and
- * hangs. The guest's memory is a shared memfd, which vhost-user (virtiofsd) needs; -no-reboot makes
- * any reboot or panic (panic=-1) end qemu.
- */
-/**
  * The CPU model a TCG guest gets: Nehalem (x86-64-v2: SSE4.2 and POPCNT; no AVX, no XSAVE), with
  * `nopti` on the kernel command line (see qemuArgv). Against `max`, measured in guests of 6.1 here
  * (README, "The kernel as a variable"): 20 process starts 1.9–2.1 s instead of 4.2 s, boot 5.4–6.3 s
@@ -78,6 +72,12 @@ export interface VmLaunch {
  */
 export const TCG_CPU = 'Nehalem';
 
+/**
+ * qemu's microvm: no firmware, no PCI, virtio-mmio devices only, the serial port as the console on
+ * stdio. PIT, PIC and RTC are on: without a PIT the kernel cannot calibrate the TSC under TCG and
+ * hangs. The guest's memory is a shared memfd, which vhost-user (virtiofsd) needs; -no-reboot makes
+ * any reboot or panic (panic=-1) end qemu.
+ */
 export function qemuArgv(l: VmLaunch): string[] {
   const append = [
     'console=ttyS0',
