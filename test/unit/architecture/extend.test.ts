@@ -2,14 +2,14 @@
 // its registration line, and a stack naming it validates and plans with its commands.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT } from '../../helpers/paths.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 function copyOfLib(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-extend-'));
+  const dir = tempDir('netlab-extend-');
   cpSync(join(PROJECT, 'lib'), join(dir, 'lib'), { recursive: true });
   symlinkSync(join(PROJECT, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');

@@ -3,8 +3,7 @@
 import test from 'ava';
 import { tuningUndoScript } from '../../../lib/remote/scripts.ts';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enhancedNetworking, hourlyCost, imageFor, IMAGES, KERNELS, kubeadmRefusesKernel, supportStatus } from '../../../lib/aws/catalogue.ts';
 import { cniScript, kubeadmConfig, REDACT_FN } from '../../../lib/aws/cluster.ts';
@@ -20,6 +19,7 @@ import { hostTuningScript } from '../../../lib/aws/workload.ts';
 import { maxHourlyCost, noPlaceholderSsh, noWorldSsh, stackHourlyCost, ttlRequired } from '../../../policy/policies.ts';
 import { assertGolden } from '../../helpers/golden.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures');
 const awsStacks = listStackNames().filter((n) => n.startsWith('aws-'));
@@ -235,7 +235,7 @@ test('netlab sweep and netlab up refuse here before anything: placeholder SSH ra
   const r = spawnSync('node', [join(PROJECT_DIR, 'bin', 'netlab.js'), 'sweep', 'aws-e2-vxlan'], { encoding: 'utf8' });
   t.is(r.status, 2);
   t.regex(r.stderr, /^netlab: netlab:aws.sshCidr is still the documentation placeholder/);
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-aws-'));
+  const dir = tempDir('netlab-aws-');
   const file = join(dir, 'Pulumi.mine.yaml');
   writeFileSync(file, readFileSync(join(PROJECT_DIR, 'stacks', 'Pulumi.aws-e2-vxlan.yaml'), 'utf8').replace('203.0.113.7/32', '198.18.0.0/24'));
   const u = spawnSync('node', [join(PROJECT_DIR, 'bin', 'netlab.js'), 'up', file], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: dir } });
@@ -247,7 +247,7 @@ test('netlab sweep and netlab up refuse here before anything: placeholder SSH ra
 const scriptsOf = (spec: AwsSpec) => awsScripts(spec, { facts: C4_FACTS, clientCpus: '0-8,18-26', cpuAffinity: spec.tuning.pinning ? '10 100' : undefined });
 
 test('every generated host script of every aws stack passes bash -n and shellcheck', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-scripts-'));
+  const dir = tempDir('netlab-scripts-');
   const files: string[] = [];
   for (const n of awsStacks)
     for (const [name, text] of Object.entries(scriptsOf(specOf(n)))) {
@@ -304,7 +304,7 @@ test('kubeadm configuration per proxy mode: kube-proxy mode and scheduler, or no
 });
 
 test('TTL helper, run for real with a stand-in shutdown: minutes left rounded up, past deadline = now, no deadline = error', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-ttl-'));
+  const dir = tempDir('netlab-ttl-');
   const helper = join(dir, 'netlab-ttl');
   writeFileSync(helper, ttlHelper(), { mode: 0o755 });
   const fake = join(dir, 'shutdown');
@@ -365,7 +365,7 @@ test('host facts, run for real here, parse into a tuning plan; c4.8xlarge facts 
 });
 
 test('tuning script, run for real against scratch files: writes read back, a failed step stops unless optional', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-tune-'));
+  const dir = tempDir('netlab-tune-');
   const ok = join(dir, 'ok');
   writeFileSync(ok, '0');
   const script = tuningScript([
@@ -414,7 +414,7 @@ test('tcpkali summary: bytes, duration and the asked percentiles', (t) => {
 
 test('collect: a run directory as the client leaves it becomes a valid result.json (kept-up rule, ab points, tuning steps)', (t) => {
   const spec = specOf('aws-e2-vxlan');
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-run-'));
+  const dir = tempDir('netlab-run-');
   mkdirSync(join(dir, 'raw'));
   copyFileSync(join(FIX, 'aws', 'tcpkali-q150000.txt'), join(dir, 'raw', 'tcpkali-b350-q150000-r1.txt'));
   copyFileSync(join(FIX, 'aws', 'tcpkali-q150000.txt'), join(dir, 'raw', 'tcpkali-b350-q250000-r1.txt'));
@@ -538,7 +538,7 @@ test('#1 tuned: not installed on Amazon Linux 2023 (dnf would fail the whole ins
     if (!awsPlan(specOf(n)).image.tuned) for (const k of ['packages-server', 'packages-client']) t.notRegex(sc[k]!.split('\n')[3]!, /\btuned\b/, `${n} ${k}`);
   }
   // The skip is recorded in tuning.tsv like any step (run for real against a scratch file).
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-tuned-'));
+  const dir = tempDir('netlab-tuned-');
   const run = spawnSync(
     'bash',
     [
@@ -569,7 +569,7 @@ test('#2 tcpkali build: bison, flex and a C++ compiler in every package list; De
     for (const n of names)
       t.regex(policy.stdout, new RegExp(`^${n.replace(/[+]/g, '\\+')}:\\n  Installed: .*\\n  Candidate: (?!\\(none\\))`, 'm'), `${n} not in the archive`);
   // The prerequisite check, run for real with a PATH that lacks bison and flex.
-  const bin = mkdtempSync(join(tmpdir(), 'netlab-bin-'));
+  const bin = tempDir('netlab-bin-');
   for (const tool of ['cc', 'c++', 'make', 'autoreconf', 'libtoolize', 'bash', 'rm', 'git', 'timeout'])
     writeFileSync(join(bin, tool), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
   const r = spawnSync('/bin/bash', ['--norc', '-c', `set -euo pipefail\n${tcpkaliBuild()}`], {
@@ -604,7 +604,7 @@ test("#3 aws-vpc: bridge CNI with host-local addresses from each host's /24, mas
 test.serial(
   '#4 E3 load: reuse_load, run for real against a local nginx restarted mid-window, keeps attempting through the whole window and records the failures',
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'netlab-e3-'));
+    const dir = tempDir('netlab-e3-');
     const port = 20000 + Math.floor(Math.random() * 20000);
     writeFileSync(
       join(dir, 'nginx.conf'),
@@ -766,7 +766,7 @@ test('#8 images: an image past its end of support is refused unless accepted; th
 
 test('#9 a failed run keeps its results: the run script, run for real with stand-ins, writes the tarball with the points measured and the failure; collect marks the run failed', (t) => {
   const spec = specOf('aws-e2-vxlan');
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-salvage-'));
+  const dir = tempDir('netlab-salvage-');
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   const fixture = join(FIX, 'aws', 'tcpkali-q150000.txt');

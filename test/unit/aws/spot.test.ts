@@ -3,8 +3,7 @@
 // collect of the interrupted run's tarball: status interrupted, no point presented as a result.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hourlyCost } from '../../../lib/aws/catalogue.ts';
 import { readRunDir, runInterruption } from '../../../lib/aws/collect.ts';
@@ -15,6 +14,7 @@ import { SpecError } from '../../../lib/spec/errors.ts';
 import type { AwsSpec } from '../../../lib/spec/schema.ts';
 import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { assertGolden } from '../../helpers/golden.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures');
 const spotSpec = (aws: Partial<AwsSpec['aws']> = {}): AwsSpec => {
@@ -83,7 +83,7 @@ test('the run script of a spot stack, exactly (golden); the on-demand one has no
   // The spot script is the on-demand one with the watcher added and the tool run in the background: nothing else differs.
   const dropped = onDemand.split('\n').filter((l) => !script.split('\n').includes(l));
   t.deepEqual(dropped, ['  if [ "$code" -ne 0 ]; then', '  timeout --kill-after=10 "$limit" bash -c "$command" > "$RAW/$ID.txt" 2> "$RAW/$ID.err" || code=$?']);
-  const f = join(mkdtempSync(join(tmpdir(), 'netlab-spot-')), 'run.sh');
+  const f = join(tempDir('netlab-spot-'), 'run.sh');
   writeFileSync(f, script);
   t.is(spawnSync('bash', ['-n', f]).status, 0);
   const sc = spawnSync('shellcheck', ['--shell=bash', '--severity=warning', f], { encoding: 'utf8' });
@@ -92,7 +92,7 @@ test('the run script of a spot stack, exactly (golden); the on-demand one has no
 
 test('a spot notice during a point, run for real: the watcher (IMDSv2 token, then spot/instance-action) stops the run, the tarball records it, collect says interrupted', (t) => {
   const spec = spotSpec();
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-spot-run-'));
+  const dir = tempDir('netlab-spot-run-');
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   const notice = '{"action": "terminate", "time": "2026-11-21T10:31:02Z"}';
@@ -163,7 +163,7 @@ test('a spot notice during a point, run for real: the watcher (IMDSv2 token, the
 
 test('a spot run without a notice ends as usual: no interrupted.tsv, the watcher stops with the run', (t) => {
   const spec = spotSpec({ ttlMinutes: 15 });
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-spot-calm-'));
+  const dir = tempDir('netlab-spot-calm-');
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   writeFileSync(join(bin, 'kubectl'), '#!/bin/bash\ncase "$*" in *jsonpath*) echo 10.244.0.5;; esac\nexit 0\n', { mode: 0o755 });
@@ -192,7 +192,7 @@ test('a spot run without a notice ends as usual: no interrupted.tsv, the watcher
 
 test('collect of an interrupted tarball between points, the notice not JSON: interrupted, the raw notice kept', (t) => {
   const spec = spotSpec();
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-spot-collect-'));
+  const dir = tempDir('netlab-spot-collect-');
   mkdirSync(join(dir, 'raw'));
   writeFileSync(join(dir, 'points.tsv'), 'id\ttool\trepetition\tparams\texit\twall_seconds\tservices_seconds\n');
   writeFileSync(join(dir, 'interrupted.tsv'), 'notice\tgarbled\nseen\t2026-11-21T10:29:05Z\npoint\t\n');

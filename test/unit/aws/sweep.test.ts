@@ -4,8 +4,7 @@
 // Ctrl-C), the per-stack progress lines, and a spot stack's failure recorded as an interruption.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { awsPlan } from '../../../lib/aws/plan.ts';
 import {
@@ -22,6 +21,7 @@ import {
 } from '../../../lib/aws/sweep.ts';
 import type { AwsSpec, Spec } from '../../../lib/spec/schema.ts';
 import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const NETLAB = join(PROJECT_DIR, 'bin', 'netlab.js');
 const awsSpec = (name: string, aws: Partial<AwsSpec['aws']> = {}): AwsSpec => {
@@ -193,7 +193,7 @@ function fakeEngine(o: { fail?: Record<string, Error>; resultDir?: string; hold?
 }
 
 const okResultDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-sweep-fake-'));
+  const dir = tempDir('netlab-sweep-fake-');
   writeFileSync(join(dir, 'result.json'), JSON.stringify({ status: 'ok' }));
   return dir;
 };
@@ -205,7 +205,7 @@ test('one stack: refresh, then up, then destroy; progress lines carry the phase;
   const { engine, events } = fakeEngine({ resultDir: okResultDir() });
   const lines: string[] = [];
   const rows = await sweep([awsSpec('aws-e1-iptables')], {
-    projectDir: mkdtempSync(join(tmpdir(), 'netlab-sweep-')),
+    projectDir: tempDir('netlab-sweep-'),
     signal: new AbortController().signal,
     log: (stack, line) => lines.push(`[${stack}] ${line}`),
     prereqs: PREREQS,
@@ -228,7 +228,7 @@ test('a failing up still destroys; a failing refresh still destroys (and never r
   const run = async (fail: string) => {
     const { engine, events } = fakeEngine({ fail: { [fail]: new Error(`error: ${fail} went wrong`) } });
     const rows = await sweep([awsSpec('aws-e1-ipvs')], {
-      projectDir: mkdtempSync(join(tmpdir(), 'netlab-sweep-')),
+      projectDir: tempDir('netlab-sweep-'),
       signal: new AbortController().signal,
       log: () => {},
       prereqs: PREREQS,
@@ -250,7 +250,7 @@ test('a spot stack whose up fails with a reclaimed host is interrupted, not fail
     const { engine } = fakeEngine({ fail: { [`${spec.name} up`]: new Error(text) } });
     return (
       await sweep([spec], {
-        projectDir: mkdtempSync(join(tmpdir(), 'netlab-sweep-')),
+        projectDir: tempDir('netlab-sweep-'),
         signal: new AbortController().signal,
         log: () => {},
         prereqs: PREREQS,
@@ -269,7 +269,7 @@ test('--parallel 3 under a 7 USD/hour cap: two 3.1986 stacks run at once, the th
   const specs = [awsSpec('aws-e1-iptables'), awsSpec('aws-e1-ipvs'), awsSpec('aws-e1-nftables')];
   const lines: string[] = [];
   const done = sweep(specs, {
-    projectDir: mkdtempSync(join(tmpdir(), 'netlab-sweep-')),
+    projectDir: tempDir('netlab-sweep-'),
     signal: new AbortController().signal,
     log: (stack, line) => lines.push(`[${stack}] ${line}`),
     parallel: 3,
@@ -301,7 +301,7 @@ test('Ctrl-C during a parallel sweep: every running stack is aborted and destroy
   const { engine, events } = fakeEngine({ hold: true });
   const ac = new AbortController();
   const done = sweep([awsSpec('aws-e1-iptables'), awsSpec('aws-e1-ipvs'), awsSpec('aws-e1-nftables')], {
-    projectDir: mkdtempSync(join(tmpdir(), 'netlab-sweep-')),
+    projectDir: tempDir('netlab-sweep-'),
     signal: ac.signal,
     log: () => {},
     parallel: 2,
@@ -327,7 +327,7 @@ test('Ctrl-C during a parallel sweep: every running stack is aborted and destroy
 test('--keep: a kept stack keeps its cost under the cap, so a stack that no longer fits is not started and says why', async (t) => {
   const { engine, events } = fakeEngine({ resultDir: okResultDir() });
   const rows = await sweep([awsSpec('aws-e1-iptables'), awsSpec('aws-e1-ipvs')], {
-    projectDir: mkdtempSync(join(tmpdir(), 'netlab-sweep-')),
+    projectDir: tempDir('netlab-sweep-'),
     signal: new AbortController().signal,
     log: () => {},
     keep: true,
@@ -348,7 +348,7 @@ test('a local stack: refresh, up, destroy, then removed from the backend; cost 0
   const { engine, events } = fakeEngine({ resultDir: okResultDir() });
   const lines: string[] = [];
   const rows = await sweep([loadStack('local-host') as Spec], {
-    projectDir: mkdtempSync(join(tmpdir(), 'netlab-sweep-')),
+    projectDir: tempDir('netlab-sweep-'),
     signal: new AbortController().signal,
     log: (stack, line) => lines.push(`[${stack}] ${line}`),
     maxHourlyUsd: 0.01,

@@ -3,12 +3,13 @@
 // before anything changes); verbs that build nothing print what they should. When the tests run
 // as root, the commands run as nobody: none of them may build a lab, and as nobody none could.
 import test, { type ExecutionContext } from 'ava';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT } from '../../helpers/paths.ts';
 import { netlab } from '../../helpers/cli.ts';
 import { netlabProgram } from '../../../lib/cli/index.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const ROOT = PROJECT;
 const LSCPU = join(ROOT, 'test', 'fixtures', 'tuning', 'c4.8xlarge.lscpu-p.txt');
@@ -19,7 +20,7 @@ test.after.always(() => scratchDirs.forEach((d) => rmSync(d, { recursive: true, 
 
 /** A scratch directory the commands (perhaps as nobody) can write into. */
 function scratch(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-cli-'));
+  const dir = tempDir('netlab-cli-');
   chmodSync(dir, 0o777);
   scratchDirs.push(dir);
   return dir;

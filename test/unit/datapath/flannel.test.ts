@@ -1,8 +1,6 @@
 // The real flannel (issue 16), pure parts: the comparison that holds the model to it, the spec's
 // choice, the plan of a flannel run, its configuration files and its preflight.
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareDatapaths, datapathDiffText, datapathsEqual, eui64, normalizeDatapath } from '../../../lib/datapath/flannel/compare.ts';
 import { cniConfigs, FLANNEL_PROGRAMS, netConf } from '../../../lib/datapath/flannel/index.ts';
@@ -13,6 +11,7 @@ import { specFromStackDoc } from '../../../lib/spec/document.ts';
 import { SpecError } from '../../../lib/spec/errors.ts';
 import { assertGolden } from '../../helpers/golden.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 // --- the comparison ---------------------------------------------------------------------------
 
@@ -289,7 +288,7 @@ test("flanneld's network configuration and the CNI configuration, as written", (
 
 test('preflight names the missing flannel programs before anything changes', (t) => {
   const saved = process.env.NETLAB_TOOLS_CACHE;
-  process.env.NETLAB_TOOLS_CACHE = mkdtempSync(join(tmpdir(), 'netlab-no-tools-'));
+  process.env.NETLAB_TOOLS_CACHE = tempDir('netlab-no-tools-');
   try {
     const ok: FeatureState = { ok: true, detail: 'works' };
     const features = Object.fromEntries(FEATURES.map((f) => [f, ok])) as Record<(typeof FEATURES)[number], FeatureState>;

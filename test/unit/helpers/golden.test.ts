@@ -2,10 +2,10 @@
 // (yes, 0, true, empty) must compare against the file on disk and leave it untouched.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertGolden, shouldUpdateGolden } from '../../helpers/golden.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 test('shouldUpdateGolden: only UPDATE_GOLDEN=1 asks for a rewrite', (t) => {
   t.true(shouldUpdateGolden({ UPDATE_GOLDEN: '1' }));
@@ -16,7 +16,7 @@ test('shouldUpdateGolden: only UPDATE_GOLDEN=1 asks for a rewrite', (t) => {
 
 /** Runs assertGolden against a golden file holding "old" with a different text, under the given UPDATE_GOLDEN value. */
 function runHelper(value: string | undefined): { onDisk: string; failures: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-golden-'));
+  const dir = tempDir('netlab-golden-');
   const file = join(dir, 'g.txt');
   writeFileSync(file, 'old\n');
   const failures: string[] = [];

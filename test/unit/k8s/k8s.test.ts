@@ -1,8 +1,7 @@
 // The real components' pins, the API objects of the fleet, the control plane's plan and the
 // counting of what kube-proxy wrote (issue 16). Root-free; the runs are in test/integration/kube-proxy.test.ts.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { PROJECT_DIR } from '../../../lib/core/project.ts';
@@ -12,6 +11,7 @@ import { k8sVersions } from '../../../lib/k8s/tools.ts';
 import { buildFleet } from '../../../lib/proxy/fleet.ts';
 import { sizeOf } from '../../../lib/proxy/kube-proxy/index.ts';
 import { specFromStackDoc } from '../../../lib/spec/document.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const gomod = (family: string) => readFileSync(join(PROJECT_DIR, 'tools', 'k8s', family, 'go.mod'), 'utf8');
 
@@ -114,7 +114,7 @@ test('waitFor: a bounded loop, in wall time, that names what it waited for', (t)
   t.deepEqual(w.slice(3), ['x ready', '/tmp/log', 'true', '3', '', '2']);
   t.is(spawnSync(w[0]!, w.slice(1)).status, 0);
   // A probe that never holds: fails after its bound (1 s), naming what it waited for and the log.
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-wait-'));
+  const dir = tempDir('netlab-wait-');
   writeFileSync(join(dir, 'log'), 'last words\n');
   const no = waitFor('y ready', 'false', 1, join(dir, 'log'));
   const t0 = Date.now();
@@ -125,7 +125,7 @@ test('waitFor: a bounded loop, in wall time, that names what it waited for', (t)
 });
 
 test('waitFor with a gate runs the probe when the gate holds, and every few seconds regardless', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-wait-'));
+  const dir = tempDir('netlab-wait-');
   const count = join(dir, 'n');
   // The probe counts its runs and never holds; the gate never holds: over ~2 s, the probe runs at
   // the start and once per second (everySeconds 1), not every 100 ms.
@@ -187,7 +187,7 @@ test('proxy.implementation: kube-proxy for iptables, nftables and ipvs in the cu
 });
 
 test('pruneBeyond: one list, then a DeleteCollection per type and per 400 positions above n (run against a stand-in kubectl)', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-prune-'));
+  const dir = tempDir('netlab-prune-');
   const calls = join(dir, 'calls');
   // A stand-in kubectl: `get` lists positions 1…1000 in a scrambled order; `delete --raw` is recorded.
   const kubectl = join(dir, 'kubectl');

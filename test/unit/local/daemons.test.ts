@@ -1,13 +1,13 @@
 // daemonsGone: which of a cgroup's expected daemons no longer has a process there; namedWait: a failed step's message.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { CommandError } from '../../../lib/core/exec.ts';
 import { daemonsGone, namedWait } from '../../../lib/local/run.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 test('daemonsGone names the expected processes a cgroup no longer holds', (t) => {
-  const cg = mkdtempSync(join(tmpdir(), 'netlab-cg-'));
+  const cg = tempDir('netlab-cg-');
   const me = readFileSync('/proc/self/comm', 'utf8').trim();
   // This process, and a pid that cannot exist.
   writeFileSync(join(cg, 'cgroup.procs'), `${process.pid}\n4194305\n`);

@@ -1,8 +1,7 @@
 // What a run may claim (issue 19): points judged against attempts, a run's final status from what
 // happened, unfinished runs never counted by the report. Pure: no root needed.
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finalStatus, judge, MAX_ERROR_SHARE } from '../../../lib/local/run.ts';
 import type { Measured } from '../../../lib/workload/parsers.ts';
@@ -10,6 +9,7 @@ import type { PointResult } from '../../../lib/results/result.ts';
 import { parseResult } from '../../../lib/results/report/data.ts';
 import { runStatus } from '../../../lib/aws/sweep.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const m = (o: Partial<Measured>): Measured => ({
   requests: 1000,
@@ -72,7 +72,7 @@ test('the report skips interrupted runs too: their points are a prefix of what w
 });
 
 test("a sweep row is ok only when the run's own result.json says ok, not merely because pulumi up succeeded", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-sweep-row-'));
+  const dir = tempDir('netlab-sweep-row-');
   const write = (doc: object) => writeFileSync(join(dir, 'result.json'), JSON.stringify(doc));
   write({ status: 'ok' });
   t.deepEqual(runStatus(dir), { status: 'ok' });

@@ -2,11 +2,11 @@
 // stack name, and never touch anything outside the state folder (issue 19, item 1).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkStackName, inside, StackNameError } from '../../../lib/core/names.ts';
 import { BIN } from '../../helpers/paths.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const HOSTILE = ['..', '.', '', '../../tmp/x/victim', '/etc', 'a/../..', 'a/b', '-rf', 'A', 'a'.repeat(41), 'ok\n', 'x y', '.hidden', '...'];
 
@@ -21,7 +21,7 @@ test('inside refuses paths that leave the folder', (t) => {
 });
 
 function sandbox() {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-state-'));
+  const dir = tempDir('netlab-state-');
   const state = join(dir, 'state');
   const victim = join(dir, 'victim');
   mkdirSync(state);

@@ -13,9 +13,10 @@ import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { checkFailures, diffInputs, plain, runCommand, runningCommands, stopCommands, VERSION } from '../../../tools/plugins/command-provider.ts';
 import { declaredPackages, nodeArgsOf } from '../../../tools/plugins/language-host.ts';
 import { missingProviderPlugins } from '../../../lib/spec/pulumi-config.ts';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { PROJECT } from '../../helpers/paths.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const root = PROJECT;
 const pins = Object.fromEntries(
@@ -133,7 +134,7 @@ test('command stand-in: runs in dir with environment, captures stdout, fails wit
 });
 
 test('aws stacks: the provider plugins missing from PULUMI_HOME and PATH are named with their versions', (t) => {
-  const home = mkdtempSync(join(tmpdir(), 'netlab-plugins-'));
+  const home = tempDir('netlab-plugins-');
   try {
     const aws = pkg('@pulumi/aws').pulumi.version as string;
     const tls = pkg('@pulumi/tls').pulumi.version as string;
@@ -184,7 +185,7 @@ test('pulumiEnv: the tools cache first on PATH, the project PULUMI_HOME and back
 });
 
 test('pulumiTools: where each tool came from, read from the install layout (Go build, stand-ins with why, missing with what to do)', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-tools-'));
+  const dir = tempDir('netlab-tools-');
   try {
     const cache = join(dir, 'cache');
     const project = join(dir, 'project');

@@ -6,8 +6,7 @@
 import test from 'ava';
 import * as pulumi from '@pulumi/pulumi';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderSshPlan, renderSshScripts, sshPlan, sshScripts } from '../../../lib/remote/plan.ts';
 import { sshPreflight } from '../../../lib/remote/preflight.ts';
@@ -17,6 +16,7 @@ import { loadStack, PROJECT_DIR } from '../../../lib/spec/stackfile.ts';
 import { assertGolden } from '../../helpers/golden.ts';
 import { mockRemoteFlow } from '../../helpers/remote-mocks.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures', 'remote');
 const hosts = { server: { address: '10.0.0.10' }, client: { address: '10.0.0.11' } };
@@ -65,7 +65,7 @@ test('validation: processes runs flannel, one pod and no Deployment; each refusa
 test('the shipped processes stack: its plan and every script, exactly (golden); all pass bash -n and shellcheck', (t) => {
   const spec = loadStack('ssh-e1-processes') as SshSpec;
   assertGolden(t, join(FIX, 'ssh-e1-processes.plan.txt'), renderSshPlan(sshPlan(spec)) + renderSshScripts(spec));
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-processes-scripts-'));
+  const dir = tempDir('netlab-processes-scripts-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const files: string[] = [];
   const vxlanNoProxy = specOf({ ...base, datapath: 'vxlan', proxy: undefined, workload: { tool: 'ab' } });
@@ -117,7 +117,7 @@ test('binaries: one tar stream over SSH, the key only in a 0700 temporary folder
 
 test('preflight: programs not built here are named before any host is contacted', async (t) => {
   const saved = process.env.NETLAB_TOOLS_CACHE;
-  const empty = mkdtempSync(join(tmpdir(), 'netlab-no-tools-'));
+  const empty = tempDir('netlab-no-tools-');
   process.env.NETLAB_TOOLS_CACHE = empty;
   t.teardown(() => {
     if (saved === undefined) delete process.env.NETLAB_TOOLS_CACHE;

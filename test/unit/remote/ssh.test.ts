@@ -5,8 +5,7 @@
 import test from 'ava';
 import * as pulumi from '@pulumi/pulumi';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderSshPlan, renderSshScripts, sshPlan, sshScripts } from '../../../lib/remote/plan.ts';
 import { judgeHost, sshPreflight, type SshOutcome } from '../../../lib/remote/preflight.ts';
@@ -17,6 +16,7 @@ import { assertGolden } from '../../helpers/golden.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
 import { mockRemoteFlow } from '../../helpers/remote-mocks.ts';
 import { checkSweep } from '../../../lib/aws/sweep.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const FIX = join(PROJECT_DIR, 'test', 'fixtures', 'remote');
 const hosts = { server: { address: '10.0.0.10' }, client: { address: '10.0.0.11' } };
@@ -71,7 +71,7 @@ test('validation: an ssh stack needs its hosts; every bad value is refused namin
 test('the shipped ssh stack: its plan and every script, exactly (golden); all pass bash -n and shellcheck', (t) => {
   const spec = loadStack('ssh-e2-hostgw') as SshSpec;
   assertGolden(t, join(FIX, 'ssh-e2-hostgw.plan.txt'), renderSshPlan(sshPlan(spec)) + renderSshScripts(spec));
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-ssh-scripts-'));
+  const dir = tempDir('netlab-ssh-scripts-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const files: string[] = [];
   const none = specOf({ ...base, datapath: 'host', ssh: { hosts, cluster: 'none', user: 'admin' }, workload: { tool: 'ab' } });

@@ -1,8 +1,7 @@
 // Report data shaping from real result files captured on this machine (test/fixtures/report),
 // including a broken, a foreign and a non-JSON file, which must be named and skipped.
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   compare,
@@ -22,6 +21,7 @@ import { buildCharts } from '../../../lib/results/report/charts.ts';
 import { renderHtml } from '../../../lib/results/report/html.ts';
 import { BaselineError, findResults, writeReport } from '../../../lib/results/report/write.ts';
 import { FIXTURES } from '../../helpers/paths.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const FIX = join(FIXTURES, 'report');
 const { files } = findResults([FIX], FIX);
@@ -126,7 +126,7 @@ test('CSV: one row per point, RFC 4180 quoting', (t) => {
 });
 
 test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'netlab-report-'));
+  const out = tempDir('netlab-report-');
   const r = await writeReport(files, out);
   t.is(r.runs, 10);
   t.is(r.skipped.length, 3);
@@ -143,7 +143,7 @@ test('writeReport: page, SVG per chart, CSV and JSON; skipped files listed', asy
   const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   t.deepEqual(json.charts, r.charts);
   t.true(json.findings.length > 0, 'report.json holds the findings');
-  const empty = mkdtempSync(join(tmpdir(), 'netlab-report-'));
+  const empty = tempDir('netlab-report-');
   await t.throwsAsync(writeReport(files, empty, { baseline: 'no-such' }), {
     instanceOf: BaselineError,
     message:

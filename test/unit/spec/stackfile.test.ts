@@ -2,14 +2,14 @@
 // how much, in which encoding, and what the CLI reports when several stacks are named.
 import test from 'ava';
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadStack, loadStacks, MAX_STACK_BYTES, PROJECT_DIR, stackListing } from '../../../lib/spec/stackfile.ts';
 import { SpecError } from '../../../lib/spec/errors.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'netlab-stackfile-'));
+const dir = tempDir('netlab-stackfile-');
 chmodSync(dir, 0o755); // the command runs as nobody when the tests run as root
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 

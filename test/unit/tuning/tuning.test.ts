@@ -1,8 +1,7 @@
 // Host tuning (issue 5): CPU masks in the kernel's format for any CPU count, the study profile
 // derived from a topology, each key on its own, the embedded lab's placement, and tuned plans.
 import test from 'ava';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { assertGolden } from '../../helpers/golden.ts';
 import { join } from 'node:path';
 import {
@@ -22,6 +21,7 @@ import { cpuMask, formatCpuList, nodes, parseCpuList, parseLscpuP, physicalCpus 
 import { FIXTURES } from '../../helpers/paths.ts';
 import { specFromStackDoc } from '../../../lib/spec/document.ts';
 import { SpecError } from '../../../lib/spec/errors.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const c4 = parseLscpuP(readFileSync(join(FIXTURES, 'tuning', 'c4.8xlarge.lscpu-p.txt'), 'utf8'));
 
@@ -235,7 +235,7 @@ test('a tuned plan needs the topology; wrk threads must match the pinned CPUs', 
 const command = (argv: string[], optional = false): TuningStep => ({ kind: 'command', setting: 'tuned', argv, optional, why: 'test step' });
 
 test("Ctrl-C reaching a tuning step's process: interrupted, and the step is not recorded as failed", async (t) => {
-  process.env.NETLAB_STATE_DIR = mkdtempSync(join(tmpdir(), 'netlab-state-'));
+  process.env.NETLAB_STATE_DIR = tempDir('netlab-state-');
   // A SIGINT that reaches the step's process too (a kill of the process group) may kill it before
   // netlab's own handler has aborted the run.
   for (const optional of [false, true]) {
@@ -253,7 +253,7 @@ test("Ctrl-C reaching a tuning step's process: interrupted, and the step is not 
 });
 
 test('abort during a tuning step: interrupted at once, the step not recorded', async (t) => {
-  process.env.NETLAB_STATE_DIR = mkdtempSync(join(tmpdir(), 'netlab-state-'));
+  process.env.NETLAB_STATE_DIR = tempDir('netlab-state-');
   const ac = new AbortController();
   const records: TuningRecord[] = [];
   setTimeout(() => ac.abort(), 200);

@@ -2,13 +2,13 @@
 // virtiofsd's exact command lines, what a missing cache is called, and how the guest's console is
 // read. The guests boot for real in test/integration/vm.test.ts.
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GUEST_LINES, qemuArgv, tscKhzOf, vmCache, virtiofsdArgv } from '../../../lib/vm/qemu.ts';
 import { guestSaid, isVmSpec, vmMissing, type VmSpec } from '../../../lib/vm/run.ts';
 import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const base = { target: 'local', datapath: 'hostgw', vm: { kernel: '6.1' } };
 
@@ -123,7 +123,7 @@ test("qemu's and virtiofsd's command lines", (t) => {
 });
 
 test('a missing cache is named with the command that fills it', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-vm-'));
+  const dir = tempDir('netlab-vm-');
   try {
     const spec = specOfConfig<VmSpec>({ ...base, vm: { kernel: '6.12' } });
     const out = vmMissing(spec, dir);
