@@ -184,6 +184,10 @@ export const RunResult = z.object({
       teardownSeconds: z.number().optional().describe('stopping qemu and virtiofsd and removing their cgroup and sockets, on this side'),
       memoryMiB: z.number().int(),
       cpus: z.number().int(),
+      qemu: z
+        .array(z.string())
+        .optional()
+        .describe("qemu's command line as run: the CPU model (host under kvm, Nehalem under tcg), the kernel's arguments and the devices the guest had"),
     })
     .optional()
     .describe('netlab:vm: the run went on inside a microVM of this kernel; environment describes the guest'),

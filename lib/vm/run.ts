@@ -120,6 +120,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     let guestError: string | null = null;
     let hostError: string | null = null;
     let qemuStderr = '';
+    let qemuCommand: string[] | null = null;
     const t0 = Date.now();
     type Outcome = 'ended' | 'timeout' | 'no-boot' | 'interrupted';
     let outcome = 'ended' as Outcome;
@@ -136,21 +137,19 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
 
       progress({ stack, phase: 'setup', text: 'bundling netlab for the guest (esbuild)' });
       const entry = await guestBundle();
-      const argv = inCgroup(
-        cg,
-        qemuArgv({
-          qemu: QEMU,
-          accel,
-          kernel: k,
-          kernelDir: c.kernelDir(k),
-          rootfs: c.rootfs,
-          memoryMiB: spec.vm.memoryMiB,
-          cpus: spec.vm.cpus,
-          shares,
-          args: { stack, runid: runId, entry },
-          tscKhz: hostTscKhz(),
-        }),
-      );
+      qemuCommand = qemuArgv({
+        qemu: QEMU,
+        accel,
+        kernel: k,
+        kernelDir: c.kernelDir(k),
+        rootfs: c.rootfs,
+        memoryMiB: spec.vm.memoryMiB,
+        cpus: spec.vm.cpus,
+        shares,
+        args: { stack, runid: runId, entry },
+        tscKhz: hostTscKhz(),
+      });
+      const argv = inCgroup(cg, qemuCommand);
       progress({ stack, phase: 'setup', text: `booting kernel ${k} (${accel}, ${spec.vm.cpus} vCPU, ${spec.vm.memoryMiB} MiB)` });
       const qemu = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { PATH: SYSTEM_PATH } });
       qemu.stderr.setEncoding('utf8').on('data', (d: string) => (qemuStderr += d));
@@ -214,6 +213,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
       exitStatus,
       memoryMiB: spec.vm.memoryMiB,
       cpus: spec.vm.cpus,
+      ...(qemuCommand ? { qemu: qemuCommand } : {}),
     };
     // The guest's own result, with what only this side knows; or, when the guest never wrote one,
     // a failed result that says why.

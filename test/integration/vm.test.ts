@@ -52,6 +52,10 @@ async function runClean(t: ExecutionContext, stack: string, release: RegExp): Pr
   t.true(vm.accel === 'tcg' || vm.accel === 'kvm');
   t.is(vm.comparable, vm.accel === 'kvm');
   t.is(vm.exitStatus, 0);
+  // The exact command line qemu ran, with the CPU model the figures depend on.
+  const qemu = vm.qemu ?? [];
+  t.is(qemu[qemu.indexOf('-accel') + 1], vm.accel);
+  t.is(qemu[qemu.indexOf('-cpu') + 1], vm.accel === 'kvm' ? 'host' : 'Nehalem');
   t.true(vm.bootSeconds !== null && vm.bootSeconds > 0 && vm.bootSeconds < vm.guestSeconds);
   // A jiffies clock would round every latency the guest measures to 4 ms.
   t.notRegex(vm.clocksource ?? 'none', /jiffies|none/);
