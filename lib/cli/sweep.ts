@@ -1,8 +1,8 @@
 // The verbs of runs through the Pulumi engine and on aws: sweep, collect.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { collectTarball, fetchTarball, RUN_TARBALL } from '../aws/collect.ts';
 import { isRemoteSpec } from '../remote/plan.ts';
 import type { RunResult } from '../results/result.ts';
@@ -71,7 +71,14 @@ function collect(ref: string, o: CollectOptions): void {
   flags('collect').dir('--results', o.results);
   const spec = loadStack(ref);
   if (!isRemoteSpec(spec)) throw new UsageError(`collect is for aws and ssh stacks; ${spec.name} is ${spec.target}`);
-  const dir = collectTarball(runTarball(o), spec, o.results);
+  const tarball = runTarball(o);
+  let dir: string;
+  try {
+    dir = collectTarball(tarball, spec, o.results);
+  } finally {
+    // A copy fetched over SSH lives in its own 0700 temp folder (fetchTarball): unpacked, it goes.
+    if (!o.tarball) rmSync(dirname(tarball), { recursive: true, force: true });
+  }
   const rep = summarize([JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult]);
   process.stderr.write(renderTable(rep) + '\n');
   process.stdout.write(`${dir}\n`);

@@ -2,13 +2,13 @@
 // generated page offline; every chart must render without a console error. The screenshot is kept
 // in test-artifacts/report.png.
 import test from 'ava';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { findResults, writeReport } from '../../lib/results/report/write.ts';
 import { PROJECT, FIXTURES } from '../helpers/paths.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FIX = join(FIXTURES, 'report');
@@ -17,7 +17,7 @@ const ARTIFACTS = join(PROJECT, 'test-artifacts');
 (existsSync(CHROMIUM) ? test : test.skip)(
   `the report renders every chart in headless Chromium without console errors${existsSync(CHROMIUM) ? '' : ` — skipped: ${CHROMIUM} is not installed (npm test installs it)`}`,
   async (t) => {
-    const out = mkdtempSync(join(tmpdir(), 'netlab-report-browser-'));
+    const out = tempDir('netlab-report-browser-');
     const report = await writeReport(findResults([FIX], FIX).files, out);
     t.true(report.charts.length >= 10);
     const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
