@@ -9,6 +9,7 @@ import { loadStack, loadStacks, PROJECT_DIR, stackListing } from '../spec/stackf
 import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from '../aws/plan.ts';
 import { isRemoteSpec, isSshSpec, renderSshPlan, renderSshScripts, sshPlan } from '../remote/plan.ts';
 import { isVmSpec, renderVmPlan } from '../vm/run.ts';
+import { AGENT, serveAgent } from '../vm/agent.ts';
 import { runStacks, runSweep, sweepOk } from './runs.ts';
 import { sweepLimits } from './sweep.ts';
 import { flags, UsageError } from './usage.ts';
@@ -46,6 +47,16 @@ export function labCommands(program: Command): void {
     .action((refs: string[]) => {
       // Every stack is checked, and every refused one reported, before anything is printed.
       for (const spec of loadStacks(refs)) process.stdout.write(JSON.stringify(spec, null, 2) + '\n');
+    });
+
+  program
+    .command('agent', { hidden: true })
+    .description("inside the server VM of a two-VM run (netlab:vm.hosts: 2) only: carry out the client VM's requests (lib/vm/agent.ts)")
+    .action(async () => {
+      if (!process.env.NETLAB_VM_GUEST) throw new UsageError('netlab agent runs only inside the server VM of a vm stack (lib/vm/guest-init.sh starts it)');
+      await serveAgent(AGENT.serverIp, AGENT.port);
+      process.stdout.write(`netlab-vm-agent: listening on ${AGENT.serverIp}:${AGENT.port}\n`);
+      await new Promise(() => {});
     });
 
   program

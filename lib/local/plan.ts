@@ -66,6 +66,8 @@ export interface PlanChecks {
 
 export interface Plan {
   stack: string;
+  /** Each host on a machine of its own (PlanOptions.wire); absent: one machine, a veth wire. */
+  wire?: { nic: string };
   datapath: Datapath;
   runDir: string;
   rawDir: string;
@@ -173,6 +175,12 @@ export interface PlanOptions {
   includeDir?: string;
   /** The machine's CPU topology and kernel release: needed when the stack tunes the host. */
   host?: { topology: Topology; kernel: string };
+  /**
+   * How the two hosts are wired. Absent: both are namespaces of this machine, joined by a veth pair.
+   * `nic`: each host is a machine of its own (a VM of lib/vm) whose NIC of this name, on the wire to
+   * the other, becomes the host namespace's eth0; each host's steps then run on its own machine.
+   */
+  wire?: { nic: string };
 }
 
 const taskset = (cpus: number[]) => ['taskset', '-c', formatCpuList(cpus)];
@@ -198,14 +206,21 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const add = (host: string, argv: string[]) => setup.push({ host, argv });
 
   // Hosts and the wire between them. The veth pair is created directly between the two host
-  // namespaces (`peer … netns`), so no link ever exists in the root namespace.
+  // namespaces (`peer … netns`), so no link ever exists in the root namespace. Hosts on machines of
+  // their own each move that machine's NIC on the wire into the host namespace instead.
   for (const h of hosts) {
     namespaces.push(h.netns);
     add(h.role, ['ip', 'netns', 'add', h.netns]);
     add(h.role, ipn(h.netns, 'link', 'set', 'lo', 'up'));
   }
   const [c, s] = hosts as [LabHost, LabHost];
-  add('client', ipn(c.netns, 'link', 'add', 'eth0', 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(mtu), 'netns', s.netns));
+  const nic = opts.wire?.nic;
+  if (nic)
+    for (const h of hosts) {
+      add(h.role, ['ip', 'link', 'set', nic, 'netns', h.netns]);
+      add(h.role, ipn(h.netns, 'link', 'set', nic, 'name', 'eth0', 'mtu', String(mtu)));
+    }
+  else add('client', ipn(c.netns, 'link', 'add', 'eth0', 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(mtu), 'netns', s.netns));
   for (const h of hosts) {
     add(h.role, ipn(h.netns, 'addr', 'add', `${h.underlayIp}/${underPrefix}`, 'dev', 'eth0'));
     add(h.role, ipn(h.netns, 'link', 'set', 'eth0', 'up'));
@@ -280,6 +295,8 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     ...bodies.map((b) => ({ path: `${wwwDir}/${b.responseBytes}`, fill: b.bodyBytes })),
   ];
   if (spec.workload.tool === 'wrk') files.push({ path: `${opts.runDir}/wrk-report.lua`, content: WRK_REPORT_LUA });
+  // On a machine of its own, the server host needs the stack's cgroup as its server cgroup's parent.
+  if (nic) add('server', ['mkdir', cgBase]);
   for (const cg of cgroups) add(cg.endsWith('/server') ? 'server' : 'client', ['mkdir', cg]);
   if (flannel) {
     files.push(...flannel.controlPlane.files, ...flannel.files);
@@ -306,6 +323,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
 
   return {
     stack: spec.name,
+    ...(opts.wire ? { wire: opts.wire } : {}),
     datapath: spec.datapath as Datapath,
     runDir: opts.runDir,
     rawDir: opts.rawDir,
@@ -680,7 +698,12 @@ export function renderPlan(plan: Plan, o: { full?: boolean } = {}): string {
     );
   for (const host of new Set(['client', 'server', ...plan.setup.map((x) => x.host)])) {
     out.push('', host === 'cp' ? "## control plane (etcd and kube-apiserver in their namespace; flanneld's identity): set-up" : `## host ${host}: set-up`);
-    if (host === 'server') out.push(`# (runs after the client's first commands: its eth0 is the far end of the wire the client creates)`);
+    if (host === 'server')
+      out.push(
+        plan.wire
+          ? `# (on a machine of its own: its NIC ${plan.wire.nic}, on the wire to the client's, becomes eth0)`
+          : `# (runs after the client's first commands: its eth0 is the far end of the wire the client creates)`,
+      );
     for (const st of plan.setup.filter((x) => x.host === host)) out.push(stepText(st));
   }
   if (plan.tuning) {

@@ -6,17 +6,18 @@ import { cpus, hostname, release, totalmem, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { CommandError, run, type ExecResult } from '../core/exec.ts';
+import { CommandError, run, type ExecOptions, type ExecResult } from '../core/exec.ts';
+import { AGENT, AgentClient } from '../vm/agent.ts';
 import { missing, probeFeatures, toolVersions } from './features.ts';
 import { parseAb, parseRps, parseWrk, ParseError, type Measured } from '../workload/parsers.ts';
 import { buildPlan, CLIENT_FLOOR_ROUNDS, renderPlan, type ClientFloor, type Plan, type PlanOptions, type Point, type Step } from './plan.ts';
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from '../results/result.ts';
 import type { Spec } from '../spec/schema.ts';
-import { acquireLock, cgroupRoot, listNamespaces, readState, teardownStack, teardownTargets, writeState } from './state.ts';
+import { acquireLock, cgroupRoot, listNamespaces, readState, type TeardownReport, teardownStack, teardownTargets, writeState } from './state.ts';
 import { makeDir, writeFileAtomic } from '../core/files.ts';
 import { PROJECT_DIR } from '../spec/stackfile.ts';
 import { rpsClient, rpsClientPath, RpsClientMissing } from '../workload/rps.ts';
-import { cpuBetween, sampleCpu } from '../core/cpu.ts';
+import { cpuBetween, parseCpuStatUsec, sampleCpu, type CpuSample } from '../core/cpu.ts';
 import { rulesWalked } from '../proxy/iptables/ruleset.ts';
 import { k8sVersions } from '../k8s/tools.ts';
 import { type DatapathState, nsStateCommand, parseNsState } from '../datapath/state.ts';
@@ -127,8 +128,59 @@ function writeFiles(files: { path: string; content?: string; fill?: number }[]):
   }
 }
 
-async function exec(step: Step, signal?: AbortSignal): Promise<void> {
-  if ('argv' in step) await run(step.argv, { signal, timeoutMs: (step.timeoutSeconds ?? 20) * 1000 });
+/**
+ * Where each lab host's commands, files and reads go. On one machine (the embedded lab, and one VM)
+ * all of them run here. With the hosts in two VMs (netlab:vm.hosts = 2) this is the client's VM, and
+ * the server host's go to the server VM's agent (lib/vm/agent.ts).
+ */
+export interface LabHosts {
+  run(host: string, argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** A file of a host; null when it does not exist. */
+  read(host: string, path: string): Promise<string | null>;
+  /** The server VM's agent, or null on one machine. */
+  peer: AgentClient | null;
+  /** The server host's clock minus this one's, in ms (0 on one machine). */
+  serverClockMs: number;
+}
+
+const readHere = (path: string): string | null => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+};
+
+export const ONE_MACHINE: LabHosts = { run: (_host, argv, opts) => run(argv, opts), read: async (_host, path) => readHere(path), peer: null, serverClockMs: 0 };
+
+/** The lab's hosts when the server host is the VM behind `peer`. */
+export function twoMachines(peer: AgentClient, serverClockMs: number): LabHosts {
+  return {
+    async run(host, argv, opts = {}) {
+      if (host !== 'server') return run(argv, opts);
+      const r = await peer.run(argv, opts);
+      if ((opts.check ?? true) && r.code !== 0) throw new CommandError(argv, r);
+      return r;
+    },
+    read: async (host, path) => (host === 'server' ? peer.call<string | null>({ op: 'read', path }) : readHere(path)),
+    peer,
+    serverClockMs,
+  };
+}
+
+/** The host a namespace of the plan belongs to: the server's host namespace and its pods, or the client. */
+const hostOfNs = (plan: Plan, ns: string) => (ns.startsWith(`${nsPrefix(plan.stack)}server`) ? 'server' : 'client');
+
+async function exec(hosts: LabHosts, step: Step, signal?: AbortSignal): Promise<void> {
+  if ('argv' in step) await hosts.run(step.host, step.argv, { signal, timeoutMs: (step.timeoutSeconds ?? 20) * 1000 });
+}
+
+/** CPU counters of this machine and of `cgroups`; with two VMs the server's cgroup (the second) is read in its VM. */
+async function sampleHosts(hosts: LabHosts, cgroups: string[]): Promise<CpuSample> {
+  const s = sampleCpu(cgroups);
+  if (hosts.peer) s.cgroups[1] = parseCpuStatUsec((await hosts.read('server', `${cgroups[1]}/cpu.stat`)) ?? '');
+  return s;
 }
 
 /** One HTTP fetch from the client endpoint (inside the client's cgroup, so through an ebpf proxy). */
@@ -201,7 +253,7 @@ const COMPONENT_CORES: Record<string, 'kubeProxyCores' | 'controlPlaneCores' | '
 };
 
 /** Measure one point; `prog` is the proxy program installed for it, if any. */
-async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?: AbortSignal): Promise<PointResult> {
+async function measure(plan: Plan, hosts: LabHosts, p: Point, prog: ProxyProgram | null, signal?: AbortSignal): Promise<PointResult> {
   for (const argv of p.before ?? []) await run(argv, { signal, timeoutMs: 20_000 });
   if (p.warmup) await run(p.warmup, { check: false, signal, timeoutMs: p.timeoutSeconds * 1000 });
   if (prog?.zeroCounters) await run(prog.zeroCounters, { signal, timeoutMs: 60_000 });
@@ -210,7 +262,7 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   // The real components' own cgroups (kube-proxy, the control plane, flanneld), each recorded apart.
   const cp = plan.proxy?.controlPlane || plan.flannel ? plan.cgroups.filter((g) => Object.keys(COMPONENT_CORES).some((k) => g.endsWith(`/${k}`))) : [];
   const cgroups = [plan.client.cgroup, plan.server.cgroup, ...cp];
-  const cpu0 = sampleCpu(cgroups);
+  const cpu0 = await sampleHosts(hosts, cgroups);
   const t0 = Date.now();
   const timers = (p.events ?? []).map((e) => setTimeout(() => void run(e.argv, { check: false, timeoutMs: 20_000 }).catch(() => {}), e.atSeconds * 1000));
   let r: ExecResult | null = null;
@@ -224,7 +276,7 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
   } finally {
     timers.forEach(clearTimeout);
   }
-  const c = cpuBetween(cpu0, sampleCpu(cgroups));
+  const c = cpuBetween(cpu0, await sampleHosts(hosts, cgroups));
   const wallSeconds = (Date.now() - t0) / 1000;
   const cpu = {
     seconds: c.seconds,
@@ -285,7 +337,9 @@ async function measure(plan: Plan, p: Point, prog: ProxyProgram | null, signal?:
         clientCpuCores: report.cpu.cores,
         histogram: report.histogram,
       };
-      const connReuse = p.drain ? drainedHits(plan, p.drain, t0) : undefined;
+      // nginx's log is the server host's, its times by the server's clock.
+      const log = p.drain ? ((await hosts.read('server', join(plan.runDir, 'nginx', 'access.log'))) ?? '') : '';
+      const connReuse = p.drain ? drainedHits(log, p.drain, t0 + hosts.serverClockMs) : undefined;
       return { ...base, cpu: withoutSpinners(cpu, report.cpu.busyPollSeconds), ...m, ...held, rps, ...(connReuse ? { connReuse } : {}) };
     }
     const m = p.tool === 'ab' ? parseAb(r.stdout, readFileSync(join(plan.rawDir, p.extraRaw!), 'utf8')) : parseWrk(r.stdout);
@@ -358,15 +412,9 @@ async function measureFloor(plan: Plan, f: ClientFloor, signal?: AbortSignal): P
   }
 }
 
-/** conn-reuse: requests nginx served on the drained backend's address after weight 0 and after removal. */
-function drainedHits(plan: Plan, drain: NonNullable<Point['drain']>, startMs: number): NonNullable<PointResult['connReuse']> {
+/** conn-reuse: requests nginx served on the drained backend's address after weight 0 and after removal (`startMs` by the server's clock). */
+function drainedHits(log: string, drain: NonNullable<Point['drain']>, startMs: number): NonNullable<PointResult['connReuse']> {
   const ip = drain.backend.split(':')[0]!;
-  let log = '';
-  try {
-    log = readFileSync(join(plan.runDir, 'nginx', 'access.log'), 'utf8');
-  } catch {
-    /* no requests logged */
-  }
   const after = (sec: number) =>
     log.split('\n').filter((l) => {
       const [msec, addr] = l.split(' ');
@@ -526,11 +574,11 @@ function flannelVersions() {
 }
 
 /** Every lab namespace's datapath state (lib/datapath/state.ts), kept as raw/datapath-state.json; its path relative to the run. */
-async function saveDatapathState(plan: Plan, signal?: AbortSignal): Promise<string> {
+async function saveDatapathState(plan: Plan, hosts: LabHosts, signal?: AbortSignal): Promise<string> {
   const prefix = plan.namespaces[0]!.slice(0, plan.namespaces[0]!.lastIndexOf('.') + 1);
   const state: DatapathState = {};
   for (const ns of plan.namespaces.filter((n) => n !== plan.flannel?.controlPlane.ns && n !== plan.proxy?.controlPlane?.ns))
-    state[ns.slice(prefix.length)] = parseNsState((await run(nsStateCommand(ns), { signal, timeoutMs: 20_000 })).stdout);
+    state[ns.slice(prefix.length)] = parseNsState((await hosts.run(hostOfNs(plan, ns), nsStateCommand(ns), { signal, timeoutMs: 20_000 })).stdout);
   writeFileSync(join(plan.rawDir, 'datapath-state.json'), `${JSON.stringify(state, null, 1)}\n`);
   return 'raw/datapath-state.json';
 }
@@ -555,8 +603,8 @@ async function releasePods(steps: { host: string; network: string; argv: string[
 }
 
 /** After a point: the lab must still be whole (every namespace there, nginx answering), or the point measured a broken lab. */
-async function stillWhole(plan: Plan, signal?: AbortSignal): Promise<string | null> {
-  const present = new Set(await listNamespaces(''));
+async function stillWhole(plan: Plan, hosts: LabHosts, signal?: AbortSignal): Promise<string | null> {
+  const present = new Set([...(await listNamespaces('')), ...(hosts.peer ? await hosts.peer.call<string[]>({ op: 'namespaces', prefix: '' }) : [])]);
   const gone = plan.namespaces.filter((n) => !present.has(n));
   if (gone.length) return `namespaces gone: ${gone.join(', ')}`;
   // The real components: the rules kube-proxy wrote and the routes flanneld set outlive them, so a
@@ -584,6 +632,16 @@ export function finalStatus(result: Pick<RunResult, 'points' | 'status' | 'error
     return { status: 'failed', error: `no point gave a valid measurement (${n('invalid')} invalid, ${n('failed')} failed of ${result.points.length})` };
   }
   return { status: 'ok' };
+}
+
+/** How long the client VM waits for the server VM's agent (both boot together; under TCG in about 8 s here). */
+const PEER_WAIT_MS = 120_000;
+
+/** The server host's VM and this VM's NIC on the wire, set by lib/vm/guest-init.sh in the client VM of a two-VM run. */
+function pairFromEnv(env: NodeJS.ProcessEnv = process.env): { address: string; nic: string } | null {
+  const address = env.NETLAB_VM_PEER;
+  const nic = env.NETLAB_VM_WIRE;
+  return address && nic ? { address, nic } : null;
 }
 
 /** Run one stack end to end on this machine: preflight, build, measure, tear down, write results. */
@@ -615,7 +673,9 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     const runId = guestRunId() ?? newRunId();
     const dir = join(opts.resultsRoot ?? join(PROJECT_DIR, 'results'), stack, runId);
     const runDir = runDirOf(stack);
-    const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw'), ...machinePlanOptions() });
+    // In the client VM of a two-VM run (lib/vm/guest-init.sh): the server host is the other VM.
+    const pair = pairFromEnv();
+    const plan = buildPlan(spec, { runDir, rawDir: join(dir, 'raw'), ...machinePlanOptions(), ...(pair ? { wire: { nic: pair.nic } } : {}) });
     const startedAt = new Date().toISOString();
     // The plan's teardown, recorded in the state file so `netlab down` runs the same one.
     const { namespaces, cgroups } = teardownTargets(plan.teardown);
@@ -651,7 +711,17 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
     writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces, cgroups, kept: false, resultFile });
 
     let interrupted = false;
+    let hosts = ONE_MACHINE;
     try {
+      if (pair) {
+        progress({ stack, phase: 'setup', text: `reaching the server host's VM (${pair.address})` });
+        const peer = await AgentClient.connect(pair.address, AGENT.port, PEER_WAIT_MS);
+        const clock = await peer.clockOffsetMs();
+        const uname = await peer.run(['uname', '-r'], { timeoutMs: 10_000 });
+        hosts = twoMachines(peer, clock.offsetMs);
+        result.serverHost = { address: pair.address, kernel: uname.stdout.trim(), clockOffsetMs: Math.round(clock.offsetMs), rttMs: clock.rttMs };
+        save();
+      }
       if (plan.flannel) result.datapath!.versions = { ...flannelVersions(), flanneldReports: await flanneldReports(plan.flannel.version, signal) };
       progress({
         stack,
@@ -660,6 +730,9 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       });
       const t0 = Date.now();
       writeFiles(plan.files);
+      // nginx's configuration and bodies on the server host too (files under the run folder are
+      // per machine; the results folder is shared).
+      if (hosts.peer) await hosts.peer.call({ op: 'write', files: plan.files });
       // With the real flannel, how long the control plane and flanneld took to be ready.
       const cpSteps = new Set(
         plan.flannel ? [...plan.flannel.controlPlane.setup, ...plan.flannel.setup.filter((x) => x.host === 'cp').map((x) => x.argv)] : [],
@@ -670,7 +743,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         for (const step of list) {
           const s0 = Date.now();
           try {
-            await exec(step, signal);
+            await exec(hosts, step, signal);
           } catch (e) {
             if ((e as Error).message === 'interrupted') throw e;
             throw new Error(`set-up step failed on host ${step.host}: ${(e as Error).message}`);
@@ -694,7 +767,7 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
       await steps(plan.start);
       const setupSeconds = (Date.now() - t0) / 1000;
       // The datapath as the kernel holds it, before any traffic (the checks' ARP and fdb learning).
-      result.datapath!.state = await saveDatapathState(plan, signal);
+      result.datapath!.state = await saveDatapathState(plan, hosts, signal);
       const checked = await checks(plan, signal);
       result.setup = {
         seconds: setupSeconds,
@@ -744,8 +817,8 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         }
         const secs = p.params.durationSeconds !== undefined ? `${p.params.durationSeconds} s` : `${p.params.requests} requests`;
         progress({ stack, phase: 'load', index: i + 1, total: plan.points.length, text: `${p.id} (${secs})` });
-        const point = await measure(plan, p, installed, signal);
-        const broken = await stillWhole(plan, signal);
+        const point = await measure(plan, hosts, p, installed, signal);
+        const broken = await stillWhole(plan, hosts, signal);
         if (broken)
           Object.assign(point, {
             status: point.status === 'failed' ? 'failed' : 'invalid',
@@ -767,6 +840,17 @@ export async function upLocal(spec: Spec, opts: UpOptions = {}): Promise<UpOutco
         // The real flannel: each pod released through the plugins first, as a runtime does.
         if (plan.flannel) result.datapath!.cniDel = await releasePods(plan.flannel.teardown);
         const td = await teardownStack(stack, { namespaces, cgroups });
+        if (hosts.peer) {
+          // The server VM's own teardown, by the same code there; what it could not remove is this run's too.
+          try {
+            const there = await hosts.peer.call<TeardownReport>({ op: 'teardown', stack, namespaces, cgroups });
+            td.seconds += there.seconds;
+            td.left.push(...there.left.map((l) => `on the server host: ${l}`));
+          } catch (e) {
+            td.left.push(`the server host's teardown did not report: ${(e as Error).message}`);
+          }
+          hosts.peer.close();
+        }
         if (result.tuning) result.tuning.restored = td.restored;
         result.teardown = { seconds: td.seconds, by: 'run', left: td.left };
         if (td.left.length) {

@@ -188,9 +188,42 @@ export const RunResult = z.object({
         .array(z.string())
         .optional()
         .describe("qemu's command line as run: the CPU model (host under kvm, Nehalem under tcg), the kernel's arguments and the devices the guest had"),
+      hosts: z
+        .union([z.literal(1), z.literal(2)])
+        .optional()
+        .describe(
+          "netlab:vm.hosts: 1 = both lab hosts are namespaces of one VM; 2 = each is a VM of its own (the fields above are the client's, `server` the other)",
+        ),
+      wire: z.string().optional().describe('hosts = 2: how the two VMs are joined (taps on a bridge in a lab namespace of this machine)'),
+      server: z
+        .object({
+          release: z.string().nullable().describe("the server VM's uname -r (null: it never came up)"),
+          bootSeconds: z.number().nullable(),
+          exitStatus: z
+            .number()
+            .int()
+            .nullable()
+            .describe("the server VM's agent's exit status (null: the VM was powered off by this side, as planned, or never reported)"),
+          qemu: z.array(z.string()).optional(),
+        })
+        .optional()
+        .describe('hosts = 2: the server VM'),
     })
     .optional()
     .describe('netlab:vm: the run went on inside a microVM of this kernel; environment describes the guest'),
+  serverHost: z
+    .object({
+      address: z.string().describe("the server VM's address on the control link, where its agent answers"),
+      kernel: z.string().describe("the server VM's uname -r"),
+      clockOffsetMs: z
+        .number()
+        .describe(
+          "the server VM's clock minus the client VM's (each sets its clock from qemu's RTC at boot, to the second); nginx's log times are corrected by it",
+        ),
+      rttMs: z.number().describe('round trip of the measurement the offset came from'),
+    })
+    .optional()
+    .describe('netlab:vm.hosts = 2, written by the client VM: the server host is a VM of its own, reached through its agent (lib/vm/agent.ts)'),
   setup: z
     .object({
       seconds: z.number().describe('hosts, datapath and server start'),

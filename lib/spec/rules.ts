@@ -342,6 +342,12 @@ function vmRules(s: z.output<typeof SpecShape>, ctx: z.RefinementCtx, vm: NonNul
       s.tuning.profile,
       "host tuning pins IRQs and CPUs of this machine's NICs and cores; a VM's virtual ones would measure qemu: remove netlab:tuning or netlab:vm",
     );
+  if (vm.hosts === 2 && s.datapathImplementation === 'flannel')
+    issue(
+      ['vm', 'hosts'],
+      vm.hosts,
+      "the real flannel's control plane runs in a namespace of the client host, which the server host's flanneld cannot reach from a VM of its own: use netlab:vm.hosts: 1, or datapathImplementation: model",
+    );
 }
 
 /** Target ssh: two hosts the user has; what netlab cannot check there later is refused here. */

@@ -456,6 +456,12 @@ export const VmSchema = strict({
   cpus: int(1, 64).default(2),
   /** Minutes the whole guest run may take, boot to power-off, before netlab stops it. */
   timeoutMinutes: int(1, 240).default(30),
+  /**
+   * 2: each lab host is a VM of its own (memoryMiB and cpus each), the two joined by a wire of taps
+   * on a bridge in a lab namespace of this machine; the client VM runs the plan and reaches the
+   * server VM through an agent on a control link of their own. 1: both hosts are namespaces of one VM.
+   */
+  hosts: z.union([z.literal(1), z.literal(2)], { error: 'expected 1 (both hosts in one VM) or 2 (a VM per host)' }).default(2),
 });
 
 /** Every key of a stack, each validated on its own (rules across keys: rules.ts). */

@@ -36,10 +36,54 @@ export interface Share {
   socket: string;
 }
 
-/** The three shares of a run: the netlab cache and the project (mounted read-only), the results
- * folder (read-write); their sockets in `sockDir`. The run and `netlab plan` both take them here. */
-export const vmShares = (sockDir: string, dirs: { cache: string; project: string; results: string }): Share[] =>
-  (['cache', 'project', 'results'] as const).map((tag) => ({ tag, dir: dirs[tag], socket: join(sockDir, `${tag}.sock`) }));
+/** The three shares of a VM: the netlab cache and the project (mounted read-only), the results
+ * folder (read-write); their sockets in `sockDir`, named after the VM when there are two
+ * (`client-cache.sock`: a virtiofsd serves one VM). The run and `netlab plan` both take them here. */
+export const vmShares = (sockDir: string, dirs: { cache: string; project: string; results: string }, vm?: VmRole): Share[] =>
+  (['cache', 'project', 'results'] as const).map((tag) => ({ tag, dir: dirs[tag], socket: join(sockDir, `${vm ? `${vm}-` : ''}${tag}.sock`) }));
+
+/** Which lab host a VM is, when each has its own (netlab:vm.hosts: 2). */
+export type VmRole = 'client' | 'server';
+
+/** A NIC of a VM: a virtio-net device on tap `tap` (in the namespace qemu runs in), with a fixed MAC. */
+export interface Nic {
+  /** `wire` (the lab's wire between the hosts) or `ctl` (the control link to the server VM's agent). */
+  id: 'wire' | 'ctl';
+  tap: string;
+  mac: string;
+}
+
+/**
+ * Two VMs, one per lab host, are joined on this machine inside the lab namespace `netns`: bridge
+ * `wire` with each VM's tap on the lab's wire, and bridge `ctl` with each VM's tap on the control link.
+ * Nothing is in the root namespace, and deleting `netns` removes the taps and bridges.
+ */
+export interface PairNet {
+  netns: string;
+  mtu: number;
+  nics: Record<VmRole, Nic[]>;
+}
+
+export function pairNet(netns: string, mtu: number): PairNet {
+  const nics = (role: VmRole, i: number): Nic[] => [
+    { id: 'wire', tap: `${role[0]}-wire`, mac: `0e:6e:6c:00:02:0${i}` },
+    { id: 'ctl', tap: `${role[0]}-ctl`, mac: `0e:6e:6c:00:03:0${i}` },
+  ];
+  return { netns, mtu, nics: { client: nics('client', 1), server: nics('server', 2) } };
+}
+
+/** The commands that make a PairNet (the namespace first; lib/vm/run.ts records it for every teardown). */
+export function pairNetSetup(p: PairNet): string[][] {
+  const n = (...args: string[]) => ['ip', '-n', p.netns, ...args];
+  const out: string[][] = [['ip', 'netns', 'add', p.netns]];
+  for (const br of ['wire', 'ctl']) out.push(n('link', 'add', br, 'mtu', String(p.mtu), 'type', 'bridge'));
+  for (const nic of [...p.nics.client, ...p.nics.server]) {
+    out.push(n('tuntap', 'add', 'mode', 'tap', 'name', nic.tap));
+    out.push(n('link', 'set', nic.tap, 'mtu', String(p.mtu), 'master', nic.id, 'up'));
+  }
+  for (const br of ['wire', 'ctl']) out.push(n('link', 'set', br, 'up'));
+  return out;
+}
 
 export interface VmLaunch {
   qemu: string;
@@ -53,6 +97,8 @@ export interface VmLaunch {
   shares: Share[];
   /** Kernel command-line words netlab's init reads (netlab.stack, netlab.probe, …). */
   args: Record<string, string>;
+  /** NICs (two VMs); none: the guest has no network device at all. */
+  nics?: Nic[];
   /**
    * TCG: this machine's TSC rate in kHz (hostTscKhz), which is the guest's too (qemu's emulated
    * TSC reads the host's). Without it the guest calibrates its TSC against the emulated PIT, which
@@ -125,6 +171,8 @@ export function qemuArgv(l: VmLaunch): string[] {
   ];
   for (const [i, s] of l.shares.entries())
     argv.push('-chardev', `socket,id=fs${i},path=${s.socket}`, '-device', `vhost-user-fs-device,chardev=fs${i},tag=${s.tag}`);
+  for (const nic of l.nics ?? [])
+    argv.push('-netdev', `tap,id=${nic.id},ifname=${nic.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=${nic.id},mac=${nic.mac}`);
   return argv;
 }
 

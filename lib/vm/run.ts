@@ -2,15 +2,18 @@
 // starts three virtiofsd (the netlab cache, the project and the results folder), then qemu, all in
 // the stack's cgroup, so the one teardown (lib/local/state.ts) stops them after a success, a failure,
 // Ctrl-C, or `netlab down` after a crash; the guest (lib/vm/guest-init.sh) runs the stack and
-// powers off. Nothing is created in the root namespace: the guest has no network device at all.
+// powers off. With netlab:vm.hosts: 2 there are two VMs, one per lab host, each with its own three
+// virtiofsd, and their NICs are taps on bridges inside a lab namespace (`netlab.<stack>.vm`).
+// Nothing is created in the root namespace.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cgroupBase, nsPrefix, runDirOf } from '../core/names.ts';
-import { inCgroup } from '../core/netns.ts';
+import { inCgroup, inNs } from '../core/netns.ts';
+import { AGENT } from './agent.ts';
 import { makeDir, writeFileAtomic } from '../core/files.ts';
-import { SYSTEM_PATH } from '../core/exec.ts';
+import { run, SYSTEM_PATH } from '../core/exec.ts';
 import { BUNDLE_DIR, guestBundle } from './bundle.ts';
 import { toolsCache, PROJECT_DIR } from '../core/project.ts';
 import { RESULT_SCHEMA_ID, type RunResult } from '../results/result.ts';
@@ -18,7 +21,19 @@ import { type Spec, VM_KERNELS, type VmKernel } from '../spec/schema.ts';
 import { acquireLock, cgroupRoot, listNamespaces, teardownStack, type TeardownReport, writeState } from '../local/state.ts';
 import { environment, newRunId, PreflightError, type UpOptions, type UpOutcome } from '../local/run.ts';
 import { hostTscKhz, probeAccel } from './accel.ts';
-import { type Accel, GUEST_LINES, qemuArgv, vmCache, vmShares, virtiofsdArgv } from './qemu.ts';
+import {
+  type Accel,
+  type VmLaunch,
+  GUEST_LINES,
+  type PairNet,
+  pairNet,
+  pairNetSetup,
+  qemuArgv,
+  vmCache,
+  vmShares,
+  virtiofsdArgv,
+  type VmRole,
+} from './qemu.ts';
 
 export type VmSpec = Spec & { vm: NonNullable<Spec['vm']> };
 export const isVmSpec = (s: Spec): s is VmSpec => s.target === 'local' && !!s.vm && !process.env.NETLAB_VM_GUEST;
@@ -68,6 +83,30 @@ export function guestSaid(lines: string[]): string {
   return tail.length ? tail.join(' ').slice(0, 2000) : '(it printed nothing more; see vm-console.log)';
 }
 
+/** One VM of a run, as its console reports it. */
+interface Guest {
+  /** Which lab host it is (two VMs), or null: both hosts are namespaces inside it. */
+  role: VmRole | null;
+  lines: string[];
+  ready: { release: string; seconds: number; clocksource: string } | null;
+  exitStatus: number | null;
+  error: string | null;
+  stderr: string;
+  qemu: string[] | null;
+}
+
+/** The kernel command-line words that tell a VM of a pair which host it is and where its NICs are (lib/vm/guest-init.sh). */
+export function pairArgs(net: PairNet, role: VmRole): Record<string, string> {
+  const [wire, ctl] = net.nics[role];
+  return {
+    role,
+    wire: wire!.mac,
+    ctl: ctl!.mac,
+    ctlip: `${role === 'client' ? AGENT.clientIp : AGENT.serverIp}/${AGENT.prefix}`,
+    ...(role === 'client' ? { peer: AGENT.serverIp } : {}),
+  };
+}
+
 /** Seconds a guest may take to report that its init has its root (lib/vm/guest-init.sh). */
 export const BOOT_SECONDS = 120;
 
@@ -110,21 +149,27 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     const sockDir = join(runDir, 'vm');
     const startedAt = new Date().toISOString();
     mkdirSync(sockDir, { recursive: true });
-    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces: [], cgroups: [cg], kept: false, resultFile: file });
+    // Two VMs: the taps and bridges between them live in this lab namespace, which every teardown removes.
+    const net = spec.vm.hosts === 2 ? pairNet(`${nsPrefix(stack)}vm`, spec.network.underlayMtu) : null;
+    const namespaces = net ? [net.netns] : [];
+    writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces, cgroups: [cg], kept: false, resultFile: file });
     mkdirSync(cg);
-    const shares = vmShares(sockDir, { cache: cacheRoot, project: PROJECT_DIR, results: resultsRoot });
-    const lines: string[] = [];
+    const roles: (VmRole | null)[] = net ? ['client', 'server'] : [null];
+    const dirs = { cache: cacheRoot, project: PROJECT_DIR, results: resultsRoot };
+    const guests: Guest[] = roles.map((role) => ({ role, lines: [], ready: null, exitStatus: null, error: null, stderr: '', qemu: null }));
+    const client = guests[0]!;
+    const server = guests[1] ?? null;
     let td: TeardownReport | null = null;
-    let ready: { release: string; seconds: number; clocksource: string } | null = null;
-    let exitStatus: number | null = null;
-    let guestError: string | null = null;
     let hostError: string | null = null;
-    let qemuStderr = '';
-    let qemuCommand: string[] | null = null;
     const t0 = Date.now();
     type Outcome = 'ended' | 'timeout' | 'no-boot' | 'interrupted';
     let outcome = 'ended' as Outcome;
     try {
+      if (net) {
+        progress({ stack, phase: 'setup', text: `the wire between the two VMs: taps on bridges in namespace ${net.netns}` });
+        for (const argv of pairNetSetup(net)) await run(argv, { timeoutMs: 20_000 });
+      }
+      const shares = roles.flatMap((role) => vmShares(sockDir, dirs, role ?? undefined));
       const virtiofsd = VIRTIOFSD.find((p) => existsSync(p))!;
       for (const s of shares) {
         const argv = inCgroup(cg, virtiofsdArgv(virtiofsd, s));
@@ -137,69 +182,82 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
 
       progress({ stack, phase: 'setup', text: 'bundling netlab for the guest (esbuild)' });
       const entry = await guestBundle();
-      qemuCommand = qemuArgv({
-        qemu: QEMU,
-        accel,
-        kernel: k,
-        kernelDir: c.kernelDir(k),
-        rootfs: c.rootfs,
-        memoryMiB: spec.vm.memoryMiB,
-        cpus: spec.vm.cpus,
-        shares,
-        args: { stack, runid: runId, entry },
-        tscKhz: hostTscKhz(),
-      });
-      const argv = inCgroup(cg, qemuCommand);
-      progress({ stack, phase: 'setup', text: `booting kernel ${k} (${accel}, ${spec.vm.cpus} vCPU, ${spec.vm.memoryMiB} MiB)` });
-      const qemu = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { PATH: SYSTEM_PATH } });
-      qemu.stderr.setEncoding('utf8').on('data', (d: string) => (qemuStderr += d));
-      createInterface({ input: qemu.stdout }).on('line', (raw) => {
-        const line = raw.replace(/\r$/, '');
-        lines.push(line);
-        let m: RegExpExecArray | null;
-        if ((m = GUEST_LINES.ready.exec(line))) {
-          ready = { release: m[1]!, seconds: (Date.now() - t0) / 1000, clocksource: m[3]! };
-          progress({ stack, phase: 'setup', text: `guest up: ${m[1]} in ${ready.seconds.toFixed(1)} s (${accel}, clock source ${m[3]})` });
-        } else if ((m = GUEST_LINES.exit.exec(line))) exitStatus = Number(m[1]);
-        else if ((m = GUEST_LINES.error.exec(line))) guestError = m[1]!;
-        else if ((m = PROGRESS.exec(line)) && m[1] === `${stack}`)
-          progress({ stack, phase: /^removing/.test(m[2]!) ? 'teardown' : 'load', text: `[vm ${k} ${accel}] ${m[2]}` });
+      const procs = guests.map((g) => {
+        g.qemu = qemuArgv(launchOf(spec, { accel, cacheRoot, sockDir, dirs, role: g.role, net, entry, runId, tscKhz: hostTscKhz() }));
+        const argv = inCgroup(cg, net ? inNs(net.netns, ...g.qemu) : g.qemu);
+        const name = g.role ? `the ${g.role} VM` : 'kernel';
+        progress({
+          stack,
+          phase: 'setup',
+          text: `booting ${name === 'kernel' ? `kernel ${k}` : `${name} (kernel ${k})`} (${accel}, ${spec.vm.cpus} vCPU, ${spec.vm.memoryMiB} MiB)`,
+        });
+        const qemu = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { PATH: SYSTEM_PATH } });
+        qemu.stderr.setEncoding('utf8').on('data', (d: string) => (g.stderr += d));
+        createInterface({ input: qemu.stdout }).on('line', (raw) => {
+          const line = raw.replace(/\r$/, '');
+          g.lines.push(line);
+          let m: RegExpExecArray | null;
+          if ((m = GUEST_LINES.ready.exec(line))) {
+            g.ready = { release: m[1]!, seconds: (Date.now() - t0) / 1000, clocksource: m[3]! };
+            progress({
+              stack,
+              phase: 'setup',
+              text: `${g.role ? `${g.role} VM` : 'guest'} up: ${m[1]} in ${g.ready.seconds.toFixed(1)} s (${accel}, clock source ${m[3]})`,
+            });
+          } else if ((m = GUEST_LINES.exit.exec(line))) g.exitStatus = Number(m[1]);
+          else if ((m = GUEST_LINES.error.exec(line))) g.error = m[1]!;
+          else if (g !== server && (m = PROGRESS.exec(line)) && m[1] === `${stack}`)
+            progress({ stack, phase: /^removing/.test(m[2]!) ? 'teardown' : 'load', text: `[vm ${k} ${accel}] ${m[2]}` });
+        });
+        return qemu;
       });
       const limitMs = spec.vm.timeoutMinutes * 60_000;
+      // The run ends with the client's (or the one) VM; a server VM is then powered off from here.
+      const main = procs[0]!;
       outcome = await new Promise<Outcome>((resolve) => {
         let why: Outcome = 'ended';
+        const kill = (q: (typeof procs)[number]) => {
+          q.kill('SIGTERM');
+          setTimeout(() => q.kill('SIGKILL'), 3000).unref();
+        };
         const stop = (w: Outcome) => {
           why = w;
-          qemu.kill('SIGTERM');
-          setTimeout(() => qemu.kill('SIGKILL'), 3000).unref();
+          procs.forEach(kill);
         };
         const timer = setTimeout(() => stop('timeout'), limitMs);
         // The guest's init reports within seconds (about 8 s under TCG here); one that has not
         // after BOOT_SECONDS hangs, and waiting the whole run's limit would say nothing more.
-        const bootTimer = setTimeout(() => ready === null && stop('no-boot'), BOOT_SECONDS * 1000);
+        const bootTimer = setTimeout(() => guests.some((g) => g.ready === null) && stop('no-boot'), BOOT_SECONDS * 1000);
         const onAbort = () => stop('interrupted');
         signal?.addEventListener('abort', onAbort, { once: true });
-        qemu.on('close', () => {
+        main.on('close', () => {
           clearTimeout(timer);
           clearTimeout(bootTimer);
           signal?.removeEventListener('abort', onAbort);
+          procs.slice(1).forEach(kill);
           resolve(why);
         });
-        qemu.on('error', () => resolve('ended'));
+        main.on('error', () => resolve('ended'));
       });
     } catch (e) {
-      // qemu or virtiofsd could not be started: recorded as the run's failure, after the teardown.
+      // qemu, virtiofsd or the wire could not be started: recorded as the run's failure, after the teardown.
       hostError = (e as Error).message;
     } finally {
-      progress({ stack, phase: 'teardown', text: 'stopping qemu and virtiofsd, removing the cgroup and sockets' });
-      td = await teardownStack(stack, { cgroups: [cg] });
+      progress({ stack, phase: 'teardown', text: `stopping qemu and virtiofsd, removing the cgroup and sockets${net ? ` and ${net.netns}` : ''}` });
+      td = await teardownStack(stack, { cgroups: [cg], namespaces });
     }
     const guestSeconds = (Date.now() - t0) / 1000;
     const written = existsSync(file);
     makeDir(dir);
-    writeFileSync(join(dir, 'vm-console.log'), `${lines.join('\n')}\n${qemuStderr ? `--- qemu stderr ---\n${qemuStderr}` : ''}`);
+    for (const g of guests)
+      writeFileSync(
+        join(dir, g === server ? 'vm-server-console.log' : 'vm-console.log'),
+        `${g.lines.join('\n')}\n${g.stderr ? `--- qemu stderr ---\n${g.stderr}` : ''}`,
+      );
+    const { lines, exitStatus, stderr: qemuStderr } = client;
+    const guestError = client.error ?? (server?.error ? `the server VM: ${server.error}` : null);
     const host = await environment();
-    const booted = ready as { release: string; seconds: number; clocksource: string } | null;
+    const booted = client.ready;
     const vm: NonNullable<RunResult['vm']> = {
       kernel: k,
       release: booted?.release ?? null,
@@ -213,7 +271,19 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
       exitStatus,
       memoryMiB: spec.vm.memoryMiB,
       cpus: spec.vm.cpus,
-      ...(qemuCommand ? { qemu: qemuCommand } : {}),
+      ...(client.qemu ? { qemu: client.qemu } : {}),
+      hosts: net ? 2 : 1,
+      ...(net && server
+        ? {
+            wire: `taps ${net.nics.client[0]!.tap} and ${net.nics.server[0]!.tap} on bridge wire (MTU ${net.mtu}); control link on bridge ctl; in namespace ${net.netns}`,
+            server: {
+              release: server.ready?.release ?? null,
+              bootSeconds: server.ready?.seconds ?? null,
+              exitStatus: server.exitStatus,
+              ...(server.qemu ? { qemu: server.qemu } : {}),
+            },
+          }
+        : {}),
     };
     // The guest's own result, with what only this side knows; or, when the guest never wrote one,
     // a failed result that says why.
@@ -256,6 +326,8 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     }
     if (hostError) problems.push(`the VM could not be started: ${hostError}`);
     if (guestError) problems.push(`the guest failed: ${guestError}`);
+    if (server && !server.ready && outcome === 'ended' && !hostError)
+      problems.push(`the server VM never came up${server.stderr.trim() ? `: ${server.stderr.trim().split('\n').at(-1)}` : ''} (see vm-server-console.log)`);
     if (!booted && outcome === 'ended' && !hostError)
       problems.push(`the guest never came up${qemuStderr.trim() ? `: ${qemuStderr.trim().split('\n').at(-1)}` : ''} (see vm-console.log)`);
     // netlab up refused or failed in the guest before it wrote a result: its own words say why.
@@ -307,30 +379,71 @@ export async function vmDoctor(cacheRoot = vmCacheRoot()): Promise<VmDoctor> {
   return { accels, kernels };
 }
 
-/** `netlab plan` of a vm stack: the VM's commands on this machine, before the plan the guest runs. */
-export function renderVmPlan(spec: VmSpec, cacheRoot = vmCacheRoot()): string {
-  const c = vmCache(cacheRoot);
-  const sock = join(runDirOf(spec.name), 'vm');
-  const shares = vmShares(sock, { cache: cacheRoot, project: PROJECT_DIR, results: '<results>' });
-  const accel = spec.vm.accel === 'auto' ? 'kvm|tcg' : spec.vm.accel;
-  const qemu = qemuArgv({
+/** What one VM of a run boots with: the kernel, the root, its shares and, with two VMs, its role and NICs. */
+export function launchOf(
+  spec: VmSpec,
+  o: {
+    accel: Accel;
+    cacheRoot: string;
+    sockDir: string;
+    dirs: { cache: string; project: string; results: string };
+    role: VmRole | null;
+    net: PairNet | null;
+    entry: string;
+    runId?: string;
+    tscKhz?: number | null;
+  },
+): VmLaunch {
+  const c = vmCache(o.cacheRoot);
+  const pair = o.net && o.role ? { role: o.role, net: o.net } : null;
+  return {
     qemu: QEMU,
-    accel: (spec.vm.accel === 'auto' ? 'tcg' : spec.vm.accel) as Accel,
+    accel: o.accel,
     kernel: spec.vm.kernel,
     kernelDir: c.kernelDir(spec.vm.kernel),
     rootfs: c.rootfs,
     memoryMiB: spec.vm.memoryMiB,
     cpus: spec.vm.cpus,
-    shares,
-    args: { stack: spec.name, entry: `${BUNDLE_DIR}/<hash>/netlab.js` },
-  });
+    shares: vmShares(o.sockDir, o.dirs, o.role ?? undefined),
+    // The server VM runs the agent, not the stack: the run id is the client's.
+    args: { stack: spec.name, ...(o.runId && o.role !== 'server' ? { runid: o.runId } : {}), entry: o.entry, ...(pair ? pairArgs(pair.net, pair.role) : {}) },
+    ...(pair ? { nics: pair.net.nics[pair.role] } : {}),
+    ...(o.tscKhz ? { tscKhz: o.tscKhz } : {}),
+  };
+}
+
+/** `netlab plan` of a vm stack: the VMs' commands on this machine, before the plan the client guest runs. */
+export function renderVmPlan(spec: VmSpec, cacheRoot = vmCacheRoot()): string {
+  const sockDir = join(runDirOf(spec.name), 'vm');
+  const dirs = { cache: cacheRoot, project: PROJECT_DIR, results: '<results>' };
+  const accel = spec.vm.accel === 'auto' ? 'kvm|tcg' : spec.vm.accel;
+  const net = spec.vm.hosts === 2 ? pairNet(`${nsPrefix(spec.name)}vm`, spec.network.underlayMtu) : null;
+  const roles: (VmRole | null)[] = net ? ['client', 'server'] : [null];
   const lines = [
-    `# netlab:vm: the plan below runs inside a microVM of Debian's ${spec.vm.kernel} kernel (accelerator ${accel}${spec.vm.accel === 'auto' ? ': kvm when a probe guest boots with it' : ''})`,
+    `# netlab:vm: the plan below runs inside ${net ? 'two microVMs, one per lab host,' : 'a microVM'} of Debian's ${spec.vm.kernel} kernel (accelerator ${accel}${spec.vm.accel === 'auto' ? ': kvm when a probe guest boots with it' : ''})`,
     '## this machine: in cgroup ' + cgroupBase(cgroupRoot() ?? '/sys/fs/cgroup', spec.name),
-    ...shares.map((s) => `  ${virtiofsdArgv(VIRTIOFSD[0]!, s).join(' ')} &`),
-    `  ${qemu.join(' ')}`,
-    `## the guest (lib/vm/guest-init.sh): netlab up ${spec.name} --results /netlab/results, then power-off; netlab.entry is the bundle of lib/vm/bundle.ts, made before boot`,
-    '',
+    ...(net ? pairNetSetup(net).map((argv) => `  ${argv.join(' ')}`) : []),
   ];
+  for (const role of roles) {
+    const l = launchOf(spec, {
+      accel: (spec.vm.accel === 'auto' ? 'tcg' : spec.vm.accel) as Accel,
+      cacheRoot,
+      sockDir,
+      dirs,
+      role,
+      net,
+      entry: `${BUNDLE_DIR}/<hash>/netlab.js`,
+    });
+    if (role) lines.push(`# the ${role} VM`);
+    lines.push(...l.shares.map((s) => `  ${virtiofsdArgv(VIRTIOFSD[0]!, s).join(' ')} &`));
+    lines.push(`  ${(net ? inNs(net.netns, ...qemuArgv(l)) : qemuArgv(l)).join(' ')}${role === 'server' ? ' &' : ''}`);
+  }
+  lines.push(
+    net
+      ? `## the guests (lib/vm/guest-init.sh): the server VM starts netlab's agent on the control link (${AGENT.serverIp}:${AGENT.port}); the client VM runs netlab up ${spec.name} --results /netlab/results, its plan's server steps going to the agent; it then powers off and this side stops the server VM`
+      : `## the guest (lib/vm/guest-init.sh): netlab up ${spec.name} --results /netlab/results, then power-off`,
+    '# netlab.entry is the bundle of lib/vm/bundle.ts, made before boot',
+    '',
+  );
   return lines.join('\n');
 }

@@ -2,7 +2,8 @@
 // machine cannot run KVM guests) and run the experiments this machine's kernel cannot: kube-proxy's
 // IPVS mode, E3 (conn_reuse_mode) on 5.10 and 6.1, and the ipvlan datapath. After each: the result
 // tells which kernel and accelerator ran it, and nothing is left on this machine (no qemu, no
-// virtiofsd, no cgroup, no sockets, the root namespace unchanged). Ctrl-C mid-run stops the guest
+// virtiofsd, no taps, no cgroup, no sockets, the root namespace unchanged). Each lab host is a VM
+// of its own, the two joined by taps on a bridge in a lab namespace. Ctrl-C mid-run stops the guest
 // and leaves nothing; kill -9 of netlab mid-run leaves qemu running until `netlab down` stops it. Needs root and `bash scripts/install-vm.sh` (npm test's
 // pretest runs it); skipped with the reason otherwise.
 import test, { type ExecutionContext } from 'ava';
@@ -60,6 +61,25 @@ async function runClean(t: ExecutionContext, stack: string, release: RegExp): Pr
   // A jiffies clock would round every latency the guest measures to 4 ms.
   t.notRegex(vm.clocksource ?? 'none', /jiffies|none/);
   t.true(existsSync(join(dir, 'vm-console.log')));
+  // The shipped stacks put each lab host in a VM of its own (netlab:vm.hosts defaults to 2).
+  t.is(vm.hosts, 2);
+  {
+    // Each lab host a VM of its own: the server VM booted the same kernel, the client reached its
+    // agent, and both had their NICs on the taps (the wire and the control link).
+    t.regex(vm.server?.release ?? '', release);
+    t.is(result.serverHost?.kernel, vm.server?.release);
+    t.true(existsSync(join(dir, 'vm-server-console.log')));
+    for (const argv of [qemu, vm.server?.qemu ?? []]) t.is(argv.filter((a) => a === '-netdev').length, 2);
+    // The host namespaces' eth0 are the two VMs' virtio NICs, each with the MAC its VM was given
+    // (on one machine they would be the two ends of a veth pair).
+    const state = JSON.parse(readFileSync(join(dir, 'raw', 'datapath-state.json'), 'utf8')) as Record<
+      string,
+      { links: { ifname: string; address: string; linkinfo: unknown; parentbus?: string }[] }
+    >;
+    const eth0 = (host: string) => state[host]!.links.find((l) => l.ifname === 'eth0')!;
+    t.like(eth0('client'), { address: '0e:6e:6c:00:02:01', linkinfo: null, parentbus: 'virtio' });
+    t.like(eth0('server'), { address: '0e:6e:6c:00:02:02', linkinfo: null, parentbus: 'virtio' });
+  }
   t.deepEqual(result.teardown?.left, []);
   // Nothing left here: the stack's namespaces, cgroup, run dir, state, and qemu and virtiofsd.
   await assertNothingLeft(t, stack);
@@ -112,7 +132,7 @@ serialIf(why('vm-ipvlan'), 'vm-ipvlan: the ipvlan datapath built and measured on
 });
 
 /** `netlab up vm-ipvlan` started, and resolved once the guest has reported that it is up. */
-async function startedGuest(t: ExecutionContext, until = /guest up:/) {
+async function startedGuest(t: ExecutionContext, until = /client VM up:/) {
   const child = spawn(process.execPath, [BIN, 'up', 'vm-ipvlan', '--results', results], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -149,7 +169,8 @@ serialIf(why('vm-ipvlan'), 'kill -9 of netlab while the guest runs: qemu goes on
   t.not(vmProcesses('vm-ipvlan'), '', 'qemu and virtiofsd outlive a killed netlab (they are in the stack cgroup)');
   const down = spawnSync(process.execPath, [BIN, 'down', 'vm-ipvlan'], { cwd: PROJECT, encoding: 'utf8' });
   t.is(down.status, 0, down.stderr);
-  t.regex(down.stdout, /vm-ipvlan: removed 0 namespaces and 1 cgroups.*marked the unfinished run failed/);
+  // The namespace holding the two VMs' taps, and the cgroup holding qemu and virtiofsd.
+  t.regex(down.stdout, /vm-ipvlan: removed 1 namespaces and 1 cgroups.*marked the unfinished run failed/);
   const { result } = lastResult('vm-ipvlan');
   t.is(result.status, 'failed');
   t.regex(result.error ?? '', /ended before the run finished/);

@@ -204,3 +204,28 @@ test('the full plan of local-proxy-iptables prints every line of its rulesets', 
   // Cut to 60 lines per file without --full.
   t.true(renderPlan(plan).includes('more lines (netlab plan --full prints them all)'));
 });
+
+test('hosts on machines of their own (two VMs): each moves its NIC on the wire into its host namespace as eth0; the rest is the same plan', (t) => {
+  const spec = specFromStackDoc('t', { config: { 'netlab:datapath': 'ipvlan', 'netlab:network': { underlayMtu: 1450 } } });
+  const one = buildPlan(spec, opts);
+  const two = buildPlan(spec, { ...opts, wire: { nic: 'wire' } });
+  const text = (steps: Plan['setup']) => steps.map((s) => `${s.host}: ${'argv' in s ? s.argv.join(' ') : ''}`);
+  t.deepEqual(text(two.setup.slice(0, 8)), [
+    'client: ip netns add netlab.t.client',
+    'client: ip -n netlab.t.client link set lo up',
+    'server: ip netns add netlab.t.server',
+    'server: ip -n netlab.t.server link set lo up',
+    'client: ip link set wire netns netlab.t.client',
+    'client: ip -n netlab.t.client link set wire name eth0 mtu 1450',
+    'server: ip link set wire netns netlab.t.server',
+    'server: ip -n netlab.t.server link set wire name eth0 mtu 1450',
+  ]);
+  t.is(text(one.setup)[4], 'client: ip -n netlab.t.client link add eth0 mtu 1450 type veth peer name eth0 mtu 1450 netns netlab.t.server');
+  // The server's machine makes the stack's cgroup before its own; everything after the wire is the one machine's plan.
+  const rest = (p: Plan, from: number) => text(p.setup.slice(from)).filter((l) => l !== 'server: mkdir /sys/fs/cgroup/netlab.t');
+  t.deepEqual(rest(two, 8), rest(one, 5));
+  t.true(text(two.setup).includes('server: mkdir /sys/fs/cgroup/netlab.t'));
+  t.false(text(one.setup).includes('server: mkdir /sys/fs/cgroup/netlab.t'));
+  t.deepEqual(two.teardown, one.teardown);
+  t.regex(renderPlan(two), /# \(on a machine of its own: its NIC wire, on the wire to the client's, becomes eth0\)/);
+});

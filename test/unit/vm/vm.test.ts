@@ -4,8 +4,8 @@
 import test from 'ava';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GUEST_LINES, qemuArgv, tscKhzOf, vmCache, virtiofsdArgv } from '../../../lib/vm/qemu.ts';
-import { guestSaid, isVmSpec, vmMissing, type VmSpec } from '../../../lib/vm/run.ts';
+import { GUEST_LINES, pairNet, pairNetSetup, qemuArgv, tscKhzOf, vmCache, virtiofsdArgv } from '../../../lib/vm/qemu.ts';
+import { guestSaid, isVmSpec, launchOf, vmMissing, type VmSpec } from '../../../lib/vm/run.ts';
 import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -36,7 +36,7 @@ test('validation: vm is for target local, its kernel is one of three, and what t
   });
   t.true(
     ssh.includes(
-      `netlab:vm = {"kernel":"6.1","accel":"auto","memoryMiB":2048,"cpus":2,"timeoutMinutes":30}: only with target local (the embedded lab inside a microVM); this stack's target is ssh`,
+      `netlab:vm = {"kernel":"6.1","accel":"auto","memoryMiB":2048,"cpus":2,"timeoutMinutes":30,...: only with target local (the embedded lab inside a microVM); this stack's target is ssh`,
     ),
     ssh.join('\n'),
   );
@@ -120,6 +120,63 @@ test("qemu's and virtiofsd's command lines", (t) => {
     '-o',
     'cache=auto',
   ]);
+});
+
+test('two VMs: the wire and the control link are taps on bridges in a lab namespace, and each VM is told its role and NICs', (t) => {
+  t.deepEqual(problemsOf({ ...base, vm: { kernel: '6.1', hosts: 3 } }), ['netlab:vm.hosts = 3: expected 1 (both hosts in one VM) or 2 (a VM per host)']);
+  t.deepEqual(problemsOf({ ...base, datapathImplementation: 'flannel', vm: { kernel: '6.1', hosts: 2 } }), [
+    "netlab:vm.hosts = 2: the real flannel's control plane runs in a namespace of the client host, which the server host's flanneld cannot reach from a VM of its own: use netlab:vm.hosts: 1, or datapathImplementation: model",
+  ]);
+  t.deepEqual(problemsOf({ ...base, datapathImplementation: 'flannel', vm: { kernel: '6.1', hosts: 1 } }), []);
+  const net = pairNet('netlab.s.vm', 1500);
+  t.deepEqual(pairNetSetup(net), [
+    ['ip', 'netns', 'add', 'netlab.s.vm'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'add', 'wire', 'mtu', '1500', 'type', 'bridge'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'add', 'ctl', 'mtu', '1500', 'type', 'bridge'],
+    ['ip', '-n', 'netlab.s.vm', 'tuntap', 'add', 'mode', 'tap', 'name', 'c-wire'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'set', 'c-wire', 'mtu', '1500', 'master', 'wire', 'up'],
+    ['ip', '-n', 'netlab.s.vm', 'tuntap', 'add', 'mode', 'tap', 'name', 'c-ctl'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'set', 'c-ctl', 'mtu', '1500', 'master', 'ctl', 'up'],
+    ['ip', '-n', 'netlab.s.vm', 'tuntap', 'add', 'mode', 'tap', 'name', 's-wire'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'set', 's-wire', 'mtu', '1500', 'master', 'wire', 'up'],
+    ['ip', '-n', 'netlab.s.vm', 'tuntap', 'add', 'mode', 'tap', 'name', 's-ctl'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'set', 's-ctl', 'mtu', '1500', 'master', 'ctl', 'up'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'set', 'wire', 'up'],
+    ['ip', '-n', 'netlab.s.vm', 'link', 'set', 'ctl', 'up'],
+  ]);
+  const spec = specOfConfig({ ...base, vm: { kernel: '6.1' } }) as VmSpec;
+  t.is(spec.vm.hosts, 2);
+  const dirs = { cache: '/c', project: '/p', results: '/r' };
+  const common = { accel: 'tcg' as const, cacheRoot: '/c', sockDir: '/run/netlab/s/vm', dirs, net, entry: '/e.js', runId: 'r1' };
+  const server = qemuArgv(launchOf(spec, { ...common, role: 'server' }));
+  const client = qemuArgv(launchOf(spec, { ...common, role: 'client' }));
+  // The server VM runs the agent (no run id); the client VM is told where the agent is.
+  t.regex(
+    server[server.indexOf('-append') + 1]!,
+    /netlab\.entry=\/e\.js netlab\.role=server netlab\.wire=0e:6e:6c:00:02:02 netlab\.ctl=0e:6e:6c:00:03:02 netlab\.ctlip=169\.254\.77\.2\/30 /,
+  );
+  t.notRegex(server.join(' '), /runid|netlab\.peer/);
+  t.regex(
+    client[client.indexOf('-append') + 1]!,
+    /netlab\.runid=r1 netlab\.entry=\/e\.js netlab\.role=client netlab\.wire=0e:6e:6c:00:02:01 netlab\.ctl=0e:6e:6c:00:03:01 netlab\.ctlip=169\.254\.77\.1\/30 netlab\.peer=169\.254\.77\.2 /,
+  );
+  t.deepEqual(client.slice(-8), [
+    '-netdev',
+    'tap,id=wire,ifname=c-wire,script=no,downscript=no',
+    '-device',
+    'virtio-net-device,netdev=wire,mac=0e:6e:6c:00:02:01',
+    '-netdev',
+    'tap,id=ctl,ifname=c-ctl,script=no,downscript=no',
+    '-device',
+    'virtio-net-device,netdev=ctl,mac=0e:6e:6c:00:03:01',
+  ]);
+  // Each VM has its own virtiofsd per share.
+  t.true(server.includes('socket,id=fs0,path=/run/netlab/s/vm/server-cache.sock'));
+  t.true(client.includes('socket,id=fs2,path=/run/netlab/s/vm/client-results.sock'));
+  // One VM: no NIC at all, and the shares as before.
+  const one = qemuArgv(launchOf(spec, { ...common, role: null, net: null }));
+  t.false(one.includes('-netdev'));
+  t.true(one.includes('socket,id=fs0,path=/run/netlab/s/vm/cache.sock'));
 });
 
 test('a missing cache is named with the command that fills it', (t) => {
