@@ -77,8 +77,10 @@ async function runClean(t: ExecutionContext, stack: string, release: RegExp): Pr
       { links: { ifname: string; address: string; linkinfo: unknown; parentbus?: string }[] }
     >;
     const eth0 = (host: string) => state[host]!.links.find((l) => l.ifname === 'eth0')!;
-    t.like(eth0('client'), { address: '0e:6e:6c:00:02:01', linkinfo: null, parentbus: 'virtio' });
-    t.like(eth0('server'), { address: '0e:6e:6c:00:02:02', linkinfo: null, parentbus: 'virtio' });
+    // (iproute2 names the parent bus, virtio, only on kernels since 5.15.)
+    t.like(eth0('client'), { address: '0e:6e:6c:00:02:01' });
+    t.like(eth0('server'), { address: '0e:6e:6c:00:02:02' });
+    t.falsy(eth0('client').linkinfo ?? eth0('server').linkinfo, 'a veth has linkinfo (its kind); a NIC has none');
   }
   t.deepEqual(result.teardown?.left, []);
   // Nothing left here: the stack's namespaces, cgroup, run dir, state, and qemu and virtiofsd.
