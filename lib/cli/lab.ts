@@ -9,7 +9,7 @@ import { loadStack, loadStacks, PROJECT_DIR, stackListing } from '../spec/stackf
 import { awsPlan, isAwsSpec, renderAwsPlan, renderAwsScripts } from '../aws/plan.ts';
 import { isRemoteSpec, isSshSpec, renderSshPlan, renderSshScripts, sshPlan } from '../remote/plan.ts';
 import { isVmSpec, renderVmPlan } from '../vm/run.ts';
-import { AGENT, serveAgent } from '../vm/agent.ts';
+import { AGENT, GUEST_WIRE_NIC, serveAgent } from '../vm/agent.ts';
 import { runStacks, runSweep, sweepOk } from './runs.ts';
 import { sweepLimits } from './sweep.ts';
 import { flags, UsageError } from './usage.ts';
@@ -132,6 +132,15 @@ function plan(ref: string, o: { full?: boolean }): void {
   }
   process.stdout.write(
     (isVmSpec(spec) ? renderVmPlan(spec) : '') +
-      renderPlan(buildPlan(spec, { runDir: runDirOf(spec.name), rawDir: `results/${spec.name}/<run-id>/raw`, ...machinePlanOptions() }), { full: !!o.full }),
+      renderPlan(
+        buildPlan(spec, {
+          runDir: runDirOf(spec.name),
+          rawDir: `results/${spec.name}/<run-id>/raw`,
+          ...machinePlanOptions(),
+          // Two VMs: each host's NIC on the wire becomes its eth0.
+          ...(isVmSpec(spec) && spec.vm.hosts === 2 ? { wire: { nic: GUEST_WIRE_NIC } } : {}),
+        }),
+        { full: !!o.full },
+      ),
   );
 }

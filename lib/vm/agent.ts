@@ -14,6 +14,9 @@ import { listNamespaces, type TeardownReport, teardownStack } from '../local/sta
 /** The control link: the server VM's address and the agent's port (lib/vm/guest-init.sh sets it up). */
 export const AGENT = { clientIp: '169.254.77.1', serverIp: '169.254.77.2', prefix: 30, port: 7077 } as const;
 
+/** What lib/vm/guest-init.sh names each VM's NIC on the lab's wire (the plan makes it the host namespace's eth0). */
+export const GUEST_WIRE_NIC = 'wire';
+
 /** A file to write on the server host: text, or `fill` bytes of "x" (response bodies). */
 export interface AgentFile {
   path: string;
