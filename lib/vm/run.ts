@@ -18,6 +18,7 @@ import { BUNDLE_DIR, guestBundle } from './bundle.ts';
 import { toolsCache, PROJECT_DIR } from '../core/project.ts';
 import { RESULT_SCHEMA_ID, type RunResult } from '../results/result.ts';
 import { type Spec, VM_KERNELS, type VmKernel } from '../spec/schema.ts';
+import { loadStack, STACKS_DIR } from '../spec/stackfile.ts';
 import { acquireLock, cgroupRoot, listNamespaces, teardownStack, type TeardownReport, writeState } from '../local/state.ts';
 import { environment, newRunId, PreflightError, type UpOptions, type UpOutcome } from '../local/run.ts';
 import { hostTscKhz, probeAccel } from './accel.ts';
@@ -61,6 +62,25 @@ export function vmMissing(spec: VmSpec, cacheRoot = vmCacheRoot()): string[] {
     out.push(`netlab:vm: the guests' Debian root (${join(cacheRoot, c.rootfs)}) missing; ${install}`);
   if (!existsSync(c.node)) out.push(`netlab:vm: the guests' copy of Node (${c.node}) missing; ${install}`);
   return out;
+}
+
+/**
+ * The guest runs the stack by name from the project's stacks folder, the only one it sees (the
+ * project share). A stack given as a file elsewhere, or one that differs from the project's file of
+ * that name, would run as something else there: refused before anything boots.
+ */
+export function guestStackProblem(spec: VmSpec, stacksDir = STACKS_DIR): string | null {
+  const there = join(stacksDir, `Pulumi.${spec.name}.yaml`);
+  const copy = `copy the stack file to ${there}`;
+  let inGuest: Spec;
+  try {
+    inGuest = loadStack(there, stacksDir);
+  } catch (e) {
+    return `netlab:vm: the guest runs ${there} (the project's stacks are the only ones it sees), and ${existsSync(there) ? `that file is refused: ${(e as Error).message.split('\n')[0]}` : 'there is none'}: ${copy}`;
+  }
+  return JSON.stringify(inGuest) === JSON.stringify(spec)
+    ? null
+    : `netlab:vm: the guest runs ${there} (the project's stacks are the only ones it sees), which differs from the stack given: ${copy}`;
 }
 
 /** The accelerator a stack gets: kvm only where a probe guest boots under it; auto falls back to tcg. */
@@ -122,6 +142,8 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
   const k = spec.vm.kernel;
   progress({ stack, phase: 'preflight', text: `checking qemu, virtiofsd and the cached kernel ${k}` });
   const problems = vmMissing(spec, cacheRoot);
+  const file = guestStackProblem(spec);
+  if (file) problems.push(file);
   if (opts.keep) problems.push('--keep: a vm stack cannot be kept up (the VM powers off when its run ends); inspect it with a stack without netlab:vm');
   if (problems.length) throw new PreflightError(stack, problems);
   const { accel, why } = await chooseAccel(spec, cacheRoot);

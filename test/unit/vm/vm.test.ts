@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GUEST_LINES, pairNet, pairNetSetup, qemuArgv, tscKhzOf, vmCache, virtiofsdArgv } from '../../../lib/vm/qemu.ts';
-import { guestSaid, isVmSpec, launchOf, vmMissing, type VmSpec } from '../../../lib/vm/run.ts';
+import { guestSaid, guestStackProblem, isVmSpec, launchOf, vmMissing, type VmSpec } from '../../../lib/vm/run.ts';
 import { loadStack } from '../../../lib/spec/stackfile.ts';
 import { problemsOf, specOfConfig } from '../../helpers/spec.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -177,6 +177,22 @@ test('two VMs: the wire and the control link are taps on bridges in a lab namesp
   const one = qemuArgv(launchOf(spec, { ...common, role: null, net: null }));
   t.false(one.includes('-netdev'));
   t.true(one.includes('socket,id=fs0,path=/run/netlab/s/vm/cache.sock'));
+});
+
+test("a stack whose file is not the project's is refused before anything boots: the guest runs it by name from stacks/", (t) => {
+  const spec = loadStack('vm-ipvlan') as VmSpec;
+  t.is(guestStackProblem(spec), null);
+  const dir = tempDir('netlab-vm-stacks-');
+  // No file of that name where the guest looks.
+  t.is(
+    guestStackProblem(spec, dir),
+    `netlab:vm: the guest runs ${dir}/Pulumi.vm-ipvlan.yaml (the project's stacks are the only ones it sees), and there is none: copy the stack file to ${dir}/Pulumi.vm-ipvlan.yaml`,
+  );
+  // A file of that name that says something else (another stack file given by path).
+  writeFileSync(join(dir, 'Pulumi.vm-ipvlan.yaml'), 'config:\n  netlab:vm:\n    kernel: "5.10"\n');
+  t.regex(guestStackProblem(spec, dir) ?? '', /which differs from the stack given: copy the stack file to/);
+  writeFileSync(join(dir, 'Pulumi.vm-ipvlan.yaml'), 'config:\n  netlab:vm:\n    kernel: "9"\n');
+  t.regex(guestStackProblem(spec, dir) ?? '', /and that file is refused: .*: copy the stack file to/);
 });
 
 test('a missing cache is named with the command that fills it', (t) => {
