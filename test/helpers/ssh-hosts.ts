@@ -184,6 +184,31 @@ export function waitForSsh(opsNs: string, address: string, ms = 30_000): void {
 }
 
 /**
+ * Every link of namespace `ns` settled (a bounded wait): carrier on, and IPv6 done with it (its
+ * link-local route there, no address still tentative). A snapshot of a host's network taken before
+ * that can catch a link half-way: seen here as the server's mgmt0 with NO-CARRIER and no fe80 route
+ * in the baseline, a moment after sshd had answered through it.
+ */
+export function waitForLinks(ns: string, ms = 10_000): void {
+  const end = Date.now() + ms;
+  let why = '';
+  while (Date.now() < end) {
+    const links = sh(['ip', '-n', ns, '-o', 'link', 'show'])
+      .stdout.split('\n')
+      .filter((l) => l && !/: lo: /.test(l));
+    const names = links.map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? '?');
+    const routes = sh(['ip', '-n', ns, '-6', 'route', 'show', 'table', 'all']).stdout;
+    const tentative = sh(['ip', '-n', ns, '-6', 'addr', 'show', 'tentative']).stdout.trim();
+    const noCarrier = names.filter((_, i) => /NO-CARRIER|state DOWN/.test(links[i]!));
+    const noRoute = names.filter((n) => !routes.includes(`fe80::/64 dev ${n} `));
+    if (!noCarrier.length && !noRoute.length && !tentative) return;
+    why = `no carrier: ${noCarrier.join(', ') || '-'}; no fe80 route: ${noRoute.join(', ') || '-'}; tentative: ${tentative ? 'yes' : 'no'}`;
+    sh(['sleep', '0.1']);
+  }
+  throw new Error(`the links of ${ns} did not settle within ${ms / 1000} s (${why})`);
+}
+
+/**
  * What differs in a host's upper layer, path → kind, leaving out what sshd itself writes on every
  * login (lastlog, wtmp, btmp) and the mark sudo leaves in the home of a user of group admin after
  * its first use (Debian's admin_flag): the changes made to the host since it started.

@@ -22,7 +22,7 @@ import { k8sMissing, k8sMissingText } from '../../lib/k8s/tools.ts';
 import { pulumiBinary, pulumiEnv } from '../../lib/pulumi/tools.ts';
 import { PROCESS_PROGRAMS } from '../../lib/remote/processes.ts';
 import { PROJECT_DIR as root } from '../../lib/spec/stackfile.ts';
-import { ADDR, buildNetwork, hostRoot, layerState, startHost, tearDown, waitForSsh, type Host, type Role } from '../helpers/ssh-hosts.ts';
+import { ADDR, buildNetwork, hostRoot, layerState, startHost, tearDown, waitForLinks, waitForSsh, type Host, type Role } from '../helpers/ssh-hosts.ts';
 
 const isRoot = process.getuid?.() === 0;
 const STACK = `reh-ssh-${process.pid}`;
@@ -142,6 +142,8 @@ async function withHosts(t: ExecutionContext, stack: string, packages: string[],
     hosts.push(startHost('server', ns.server, lower, dir, pub), startHost('client', ns.client, lower, dir, pub));
     waitForSsh(ns.ops, ADDR.server.mgmt);
     waitForSsh(ns.ops, ADDR.client.mgmt);
+    // The baselines below are of settled links.
+    for (const n of [ns.server, ns.client]) waitForLinks(n);
     const before = { server: sysctlsOf(ns.server), client: sysctlsOf(ns.client) };
     const baseline = hosts.map((h) => [...layerState(h.upper, lower)].sort().join('\n'));
     const unchanged = (what: string) =>
