@@ -1,7 +1,8 @@
 // Writing files so that a reader never sees half of one: write to a temporary name beside the
 // target, then rename (atomic on one file system). A failure (a full disk, a missing folder, a
 // path that is a file) becomes one clear error naming the file; the temporary file is removed.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// Also the plan's files as a host writes them, and a read that tells "absent" from an error.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export class WriteError extends Error {
@@ -26,6 +27,24 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new WriteError(path, e);
+  }
+}
+
+/** Write a plan's files, each folder created; `fill` is that many bytes of "x" (response bodies). */
+export function writeFiles(files: { path: string; content?: string; fill?: number }[]): void {
+  for (const f of files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, f.content ?? 'x'.repeat(f.fill ?? 0));
+  }
+}
+
+/** A file's text, or null when it does not exist (any other error is thrown). */
+export function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
   }
 }
 

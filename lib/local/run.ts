@@ -1,9 +1,9 @@
 // The local runner: executes a plan on network namespaces of this machine. Thin: every command
 // comes from the plan; this file only orders, times, records and cleans up.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem, arch } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { CommandError, run, type ExecOptions, type ExecResult } from '../core/exec.ts';
@@ -14,7 +14,7 @@ import { buildPlan, CLIENT_FLOOR_ROUNDS, renderPlan, type ClientFloor, type Plan
 import { RESULT_SCHEMA_ID, type Check, type Environment, type PointResult, type RunResult } from '../results/result.ts';
 import type { Spec } from '../spec/schema.ts';
 import { acquireLock, cgroupRoot, listNamespaces, readState, type TeardownReport, teardownStack, teardownTargets, writeState } from './state.ts';
-import { makeDir, writeFileAtomic } from '../core/files.ts';
+import { makeDir, readIfExists, writeFileAtomic, writeFiles } from '../core/files.ts';
 import { PROJECT_DIR } from '../spec/stackfile.ts';
 import { rpsClient, rpsClientPath, RpsClientMissing } from '../workload/rps.ts';
 import { cpuBetween, parseCpuStatUsec, sampleCpu, type CpuSample } from '../core/cpu.ts';
@@ -120,14 +120,6 @@ function cgroupAffinities(cgroup: string): string[] {
   });
 }
 
-/** Write a plan's files; `fill` is that many bytes of "x" (response bodies). */
-function writeFiles(files: { path: string; content?: string; fill?: number }[]): void {
-  for (const f of files) {
-    mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(f.path, f.content ?? 'x'.repeat(f.fill!));
-  }
-}
-
 /**
  * Where each lab host's commands, files and reads go. On one machine (the embedded lab, and one VM)
  * all of them run here. With the hosts in two VMs (netlab:vm.hosts = 2) this is the client's VM, and
@@ -143,19 +135,10 @@ export interface LabHosts {
   serverClockMs: number;
 }
 
-const readHere = (path: string): string | null => {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-};
-
-export const ONE_MACHINE: LabHosts = { run: (_host, argv, opts) => run(argv, opts), read: async (_host, path) => readHere(path), peer: null, serverClockMs: 0 };
+const ONE_MACHINE: LabHosts = { run: (_host, argv, opts) => run(argv, opts), read: async (_host, path) => readIfExists(path), peer: null, serverClockMs: 0 };
 
 /** The lab's hosts when the server host is the VM behind `peer`. */
-export function twoMachines(peer: AgentClient, serverClockMs: number): LabHosts {
+function twoMachines(peer: AgentClient, serverClockMs: number): LabHosts {
   return {
     async run(host, argv, opts = {}) {
       if (host !== 'server') return run(argv, opts);
@@ -163,7 +146,7 @@ export function twoMachines(peer: AgentClient, serverClockMs: number): LabHosts 
       if ((opts.check ?? true) && r.code !== 0) throw new CommandError(argv, r);
       return r;
     },
-    read: async (host, path) => (host === 'server' ? peer.call<string | null>({ op: 'read', path }) : readHere(path)),
+    read: async (host, path) => (host === 'server' ? peer.call<string | null>({ op: 'read', path }) : readIfExists(path)),
     peer,
     serverClockMs,
   };

@@ -4,11 +4,10 @@
 // guests' root namespaces (lib/vm/run.ts): no lab namespace and nothing of this machine is on it, so
 // only the client VM's netlab can reach it. One JSON object per line each way; requests carry an
 // id, and answers may come in any order.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type ExecResult, run } from '../core/exec.ts';
+import { readIfExists, writeFiles } from '../core/files.ts';
 import { listNamespaces, type TeardownReport, teardownStack } from '../local/state.ts';
 
 /** The control link: the server VM's address and the agent's port (lib/vm/guest-init.sh sets it up). */
@@ -40,17 +39,9 @@ export async function handle(req: AgentRequest): Promise<Answer> {
     case 'run':
       return run(req.argv, { check: false, timeoutMs: req.timeoutMs });
     case 'read':
-      try {
-        return readFileSync(req.path, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw e;
-      }
+      return readIfExists(req.path);
     case 'write':
-      for (const f of req.files) {
-        mkdirSync(dirname(f.path), { recursive: true });
-        writeFileSync(f.path, f.content ?? 'x'.repeat(f.fill ?? 0));
-      }
+      writeFiles(req.files);
       return null;
     case 'namespaces':
       return listNamespaces(req.prefix);

@@ -103,6 +103,12 @@ export function guestSaid(lines: string[]): string {
   return tail.length ? tail.join(' ').slice(0, 2000) : '(it printed nothing more; see vm-console.log)';
 }
 
+/** A stack's VMs: with hosts 2, a client and a server VM and the taps between them in `netlab.<stack>.vm`; else one VM (role null). */
+export function layoutOf(spec: VmSpec): { net: PairNet | null; roles: (VmRole | null)[] } {
+  const net = spec.vm.hosts === 2 ? pairNet(`${nsPrefix(spec.name)}vm`, spec.network.underlayMtu) : null;
+  return { net, roles: net ? ['client', 'server'] : [null] };
+}
+
 /** One VM of a run, as its console reports it. */
 interface Guest {
   /** Which lab host it is (two VMs), or null: both hosts are namespaces inside it. */
@@ -172,11 +178,10 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
     const startedAt = new Date().toISOString();
     mkdirSync(sockDir, { recursive: true });
     // Two VMs: the taps and bridges between them live in this lab namespace, which every teardown removes.
-    const net = spec.vm.hosts === 2 ? pairNet(`${nsPrefix(stack)}vm`, spec.network.underlayMtu) : null;
+    const { net, roles } = layoutOf(spec);
     const namespaces = net ? [net.netns] : [];
     writeState({ stack, pid: process.pid, runId, startedAt, runDir, namespaces, cgroups: [cg], kept: false, resultFile: file });
     mkdirSync(cg);
-    const roles: (VmRole | null)[] = net ? ['client', 'server'] : [null];
     const dirs = { cache: cacheRoot, project: PROJECT_DIR, results: resultsRoot };
     const guests: Guest[] = roles.map((role) => ({ role, lines: [], ready: null, exitStatus: null, error: null, stderr: '', qemu: null }));
     const client = guests[0]!;
@@ -277,7 +282,7 @@ export async function upVm(spec: VmSpec, opts: UpOptions = {}): Promise<UpOutcom
         `${g.lines.join('\n')}\n${g.stderr ? `--- qemu stderr ---\n${g.stderr}` : ''}`,
       );
     const { lines, exitStatus, stderr: qemuStderr } = client;
-    const guestError = client.error ?? (server?.error ? `the server VM: ${server.error}` : null);
+    const guestError = [client.error, server?.error ? `the server VM: ${server.error}` : null].filter(Boolean).join('; ') || null;
     const host = await environment();
     const booted = client.ready;
     const vm: NonNullable<RunResult['vm']> = {
@@ -439,8 +444,7 @@ export function renderVmPlan(spec: VmSpec, cacheRoot = vmCacheRoot()): string {
   const sockDir = join(runDirOf(spec.name), 'vm');
   const dirs = { cache: cacheRoot, project: PROJECT_DIR, results: '<results>' };
   const accel = spec.vm.accel === 'auto' ? 'kvm|tcg' : spec.vm.accel;
-  const net = spec.vm.hosts === 2 ? pairNet(`${nsPrefix(spec.name)}vm`, spec.network.underlayMtu) : null;
-  const roles: (VmRole | null)[] = net ? ['client', 'server'] : [null];
+  const { net, roles } = layoutOf(spec);
   const lines = [
     `# netlab:vm: the plan below runs inside ${net ? 'two microVMs, one per lab host,' : 'a microVM'} of Debian's ${spec.vm.kernel} kernel (accelerator ${accel}${spec.vm.accel === 'auto' ? ': kvm when a probe guest boots with it' : ''})`,
     '## this machine: in cgroup ' + cgroupBase(cgroupRoot() ?? '/sys/fs/cgroup', spec.name),
